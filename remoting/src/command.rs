@@ -1,0 +1,273 @@
+//! `RemotingCommand`: the one message type of the remoting protocol, used for requests,
+//! responses and oneway notifications alike.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use bytes::Bytes;
+
+use crate::code::{response, version};
+use crate::header::{CommandHeader, HeaderError};
+
+/// Bit 0 of `flag`: set on responses.
+pub const FLAG_RESPONSE: i32 = 1;
+/// Bit 1 of `flag`: set on requests that want no response.
+pub const FLAG_ONEWAY: i32 = 1 << 1;
+
+static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(0);
+
+/// A fresh request id for a command this process originates.
+pub fn next_opaque() -> i32 {
+    NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// How a command's header is serialized: the high byte of the frame's header-length word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SerializeType {
+    #[default]
+    Json,
+    /// RocketMQ's compact binary header form.
+    RocketMq,
+}
+
+impl SerializeType {
+    pub fn code(self) -> u8 {
+        match self {
+            SerializeType::Json => 0,
+            SerializeType::RocketMq => 1,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(SerializeType::Json),
+            1 => Some(SerializeType::RocketMq),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SerializeType::Json => "JSON",
+            SerializeType::RocketMq => "ROCKETMQ",
+        }
+    }
+}
+
+/// The language a peer says it is written in. Kept as the raw byte so that values this
+/// implementation does not know survive a decode/encode round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LanguageCode(pub u8);
+
+const LANGUAGE_NAMES: [&str; 13] = [
+    "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP",
+    "OMS", "RUST",
+];
+
+impl LanguageCode {
+    pub const JAVA: LanguageCode = LanguageCode(0);
+    pub const CPP: LanguageCode = LanguageCode(1);
+    pub const OTHER: LanguageCode = LanguageCode(7);
+    pub const GO: LanguageCode = LanguageCode(9);
+    pub const RUST: LanguageCode = LanguageCode(12);
+
+    /// The enum name Java writes in JSON headers, if this code has one.
+    pub fn name(self) -> Option<&'static str> {
+        LANGUAGE_NAMES.get(self.0 as usize).copied()
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        LANGUAGE_NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| LanguageCode(i as u8))
+    }
+}
+
+impl Default for LanguageCode {
+    fn default() -> Self {
+        LanguageCode::JAVA
+    }
+}
+
+impl fmt::Display for LanguageCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// The `extFields` map of a header. Insertion order is kept so that a decoded binary
+/// header encodes back to the same bytes; keys are unique (a later insert replaces).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtFields {
+    entries: Vec<(String, String)>,
+}
+
+impl ExtFields {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        let value = value.into();
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((key, value)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let pos = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(pos).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut fields = ExtFields::new();
+        for (k, v) in iter {
+            fields.insert(k, v);
+        }
+        fields
+    }
+}
+
+/// One remoting command: a request, a response, or a oneway notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemotingCommand {
+    pub code: i32,
+    pub language: LanguageCode,
+    pub version: i32,
+    pub opaque: i32,
+    pub flag: i32,
+    pub remark: Option<String>,
+    /// `None` when the header had no `extFields` member at all (JSON), which Java
+    /// distinguishes from an empty map when it writes JSON headers.
+    pub ext_fields: Option<ExtFields>,
+    pub serialize_type: SerializeType,
+    pub body: Bytes,
+}
+
+impl Default for RemotingCommand {
+    fn default() -> Self {
+        RemotingCommand {
+            code: 0,
+            language: LanguageCode::JAVA,
+            version: version::CURRENT,
+            opaque: 0,
+            flag: 0,
+            remark: None,
+            ext_fields: None,
+            serialize_type: SerializeType::Json,
+            body: Bytes::new(),
+        }
+    }
+}
+
+impl RemotingCommand {
+    /// A request originated by this process: language JAVA, version 4.9.8, a fresh opaque.
+    pub fn request(code: i32) -> Self {
+        RemotingCommand {
+            code,
+            opaque: next_opaque(),
+            ..Default::default()
+        }
+    }
+
+    /// A request whose ext fields come from a typed header.
+    pub fn request_with_header(code: i32, header: &impl CommandHeader) -> Self {
+        let mut cmd = Self::request(code);
+        cmd.set_header(header);
+        cmd
+    }
+
+    /// A response to `request`: same opaque and serialize type, response flag set.
+    pub fn response_to(request: &RemotingCommand, code: i32, remark: Option<String>) -> Self {
+        RemotingCommand {
+            code,
+            opaque: request.opaque,
+            flag: FLAG_RESPONSE,
+            remark,
+            serialize_type: request.serialize_type,
+            ..Default::default()
+        }
+    }
+
+    /// A SUCCESS response to `request`.
+    pub fn success(request: &RemotingCommand) -> Self {
+        Self::response_to(request, response::SUCCESS, None)
+    }
+
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn with_header(mut self, header: &impl CommandHeader) -> Self {
+        self.set_header(header);
+        self
+    }
+
+    pub fn with_remark(mut self, remark: impl Into<String>) -> Self {
+        self.remark = Some(remark.into());
+        self
+    }
+
+    pub fn oneway(mut self) -> Self {
+        self.flag |= FLAG_ONEWAY;
+        self
+    }
+
+    pub fn is_response(&self) -> bool {
+        self.flag & FLAG_RESPONSE != 0
+    }
+
+    pub fn is_oneway(&self) -> bool {
+        self.flag & FLAG_ONEWAY != 0
+    }
+
+    /// The ext fields, empty when the header had none.
+    pub fn ext(&self) -> &ExtFields {
+        static EMPTY: ExtFields = ExtFields {
+            entries: Vec::new(),
+        };
+        self.ext_fields.as_ref().unwrap_or(&EMPTY)
+    }
+
+    pub fn ext_mut(&mut self) -> &mut ExtFields {
+        self.ext_fields.get_or_insert_with(ExtFields::new)
+    }
+
+    /// Reads a typed header from the ext fields.
+    pub fn decode_header<H: CommandHeader>(&self) -> Result<H, HeaderError> {
+        H::from_ext(self.ext())
+    }
+
+    /// Writes a typed header into the ext fields (creating them if absent).
+    pub fn set_header(&mut self, header: &impl CommandHeader) {
+        header.write_ext(self.ext_mut());
+    }
+}

@@ -1,0 +1,137 @@
+//! `RegisterBrokerBody`, in its JSON form and in the zlib-compressed binary form a broker
+//! sends when `compressedRegister` is on.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+use crate::fastjson;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RegisterBrokerBody {
+    pub filter_server_list: Vec<String>,
+    pub topic_config_serialize_wrapper: TopicConfigSerializeWrapper,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("bad RegisterBrokerBody: {0}")]
+pub struct RegisterBodyError(String);
+
+impl RegisterBrokerBody {
+    pub fn decode(body: &[u8], compressed: bool) -> Result<Self, RegisterBodyError> {
+        if compressed {
+            Self::decode_compressed(body)
+        } else {
+            fastjson::from_slice(body).map_err(RegisterBodyError)
+        }
+    }
+
+    pub fn encode(&self, compressed: bool) -> Vec<u8> {
+        if compressed {
+            self.encode_compressed()
+        } else {
+            fastjson::to_standard_vec(self)
+        }
+    }
+
+    /// zlib stream of: data version JSON, topic count, each topic in its compact text
+    /// form, filter server list JSON; every piece preceded by its i32 BE length.
+    fn encode_compressed(&self) -> Vec<u8> {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let wrapper = &self.topic_config_serialize_wrapper;
+        write_piece(&mut z, &fastjson::to_standard_vec(&wrapper.data_version));
+        z.write_all(&(wrapper.topic_config_table.len() as i32).to_be_bytes())
+            .expect("writing to a Vec cannot fail");
+        for config in wrapper.topic_config_table.values() {
+            write_piece(&mut z, config.encode_compact().as_bytes());
+        }
+        write_piece(&mut z, &fastjson::to_standard_vec(&self.filter_server_list));
+        z.finish().expect("writing to a Vec cannot fail")
+    }
+
+    fn decode_compressed(body: &[u8]) -> Result<Self, RegisterBodyError> {
+        // Bound what a small hostile body can inflate to.
+        const MAX_INFLATED: u64 = 256 * 1024 * 1024;
+        let mut inflated = Vec::new();
+        flate2::read::ZlibDecoder::new(body)
+            .take(MAX_INFLATED)
+            .read_to_end(&mut inflated)
+            .map_err(|e| RegisterBodyError(format!("inflate: {e}")))?;
+        let mut rest = inflated.as_slice();
+        let data_version: DataVersion = fastjson::from_slice(take_piece(&mut rest)?).map_err(RegisterBodyError)?;
+        let count = take_i32(&mut rest)?;
+        let mut wrapper = TopicConfigSerializeWrapper {
+            data_version,
+            ..Default::default()
+        };
+        for _ in 0..count.max(0) {
+            let text = std::str::from_utf8(take_piece(&mut rest)?)
+                .map_err(|_| RegisterBodyError("topic config is not UTF-8".into()))?;
+            let config = TopicConfig::decode_compact(text)
+                .ok_or_else(|| RegisterBodyError(format!("bad topic config {text:?}")))?;
+            wrapper.topic_config_table.insert(config.topic_name.clone(), config);
+        }
+        // Java tolerates a filter server list it cannot parse; so do we.
+        let filter_server_list = take_piece(&mut rest)
+            .ok()
+            .and_then(|bytes| fastjson::from_slice(bytes).ok())
+            .unwrap_or_default();
+        Ok(RegisterBrokerBody {
+            filter_server_list,
+            topic_config_serialize_wrapper: wrapper,
+        })
+    }
+}
+
+fn write_piece(z: &mut impl Write, bytes: &[u8]) {
+    z.write_all(&(bytes.len() as i32).to_be_bytes())
+        .and_then(|_| z.write_all(bytes))
+        .expect("writing to a Vec cannot fail");
+}
+
+fn take_i32(rest: &mut &[u8]) -> Result<i32, RegisterBodyError> {
+    if rest.len() < 4 {
+        return Err(RegisterBodyError("truncated length".into()));
+    }
+    let (head, tail) = rest.split_at(4);
+    *rest = tail;
+    Ok(i32::from_be_bytes(head.try_into().unwrap()))
+}
+
+fn take_piece<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], RegisterBodyError> {
+    let len = take_i32(rest)?;
+    let len = usize::try_from(len).map_err(|_| RegisterBodyError("negative length".into()))?;
+    if rest.len() < len {
+        return Err(RegisterBodyError("truncated piece".into()));
+    }
+    let (head, tail) = rest.split_at(len);
+    *rest = tail;
+    Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressed_form_round_trips() {
+        let mut body = RegisterBrokerBody::default();
+        body.topic_config_serialize_wrapper.data_version = DataVersion {
+            counter: 3,
+            state_version: None,
+            timestamp: 1_700_000_000_000,
+        };
+        for (name, q) in [("TopicA", 4), ("TopicB", 8)] {
+            body.topic_config_serialize_wrapper
+                .topic_config_table
+                .insert(name.into(), TopicConfig::new(name, q, q, 6));
+        }
+        body.filter_server_list = vec!["127.0.0.1:1".into()];
+        let bytes = body.encode(true);
+        assert_eq!(RegisterBrokerBody::decode(&bytes, true).unwrap(), body);
+        assert!(RegisterBrokerBody::decode(&bytes[..bytes.len() / 2], true).is_err());
+        assert!(RegisterBrokerBody::decode(b"not zlib", true).is_err());
+    }
+}
