@@ -147,7 +147,7 @@ fn json_int(value: Option<&serde_json::Value>, field: &str) -> Result<i64, Frame
     }
 }
 
-fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
+pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     let value = fastjson::parse(header).map_err(|e| json_error(e.to_string()))?;
     let serde_json::Value::Object(obj) = value else {
         return Err(json_error("the header is not a JSON object"));
@@ -257,7 +257,7 @@ fn take_str(buf: &mut &[u8], short: bool, what: &str) -> Result<String, FrameErr
     String::from_utf8(bytes.to_vec()).map_err(|_| binary_error(format!("{what} is not UTF-8")))
 }
 
-fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
+pub fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     let mut buf = header;
     let fixed = take(&mut buf, 13, "fixed header part")?;
     let code = i16::from_be_bytes([fixed[0], fixed[1]]) as i32;

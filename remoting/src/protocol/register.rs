@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 use super::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use crate::fastjson;
 
+/// The `bodyCrc32` header value for a body, as Java's `UtilAll.crc32` computes it: CRC32
+/// masked to a non-negative int. 0 also means "no checksum sent".
+pub fn body_crc32(body: &[u8]) -> i32 {
+    if body.is_empty() {
+        return 0;
+    }
+    (crc32fast::hash(body) & 0x7FFF_FFFF) as i32
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RegisterBrokerBody {

@@ -1,0 +1,95 @@
+//! Our server binaries started as real processes, each on a port the OS picked and with its
+//! files in a temporary directory.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The directory cargo put this test's sibling binaries in (`target/<profile>`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test-binary>
+    exe.parent().and_then(|deps| deps.parent()).expect("target dir").to_path_buf()
+}
+
+/// The path of one of the workspace's binaries, which must have been built
+/// (`cargo build --workspace --bins`, as scripts/test.sh does).
+pub fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (cargo build --workspace --bins, or scripts/test.sh)",
+        path.display()
+    );
+    path
+}
+
+/// A running `namesrv` process. Killed when dropped.
+pub struct NamesrvProcess {
+    child: Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl NamesrvProcess {
+    /// Starts `namesrv` with `listenPort=0`, its KV and config files in a temp dir, plus
+    /// any extra `key=value` settings; waits until it says where it listens.
+    pub async fn start(extra: &[(&str, &str)]) -> NamesrvProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(binary("namesrv"));
+        cmd.arg("-D").arg("listenPort=0").arg("-D").arg("bindAddress=127.0.0.1");
+        cmd.arg("-D")
+            .arg(format!("kvConfigPath={}", dir.path().join("kvConfig.json").display()));
+        cmd.arg("-D")
+            .arg(format!("configStorePath={}", dir.path().join("namesrv.properties").display()));
+        for (k, v) in extra {
+            cmd.arg("-D").arg(format!("{k}={v}"));
+        }
+        let (child, addr) = spawn_and_wait_for_address(cmd, "The Name Server boot success").await;
+        NamesrvProcess { child, addr, dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for NamesrvProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Spawns `cmd` and reads its stdout until a line containing `ready` and
+/// "listening on ADDR" appears; returns the child and ADDR.
+pub async fn spawn_and_wait_for_address(mut cmd: Command, ready: &str) -> (Child, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawning server binary");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let wait = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(ready) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    return Some(addr.trim().to_string());
+                }
+            }
+        }
+        None
+    };
+    let addr = tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .expect("server did not report its address within 30 s")
+        .expect("server exited before it was ready");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}

@@ -1,0 +1,159 @@
+//! Name server settings, under the keys Java's `NamesrvConfig` and `NettyServerConfig` use,
+//! so existing `namesrv.properties` files work unchanged.
+
+use std::path::PathBuf;
+
+use remoting::properties;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamesrvConfig {
+    pub rocketmq_home: String,
+    pub kv_config_path: String,
+    pub config_store_path: String,
+    pub product_env_name: String,
+    pub cluster_test: bool,
+    pub order_message_enable: bool,
+    pub config_black_list: String,
+    /// How often live brokers are checked for expiry, in ms (a 5.x key).
+    pub scan_not_active_broker_interval: u64,
+    /// How long a broker may go without registering before it is dropped, in ms
+    /// (Java's fixed `BROKER_CHANNEL_EXPIRED_TIME`, made configurable).
+    pub broker_channel_expired_time: u64,
+    pub listen_port: u16,
+    pub bind_address: String,
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+impl Default for NamesrvConfig {
+    fn default() -> Self {
+        let namesrv_dir = home_dir().join("namesrv");
+        NamesrvConfig {
+            rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
+            kv_config_path: namesrv_dir.join("kvConfig.json").to_string_lossy().into_owned(),
+            config_store_path: namesrv_dir
+                .join("namesrv.properties")
+                .to_string_lossy()
+                .into_owned(),
+            product_env_name: "center".into(),
+            cluster_test: false,
+            order_message_enable: false,
+            config_black_list: "configBlackList;configStorePath;kvConfigPath".into(),
+            scan_not_active_broker_interval: 5_000,
+            broker_channel_expired_time: 120_000,
+            listen_port: 9876,
+            bind_address: "0.0.0.0".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("config key {key}: cannot use {value:?}")]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+}
+
+fn parse_value<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
+}
+
+impl NamesrvConfig {
+    /// Applies one key; returns false for keys the name server does not know (Java ignores
+    /// those too).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        match key {
+            "rocketmqHome" => self.rocketmq_home = value.to_string(),
+            "kvConfigPath" => self.kv_config_path = value.to_string(),
+            "configStorePath" => self.config_store_path = value.to_string(),
+            "productEnvName" => self.product_env_name = value.to_string(),
+            "clusterTest" => self.cluster_test = parse_value(key, value)?,
+            "orderMessageEnable" => self.order_message_enable = parse_value(key, value)?,
+            "configBlackList" => self.config_black_list = value.to_string(),
+            "scanNotActiveBrokerInterval" => {
+                self.scan_not_active_broker_interval = parse_value(key, value)?
+            }
+            "brokerChannelExpiredTime" => self.broker_channel_expired_time = parse_value(key, value)?,
+            "listenPort" => self.listen_port = parse_value(key, value)?,
+            "bindAddress" => self.bind_address = value.to_string(),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub fn apply<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), ConfigError> {
+        for (key, value) in pairs {
+            self.set(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Every setting as (key, value), in a stable order.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("rocketmqHome", self.rocketmq_home.clone()),
+            ("kvConfigPath", self.kv_config_path.clone()),
+            ("configStorePath", self.config_store_path.clone()),
+            ("productEnvName", self.product_env_name.clone()),
+            ("clusterTest", self.cluster_test.to_string()),
+            ("orderMessageEnable", self.order_message_enable.to_string()),
+            ("configBlackList", self.config_black_list.clone()),
+            (
+                "scanNotActiveBrokerInterval",
+                self.scan_not_active_broker_interval.to_string(),
+            ),
+            ("brokerChannelExpiredTime", self.broker_channel_expired_time.to_string()),
+            ("listenPort", self.listen_port.to_string()),
+            ("bindAddress", self.bind_address.clone()),
+        ]
+    }
+
+    pub fn to_properties(&self) -> String {
+        properties::to_string(self.to_pairs())
+    }
+
+    /// Keys that UPDATE_NAMESRV_CONFIG may not change.
+    pub fn black_list(&self) -> Vec<String> {
+        let mut keys: Vec<String> = ["configBlackList", "configStorePath", "kvConfigPath", "rocketmqHome"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        keys.extend(
+            self.config_black_list
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_keys_round_trip_through_properties() {
+        let mut config = NamesrvConfig::default();
+        config
+            .apply([("listenPort", "19876"), ("orderMessageEnable", "true"), ("unknownKey", "x")])
+            .unwrap();
+        assert_eq!(config.listen_port, 19876);
+        assert!(config.order_message_enable);
+        let text = config.to_properties();
+        let mut again = NamesrvConfig::default();
+        for (k, v) in properties::parse(&text) {
+            again.set(&k, &v).unwrap();
+        }
+        assert_eq!(again, config);
+        assert!(config.set("listenPort", "abc").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Broker registration and broker-wide permission changes:
+//! REGISTER_BROKER, UNREGISTER_BROKER, QUERY_DATA_VERSION, WIPE/ADD_WRITE_PERM_OF_BROKER.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use remoting::header::namesrv::*;
+use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
+use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
+use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
+
+use crate::kv_config::NAMESPACE_ORDER_TOPIC_CONFIG;
+use crate::route_info::Registration;
+use crate::NamesrvState;
+
+/// Brokers older than V3_0_11 send a bare TopicConfigSerializeWrapper without filter servers.
+const V3_0_11: i32 = 37;
+
+pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let header: RegisterBrokerRequestHeader = req.decode_header()?;
+    let expected_crc = header.body_crc32.unwrap_or(0);
+    if expected_crc != 0 && expected_crc != body_crc32(&req.body) {
+        return Err(HandlerError::system("crc32 not match"));
+    }
+
+    let (wrapper, filter_servers) = if req.body.is_empty() {
+        let mut wrapper = TopicConfigSerializeWrapper::default();
+        wrapper.data_version = DataVersion::default();
+        (wrapper, if req.version >= V3_0_11 { Some(Vec::new()) } else { None })
+    } else if req.version >= V3_0_11 {
+        let body = RegisterBrokerBody::decode(&req.body, header.compressed.unwrap_or(false))
+            .map_err(|e| HandlerError::system(format!("Failed to decode RegisterBrokerBody: {e}")))?;
+        (body.topic_config_serialize_wrapper, Some(body.filter_server_list))
+    } else {
+        let wrapper = fastjson::from_slice(&req.body)
+            .map_err(|e| HandlerError::system(format!("Failed to decode TopicConfigSerializeWrapper: {e}")))?;
+        (wrapper, None)
+    };
+
+    let timeout = header
+        .heartbeat_timeout_millis
+        .filter(|ms| *ms > 0)
+        .unwrap_or(state.config.read().unwrap().broker_channel_expired_time as i64);
+    let result = state.routes.register_broker(Registration {
+        cluster_name: &header.cluster_name,
+        broker_addr: &header.broker_addr,
+        broker_name: &header.broker_name,
+        broker_id: header.broker_id,
+        ha_server_addr: &header.ha_server_addr,
+        topic_config: &wrapper,
+        filter_server_list: filter_servers.as_deref(),
+        connection: Some(conn),
+        timeout: Duration::from_millis(timeout as u64),
+    });
+
+    let mut res = RemotingCommand::success(&req).with_header(&RegisterBrokerResponseHeader {
+        ha_server_addr: result.ha_server_addr,
+        master_addr: result.master_addr,
+    });
+    if let Some(order_config) = state.kv.namespace_body(NAMESPACE_ORDER_TOPIC_CONFIG) {
+        res.body = order_config.into();
+    }
+    Ok(Some(res))
+}
+
+pub async fn unregister_broker(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: UnRegisterBrokerRequestHeader = req.decode_header()?;
+    state
+        .routes
+        .unregister_broker(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn query_data_version(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: QueryDataVersionRequestHeader = req.decode_header()?;
+    let version: DataVersion = fastjson::from_slice(&req.body)
+        .map_err(|e| HandlerError::system(format!("bad DataVersion body: {e}")))?;
+    let changed = state.routes.is_broker_topic_config_changed(&h.broker_addr, &version);
+    if !changed {
+        state.routes.touch_broker(&h.broker_addr);
+    }
+    let mut res = RemotingCommand::success(&req).with_header(&QueryDataVersionResponseHeader { changed });
+    if let Some(ours) = state.routes.broker_data_version(&h.broker_addr) {
+        res.body = fastjson::to_standard_vec(&ours).into();
+    }
+    Ok(Some(res))
+}
+
+pub async fn wipe_write_perm(state: Arc<NamesrvState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: WipeWritePermOfBrokerRequestHeader = req.decode_header()?;
+    let count = state.routes.wipe_write_perm_of_broker(&h.broker_name);
+    tracing::info!(broker = %h.broker_name, client = %conn.peer_addr(), topics = count, "wiped write permission");
+    Ok(Some(RemotingCommand::success(&req).with_header(&WipeWritePermOfBrokerResponseHeader {
+        wipe_topic_count: count,
+    })))
+}
+
+pub async fn add_write_perm(state: Arc<NamesrvState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: AddWritePermOfBrokerRequestHeader = req.decode_header()?;
+    let count = state.routes.add_write_perm_of_broker(&h.broker_name);
+    tracing::info!(broker = %h.broker_name, client = %conn.peer_addr(), topics = count, "restored write permission");
+    Ok(Some(RemotingCommand::success(&req).with_header(&AddWritePermOfBrokerResponseHeader {
+        add_topic_count: count,
+    })))
+}
+

@@ -1,0 +1,491 @@
+//! The route tables: which brokers exist, which topics they serve, and which of them are
+//! alive. Behaviour follows Java's `RouteInfoManager` in 4.9.8.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use remoting::protocol::route::{perm, BrokerData, ClusterInfo, QueueData, TopicRouteData, MASTER_ID};
+use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
+use remoting::protocol::TopicList;
+use remoting::Connection;
+use tracing::{info, warn};
+
+/// Topic system flag bits (`TopicSysFlag`).
+const FLAG_UNIT: i32 = 0x1;
+const FLAG_UNIT_SUB: i32 = 0x2;
+
+#[derive(Debug, Clone)]
+struct BrokerLiveInfo {
+    last_update: Instant,
+    /// How long this broker may stay silent before it is dropped.
+    timeout: Duration,
+    data_version: DataVersion,
+    /// The connection it registered over: when that closes, the broker is gone.
+    connection: Option<Connection>,
+    ha_server_addr: String,
+}
+
+#[derive(Default)]
+struct Tables {
+    topic_queue: HashMap<String, BTreeMap<String, QueueData>>,
+    broker_addr: BTreeMap<String, BrokerData>,
+    cluster_addr: BTreeMap<String, BTreeSet<String>>,
+    broker_live: HashMap<String, BrokerLiveInfo>,
+    filter_server: HashMap<String, Vec<String>>,
+}
+
+/// What a registration tells the broker: for a slave, where its master is.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RegisterBrokerResult {
+    pub ha_server_addr: Option<String>,
+    pub master_addr: Option<String>,
+}
+
+/// One broker's registration, as carried by REGISTER_BROKER.
+#[derive(Debug, Clone)]
+pub struct Registration<'a> {
+    pub cluster_name: &'a str,
+    pub broker_addr: &'a str,
+    pub broker_name: &'a str,
+    pub broker_id: i64,
+    pub ha_server_addr: &'a str,
+    pub topic_config: &'a TopicConfigSerializeWrapper,
+    /// `None` when the request did not carry a filter server list at all.
+    pub filter_server_list: Option<&'a [String]>,
+    pub connection: Option<Connection>,
+    pub timeout: Duration,
+}
+
+#[derive(Default)]
+pub struct RouteInfoManager {
+    tables: RwLock<Tables>,
+}
+
+impl RouteInfoManager {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register_broker(&self, reg: Registration<'_>) -> RegisterBrokerResult {
+        let mut t = self.tables.write().unwrap();
+        t.cluster_addr
+            .entry(reg.cluster_name.to_string())
+            .or_default()
+            .insert(reg.broker_name.to_string());
+
+        let mut first_registration = !t.broker_addr.contains_key(reg.broker_name);
+        let broker_data = t
+            .broker_addr
+            .entry(reg.broker_name.to_string())
+            .or_insert_with(|| BrokerData {
+                cluster: reg.cluster_name.to_string(),
+                broker_name: reg.broker_name.to_string(),
+                ..Default::default()
+            });
+        // One address holds one id: a slave promoted to master re-registers with id 0.
+        broker_data
+            .broker_addrs
+            .retain(|id, addr| !(addr == reg.broker_addr && *id != reg.broker_id));
+        let old_addr = broker_data
+            .broker_addrs
+            .insert(reg.broker_id, reg.broker_addr.to_string());
+        first_registration |= old_addr.is_none();
+
+        if reg.broker_id == MASTER_ID {
+            let changed = t
+                .broker_live
+                .get(reg.broker_addr)
+                .map_or(true, |live| live.data_version != reg.topic_config.data_version);
+            if changed || first_registration {
+                for config in reg.topic_config.topic_config_table.values() {
+                    let queue_data = QueueData {
+                        broker_name: reg.broker_name.to_string(),
+                        perm: config.perm,
+                        read_queue_nums: config.read_queue_nums,
+                        topic_sys_flag: config.topic_sys_flag,
+                        write_queue_nums: config.write_queue_nums,
+                    };
+                    t.topic_queue
+                        .entry(config.topic_name.clone())
+                        .or_default()
+                        .insert(reg.broker_name.to_string(), queue_data);
+                }
+            }
+        }
+
+        let previous = t.broker_live.insert(
+            reg.broker_addr.to_string(),
+            BrokerLiveInfo {
+                last_update: Instant::now(),
+                timeout: reg.timeout,
+                data_version: reg.topic_config.data_version.clone(),
+                connection: reg.connection.clone(),
+                ha_server_addr: reg.ha_server_addr.to_string(),
+            },
+        );
+        if previous.is_none() {
+            info!(broker = reg.broker_addr, name = reg.broker_name, id = reg.broker_id, "new broker registered");
+        }
+
+        if let Some(list) = reg.filter_server_list {
+            if list.is_empty() {
+                t.filter_server.remove(reg.broker_addr);
+            } else {
+                t.filter_server.insert(reg.broker_addr.to_string(), list.to_vec());
+            }
+        }
+
+        let mut result = RegisterBrokerResult::default();
+        if reg.broker_id != MASTER_ID {
+            let master = t
+                .broker_addr
+                .get(reg.broker_name)
+                .and_then(|bd| bd.broker_addrs.get(&MASTER_ID))
+                .cloned();
+            if let Some(master_addr) = master {
+                if let Some(live) = t.broker_live.get(&master_addr) {
+                    result.ha_server_addr = Some(live.ha_server_addr.clone());
+                    result.master_addr = Some(master_addr);
+                }
+            }
+        }
+        result
+    }
+
+    pub fn is_broker_topic_config_changed(&self, broker_addr: &str, version: &DataVersion) -> bool {
+        let t = self.tables.read().unwrap();
+        t.broker_live
+            .get(broker_addr)
+            .map_or(true, |live| live.data_version != *version)
+    }
+
+    pub fn broker_data_version(&self, broker_addr: &str) -> Option<DataVersion> {
+        let t = self.tables.read().unwrap();
+        t.broker_live.get(broker_addr).map(|live| live.data_version.clone())
+    }
+
+    /// Counts as a heartbeat: QUERY_DATA_VERSION with an unchanged version keeps a broker alive.
+    pub fn touch_broker(&self, broker_addr: &str) {
+        let mut t = self.tables.write().unwrap();
+        if let Some(live) = t.broker_live.get_mut(broker_addr) {
+            live.last_update = Instant::now();
+        }
+    }
+
+    pub fn unregister_broker(&self, cluster_name: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
+        let mut t = self.tables.write().unwrap();
+        t.broker_live.remove(broker_addr);
+        t.filter_server.remove(broker_addr);
+        let mut broker_name_gone = false;
+        if let Some(bd) = t.broker_addr.get_mut(broker_name) {
+            bd.broker_addrs.remove(&broker_id);
+            if bd.broker_addrs.is_empty() {
+                t.broker_addr.remove(broker_name);
+                broker_name_gone = true;
+            }
+        }
+        if broker_name_gone {
+            if let Some(names) = t.cluster_addr.get_mut(cluster_name) {
+                names.remove(broker_name);
+                if names.is_empty() {
+                    t.cluster_addr.remove(cluster_name);
+                }
+            }
+            remove_topics_of_broker(&mut t, broker_name);
+        }
+        info!(broker = broker_addr, name = broker_name, "broker unregistered");
+    }
+
+    /// Drops a broker whose connection closed or who stopped registering.
+    fn remove_broker_addr(t: &mut Tables, broker_addr: &str) {
+        t.broker_live.remove(broker_addr);
+        t.filter_server.remove(broker_addr);
+        let mut found: Option<String> = None;
+        let mut broker_name_gone = false;
+        for (name, bd) in t.broker_addr.iter_mut() {
+            let before = bd.broker_addrs.len();
+            bd.broker_addrs.retain(|_, addr| addr != broker_addr);
+            if bd.broker_addrs.len() != before {
+                found = Some(name.clone());
+                broker_name_gone = bd.broker_addrs.is_empty();
+                break;
+            }
+        }
+        let Some(name) = found else { return };
+        if broker_name_gone {
+            t.broker_addr.remove(&name);
+            t.cluster_addr.retain(|_, names| {
+                names.remove(&name);
+                !names.is_empty()
+            });
+            remove_topics_of_broker(t, &name);
+        }
+    }
+
+    /// Called when a connection closes: forgets the brokers that registered over it.
+    pub fn on_connection_closed(&self, connection_id: u64) {
+        let mut t = self.tables.write().unwrap();
+        let gone: Vec<String> = t
+            .broker_live
+            .iter()
+            .filter(|(_, live)| live.connection.as_ref().map(Connection::id) == Some(connection_id))
+            .map(|(addr, _)| addr.clone())
+            .collect();
+        for addr in gone {
+            warn!(broker = %addr, "broker connection closed, removing it from routes");
+            Self::remove_broker_addr(&mut t, &addr);
+        }
+    }
+
+    /// Drops brokers that have not registered within their timeout. Returns how many.
+    pub fn scan_not_active_brokers(&self) -> usize {
+        let mut t = self.tables.write().unwrap();
+        let now = Instant::now();
+        let expired: Vec<String> = t
+            .broker_live
+            .iter()
+            .filter(|(_, live)| now.duration_since(live.last_update) > live.timeout)
+            .map(|(addr, _)| addr.clone())
+            .collect();
+        for addr in &expired {
+            warn!(broker = %addr, "broker expired, removing it from routes");
+            if let Some(conn) = t.broker_live.get(addr).and_then(|live| live.connection.as_ref()) {
+                conn.close();
+            }
+            Self::remove_broker_addr(&mut t, addr);
+        }
+        expired.len()
+    }
+
+    pub fn pickup_topic_route_data(&self, topic: &str) -> Option<TopicRouteData> {
+        let t = self.tables.read().unwrap();
+        let queues = t.topic_queue.get(topic)?;
+        let mut route = TopicRouteData {
+            queue_datas: queues.values().cloned().collect(),
+            ..Default::default()
+        };
+        for broker_name in queues.keys() {
+            let Some(bd) = t.broker_addr.get(broker_name) else {
+                continue;
+            };
+            for addr in bd.broker_addrs.values() {
+                if let Some(filters) = t.filter_server.get(addr) {
+                    route.filter_server_table.insert(addr.clone(), filters.clone());
+                }
+            }
+            route.broker_datas.push(bd.clone());
+        }
+        (!route.broker_datas.is_empty()).then_some(route)
+    }
+
+    pub fn cluster_info(&self) -> ClusterInfo {
+        let t = self.tables.read().unwrap();
+        ClusterInfo {
+            broker_addr_table: t.broker_addr.clone(),
+            cluster_addr_table: t
+                .cluster_addr
+                .iter()
+                .map(|(cluster, names)| (cluster.clone(), names.iter().cloned().collect()))
+                .collect(),
+        }
+    }
+
+    pub fn delete_topic(&self, topic: &str) {
+        self.tables.write().unwrap().topic_queue.remove(topic);
+    }
+
+    /// Removes the topic from the brokers of one cluster only.
+    pub fn delete_topic_in_cluster(&self, topic: &str, cluster_name: &str) {
+        let mut t = self.tables.write().unwrap();
+        let Some(names) = t.cluster_addr.get(cluster_name).cloned() else {
+            return;
+        };
+        if let Some(queues) = t.topic_queue.get_mut(topic) {
+            for name in &names {
+                queues.remove(name);
+            }
+            if queues.is_empty() {
+                t.topic_queue.remove(topic);
+            }
+        }
+    }
+
+    pub fn all_topics(&self) -> TopicList {
+        let t = self.tables.read().unwrap();
+        TopicList {
+            topic_list: sorted(t.topic_queue.keys().cloned()),
+            broker_addr: None,
+        }
+    }
+
+    pub fn topics_by_cluster(&self, cluster: &str) -> TopicList {
+        let t = self.tables.read().unwrap();
+        let names = t.cluster_addr.get(cluster).cloned().unwrap_or_default();
+        let topics = t
+            .topic_queue
+            .iter()
+            .filter(|(_, queues)| queues.keys().any(|name| names.contains(name)))
+            .map(|(topic, _)| topic.clone());
+        TopicList {
+            topic_list: sorted(topics),
+            broker_addr: None,
+        }
+    }
+
+    /// Cluster names and broker names (each is also a topic), plus one broker address to
+    /// ask for the rest.
+    pub fn system_topics(&self) -> TopicList {
+        let t = self.tables.read().unwrap();
+        let mut topics = BTreeSet::new();
+        for (cluster, names) in &t.cluster_addr {
+            topics.insert(cluster.clone());
+            topics.extend(names.iter().cloned());
+        }
+        let broker_addr = t
+            .broker_addr
+            .values()
+            .find_map(|bd| bd.broker_addrs.values().next().cloned());
+        TopicList {
+            topic_list: topics.into_iter().collect(),
+            broker_addr,
+        }
+    }
+
+    /// Topics whose (first) queue data's system flag passes `pick`.
+    fn topics_by_flag(&self, pick: impl Fn(i32) -> bool) -> TopicList {
+        let t = self.tables.read().unwrap();
+        let topics = t
+            .topic_queue
+            .iter()
+            .filter(|(_, queues)| queues.values().next().is_some_and(|qd| pick(qd.topic_sys_flag)))
+            .map(|(topic, _)| topic.clone());
+        TopicList {
+            topic_list: sorted(topics),
+            broker_addr: None,
+        }
+    }
+
+    pub fn unit_topics(&self) -> TopicList {
+        self.topics_by_flag(|flag| flag & FLAG_UNIT != 0)
+    }
+
+    pub fn has_unit_sub_topics(&self) -> TopicList {
+        self.topics_by_flag(|flag| flag & FLAG_UNIT_SUB != 0)
+    }
+
+    pub fn has_unit_sub_ununit_topics(&self) -> TopicList {
+        self.topics_by_flag(|flag| flag & FLAG_UNIT == 0 && flag & FLAG_UNIT_SUB != 0)
+    }
+
+    /// Takes write permission away from every topic of a broker (before maintenance).
+    pub fn wipe_write_perm_of_broker(&self, broker_name: &str) -> i32 {
+        self.update_perm_of_broker(broker_name, |perm| perm & !perm::WRITE)
+    }
+
+    /// Gives every topic of a broker read and write permission back.
+    pub fn add_write_perm_of_broker(&self, broker_name: &str) -> i32 {
+        self.update_perm_of_broker(broker_name, |_| perm::READ | perm::WRITE)
+    }
+
+    fn update_perm_of_broker(&self, broker_name: &str, update: impl Fn(i32) -> i32) -> i32 {
+        let mut t = self.tables.write().unwrap();
+        let mut count = 0;
+        for queues in t.topic_queue.values_mut() {
+            if let Some(qd) = queues.get_mut(broker_name) {
+                qd.perm = update(qd.perm);
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+fn remove_topics_of_broker(t: &mut Tables, broker_name: &str) {
+    t.topic_queue.retain(|_, queues| {
+        queues.remove(broker_name);
+        !queues.is_empty()
+    });
+}
+
+fn sorted(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = items.collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use remoting::protocol::topic::TopicConfig;
+
+    fn wrapper(topics: &[(&str, i32)], counter: i64) -> TopicConfigSerializeWrapper {
+        let mut w = TopicConfigSerializeWrapper::default();
+        w.data_version.counter = counter;
+        for (name, queues) in topics {
+            w.topic_config_table
+                .insert(name.to_string(), TopicConfig::new(*name, *queues, *queues, 6));
+        }
+        w
+    }
+
+    fn register(m: &RouteInfoManager, name: &str, addr: &str, id: i64, w: &TopicConfigSerializeWrapper, timeout_ms: u64) -> RegisterBrokerResult {
+        m.register_broker(Registration {
+            cluster_name: "C",
+            broker_addr: addr,
+            broker_name: name,
+            broker_id: id,
+            ha_server_addr: "ha:1",
+            topic_config: w,
+            filter_server_list: None,
+            connection: None,
+            timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+
+    #[test]
+    fn register_route_and_expiry() {
+        let m = RouteInfoManager::new();
+        let long = 600_000;
+        register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 4)], 0), 0);
+        register(&m, "b", "2.2.2.2:2", 0, &wrapper(&[("T", 8)], 0), 0);
+        let slave = register(&m, "a", "1.1.1.2:1", 1, &wrapper(&[], 0), long);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(slave.master_addr.as_deref(), Some("1.1.1.1:1"));
+        let route = m.pickup_topic_route_data("T").unwrap();
+        assert_eq!(route.queue_datas.len(), 2);
+        assert_eq!(route.broker_datas.len(), 2);
+        assert!(m.pickup_topic_route_data("missing").is_none());
+
+        // both masters expire; broker b disappears, broker a keeps its slave and its topic
+        assert_eq!(m.scan_not_active_brokers(), 2);
+        let route = m.pickup_topic_route_data("T").unwrap();
+        assert_eq!(route.broker_datas.len(), 1);
+        assert_eq!(route.broker_datas[0].broker_addrs.values().collect::<Vec<_>>(), ["1.1.1.2:1"]);
+        assert_eq!(m.cluster_info().cluster_addr_table["C"], vec!["a".to_string()]);
+        m.unregister_broker("C", "1.1.1.2:1", "a", 1);
+        assert!(m.pickup_topic_route_data("T").is_none());
+        assert!(m.cluster_info().broker_addr_table.is_empty());
+        assert!(m.cluster_info().cluster_addr_table.is_empty());
+    }
+
+    #[test]
+    fn topic_queues_update_only_when_the_version_changes() {
+        let m = RouteInfoManager::new();
+        register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 4)], 1), 1000);
+        register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 16)], 1), 1000);
+        assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].write_queue_nums, 4);
+        register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 16)], 2), 1000);
+        assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].write_queue_nums, 16);
+    }
+
+    #[test]
+    fn write_permission_can_be_wiped_and_restored() {
+        let m = RouteInfoManager::new();
+        register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 4), ("U", 4)], 0), 1000);
+        assert_eq!(m.wipe_write_perm_of_broker("a"), 2);
+        assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].perm, perm::READ);
+        assert_eq!(m.add_write_perm_of_broker("a"), 2);
+        assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].perm, 6);
+    }
+}

@@ -1,0 +1,122 @@
+//! Java `.properties` text: the format of `broker.conf`, namesrv config files, and the
+//! bodies of UPDATE_*_CONFIG / GET_*_CONFIG requests.
+
+/// Parses properties text into (key, value) pairs in file order. Supports `#`/`!`
+/// comments, `=`, `:` or whitespace separators, backslash line continuations and the
+/// usual escapes; later duplicates win when the pairs are collected into a map.
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut logical = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if logical.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!')) {
+            continue;
+        }
+        logical.push_str(trimmed);
+        // An odd number of trailing backslashes continues the line.
+        let trailing = logical.chars().rev().take_while(|&c| c == '\\').count();
+        if trailing % 2 == 1 {
+            logical.pop();
+            if lines.clone().next().is_some() {
+                continue;
+            }
+        }
+        if let Some(pair) = split_pair(&logical) {
+            out.push(pair);
+        }
+        logical.clear();
+    }
+    out
+}
+
+fn split_pair(line: &str) -> Option<(String, String)> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    let mut key_end = chars.len();
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 2,
+            '=' | ':' | ' ' | '\t' => {
+                key_end = i;
+                break;
+            }
+            _ => i += 1,
+        }
+    }
+    let key: String = chars[..key_end.min(chars.len())].iter().collect();
+    let mut j = key_end;
+    while j < chars.len() && (chars[j] == ' ' || chars[j] == '\t') {
+        j += 1;
+    }
+    if j < chars.len() && (chars[j] == '=' || chars[j] == ':') {
+        j += 1;
+        while j < chars.len() && (chars[j] == ' ' || chars[j] == '\t') {
+            j += 1;
+        }
+    }
+    let value: String = chars[j.min(chars.len())..].iter().collect();
+    let key = unescape(&key);
+    if key.is_empty() {
+        return None;
+    }
+    Some((key, unescape(&value)))
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\x0c'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) => out.push(decoded),
+                    None => out.push_str(&hex),
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Writes pairs as `key=value` lines, as Java's `MixAll.properties2String` does.
+pub fn to_string<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    let mut out = String::new();
+    for (key, value) in pairs {
+        out.push_str(key);
+        out.push('=');
+        out.push_str(&value);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_java_properties() {
+        let text = "# comment\n! other\nbrokerClusterName = DefaultCluster\nbrokerName:broker-a\nbrokerId 0\n\
+                    namesrvAddr=127.0.0.1:9876;\\\n   127.0.0.2:9876\npath=C\\:\\\\data\\u0041\nempty=\n";
+        let pairs = parse(text);
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("brokerClusterName"), Some("DefaultCluster"));
+        assert_eq!(get("brokerName"), Some("broker-a"));
+        assert_eq!(get("brokerId"), Some("0"));
+        assert_eq!(get("namesrvAddr"), Some("127.0.0.1:9876;127.0.0.2:9876"));
+        assert_eq!(get("path"), Some("C:\\dataA"));
+        assert_eq!(get("empty"), Some(""));
+    }
+}
