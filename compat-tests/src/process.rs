@@ -93,3 +93,78 @@ pub async fn spawn_and_wait_for_address(mut cmd: Command, ready: &str) -> (Child
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)
 }
+
+/// A name server running inside the test process, on a free port, with its files in a
+/// temporary directory.
+pub struct InProcessNamesrv {
+    pub server: namesrv::NameServer,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl InProcessNamesrv {
+    pub async fn start(extra: &[(&str, &str)]) -> InProcessNamesrv {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = namesrv::NamesrvConfig::default();
+        let kv = dir.path().join("kvConfig.json").display().to_string();
+        let props = dir.path().join("namesrv.properties").display().to_string();
+        config
+            .apply([
+                ("listenPort", "0"),
+                ("bindAddress", "127.0.0.1"),
+                ("kvConfigPath", kv.as_str()),
+                ("configStorePath", props.as_str()),
+            ])
+            .unwrap();
+        config.apply(extra.iter().copied()).unwrap();
+        let server = namesrv::NameServer::start(config).await.unwrap();
+        let addr = server.local_addr().to_string();
+        InProcessNamesrv { server, addr, dir }
+    }
+}
+
+/// A fresh connection of our own to `addr` (no pooling: tests often need several).
+pub async fn connect(addr: &str) -> remoting::Connection {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connecting");
+    remoting::Connection::spawn(
+        stream,
+        std::sync::Arc::new(remoting::connection::IgnoreRequests),
+        remoting::frame::DEFAULT_MAX_FRAME_LENGTH,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .unwrap()
+}
+
+/// Registers a master broker named `broker_name` serving `topics` (name, queue count,
+/// perm) with the name server at `namesrv`, over `conn`. Returns the response code.
+pub async fn register_broker(
+    conn: &remoting::Connection,
+    cluster: &str,
+    broker_name: &str,
+    broker_addr: &str,
+    topics: &[(&str, i32, i32)],
+) -> i32 {
+    use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
+    use remoting::protocol::topic::{DataVersion, TopicConfig};
+    let mut body = RegisterBrokerBody::default();
+    body.topic_config_serialize_wrapper.data_version = DataVersion::now();
+    for (name, queues, perm) in topics {
+        body.topic_config_serialize_wrapper
+            .topic_config_table
+            .insert(name.to_string(), TopicConfig::new(*name, *queues, *queues, *perm));
+    }
+    let bytes = body.encode(false);
+    let header = remoting::header::namesrv::RegisterBrokerRequestHeader {
+        broker_name: broker_name.into(),
+        broker_addr: broker_addr.into(),
+        cluster_name: cluster.into(),
+        ha_server_addr: String::new(),
+        broker_id: 0,
+        compressed: Some(false),
+        body_crc32: Some(body_crc32(&bytes)),
+        heartbeat_timeout_millis: None,
+    };
+    let request = remoting::RemotingCommand::request_with_header(remoting::code::request::REGISTER_BROKER, &header)
+        .with_body(bytes);
+    conn.request(request, std::time::Duration::from_secs(5)).await.unwrap().code
+}
