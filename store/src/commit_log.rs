@@ -1,0 +1,354 @@
+//! The CommitLog: every message of every topic appended to one sequence of
+//! mapped files. A single appender (under a mutex) assigns queue offsets,
+//! physical offsets and the store timestamp, and pads the end of a file with
+//! a blank record when the next message does not fit.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::codec::{self, property, sys_flag, EncodeFields};
+use crate::mapped_file::{MappedFile, MappedFileQueue};
+use crate::message::{now_millis, AppendResult, MessageBatchToStore, MessageToStore, PutMessageStatus};
+
+/// The topic delayed messages wait in (queue = level - 1).
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+
+/// The smallest blank record: total size + magic.
+const END_FILE_MIN_BLANK_LENGTH: usize = 8;
+
+/// Limits the appender checks.
+#[derive(Debug, Clone)]
+pub struct AppendLimits {
+    pub max_message_size: usize,
+    pub max_delay_level: i32,
+}
+
+/// The appender's state, guarded by one lock.
+struct AppendState {
+    /// Next queue offset per (topic, queue id).
+    topic_queue_table: HashMap<(String, i32), i64>,
+}
+
+pub struct CommitLog {
+    queue: MappedFileQueue,
+    append: Mutex<AppendState>,
+    limits: AppendLimits,
+}
+
+/// A message ready to append: encoded with placeholders for the fields only
+/// known under the lock.
+struct Encoded {
+    bytes: Vec<u8>,
+    topic: String,
+    queue_id: i32,
+    sys_flag: i32,
+    /// Prepared/rollback transaction messages don't take a queue offset.
+    takes_queue_offset: bool,
+    store_host: SocketAddr,
+}
+
+impl CommitLog {
+    pub fn new(dir: std::path::PathBuf, file_size: u64, limits: AppendLimits) -> CommitLog {
+        CommitLog {
+            queue: MappedFileQueue::new_preallocated(dir, file_size),
+            append: Mutex::new(AppendState { topic_queue_table: HashMap::new() }),
+            limits,
+        }
+    }
+
+    pub fn queue(&self) -> &MappedFileQueue {
+        &self.queue
+    }
+    pub fn file_size(&self) -> u64 {
+        self.queue.file_size()
+    }
+    pub fn min_offset(&self) -> i64 {
+        self.queue.min_offset()
+    }
+    pub fn max_offset(&self) -> i64 {
+        self.queue.max_offset()
+    }
+
+    /// Sets the next queue offset of every queue (after recovery).
+    pub fn set_topic_queue_table(&self, table: HashMap<(String, i32), i64>) {
+        self.append.lock().unwrap_or_else(|e| e.into_inner()).topic_queue_table = table;
+    }
+
+    /// Forgets a queue's next offset (topic deleted).
+    pub fn remove_queue(&self, topic: &str, queue_id: i32) {
+        self.append.lock().unwrap_or_else(|e| e.into_inner()).topic_queue_table.remove(&(topic.to_string(), queue_id));
+    }
+
+    /// Start of the file after the one holding `offset`.
+    pub fn roll_next_file(&self, offset: i64) -> i64 {
+        let size = self.file_size() as i64;
+        offset + size - offset.rem_euclid(size)
+    }
+
+    /// The record bytes at `offset` of length `size`, copied out.
+    pub fn read(&self, offset: i64, size: usize) -> Option<Bytes> {
+        let f = self.queue.find_by_offset(offset)?;
+        let pos = (offset - f.file_from_offset()) as u64;
+        f.read(pos, size).map(Bytes::copy_from_slice)
+    }
+
+    /// The whole record starting at `offset`, using its own size field.
+    pub fn read_record(&self, offset: i64) -> Option<Bytes> {
+        let f = self.queue.find_by_offset(offset)?;
+        let pos = (offset - f.file_from_offset()) as u64;
+        let head = f.read(pos, 8)?;
+        let size = codec::read_i32(head, 0)?;
+        if size <= 0 || codec::read_i32(head, 4)? == codec::BLANK_MAGIC_CODE {
+            return None;
+        }
+        f.read(pos, size as usize).map(Bytes::copy_from_slice)
+    }
+
+    /// Store timestamp of the message at `offset` (-1 when unreadable).
+    pub fn pickup_store_timestamp(&self, offset: i64, size: usize) -> i64 {
+        if offset < self.min_offset() {
+            return -1;
+        }
+        match self.read(offset, size.max(codec::BORN_HOST_POSITION + 28)) {
+            Some(b) => {
+                let flag = codec::read_i32(&b, codec::SYS_FLAG_POSITION).unwrap_or(0);
+                codec::read_i64(&b, codec::store_timestamp_position(flag)).unwrap_or(-1)
+            }
+            None => -1,
+        }
+    }
+
+    fn encode_single(&self, msg: &MessageToStore, scratch: &mut Vec<u8>) -> Result<Encoded, PutMessageStatus> {
+        let tran = sys_flag::transaction_type(msg.sys_flag);
+        let mut topic = msg.topic.clone();
+        let mut queue_id = msg.queue_id;
+        let properties: String;
+        let delay = msg.delay_level();
+        if (tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE) && delay > 0 {
+            // Delayed: park it in the schedule topic, remembering where it goes.
+            let level = delay.min(self.limits.max_delay_level.max(1));
+            let mut map = msg.properties.clone();
+            if level != delay {
+                codec::insert_property(&mut map, property::DELAY, &level.to_string());
+            }
+            codec::insert_property(&mut map, property::REAL_TOPIC, &msg.topic);
+            codec::insert_property(&mut map, property::REAL_QUEUE_ID, &msg.queue_id.to_string());
+            properties = codec::properties_to_string(&codec::java_hashmap_order(&map));
+            topic = SCHEDULE_TOPIC.to_string();
+            queue_id = level - 1;
+        } else {
+            properties = match &msg.properties_string {
+                Some(s) => s.clone(),
+                None => codec::properties_to_string(&codec::java_hashmap_order(&msg.properties)),
+            };
+        }
+        if properties.len() > i16::MAX as usize {
+            return Err(PutMessageStatus::PropertiesSizeExceeded);
+        }
+        if msg.body.len() > self.limits.max_message_size || topic.len() > i8::MAX as usize {
+            return Err(PutMessageStatus::MessageIllegal);
+        }
+        let flag = (msg.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6))
+            | codec::host_v6_flags(&msg.born_host, &msg.store_host);
+        scratch.clear();
+        codec::encode_message(
+            scratch,
+            &EncodeFields {
+                body_crc: codec::body_crc(&msg.body),
+                queue_id,
+                flag: msg.flag,
+                queue_offset: 0,
+                physical_offset: 0,
+                sys_flag: flag,
+                born_timestamp: msg.born_timestamp,
+                born_host: &msg.born_host,
+                store_timestamp: 0,
+                store_host: &msg.store_host,
+                reconsume_times: msg.reconsume_times,
+                prepared_transaction_offset: msg.prepared_transaction_offset,
+                body: &msg.body,
+                topic: topic.as_bytes(),
+                properties: &[properties.as_bytes()],
+            },
+        );
+        if scratch.len() > self.limits.max_message_size + 64 * 1024 {
+            return Err(PutMessageStatus::MessageIllegal);
+        }
+        Ok(Encoded {
+            bytes: std::mem::take(scratch),
+            topic,
+            queue_id,
+            sys_flag: flag,
+            takes_queue_offset: tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE,
+            store_host: msg.store_host,
+        })
+    }
+
+    /// Appends one message. Returns where it went.
+    pub fn put(&self, msg: &MessageToStore) -> Result<AppendResult, PutMessageStatus> {
+        let mut scratch = Vec::new();
+        let enc = self.encode_single(msg, &mut scratch)?;
+        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (enc.topic.clone(), enc.queue_id);
+        let queue_offset = if enc.takes_queue_offset {
+            *state.topic_queue_table.entry(key.clone()).or_insert(0)
+        } else {
+            0
+        };
+        let store_timestamp = now_millis();
+        let mut bytes = enc.bytes;
+        let (file, pos) = self.reserve(bytes.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
+        let wrote_offset = file.file_from_offset() + pos as i64;
+        patch(&mut bytes, 0, queue_offset, wrote_offset, store_timestamp, enc.sys_flag);
+        if !file.write_at(pos, &bytes) {
+            return Err(PutMessageStatus::UnknownError);
+        }
+        file.set_last_store_timestamp(store_timestamp);
+        file.publish(pos + bytes.len() as u64);
+        if enc.takes_queue_offset {
+            state.topic_queue_table.insert(key, queue_offset + 1);
+        }
+        drop(state);
+        Ok(AppendResult {
+            wrote_offset,
+            wrote_bytes: bytes.len() as i32,
+            msg_id: codec::encode_offset_msg_id(&enc.store_host, wrote_offset),
+            store_timestamp,
+            logics_offset: queue_offset,
+            msg_num: 1,
+            topic: enc.topic,
+            queue_id: enc.queue_id,
+        })
+    }
+
+    /// Appends a batch as consecutive messages of one queue.
+    pub fn put_batch(&self, batch: &MessageBatchToStore) -> Result<AppendResult, PutMessageStatus> {
+        if sys_flag::transaction_type(batch.sys_flag) != sys_flag::TRANSACTION_NOT_TYPE {
+            return Err(PutMessageStatus::MessageIllegal);
+        }
+        if codec::get_property(&batch.properties, property::DELAY).and_then(|d| d.parse::<i32>().ok()).unwrap_or(0) > 0 {
+            return Err(PutMessageStatus::MessageIllegal);
+        }
+        if batch.body.len() > self.limits.max_message_size || batch.topic.len() > i8::MAX as usize {
+            return Err(PutMessageStatus::MessageIllegal);
+        }
+        let items = codec::decode_batch_body(&batch.body).map_err(|_| PutMessageStatus::MessageIllegal)?;
+        if items.is_empty() {
+            return Err(PutMessageStatus::MessageIllegal);
+        }
+        let batch_props = codec::properties_to_string(&codec::java_hashmap_order(&batch.properties));
+        if batch_props.len() > i16::MAX as usize {
+            return Err(PutMessageStatus::PropertiesSizeExceeded);
+        }
+        let flag = (batch.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6))
+            | codec::host_v6_flags(&batch.born_host, &batch.store_host);
+        let mut all = Vec::new();
+        let mut lens = Vec::with_capacity(items.len());
+        for it in &items {
+            // Join the item's properties and the batch's with one separator.
+            let sep = [codec::PROPERTY_SEPARATOR as u8];
+            let need_sep = !it.properties.is_empty()
+                && !batch_props.is_empty()
+                && it.properties.last() != Some(&(codec::PROPERTY_SEPARATOR as u8));
+            let parts: Vec<&[u8]> = if need_sep {
+                vec![it.properties, &sep, batch_props.as_bytes()]
+            } else {
+                vec![it.properties, batch_props.as_bytes()]
+            };
+            if parts.iter().map(|p| p.len()).sum::<usize>() > i16::MAX as usize {
+                return Err(PutMessageStatus::PropertiesSizeExceeded);
+            }
+            let before = all.len();
+            codec::encode_message(
+                &mut all,
+                &EncodeFields {
+                    body_crc: codec::body_crc(it.body),
+                    queue_id: batch.queue_id,
+                    flag: it.flag,
+                    queue_offset: 0,
+                    physical_offset: 0,
+                    sys_flag: flag,
+                    born_timestamp: batch.born_timestamp,
+                    born_host: &batch.born_host,
+                    store_timestamp: 0,
+                    store_host: &batch.store_host,
+                    reconsume_times: batch.reconsume_times,
+                    prepared_transaction_offset: 0,
+                    body: it.body,
+                    topic: batch.topic.as_bytes(),
+                    properties: &parts,
+                },
+            );
+            lens.push(all.len() - before);
+        }
+        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (batch.topic.clone(), batch.queue_id);
+        let first_queue_offset = *state.topic_queue_table.entry(key.clone()).or_insert(0);
+        let store_timestamp = now_millis();
+        let (file, pos) = self.reserve(all.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
+        let wrote_offset = file.file_from_offset() + pos as i64;
+        let mut at = 0usize;
+        let mut ids = Vec::with_capacity(lens.len());
+        for (i, len) in lens.iter().enumerate() {
+            let phys = wrote_offset + at as i64;
+            patch(&mut all, at, first_queue_offset + i as i64, phys, store_timestamp, flag);
+            ids.push(codec::encode_offset_msg_id(&batch.store_host, phys));
+            at += len;
+        }
+        if !file.write_at(pos, &all) {
+            return Err(PutMessageStatus::UnknownError);
+        }
+        file.set_last_store_timestamp(store_timestamp);
+        file.publish(pos + all.len() as u64);
+        state.topic_queue_table.insert(key, first_queue_offset + lens.len() as i64);
+        drop(state);
+        Ok(AppendResult {
+            wrote_offset,
+            wrote_bytes: all.len() as i32,
+            msg_id: ids.join(","),
+            store_timestamp,
+            logics_offset: first_queue_offset,
+            msg_num: lens.len() as i32,
+            topic: batch.topic.clone(),
+            queue_id: batch.queue_id,
+        })
+    }
+
+    /// Finds room for `len` bytes, padding the current file with a blank
+    /// record and moving to a new file when they don't fit. Must be called
+    /// with the append lock held.
+    fn reserve(&self, len: usize) -> io::Result<(Arc<MappedFile>, u64)> {
+        let start = self.queue.max_offset();
+        let file = self.queue.last_or_create(start)?;
+        let pos = file.wrote_position();
+        let remaining = file.remaining() as usize;
+        if len + END_FILE_MIN_BLANK_LENGTH <= remaining {
+            return Ok((file, pos));
+        }
+        if len + END_FILE_MIN_BLANK_LENGTH > self.file_size() as usize {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "message larger than a CommitLog file"));
+        }
+        // The blank record claims the whole remainder but only 8 bytes are written.
+        let mut blank = [0u8; 8];
+        blank[..4].copy_from_slice(&(remaining as i32).to_be_bytes());
+        blank[4..].copy_from_slice(&codec::BLANK_MAGIC_CODE.to_be_bytes());
+        if remaining >= 8 {
+            file.write_at(pos, &blank);
+        }
+        file.publish(file.size());
+        let next = self.queue.last_or_create(file.file_from_offset() + file.size() as i64)?;
+        Ok((next.clone(), next.wrote_position()))
+    }
+}
+
+/// Fills in the fields only known at append time.
+fn patch(buf: &mut [u8], at: usize, queue_offset: i64, phys: i64, store_ts: i64, flag: i32) {
+    buf[at + codec::QUEUE_OFFSET_POSITION..at + codec::QUEUE_OFFSET_POSITION + 8].copy_from_slice(&queue_offset.to_be_bytes());
+    buf[at + codec::PHYSICAL_OFFSET_POSITION..at + codec::PHYSICAL_OFFSET_POSITION + 8].copy_from_slice(&phys.to_be_bytes());
+    let ts = at + codec::store_timestamp_position(flag);
+    buf[ts..ts + 8].copy_from_slice(&store_ts.to_be_bytes());
+}

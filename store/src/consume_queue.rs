@@ -1,0 +1,290 @@
+//! A ConsumeQueue: the per-(topic, queue) index into the CommitLog, one
+//! 20-byte unit per message (CommitLog offset i64, size i32, tag hash i64),
+//! so queue offset N lives at byte N * 20.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+
+use crate::codec;
+use crate::mapped_file::MappedFileQueue;
+
+pub const CQ_STORE_UNIT_SIZE: u64 = 20;
+
+/// One ConsumeQueue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CqUnit {
+    pub commit_log_offset: i64,
+    pub size: i32,
+    pub tags_code: i64,
+}
+
+fn unit_at(buf: &[u8], at: usize) -> CqUnit {
+    CqUnit {
+        commit_log_offset: codec::read_i64(buf, at).unwrap_or(-1),
+        size: codec::read_i32(buf, at + 8).unwrap_or(0),
+        tags_code: codec::read_i64(buf, at + 12).unwrap_or(0),
+    }
+}
+
+fn encode_unit(u: &CqUnit) -> [u8; 20] {
+    let mut b = [0u8; 20];
+    b[..8].copy_from_slice(&u.commit_log_offset.to_be_bytes());
+    b[8..12].copy_from_slice(&u.size.to_be_bytes());
+    b[12..].copy_from_slice(&u.tags_code.to_be_bytes());
+    b
+}
+
+pub struct ConsumeQueue {
+    topic: String,
+    queue_id: i32,
+    queue: MappedFileQueue,
+    /// End (offset + size) of the last CommitLog message indexed here.
+    max_physic_offset: AtomicI64,
+    /// Byte offset of the first live unit.
+    min_logic_offset: AtomicI64,
+    write_lock: Mutex<()>,
+}
+
+impl ConsumeQueue {
+    pub fn new(root: &std::path::Path, topic: &str, queue_id: i32, file_size: u64) -> ConsumeQueue {
+        let dir: PathBuf = root.join(topic).join(queue_id.to_string());
+        ConsumeQueue {
+            topic: topic.to_string(),
+            queue_id,
+            queue: MappedFileQueue::new(dir, file_size),
+            max_physic_offset: AtomicI64::new(-1),
+            min_logic_offset: AtomicI64::new(0),
+            write_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+    pub fn queue_id(&self) -> i32 {
+        self.queue_id
+    }
+    pub fn files(&self) -> &MappedFileQueue {
+        &self.queue
+    }
+    pub fn max_physic_offset(&self) -> i64 {
+        self.max_physic_offset.load(Ordering::Acquire)
+    }
+    pub fn load(&self) -> std::io::Result<()> {
+        self.queue.load()
+    }
+
+    /// Finds the last valid unit (scanning the last three files) and cuts
+    /// the queue there.
+    pub fn recover(&self) -> std::io::Result<()> {
+        let files = self.queue.files();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let size = self.queue.file_size();
+        let mut index = files.len().saturating_sub(3);
+        let mut process = files[index].file_from_offset();
+        let mut file_pos: u64;
+        loop {
+            let f = &files[index];
+            let buf = f.read_unpublished(0);
+            file_pos = 0;
+            let mut at = 0u64;
+            while at + CQ_STORE_UNIT_SIZE <= size {
+                let u = unit_at(buf, at as usize);
+                if u.commit_log_offset >= 0 && u.size > 0 {
+                    file_pos = at + CQ_STORE_UNIT_SIZE;
+                    self.max_physic_offset.store(u.commit_log_offset + u.size as i64, Ordering::Release);
+                } else {
+                    break;
+                }
+                at += CQ_STORE_UNIT_SIZE;
+            }
+            f.drop_pages();
+            if file_pos == size && index + 1 < files.len() {
+                index += 1;
+                process = files[index].file_from_offset();
+                continue;
+            }
+            break;
+        }
+        self.queue.truncate_to(process + file_pos as i64)
+    }
+
+    /// Drops units pointing at or past `phys` (the end of valid CommitLog).
+    pub fn truncate_dirty(&self, phys: i64) -> std::io::Result<()> {
+        let _g = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let Some(last) = self.queue.last() else { break };
+            let wrote = last.wrote_position();
+            let buf = last.read_unpublished(0);
+            let mut keep = 0u64;
+            let mut at = 0u64;
+            while at + CQ_STORE_UNIT_SIZE <= wrote {
+                let u = unit_at(buf, at as usize);
+                if u.commit_log_offset >= 0 && u.size > 0 && u.commit_log_offset < phys {
+                    keep = at + CQ_STORE_UNIT_SIZE;
+                } else {
+                    break;
+                }
+                at += CQ_STORE_UNIT_SIZE;
+            }
+            if keep == 0 && wrote > 0 {
+                self.queue.delete_last();
+                continue;
+            }
+            if keep < wrote {
+                self.queue.truncate_to(last.file_from_offset() + keep as i64)?;
+            }
+            break;
+        }
+        // Recompute the last indexed CommitLog end.
+        let mut max_phys = -1;
+        if let Some(last) = self.queue.last() {
+            let wrote = last.wrote_position();
+            if wrote >= CQ_STORE_UNIT_SIZE {
+                if let Some(b) = last.read(wrote - CQ_STORE_UNIT_SIZE, CQ_STORE_UNIT_SIZE as usize) {
+                    let u = unit_at(b, 0);
+                    max_phys = u.commit_log_offset + u.size as i64;
+                }
+            }
+        }
+        self.max_physic_offset.store(max_phys, Ordering::Release);
+        Ok(())
+    }
+
+    /// Appends the unit for queue offset `cq_offset`. Units already present
+    /// (at or below the last indexed CommitLog end) are skipped, which makes
+    /// re-dispatching the CommitLog harmless.
+    pub fn put(&self, unit: CqUnit, cq_offset: i64) -> std::io::Result<()> {
+        let _g = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if unit.commit_log_offset + unit.size as i64 <= self.max_physic_offset() {
+            return Ok(());
+        }
+        let expect = cq_offset * CQ_STORE_UNIT_SIZE as i64;
+        let was_empty = self.queue.is_empty();
+        let f = self.queue.last_or_create(expect)?;
+        if was_empty && cq_offset != 0 && f.wrote_position() == 0 {
+            // The queue starts mid-way (older CommitLog files are gone):
+            // fill the units before it with placeholders, as Java does.
+            self.min_logic_offset.store(expect, Ordering::Release);
+            let filler = encode_unit(&CqUnit { commit_log_offset: 0, size: i32::MAX, tags_code: 0 });
+            let until = (expect - f.file_from_offset()) as u64;
+            while f.wrote_position() < until {
+                f.append(&filler);
+            }
+        }
+        if cq_offset != 0 {
+            let current = f.file_from_offset() + f.wrote_position() as i64;
+            if expect < current {
+                return Ok(()); // already indexed
+            }
+            if expect != current {
+                tracing::warn!(topic = %self.topic, queue = self.queue_id, expect, current, "consume queue gap");
+            }
+        }
+        if !f.append(&encode_unit(&unit)) {
+            return Err(std::io::Error::other("consume queue file full"));
+        }
+        self.max_physic_offset.store(unit.commit_log_offset + unit.size as i64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Queue offset one past the last unit.
+    pub fn max_offset_in_queue(&self) -> i64 {
+        self.queue.max_offset() / CQ_STORE_UNIT_SIZE as i64
+    }
+
+    /// Queue offset of the first live unit.
+    pub fn min_offset_in_queue(&self) -> i64 {
+        self.min_logic_offset.load(Ordering::Acquire) / CQ_STORE_UNIT_SIZE as i64
+    }
+
+    /// Moves the minimum to the first unit that points at or past `phy_min`.
+    pub fn correct_min_offset(&self, phy_min: i64) {
+        let Some(first) = self.queue.first() else { return };
+        let wrote = first.wrote_position();
+        let Some(buf) = first.read(0, wrote as usize) else { return };
+        let mut at = 0u64;
+        while at + CQ_STORE_UNIT_SIZE <= wrote {
+            let u = unit_at(buf, at as usize);
+            if u.commit_log_offset >= phy_min {
+                self.min_logic_offset.store(first.file_from_offset() + at as i64, Ordering::Release);
+                return;
+            }
+            at += CQ_STORE_UNIT_SIZE;
+        }
+        // Nothing live in the first file: the minimum is past it.
+        if wrote > 0 {
+            self.min_logic_offset.store(first.file_from_offset() + wrote as i64, Ordering::Release);
+        }
+    }
+
+    /// Units from queue offset `start` to the end of the file holding it
+    /// (at most `max` units). None when `start` is below the minimum or its
+    /// file is gone.
+    pub fn units_from(&self, start: i64, max: usize) -> Option<Vec<CqUnit>> {
+        let offset = start * CQ_STORE_UNIT_SIZE as i64;
+        if offset < self.min_logic_offset.load(Ordering::Acquire) {
+            return None;
+        }
+        let f = self.queue.find_by_offset(offset)?;
+        let pos = (offset - f.file_from_offset()) as u64;
+        let wrote = f.wrote_position();
+        if pos >= wrote {
+            return Some(Vec::new());
+        }
+        let n = (((wrote - pos) / CQ_STORE_UNIT_SIZE) as usize).min(max);
+        let buf = f.read(pos, n * CQ_STORE_UNIT_SIZE as usize)?;
+        Some((0..n).map(|i| unit_at(buf, i * CQ_STORE_UNIT_SIZE as usize)).collect())
+    }
+
+    /// The unit at queue offset `index`.
+    pub fn unit(&self, index: i64) -> Option<CqUnit> {
+        self.units_from(index, 1)?.into_iter().next()
+    }
+
+    /// First queue offset of the file after the one holding `index`.
+    pub fn roll_next_file(&self, index: i64) -> i64 {
+        let per_file = (self.queue.file_size() / CQ_STORE_UNIT_SIZE) as i64;
+        index + per_file - index.rem_euclid(per_file)
+    }
+
+    /// Deletes leading files whose last unit points below `phy_min`, then
+    /// corrects the minimum. Never deletes the last file.
+    pub fn delete_expired(&self, phy_min: i64) -> usize {
+        let files = self.queue.files();
+        let mut n = 0;
+        for f in files.iter().take(files.len().saturating_sub(1)) {
+            let wrote = f.wrote_position();
+            if wrote < CQ_STORE_UNIT_SIZE {
+                break;
+            }
+            match f.read(wrote - CQ_STORE_UNIT_SIZE, CQ_STORE_UNIT_SIZE as usize) {
+                Some(b) if unit_at(b, 0).commit_log_offset < phy_min => n += 1,
+                _ => break,
+            }
+        }
+        let deleted = self.queue.delete_first_n(n);
+        self.correct_min_offset(phy_min);
+        deleted
+    }
+
+    pub fn flush(&self, least_pages: u32) -> std::io::Result<()> {
+        self.queue.flush(least_pages).map(|_| ())
+    }
+
+    /// Records that all units are on disk (after a file-system-wide sync).
+    pub fn mark_flushed(&self) {
+        self.queue.mark_flushed();
+    }
+
+    /// Removes all files of this queue.
+    pub fn destroy(&self) {
+        self.queue.destroy();
+        self.max_physic_offset.store(-1, Ordering::Release);
+        self.min_logic_offset.store(0, Ordering::Release);
+        let _ = std::fs::remove_dir(self.queue.dir());
+    }
+}

@@ -1,0 +1,118 @@
+//! The dispatcher (Java's "reput"): follows the CommitLog and, for each new
+//! message, appends its ConsumeQueue unit and IndexFile entries, then tells
+//! the long-polling listener. Because it only reads the CommitLog, every
+//! derived structure can be rebuilt by starting it from an earlier offset.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::codec::{self, sys_flag, DispatchInfo, RecordCheck};
+use crate::commit_log::SCHEDULE_TOPIC;
+use crate::consume_queue::CqUnit;
+use crate::store::Inner;
+
+/// What happened at one position.
+enum Step {
+    /// Dispatched (or skipped) a record; continue at this offset.
+    Next(i64),
+    /// Nothing more to read yet.
+    Idle,
+}
+
+fn step(inner: &Inner, offset: i64) -> Step {
+    let cl = &inner.commit_log;
+    let max = cl.max_offset();
+    if offset >= max {
+        return Step::Idle;
+    }
+    let Some(file) = cl.queue().find_by_offset(offset) else {
+        // The file is gone (retention) or offset is below the minimum.
+        let min = cl.min_offset();
+        return if offset < min { Step::Next(min) } else { Step::Next(cl.roll_next_file(offset)) };
+    };
+    let pos = (offset - file.file_from_offset()) as u64;
+    let published = file.wrote_position();
+    if pos >= published {
+        if published >= file.size() {
+            return Step::Next(cl.roll_next_file(offset));
+        }
+        return Step::Idle;
+    }
+    let Some(buf) = file.read(pos, (published - pos) as usize) else { return Step::Idle };
+    match codec::check_record(buf, false) {
+        RecordCheck::Message(d) => {
+            let size = d.size as i64;
+            dispatch(inner, &d);
+            Step::Next(offset + size)
+        }
+        RecordCheck::EndOfFile => Step::Next(cl.roll_next_file(offset)),
+        RecordCheck::Invalid => {
+            // Published bytes are always whole records; this means damage
+            // written by someone else. Skip to the next file rather than spin.
+            tracing::error!(offset, "unreadable CommitLog record during dispatch; skipping to next file");
+            Step::Next(cl.roll_next_file(offset))
+        }
+    }
+}
+
+/// Tag code stored in the ConsumeQueue: for delayed messages parked in the
+/// schedule topic, the delivery time; otherwise the tag hash.
+fn tags_code_for(inner: &Inner, d: &DispatchInfo) -> i64 {
+    if d.topic == SCHEDULE_TOPIC {
+        if let Some(level) = d.delay_level {
+            let max = inner.delay_levels_ms.len() as i32;
+            let level = level.min(max);
+            if level > 0 {
+                let delay = inner.delay_levels_ms.get((level - 1) as usize).copied().unwrap_or(1000);
+                return d.store_timestamp + delay;
+            }
+        }
+    }
+    d.tags_code
+}
+
+fn dispatch(inner: &Inner, d: &DispatchInfo) {
+    let tran = sys_flag::transaction_type(d.sys_flag);
+    if tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE {
+        let cq = inner.find_or_create_queue(&d.topic, d.queue_id);
+        let tags_code = tags_code_for(inner, d);
+        let unit = CqUnit { commit_log_offset: d.commit_log_offset, size: d.size, tags_code };
+        if let Err(e) = cq.put(unit, d.queue_offset) {
+            tracing::error!(topic = %d.topic, queue = d.queue_id, "consume queue write failed: {e}");
+        } else {
+            inner.checkpoint.set_logics_msg_timestamp(d.store_timestamp);
+        }
+        let listener = inner.listener.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(l) = listener {
+            l(&d.topic, d.queue_id, d.queue_offset + 1, tags_code, d.store_timestamp);
+        }
+    }
+    if inner.config.message_index_enable {
+        if let Err(e) = inner.index.build_index(d) {
+            tracing::error!("index write failed: {e}");
+        }
+    }
+}
+
+/// Dispatches everything currently in the CommitLog.
+pub(crate) fn catch_up(inner: &Inner) {
+    loop {
+        let from = inner.reput_from.load(Ordering::Acquire);
+        match step(inner, from) {
+            Step::Next(n) => inner.reput_from.store(n, Ordering::Release),
+            Step::Idle => break,
+        }
+    }
+    inner.dispatched.notify();
+}
+
+/// The dispatcher thread.
+pub(crate) fn run(inner: &Inner) {
+    while !inner.stopped.load(Ordering::Acquire) {
+        let before = inner.reput_from.load(Ordering::Acquire);
+        catch_up(inner);
+        if inner.reput_from.load(Ordering::Acquire) == before {
+            inner.new_data.wait(Duration::from_millis(10));
+        }
+    }
+}

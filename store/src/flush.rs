@@ -1,0 +1,148 @@
+//! Flush services. ASYNC_FLUSH: a thread flushes the CommitLog every
+//! `flushIntervalCommitLog` ms (at least `flushCommitLogLeastPages` dirty
+//! pages, everything every `flushCommitLogThoroughInterval`). SYNC_FLUSH: a
+//! group-commit thread takes all waiting puts at once, flushes once, and
+//! answers them all, so concurrent writers share one disk sync.
+//! A third thread flushes ConsumeQueues, IndexFiles and the checkpoint.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::config::FlushDiskType;
+use crate::store::Inner;
+
+fn note_flushed(inner: &Inner) {
+    if let Some(last) = inner.commit_log.queue().last() {
+        let ts = last.last_store_timestamp();
+        if ts > 0 {
+            inner.checkpoint.set_physic_msg_timestamp(ts);
+        }
+    }
+}
+
+pub(crate) fn run_commit_log(inner: &Inner) {
+    match inner.config.flush_disk_type {
+        FlushDiskType::AsyncFlush => run_async(inner),
+        FlushDiskType::SyncFlush => run_group_commit(inner),
+    }
+}
+
+fn run_async(inner: &Inner) {
+    let cfg = &inner.config;
+    let interval = Duration::from_millis(cfg.flush_interval_commit_log.max(1));
+    let thorough = Duration::from_millis(cfg.flush_commit_log_thorough_interval);
+    let mut last_thorough = Instant::now();
+    while !inner.stopped.load(Ordering::Acquire) {
+        if cfg.flush_commit_log_timed {
+            std::thread::sleep(interval);
+        } else {
+            inner.flush_signal.wait(interval);
+        }
+        let mut least = cfg.flush_commit_log_least_pages;
+        if last_thorough.elapsed() >= thorough {
+            last_thorough = Instant::now();
+            least = 0;
+        }
+        match inner.commit_log.queue().flush(least) {
+            Ok(_) => note_flushed(inner),
+            Err(e) => tracing::error!("commitlog flush failed: {e}"),
+        }
+    }
+}
+
+fn run_group_commit(inner: &Inner) {
+    while !inner.stopped.load(Ordering::Acquire) {
+        inner.flush_signal.wait(Duration::from_millis(10));
+        let batch: Vec<_> = std::mem::take(&mut *inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            continue;
+        }
+        let target = batch.iter().map(|(o, _)| *o).max().unwrap_or(0);
+        let mut flushed = inner.commit_log.queue().flush(0);
+        // A request may name bytes published just after our flush began.
+        if matches!(flushed, Ok(f) if f < target) {
+            flushed = inner.commit_log.queue().flush(0);
+        }
+        match flushed {
+            Ok(f) => {
+                note_flushed(inner);
+                for (o, w) in batch {
+                    w.complete(o <= f);
+                }
+            }
+            Err(e) => {
+                tracing::error!("commitlog flush failed: {e}");
+                for (_, w) in batch {
+                    w.complete(false);
+                }
+            }
+        }
+    }
+}
+
+fn flush_logics(inner: &Inner, least_pages: u32) -> std::io::Result<()> {
+    let logics_ts = inner.checkpoint.logics_msg_timestamp();
+    for cq in inner.all_queues() {
+        cq.flush(least_pages)?;
+    }
+    if inner.config.message_index_enable {
+        let ts = inner.index.flush()?;
+        if ts > 0 {
+            inner.checkpoint.set_index_msg_timestamp(ts);
+        }
+    }
+    // Only claim ConsumeQueue progress that is now on disk.
+    let now_ts = inner.checkpoint.logics_msg_timestamp();
+    inner.checkpoint.set_logics_msg_timestamp(logics_ts.min(now_ts).max(0));
+    let r = inner.checkpoint.flush();
+    inner.checkpoint.set_logics_msg_timestamp(now_ts);
+    r
+}
+
+pub(crate) fn run_consume_queue(inner: &Inner) {
+    let cfg = &inner.config;
+    let interval = Duration::from_millis(cfg.flush_interval_consume_queue.max(1));
+    let thorough = Duration::from_millis(cfg.flush_consume_queue_thorough_interval);
+    let mut last_flush = Instant::now();
+    let mut last_thorough = Instant::now();
+    while !inner.stopped.load(Ordering::Acquire) {
+        std::thread::sleep(interval.min(Duration::from_millis(100)));
+        if last_flush.elapsed() < interval {
+            continue;
+        }
+        last_flush = Instant::now();
+        let mut least = cfg.flush_consume_queue_least_pages;
+        if last_thorough.elapsed() >= thorough {
+            last_thorough = Instant::now();
+            least = 0;
+        }
+        if let Err(e) = flush_logics(inner, least) {
+            tracing::error!("consume queue flush failed: {e}");
+        }
+    }
+}
+
+/// Flushes everything (shutdown, explicit flush). With many queues one
+/// file-system-wide sync is far cheaper than one sync per ConsumeQueue file.
+pub(crate) fn flush_all(inner: &Inner) -> std::io::Result<()> {
+    inner.commit_log.queue().flush(0)?;
+    note_flushed(inner);
+    let queues = inner.all_queues();
+    if queues.len() > 16 && sync_file_system(&inner.config.store_path_root_dir).is_ok() {
+        for cq in &queues {
+            cq.mark_flushed();
+        }
+    }
+    flush_logics(inner, 0)
+}
+
+fn sync_file_system(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let dir = std::fs::File::open(path)?;
+    // SAFETY: plain syscall on an open descriptor.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,464 @@
+//! Fixed-size memory-mapped files named by their 20-digit start offset, and
+//! the ordered queue of them that makes one logical log (CommitLog or one
+//! ConsumeQueue).
+//!
+//! Concurrency contract: a single appender writes at or beyond the published
+//! write position and then publishes it; readers only touch bytes below the
+//! published position. That is why the mapping is accessed through a raw
+//! pointer rather than `&mut` slices.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use memmap2::MmapMut;
+
+/// Formats a start offset as a file name.
+pub fn offset_to_file_name(offset: i64) -> String {
+    format!("{:020}", offset)
+}
+
+/// One mapped file.
+pub struct MappedFile {
+    path: PathBuf,
+    file: File,
+    mmap: MmapMut,
+    ptr: *mut u8,
+    size: u64,
+    file_from_offset: i64,
+    wrote: AtomicU64,
+    flushed: AtomicU64,
+    /// Store timestamp of the last message appended (CommitLog only).
+    last_store_timestamp: AtomicI64,
+    /// Set once the file is scheduled for deletion.
+    removed: AtomicBool,
+}
+
+// The raw pointer aliases `mmap`, which lives as long as the struct; writes
+// and reads follow the contract in the module doc.
+unsafe impl Send for MappedFile {}
+unsafe impl Sync for MappedFile {}
+
+impl MappedFile {
+    /// Opens (creating and sizing when missing) the file at `path`.
+    pub fn open(path: &Path, size: u64) -> io::Result<MappedFile> {
+        Self::open_with(path, size, false)
+    }
+
+    /// Like `open`; `preallocate` reserves the blocks of a new file up front.
+    pub fn open_with(path: &Path, size: u64, preallocate: bool) -> io::Result<MappedFile> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let file_from_offset: i64 = name
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("not an offset file name: {name}")))?;
+        Self::open_at(path, size, file_from_offset, preallocate)
+    }
+
+    /// Opens a file whose name is not an offset (index files).
+    pub fn open_named(path: &Path, size: u64) -> io::Result<MappedFile> {
+        Self::open_at(path, size, 0, false)
+    }
+
+    fn open_at(path: &Path, size: u64, file_from_offset: i64, preallocate_blocks: bool) -> io::Result<MappedFile> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let len = file.metadata()?.len();
+        if len != size {
+            if len == 0 {
+                // Reserve the blocks now: a full disk then fails here, with
+                // an error, instead of as SIGBUS on a later write to the map.
+                if let Err(e) = preallocate(&file, size, preallocate_blocks) {
+                    drop(file);
+                    let _ = std::fs::remove_file(path);
+                    return Err(e);
+                }
+            } else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is {} bytes, configured size is {}", path.display(), len, size),
+                ));
+            }
+        }
+        // SAFETY: the store owns its directory; other processes must not
+        // truncate these files while we run (guarded by the `lock` file).
+        let mut mmap = unsafe { MmapMut::map_mut(&file)? };
+        let ptr = mmap.as_mut_ptr();
+        Ok(MappedFile {
+            path: path.to_path_buf(),
+            file,
+            mmap,
+            ptr,
+            size,
+            file_from_offset,
+            wrote: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            last_store_timestamp: AtomicI64::new(0),
+            removed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn file_from_offset(&self) -> i64 {
+        self.file_from_offset
+    }
+    pub fn wrote_position(&self) -> u64 {
+        self.wrote.load(Ordering::Acquire)
+    }
+    pub fn flushed_position(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+    pub fn is_full(&self) -> bool {
+        self.wrote_position() >= self.size
+    }
+    pub fn remaining(&self) -> u64 {
+        self.size.saturating_sub(self.wrote_position())
+    }
+    pub fn last_store_timestamp(&self) -> i64 {
+        self.last_store_timestamp.load(Ordering::Relaxed)
+    }
+    pub fn set_last_store_timestamp(&self, ts: i64) {
+        self.last_store_timestamp.store(ts, Ordering::Relaxed)
+    }
+    pub fn last_modified_millis(&self) -> i64 {
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    /// Sets the write and flush positions (used by recovery and truncation).
+    pub fn set_positions(&self, pos: u64) {
+        let pos = pos.min(self.size);
+        self.wrote.store(pos, Ordering::Release);
+        self.flushed.store(pos, Ordering::Release);
+    }
+
+    /// Copies `data` in at `pos` without publishing it. Only the single
+    /// appender may call this, and only at or beyond the write position.
+    pub fn write_at(&self, pos: u64, data: &[u8]) -> bool {
+        let end = match pos.checked_add(data.len() as u64) {
+            Some(e) if e <= self.size => e,
+            _ => return false,
+        };
+        let _ = end;
+        // SAFETY: in bounds (checked above); no reader looks at unpublished bytes.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(pos as usize), data.len()) };
+        true
+    }
+
+    /// Publishes bytes up to `pos` to readers.
+    pub fn publish(&self, pos: u64) {
+        self.wrote.store(pos.min(self.size), Ordering::Release);
+    }
+
+    /// Appends at the write position and publishes; false if it doesn't fit.
+    pub fn append(&self, data: &[u8]) -> bool {
+        let pos = self.wrote_position();
+        if !self.write_at(pos, data) {
+            return false;
+        }
+        self.publish(pos + data.len() as u64);
+        true
+    }
+
+    /// Bytes `[pos, pos+len)` if they are published.
+    pub fn read(&self, pos: u64, len: usize) -> Option<&[u8]> {
+        let end = pos.checked_add(len as u64)?;
+        if end > self.wrote_position() {
+            return None;
+        }
+        // SAFETY: in bounds and published; the appender never rewrites published bytes.
+        Some(unsafe { std::slice::from_raw_parts(self.ptr.add(pos as usize), len) })
+    }
+
+    /// Bytes `[pos, size)` regardless of the write position, for recovery
+    /// scans before any appender runs.
+    pub fn read_unpublished(&self, pos: u64) -> &[u8] {
+        let pos = pos.min(self.size);
+        // SAFETY: in bounds; only called while no appender is active.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(pos as usize), (self.size - pos) as usize) }
+    }
+
+    /// Flushes published bytes to disk when at least `least_pages` pages are
+    /// pending (0 = whatever is pending). Returns the new flushed position.
+    pub fn flush(&self, least_pages: u32) -> io::Result<u64> {
+        let wrote = self.wrote_position();
+        let flushed = self.flushed_position();
+        if wrote <= flushed {
+            return Ok(flushed);
+        }
+        const PAGE: u64 = 4096;
+        let full = wrote >= self.size;
+        if least_pages > 0 && !full && (wrote / PAGE).saturating_sub(flushed / PAGE) < least_pages as u64 {
+            return Ok(flushed);
+        }
+        self.mmap.flush_range(flushed as usize, (wrote - flushed) as usize)?;
+        self.flushed.fetch_max(wrote, Ordering::AcqRel);
+        Ok(wrote)
+    }
+
+    /// Records that everything published is on disk (after a file-system-wide sync).
+    pub fn mark_flushed(&self) {
+        self.flushed.fetch_max(self.wrote_position(), Ordering::AcqRel);
+    }
+
+    /// Flushes the whole mapping.
+    pub fn flush_whole(&self) -> io::Result<()> {
+        self.mmap.flush()
+    }
+
+    /// Zeroes a few bytes at `pos` so a later scan stops there.
+    pub fn clear_from(&self, pos: u64) {
+        if pos >= self.size {
+            return;
+        }
+        let n = (self.size - pos).min(4096) as usize;
+        let zeros = vec![0u8; n];
+        self.write_at(pos, &zeros);
+        let _ = self.mmap.flush_range(pos as usize, n);
+    }
+
+    /// Tells the kernel we won't read `[0, upto)` again soon, so scanned
+    /// pages leave our resident set.
+    pub fn drop_pages(&self) {
+        // SAFETY: shared file mapping: dropping pages loses nothing, they are re-read from the file.
+        let _ = unsafe { self.mmap.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    }
+
+    pub fn mark_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// The underlying file (for fsync of metadata).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+/// An ordered list of equally sized mapped files forming one log.
+pub struct MappedFileQueue {
+    dir: PathBuf,
+    file_size: u64,
+    /// Reserve disk blocks when creating files (CommitLog: a full disk then
+    /// fails file creation instead of a write into the mapping).
+    preallocate: bool,
+    files: RwLock<Vec<Arc<MappedFile>>>,
+}
+
+impl MappedFileQueue {
+    pub fn new(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
+        MappedFileQueue { dir: dir.into(), file_size, preallocate: false, files: RwLock::new(Vec::new()) }
+    }
+
+    /// A queue whose new files get their blocks reserved up front.
+    pub fn new_preallocated(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
+        MappedFileQueue { preallocate: true, ..Self::new(dir, file_size) }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// Maps every offset-named file in the directory (all start as full;
+    /// recovery sets the real positions). A size mismatch is an error.
+    pub fn load(&self) -> io::Result<()> {
+        let mut names: Vec<(i64, PathBuf)> = Vec::new();
+        match std::fs::read_dir(&self.dir) {
+            Ok(rd) => {
+                for e in rd {
+                    let e = e?;
+                    let name = e.file_name();
+                    let Some(name) = name.to_str() else { continue };
+                    if name.len() != 20 {
+                        continue;
+                    }
+                    if let Ok(off) = name.parse::<i64>() {
+                        names.push((off, e.path()));
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        names.sort();
+        let mut files = Vec::with_capacity(names.len());
+        for (_, path) in names {
+            let f = MappedFile::open(&path, self.file_size)?;
+            f.set_positions(self.file_size);
+            files.push(Arc::new(f));
+        }
+        *self.files.write().unwrap_or_else(|e| e.into_inner()) = files;
+        Ok(())
+    }
+
+    pub fn files(&self) -> Vec<Arc<MappedFile>> {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+    pub fn first(&self) -> Option<Arc<MappedFile>> {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).first().cloned()
+    }
+    pub fn last(&self) -> Option<Arc<MappedFile>> {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).last().cloned()
+    }
+
+    /// The last file, creating the file that holds `start_offset` (rounded
+    /// down to a file boundary) when there is none or the last is full.
+    pub fn last_or_create(&self, start_offset: i64) -> io::Result<Arc<MappedFile>> {
+        if let Some(last) = self.last() {
+            if !last.is_full() {
+                return Ok(last);
+            }
+        }
+        let from = match self.last() {
+            Some(last) => last.file_from_offset() + self.file_size as i64,
+            None => start_offset - start_offset.rem_euclid(self.file_size as i64),
+        };
+        std::fs::create_dir_all(&self.dir)?;
+        let f = Arc::new(MappedFile::open_with(&self.dir.join(offset_to_file_name(from)), self.file_size, self.preallocate)?);
+        self.files.write().unwrap_or_else(|e| e.into_inner()).push(f.clone());
+        Ok(f)
+    }
+
+    /// The file holding `offset`, if any.
+    pub fn find_by_offset(&self, offset: i64) -> Option<Arc<MappedFile>> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        let first = files.first()?;
+        if offset < first.file_from_offset() {
+            return None;
+        }
+        let idx = ((offset - first.file_from_offset()) / self.file_size as i64) as usize;
+        let f = files.get(idx)?;
+        if offset >= f.file_from_offset() && offset < f.file_from_offset() + self.file_size as i64 {
+            return Some(f.clone());
+        }
+        // Files may be missing in the middle (manual deletion): search.
+        files
+            .iter()
+            .find(|f| offset >= f.file_from_offset() && offset < f.file_from_offset() + self.file_size as i64)
+            .cloned()
+    }
+
+    pub fn min_offset(&self) -> i64 {
+        self.first().map(|f| f.file_from_offset()).unwrap_or(0)
+    }
+
+    /// Offset just past the last published byte.
+    pub fn max_offset(&self) -> i64 {
+        self.last().map(|f| f.file_from_offset() + f.wrote_position() as i64).unwrap_or(0)
+    }
+
+    /// Offset up to which everything is flushed.
+    pub fn flushed_offset(&self) -> i64 {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        for f in files.iter() {
+            if f.flushed_position() < f.size() {
+                return f.file_from_offset() + f.flushed_position() as i64;
+            }
+        }
+        files.last().map(|f| f.file_from_offset() + f.size() as i64).unwrap_or(0)
+    }
+
+    /// Flushes all files with unflushed data; returns the flushed offset.
+    pub fn flush(&self, least_pages: u32) -> io::Result<i64> {
+        for f in self.files() {
+            if f.flushed_position() < f.wrote_position() {
+                f.flush(least_pages)?;
+            }
+        }
+        Ok(self.flushed_offset())
+    }
+
+    /// Records that every file is flushed (after a file-system-wide sync).
+    pub fn mark_flushed(&self) {
+        for f in self.files() {
+            f.mark_flushed();
+        }
+    }
+
+    /// Sets positions so the log ends at `offset`: files before are full,
+    /// the file holding it is cut there, files after are deleted.
+    pub fn truncate_to(&self, offset: i64) -> io::Result<()> {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let mut keep = Vec::with_capacity(files.len());
+        for f in files.drain(..) {
+            let from = f.file_from_offset();
+            let end = from + self.file_size as i64;
+            if end <= offset {
+                f.set_positions(self.file_size);
+                keep.push(f);
+            } else if from <= offset {
+                let pos = (offset - from) as u64;
+                f.clear_from(pos);
+                f.set_positions(pos);
+                keep.push(f);
+            } else {
+                f.mark_removed();
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+        *files = keep;
+        Ok(())
+    }
+
+    /// Removes and deletes the last file.
+    pub fn delete_last(&self) {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = files.pop() {
+            f.mark_removed();
+            let _ = std::fs::remove_file(f.path());
+        }
+    }
+
+    /// Removes and deletes the given leading files (never the last one).
+    pub fn delete_first_n(&self, n: usize) -> usize {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let n = n.min(files.len().saturating_sub(1));
+        for f in files.drain(..n) {
+            f.mark_removed();
+            let _ = std::fs::remove_file(f.path());
+        }
+        n
+    }
+
+    /// Deletes every file and the directory's contents.
+    pub fn destroy(&self) {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        for f in files.drain(..) {
+            f.mark_removed();
+            let _ = std::fs::remove_file(f.path());
+        }
+    }
+}
+
+/// Sizes the file and allocates its blocks.
+fn preallocate(file: &File, size: u64, blocks: bool) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    file.set_len(size)?;
+    if !blocks {
+        return Ok(());
+    }
+    // SAFETY: plain syscall on an open descriptor.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
+    match rc {
+        0 => Ok(()),
+        libc::EINVAL | libc::EOPNOTSUPP => Ok(()), // file system can't; keep the sparse file
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}

@@ -1,0 +1,101 @@
+//! Retention: delete CommitLog files older than `fileReservedTime` hours at
+//! the hours listed in `deleteWhen`, or at once when the disk is fuller than
+//! `diskMaxUsedSpaceRatio`; then drop ConsumeQueue and IndexFile data below
+//! the new minimum. The file being written is never deleted. Past 90% disk
+//! use the store stops taking writes until space is freed.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::message::now_millis;
+use crate::store::Inner;
+
+/// At most this many CommitLog files go per pass.
+const DELETE_FILES_BATCH_MAX: usize = 10;
+/// Disk use past which puts are refused.
+const DISK_FULL_RATIO: f64 = 0.90;
+
+/// Fraction of the file system holding `path` that is used.
+pub fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let total = st.f_blocks as f64 * st.f_frsize as f64;
+    if total <= 0.0 {
+        return None;
+    }
+    let free = st.f_bavail as f64 * st.f_frsize as f64;
+    Some((total - free) / total)
+}
+
+fn current_local_hour() -> i32 {
+    let secs = now_millis() / 1000;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`.
+    unsafe { libc::localtime_r(&t, &mut tm) };
+    tm.tm_hour
+}
+
+fn is_time_to_delete(delete_when: &str) -> bool {
+    let hour = current_local_hour();
+    delete_when.split(';').filter_map(|h| h.trim().parse::<i32>().ok()).any(|h| h == hour)
+}
+
+/// One pass; returns the number of CommitLog files deleted.
+pub(crate) fn clean_once(inner: &Inner, force: bool) -> usize {
+    let cfg = &inner.config;
+    let ratio = disk_used_ratio(&cfg.commit_log_dir()).unwrap_or(0.0);
+    if ratio > DISK_FULL_RATIO {
+        if inner.writable.swap(false, Ordering::AcqRel) {
+            tracing::error!(ratio, "disk almost full; refusing writes");
+        }
+    } else if !inner.writable.load(Ordering::Acquire) {
+        inner.writable.store(true, Ordering::Release);
+        tracing::info!(ratio, "disk space available again; accepting writes");
+    }
+    let over_limit = ratio > cfg.disk_max_used_space_ratio as f64 / 100.0;
+    let clean_at_once = force || (over_limit && cfg.clean_file_forcibly_enable);
+    let mut deleted = 0;
+    if force || over_limit || is_time_to_delete(&cfg.delete_when) {
+        let reserved_ms = cfg.file_reserved_time as i64 * 3600 * 1000;
+        let files = inner.commit_log.queue().files();
+        let now = now_millis();
+        let mut n = 0;
+        for f in files.iter().take(files.len().saturating_sub(1)) {
+            if n >= DELETE_FILES_BATCH_MAX {
+                break;
+            }
+            if clean_at_once || now >= f.last_modified_millis() + reserved_ms {
+                n += 1;
+            } else {
+                break;
+            }
+        }
+        deleted = inner.commit_log.queue().delete_first_n(n);
+    }
+    if deleted > 0 || force {
+        let min_phy = inner.commit_log.min_offset();
+        for cq in inner.all_queues() {
+            cq.delete_expired(min_phy);
+        }
+        inner.index.delete_expired(min_phy);
+    }
+    deleted
+}
+
+pub(crate) fn run(inner: &Inner) {
+    let interval = Duration::from_millis(inner.config.clean_resource_interval.max(100));
+    let mut last = Instant::now();
+    while !inner.stopped.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(100));
+        if last.elapsed() >= interval {
+            last = Instant::now();
+            clean_once(inner, false);
+        }
+    }
+}

@@ -1,0 +1,703 @@
+//! `MessageStore`: the one entry point the broker uses.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::checkpoint::Checkpoint;
+use crate::codec::{self, DecodedMessage};
+use crate::commit_log::{AppendLimits, CommitLog};
+use crate::config::{FlushDiskType, StoreConfig};
+use crate::consume_queue::ConsumeQueue;
+use crate::index_file::IndexService;
+use crate::message::*;
+use crate::{dispatcher, flush, recovery, retention};
+
+/// Errors opening or running the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store directory {0} is locked by another process")]
+    Locked(String),
+}
+
+/// Called by the dispatcher when a queue gets a new message:
+/// (topic, queue id, queue offset just past the new message, tag hash, store timestamp).
+pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64, i64, i64) + Send + Sync>;
+
+/// A put waiting for its bytes to reach disk.
+pub(crate) enum FlushWaiter {
+    Blocking(std::sync::mpsc::SyncSender<bool>),
+    Async(tokio::sync::oneshot::Sender<bool>),
+}
+
+impl FlushWaiter {
+    pub(crate) fn complete(self, ok: bool) {
+        match self {
+            FlushWaiter::Blocking(tx) => {
+                let _ = tx.try_send(ok);
+            }
+            FlushWaiter::Async(tx) => {
+                let _ = tx.send(ok);
+            }
+        }
+    }
+}
+
+/// A simple flag + condition variable used to wake a background thread.
+#[derive(Default)]
+pub(crate) struct Signal {
+    flag: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Signal {
+    pub(crate) fn notify(&self) {
+        let mut f = self.flag.lock().unwrap_or_else(|e| e.into_inner());
+        *f = true;
+        self.cv.notify_all();
+    }
+    /// Waits until notified or `timeout`; clears the flag.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let mut f = self.flag.lock().unwrap_or_else(|e| e.into_inner());
+        if !*f {
+            f = self.cv.wait_timeout(f, timeout).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+        }
+        *f = false;
+    }
+}
+
+pub(crate) struct Inner {
+    pub config: StoreConfig,
+    pub commit_log: CommitLog,
+    pub queues: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
+    pub index: IndexService,
+    pub checkpoint: Checkpoint,
+    /// Next CommitLog offset the dispatcher will read.
+    pub reput_from: AtomicI64,
+    /// Wakes the dispatcher after an append.
+    pub new_data: Signal,
+    /// Signalled by the dispatcher after it advanced.
+    pub dispatched: Signal,
+    /// SYNC_FLUSH requests: (offset that must be flushed, who waits).
+    pub flush_requests: Mutex<Vec<(i64, FlushWaiter)>>,
+    pub flush_signal: Signal,
+    pub stopped: AtomicBool,
+    /// False once the disk is nearly full: puts are refused.
+    pub writable: AtomicBool,
+    pub listener: RwLock<Option<ArrivalListener>>,
+    pub delay_levels_ms: Vec<i64>,
+}
+
+impl Inner {
+    pub(crate) fn all_queues(&self) -> Vec<Arc<ConsumeQueue>> {
+        let q = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        q.values().flat_map(|m| m.values().cloned()).collect()
+    }
+
+    pub(crate) fn drop_all_queues(&self) {
+        self.queues.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub(crate) fn find_queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
+        let q = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        q.get(topic).and_then(|m| m.get(&queue_id)).cloned()
+    }
+
+    pub(crate) fn find_or_create_queue(&self, topic: &str, queue_id: i32) -> Arc<ConsumeQueue> {
+        if let Some(q) = self.find_queue(topic, queue_id) {
+            return q;
+        }
+        let mut q = self.queues.write().unwrap_or_else(|e| e.into_inner());
+        q.entry(topic.to_string())
+            .or_default()
+            .entry(queue_id)
+            .or_insert_with(|| {
+                Arc::new(ConsumeQueue::new(
+                    &self.config.consume_queue_dir(),
+                    topic,
+                    queue_id,
+                    self.config.mapped_file_size_consume_queue,
+                ))
+            })
+            .clone()
+    }
+
+    /// Loads every `consumequeue/<topic>/<queueId>/` directory.
+    fn load_consume_queues(&self) -> std::io::Result<()> {
+        let root = self.config.consume_queue_dir();
+        let Ok(topics) = std::fs::read_dir(&root) else { return Ok(()) };
+        for t in topics.flatten() {
+            if !t.path().is_dir() {
+                continue;
+            }
+            let Some(topic) = t.file_name().to_str().map(str::to_string) else { continue };
+            let Ok(qids) = std::fs::read_dir(t.path()) else { continue };
+            for q in qids.flatten() {
+                let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+                let cq = self.find_or_create_queue(&topic, qid);
+                cq.load()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The message store. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct MessageStore {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    _lock_file: File,
+}
+
+fn lock_store(path: &std::path::Path) -> Result<File, StoreError> {
+    use std::os::unix::io::AsRawFd;
+    let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    // A POSIX record lock on the first byte, which is what a Java broker takes too.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    // SAFETY: fcntl with a valid descriptor and a properly initialised struct.
+    let rc = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &fl) };
+    if rc != 0 {
+        return Err(StoreError::Locked(path.display().to_string()));
+    }
+    f.write_all(b"lock")?;
+    f.sync_all()?;
+    Ok(f)
+}
+
+impl MessageStore {
+    /// Opens (or creates) the store under `config.store_path_root_dir`,
+    /// recovers it, rebuilds missing queue and index entries, and starts the
+    /// background services (dispatcher, flush, retention).
+    pub fn open(config: StoreConfig) -> Result<MessageStore, StoreError> {
+        std::fs::create_dir_all(&config.store_path_root_dir)?;
+        std::fs::create_dir_all(config.commit_log_dir())?;
+        let lock_file = lock_store(&config.lock_path())?;
+        let last_exit_ok = !config.abort_path().exists();
+        let delay_levels_ms = config.delay_levels_ms();
+        let inner = Arc::new(Inner {
+            commit_log: CommitLog::new(
+                config.commit_log_dir(),
+                config.mapped_file_size_commit_log,
+                AppendLimits { max_message_size: config.max_message_size, max_delay_level: delay_levels_ms.len() as i32 },
+            ),
+            queues: RwLock::new(HashMap::new()),
+            index: IndexService::new(config.index_dir(), config.max_hash_slot_num, config.max_index_num),
+            checkpoint: Checkpoint::open(&config.checkpoint_path())?,
+            reput_from: AtomicI64::new(0),
+            new_data: Signal::default(),
+            dispatched: Signal::default(),
+            flush_requests: Mutex::new(Vec::new()),
+            flush_signal: Signal::default(),
+            stopped: AtomicBool::new(false),
+            writable: AtomicBool::new(true),
+            listener: RwLock::new(None),
+            delay_levels_ms,
+            config,
+        });
+        inner.commit_log.queue().load()?;
+        inner.load_consume_queues()?;
+        inner.index.load(last_exit_ok, inner.checkpoint.index_msg_timestamp())?;
+        let rec = recovery::recover(&inner, last_exit_ok)?;
+        inner.reput_from.store(rec.reput_from, Ordering::Release);
+        // Rebuild what is missing before serving reads.
+        dispatcher::catch_up(&inner);
+        // From here on an unclean exit is detectable.
+        File::create(inner.config.abort_path())?;
+        let store = MessageStore { inner: inner.clone(), threads: Mutex::new(Vec::new()), _lock_file: lock_file };
+        store.start_threads();
+        Ok(store)
+    }
+
+    fn start_threads(&self) {
+        let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let i = self.inner.clone();
+        t.push(std::thread::Builder::new().name("store-reput".into()).spawn(move || dispatcher::run(&i)).expect("spawn"));
+        let i = self.inner.clone();
+        t.push(std::thread::Builder::new().name("store-flush-cl".into()).spawn(move || flush::run_commit_log(&i)).expect("spawn"));
+        let i = self.inner.clone();
+        t.push(std::thread::Builder::new().name("store-flush-cq".into()).spawn(move || flush::run_consume_queue(&i)).expect("spawn"));
+        let i = self.inner.clone();
+        t.push(std::thread::Builder::new().name("store-clean".into()).spawn(move || retention::run(&i)).expect("spawn"));
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    fn check_writable(&self) -> Option<PutResult> {
+        if self.inner.stopped.load(Ordering::Acquire) || !self.inner.writable.load(Ordering::Acquire) {
+            return Some(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
+        }
+        None
+    }
+
+    fn finish_append(&self, r: Result<AppendResult, PutMessageStatus>) -> Result<AppendResult, PutResult> {
+        match r {
+            Ok(a) => {
+                self.inner.new_data.notify();
+                Ok(a)
+            }
+            Err(PutMessageStatus::CreateMappedFileFailed) => {
+                // Most likely out of disk: stop taking writes until retention frees space.
+                tracing::error!("cannot create a CommitLog file; refusing writes");
+                self.inner.writable.store(false, Ordering::Release);
+                Err(PutResult::failed(PutMessageStatus::CreateMappedFileFailed))
+            }
+            Err(s) => Err(PutResult::failed(s)),
+        }
+    }
+
+    fn needs_flush_wait(&self, wait: bool) -> bool {
+        self.inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait
+    }
+
+    fn wait_flush_blocking(&self, a: AppendResult) -> PutResult {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit_flush(a.wrote_offset + a.wrote_bytes as i64, FlushWaiter::Blocking(tx));
+        let ok = rx.recv_timeout(Duration::from_millis(self.inner.config.sync_flush_timeout)).unwrap_or(false);
+        PutResult { status: if ok { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout }, append: Some(a) }
+    }
+
+    async fn wait_flush_async(&self, a: AppendResult) -> PutResult {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit_flush(a.wrote_offset + a.wrote_bytes as i64, FlushWaiter::Async(tx));
+        let timeout = Duration::from_millis(self.inner.config.sync_flush_timeout);
+        let ok = matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(true)));
+        PutResult { status: if ok { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout }, append: Some(a) }
+    }
+
+    fn submit_flush(&self, next_offset: i64, w: FlushWaiter) {
+        self.inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()).push((next_offset, w));
+        self.inner.flush_signal.notify();
+    }
+
+    /// Appends a message. Under SYNC_FLUSH (and `wait_store_msg_ok`) returns
+    /// only once the bytes are on disk; blocks the calling thread.
+    pub fn put_message(&self, msg: MessageToStore) -> PutResult {
+        if let Some(r) = self.check_writable() {
+            return r;
+        }
+        let a = match self.finish_append(self.inner.commit_log.put(&msg)) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        if self.needs_flush_wait(msg.wait_store_msg_ok) {
+            self.wait_flush_blocking(a)
+        } else {
+            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        }
+    }
+
+    /// `put_message` for async callers: the append is immediate, the wait
+    /// for the flush does not block a runtime thread.
+    pub async fn put_message_async(&self, msg: MessageToStore) -> PutResult {
+        if let Some(r) = self.check_writable() {
+            return r;
+        }
+        let a = match self.finish_append(self.inner.commit_log.put(&msg)) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        if self.needs_flush_wait(msg.wait_store_msg_ok) {
+            self.wait_flush_async(a).await
+        } else {
+            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        }
+    }
+
+    /// Appends a client batch (SEND_BATCH_MESSAGE) to one queue.
+    pub fn put_messages(&self, batch: MessageBatchToStore) -> PutResult {
+        if let Some(r) = self.check_writable() {
+            return r;
+        }
+        let a = match self.finish_append(self.inner.commit_log.put_batch(&batch)) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        if self.needs_flush_wait(batch.wait_store_msg_ok) {
+            self.wait_flush_blocking(a)
+        } else {
+            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        }
+    }
+
+    /// `put_messages` for async callers.
+    pub async fn put_messages_async(&self, batch: MessageBatchToStore) -> PutResult {
+        if let Some(r) = self.check_writable() {
+            return r;
+        }
+        let a = match self.finish_append(self.inner.commit_log.put_batch(&batch)) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        if self.needs_flush_wait(batch.wait_store_msg_ok) {
+            self.wait_flush_async(a).await
+        } else {
+            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        }
+    }
+
+    /// Reads up to `max_count` messages of a queue from queue offset
+    /// `offset`, stopping at `max_bytes` (0: the configured transfer limits).
+    /// `tag_filter` sees each entry's tag hash code and keeps the message
+    /// when it returns true.
+    pub fn get_messages(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_count: usize,
+        max_bytes: usize,
+        tag_filter: Option<&dyn Fn(i64) -> bool>,
+    ) -> GetResult {
+        let inner = &self.inner;
+        let mut res = GetResult { status: GetMessageStatus::NoMessageInQueue, next_begin_offset: offset, min_offset: 0, max_offset: 0, messages: Vec::new() };
+        let Some(cq) = inner.find_queue(topic, queue_id) else {
+            res.status = GetMessageStatus::NoMatchedLogicQueue;
+            res.next_begin_offset = 0;
+            return res;
+        };
+        let (min, max) = (cq.min_offset_in_queue(), cq.max_offset_in_queue());
+        res.min_offset = min;
+        res.max_offset = max;
+        if max == 0 {
+            res.status = GetMessageStatus::NoMessageInQueue;
+            res.next_begin_offset = 0;
+        } else if offset < min {
+            res.status = GetMessageStatus::OffsetTooSmall;
+            res.next_begin_offset = min;
+        } else if offset == max {
+            res.status = GetMessageStatus::OffsetOverflowOne;
+            res.next_begin_offset = offset;
+        } else if offset > max {
+            res.status = GetMessageStatus::OffsetOverflowBadly;
+            res.next_begin_offset = max;
+        } else {
+            let max_filter = (16000usize).max(max_count * 20) / 20;
+            let Some(units) = cq.units_from(offset, max_filter) else {
+                res.status = GetMessageStatus::OffsetFoundNull;
+                res.next_begin_offset = cq.roll_next_file(offset);
+                return res;
+            };
+            res.status = GetMessageStatus::NoMatchedMessage;
+            let max_py = inner.commit_log.max_offset();
+            let mem_limit = physical_memory() / 100 * inner.config.access_message_in_memory_max_ratio as u64;
+            let mut next_file_start = i64::MIN;
+            let mut total = 0usize;
+            let mut consumed = 0usize;
+            for (i, u) in units.iter().enumerate() {
+                if next_file_start != i64::MIN && u.commit_log_offset < next_file_start {
+                    consumed = i + 1;
+                    continue;
+                }
+                let in_disk = (max_py - u.commit_log_offset) as u64 > mem_limit;
+                if batch_full(&inner.config, u.size as usize, max_count, max_bytes, total, res.messages.len(), in_disk) {
+                    break;
+                }
+                consumed = i + 1;
+                if let Some(f) = tag_filter {
+                    if !f(u.tags_code) {
+                        continue;
+                    }
+                }
+                match inner.commit_log.read(u.commit_log_offset, u.size.max(0) as usize) {
+                    Some(bytes) => {
+                        total += bytes.len();
+                        res.messages.push(StoredMessage {
+                            commit_log_offset: u.commit_log_offset,
+                            queue_offset: offset + i as i64,
+                            tags_code: u.tags_code,
+                            bytes,
+                        });
+                        res.status = GetMessageStatus::Found;
+                        next_file_start = i64::MIN;
+                    }
+                    None => {
+                        if res.messages.is_empty() {
+                            res.status = GetMessageStatus::MessageWasRemoving;
+                        }
+                        next_file_start = inner.commit_log.roll_next_file(u.commit_log_offset);
+                    }
+                }
+            }
+            res.next_begin_offset = offset + consumed as i64;
+        }
+        res
+    }
+
+    /// Queue offset one past the newest message (0 for an unknown queue).
+    pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.inner.find_queue(topic, queue_id).map(|q| q.max_offset_in_queue()).unwrap_or(0)
+    }
+
+    /// Queue offset of the oldest message still stored.
+    pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.inner.find_queue(topic, queue_id).map(|q| q.min_offset_in_queue()).unwrap_or(0)
+    }
+
+    /// The queue ids known for a topic.
+    pub fn queue_ids(&self, topic: &str) -> Vec<i32> {
+        let q = self.inner.queues.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<i32> = q.get(topic).map(|m| m.keys().copied().collect()).unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Every topic with a ConsumeQueue.
+    pub fn topics(&self) -> Vec<String> {
+        let q = self.inner.queues.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<String> = q.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// CommitLog offset of the message at a queue offset.
+    pub fn commit_log_offset_in_queue(&self, topic: &str, queue_id: i32, queue_offset: i64) -> Option<i64> {
+        self.inner.find_queue(topic, queue_id)?.unit(queue_offset).map(|u| u.commit_log_offset)
+    }
+
+    fn store_time_of_unit(&self, cq: &ConsumeQueue, index: i64) -> i64 {
+        match cq.unit(index) {
+            Some(u) => self.inner.commit_log.pickup_store_timestamp(u.commit_log_offset, u.size.max(0) as usize),
+            None => -1,
+        }
+    }
+
+    /// The queue offset of the message stored closest to `timestamp`
+    /// (an exact match, else the nearer neighbour).
+    pub fn offset_by_timestamp(&self, topic: &str, queue_id: i32, timestamp: i64) -> i64 {
+        let Some(cq) = self.inner.find_queue(topic, queue_id) else { return 0 };
+        let min_phy = self.inner.commit_log.min_offset();
+        let (mut low, mut high) = (cq.min_offset_in_queue(), cq.max_offset_in_queue() - 1);
+        // Skip units whose messages are already deleted.
+        while low <= high {
+            match cq.unit(low) {
+                Some(u) if u.commit_log_offset < min_phy => low += 1,
+                _ => break,
+            }
+        }
+        let (mut left, mut right) = (None::<(i64, i64)>, None::<(i64, i64)>);
+        while low <= high {
+            let mid = low + (high - low) / 2;
+            let t = self.store_time_of_unit(&cq, mid);
+            if t < 0 {
+                return 0;
+            }
+            if t == timestamp {
+                return mid;
+            } else if t > timestamp {
+                right = Some((mid, t));
+                high = mid - 1;
+            } else {
+                left = Some((mid, t));
+                low = mid + 1;
+            }
+        }
+        match (left, right) {
+            (None, Some((r, _))) => r,
+            (Some((l, _)), None) => l,
+            (Some((l, lt)), Some((r, rt))) => {
+                if (timestamp - lt).abs() > (rt - timestamp).abs() {
+                    r
+                } else {
+                    l
+                }
+            }
+            (None, None) => 0,
+        }
+    }
+
+    /// Store time of the oldest message in a queue (-1 when none).
+    pub fn earliest_message_time(&self, topic: &str, queue_id: i32) -> i64 {
+        match self.inner.find_queue(topic, queue_id) {
+            Some(cq) => self.store_time_of_unit(&cq, cq.min_offset_in_queue()),
+            None => -1,
+        }
+    }
+
+    /// Store time of the oldest message in the CommitLog (-1 when empty).
+    pub fn earliest_message_time_in_store(&self) -> i64 {
+        let min = self.inner.commit_log.min_offset();
+        self.inner.commit_log.read_record(min).map(|b| message_store_time(&b)).unwrap_or(-1)
+    }
+
+    /// Store time of the message at a queue offset (-1 when unknown).
+    pub fn message_store_timestamp(&self, topic: &str, queue_id: i32, queue_offset: i64) -> i64 {
+        match self.inner.find_queue(topic, queue_id) {
+            Some(cq) => self.store_time_of_unit(&cq, queue_offset),
+            None => -1,
+        }
+    }
+
+    /// The raw record at a CommitLog offset, and its decoding.
+    pub fn message_by_commitlog_offset(&self, offset: i64) -> Option<(Bytes, DecodedMessage)> {
+        let b = self.inner.commit_log.read_record(offset)?;
+        let d = codec::decode_message(&b).ok()?;
+        Some((b, d))
+    }
+
+    /// Looks a message up by its offsetMsgId (the host part is not checked:
+    /// the id names this store's CommitLog offset).
+    pub fn message_by_offset_msg_id(&self, id: &str) -> Option<(Bytes, DecodedMessage)> {
+        let (_, offset) = codec::decode_offset_msg_id(id)?;
+        self.message_by_commitlog_offset(offset)
+    }
+
+    /// Messages of `topic` whose KEYS contains `key` or whose unique key is
+    /// `key`, stored within `[begin, end]` (ms), newest first, at most `max`
+    /// (capped by `maxMsgsNumBatch`).
+    pub fn query_by_key(&self, topic: &str, key: &str, max: usize, begin: i64, end: i64) -> QueryResult {
+        let max = max.min(self.inner.config.max_msgs_num_batch);
+        let (offsets, ts, phy) = self.inner.index.query(topic, key, max, begin, end);
+        let mut messages = Vec::new();
+        for off in offsets {
+            let Some((bytes, d)) = self.message_by_commitlog_offset(off) else { continue };
+            // A hash collision can bring in other keys: keep exact matches.
+            let matches = d.topic == topic
+                && (d.unique_key() == Some(key) || d.keys().is_some_and(|k| k.split(codec::property::KEY_SEPARATOR).any(|x| x == key)));
+            if matches {
+                messages.push(StoredMessage { commit_log_offset: off, queue_offset: d.queue_offset, tags_code: 0, bytes });
+            }
+        }
+        QueryResult { messages, index_last_update_timestamp: ts, index_last_update_phy_offset: phy }
+    }
+
+    /// Smallest CommitLog offset still stored.
+    pub fn min_commit_log_offset(&self) -> i64 {
+        self.inner.commit_log.min_offset()
+    }
+    /// CommitLog offset just past the last message.
+    pub fn max_commit_log_offset(&self) -> i64 {
+        self.inner.commit_log.max_offset()
+    }
+    /// CommitLog offset the dispatcher has reached.
+    pub fn dispatched_offset(&self) -> i64 {
+        self.inner.reput_from.load(Ordering::Acquire)
+    }
+
+    /// Waits until ConsumeQueues and indexes cover everything appended so far.
+    pub fn wait_for_dispatch(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let target = self.max_commit_log_offset();
+        while self.dispatched_offset() < target {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.inner.new_data.notify();
+            self.inner.dispatched.wait(Duration::from_millis(5));
+        }
+        true
+    }
+
+    /// Registers the callback for new messages (long polling).
+    pub fn set_arrival_listener(&self, l: ArrivalListener) {
+        *self.inner.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(l);
+    }
+
+    /// Whether puts are accepted (false when the disk is full).
+    pub fn is_writable(&self) -> bool {
+        self.inner.writable.load(Ordering::Acquire)
+    }
+
+    /// Flushes CommitLog, ConsumeQueues, indexes and the checkpoint now.
+    pub fn flush(&self) -> std::io::Result<()> {
+        flush::flush_all(&self.inner)
+    }
+
+    /// Runs one retention pass now; `force` deletes regardless of age and time of day
+    /// (still never the file being written).
+    pub fn clean_expired_files(&self, force: bool) -> usize {
+        retention::clean_once(&self.inner, force)
+    }
+
+    /// Drops the ConsumeQueues of topics (their CommitLog data ages out normally).
+    pub fn delete_topics(&self, topics: &[&str]) {
+        let mut q = self.inner.queues.write().unwrap_or_else(|e| e.into_inner());
+        for t in topics {
+            if let Some(m) = q.remove(*t) {
+                for (qid, cq) in m {
+                    cq.destroy();
+                    self.inner.commit_log.remove_queue(t, qid);
+                }
+            }
+            let _ = std::fs::remove_dir_all(self.inner.config.consume_queue_dir().join(t));
+        }
+    }
+
+    /// Stops the background services, flushes everything and removes the
+    /// `abort` file so the next open recovers normally.
+    pub fn shutdown(&self) {
+        if self.inner.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.new_data.notify();
+        self.inner.flush_signal.notify();
+        let threads: Vec<_> = self.threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        let t0 = Instant::now();
+        for t in threads {
+            let _ = t.join();
+        }
+        eprintln!("DBG join {:?}", t0.elapsed());
+        dispatcher::catch_up(&self.inner);
+        eprintln!("DBG catchup {:?}", t0.elapsed());
+        let flushed = flush::flush_all(&self.inner);
+        eprintln!("DBG flush {:?}", t0.elapsed());
+        // Anyone still waiting for a flush gets an answer.
+        for (_, w) in self.inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            w.complete(flushed.is_ok());
+        }
+        if flushed.is_ok() {
+            let _ = std::fs::remove_file(self.inner.config.abort_path());
+        }
+    }
+}
+
+impl Drop for MessageStore {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn message_store_time(b: &[u8]) -> i64 {
+    let flag = codec::read_i32(b, codec::SYS_FLAG_POSITION).unwrap_or(0);
+    codec::read_i64(b, codec::store_timestamp_position(flag)).unwrap_or(-1)
+}
+
+fn batch_full(cfg: &StoreConfig, size: usize, max_count: usize, max_bytes: usize, total: usize, count: usize, in_disk: bool) -> bool {
+    if total == 0 || count == 0 {
+        return false;
+    }
+    if count >= max_count {
+        return true;
+    }
+    let (limit_bytes, limit_count) = if in_disk {
+        (cfg.max_transfer_bytes_on_message_in_disk, cfg.max_transfer_count_on_message_in_disk)
+    } else {
+        (cfg.max_transfer_bytes_on_message_in_memory, cfg.max_transfer_count_on_message_in_memory)
+    };
+    let limit_bytes = if max_bytes > 0 { max_bytes } else { limit_bytes };
+    total + size > limit_bytes || (max_bytes == 0 && count > limit_count.saturating_sub(1))
+}
+
+fn physical_memory() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if pages > 0 && size > 0 {
+        pages as u64 * size as u64
+    } else {
+        8 << 30
+    }
+}
