@@ -1,1 +1,169 @@
-//! The broker. Work in progress.
+//! A RocketMQ-compatible broker: topic and group configuration, the message store, client
+//! management, and the request processors of Java's broker, served over remoting.
+
+pub mod client_manager;
+pub mod config;
+pub mod consumer_offset;
+pub mod long_polling;
+pub mod processor;
+pub mod registration;
+pub mod subscription_group;
+pub mod topic_config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use remoting::{RemotingClient, ServerConfig, ServerHandle};
+use store::{MessageStore, StoreConfig};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use client_manager::ClientManager;
+pub use config::BrokerConfig;
+use consumer_offset::ConsumerOffsetManager;
+use long_polling::PullRequestHold;
+use subscription_group::SubscriptionGroupManager;
+use topic_config::TopicConfigManager;
+
+/// Java's pointer to its FAQ, appended to several error remarks.
+pub fn faq() -> &'static str {
+    "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+}
+
+/// Everything the processors share.
+pub struct BrokerState {
+    pub config: BrokerConfig,
+    pub store: MessageStore,
+    pub topics: TopicConfigManager,
+    pub groups: SubscriptionGroupManager,
+    pub offsets: ConsumerOffsetManager,
+    pub clients: ClientManager,
+    pub hold: PullRequestHold,
+    /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
+    pub send_permits: Semaphore,
+    pub store_addr: SocketAddr,
+    pub outbound: RemotingClient,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store: {0}")]
+    Store(String),
+    #[error("config: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A running broker.
+pub struct Broker {
+    server: ServerHandle,
+    state: Arc<BrokerState>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Broker {
+    pub async fn start(config: BrokerConfig) -> Result<Broker, StartError> {
+        let mut store_config = StoreConfig::with_root(default_store_root());
+        store_config
+            .apply_properties(&config.raw)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let root = store_config.store_path_root_dir.clone();
+        let store = MessageStore::open(store_config).map_err(|e| StartError::Store(e.to_string()))?;
+        let listen: SocketAddr = format!("0.0.0.0:{}", config.listen_port)
+            .parse()
+            .map_err(|e| StartError::Config(format!("listenPort: {e}")))?;
+        let server_config = ServerConfig::new(listen);
+
+        // Bind first so that listenPort=0 gives us the real port for our address.
+        let listener_probe = std::net::TcpListener::bind(listen)?;
+        let port = listener_probe.local_addr()?.port();
+        drop(listener_probe);
+        let mut config = config;
+        config.listen_port = port;
+
+        let store_addr: SocketAddr = config
+            .broker_addr()
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)));
+        let state = Arc::new(BrokerState {
+            topics: TopicConfigManager::load(&root, &config)?,
+            groups: SubscriptionGroupManager::load(&root, config.auto_create_subscription_group)?,
+            offsets: ConsumerOffsetManager::load(&root)?,
+            clients: ClientManager::default(),
+            hold: PullRequestHold::default(),
+            send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
+            store_addr,
+            outbound: RemotingClient::default(),
+            store,
+            config,
+        });
+        state.topics.persist()?;
+
+        let hold_state = Arc::downgrade(&state);
+        state.store.set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _: i64, _: i64, _: i64| {
+            if let Some(state) = hold_state.upgrade() {
+                state.hold.message_arrived(topic, queue_id);
+            }
+        }));
+
+        let router = processor::router(state.clone());
+        let server = remoting::serve(
+            ServerConfig {
+                listen_addr: SocketAddr::from(([0, 0, 0, 0], state.config.listen_port)),
+                ..server_config
+            },
+            Arc::new(router),
+        )
+        .await?;
+
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(registration::run(state.clone())));
+        tasks.push(tokio::spawn(housekeeping(state.clone())));
+        info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
+        Ok(Broker { server, state, tasks })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Unregisters from the name servers, stops serving, persists offsets and closes the store.
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        registration::unregister_all(&self.state).await;
+        self.server.shutdown().await;
+        self.state.offsets.persist();
+        self.state.store.shutdown();
+        info!("broker stopped");
+    }
+}
+
+fn default_store_root() -> std::path::PathBuf {
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ".".into())
+        .join("store")
+}
+
+/// Periodic chores: persist consumer offsets, expire silent clients.
+async fn housekeeping(state: Arc<BrokerState>) {
+    let interval = Duration::from_millis(state.config.flush_consumer_offset_interval.max(100));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        state.offsets.persist();
+        state
+            .clients
+            .expire_silent(Duration::from_millis(state.config.channel_expired_timeout));
+    }
+}

@@ -8,6 +8,7 @@
 
 use crate::command::ExtFields;
 
+pub mod broker;
 pub mod namesrv;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

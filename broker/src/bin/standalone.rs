@@ -1,0 +1,101 @@
+//! `standalone`: a name server and a broker in one process, with defaults that work out of
+//! the box: data under ./data, name server on 127.0.0.1:9876, broker on :10911, topics and
+//! groups created on first use.
+
+use anyhow::Context;
+use broker::{Broker, BrokerConfig};
+use clap::Parser;
+use namesrv::{NameServer, NamesrvConfig};
+use remoting::properties;
+
+#[derive(Parser, Debug)]
+#[command(name = "standalone", version, about = "Name server and broker in one process")]
+struct Args {
+    /// Directory for the store and the name server's files
+    #[arg(long, default_value = "./data")]
+    data: std::path::PathBuf,
+
+    /// Name server port
+    #[arg(long, default_value_t = 9876)]
+    namesrv_port: u16,
+
+    /// Broker port
+    #[arg(long, default_value_t = 10911)]
+    broker_port: u16,
+
+    /// Address clients should use to reach the broker
+    #[arg(long, default_value = "127.0.0.1")]
+    broker_ip: String,
+
+    /// Extra broker.conf file
+    #[arg(short = 'c', long = "configFile")]
+    config_file: Option<String>,
+
+    /// Set a broker config key (repeatable): -D flushDiskType=SYNC_FLUSH
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    defines: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    let data = args.data.canonicalize()?;
+
+    let mut ns_config = NamesrvConfig::default();
+    let kv = data.join("namesrv/kvConfig.json").display().to_string();
+    let props = data.join("namesrv/namesrv.properties").display().to_string();
+    let port = args.namesrv_port.to_string();
+    ns_config.apply([
+        ("listenPort", port.as_str()),
+        ("kvConfigPath", kv.as_str()),
+        ("configStorePath", props.as_str()),
+    ])?;
+    let namesrv = NameServer::start(ns_config).await.context("starting the name server")?;
+    let namesrv_addr = format!("127.0.0.1:{}", namesrv.local_addr().port());
+
+    let mut config = BrokerConfig::default();
+    let store = data.join("store").display().to_string();
+    for (key, value) in [
+        ("brokerName", "broker-a".to_string()),
+        ("brokerIP1", args.broker_ip.clone()),
+        ("listenPort", args.broker_port.to_string()),
+        ("namesrvAddr", namesrv_addr.clone()),
+        ("storePathRootDir", store),
+        ("autoCreateTopicEnable", "true".into()),
+        ("autoCreateSubscriptionGroup", "true".into()),
+    ] {
+        config.set(key, &value)?;
+    }
+    if let Some(path) = &args.config_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        for (key, value) in properties::parse(&text) {
+            config.set(&key, &value)?;
+        }
+    }
+    for define in &args.defines {
+        let (key, value) = define.split_once('=').with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
+        config.set(key.trim(), value.trim())?;
+    }
+    let broker = Broker::start(config).await.context("starting the broker")?;
+    println!(
+        "Standalone RocketMQ boot success: name server {namesrv_addr}, broker {}, data {}, listening on {}",
+        broker.state().config.broker_addr(),
+        data.display(),
+        namesrv.local_addr()
+    );
+
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    broker.shutdown().await;
+    namesrv.shutdown().await;
+    Ok(())
+}

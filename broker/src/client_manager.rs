@@ -1,0 +1,208 @@
+//! Producers and consumers known from heartbeats: which connections belong to which group,
+//! and what each consumer group subscribes to. Consumers of a group are told (request 40)
+//! whenever the group's membership changes, so they rebalance.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use remoting::code::request;
+use remoting::header::broker::NotifyConsumerIdsChangedRequestHeader;
+use remoting::{Connection, RemotingCommand};
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::info;
+
+/// `SubscriptionData` from a heartbeat. Enums and numbers arrive as strings or numbers
+/// depending on the client, so loosely typed fields stay `Value`s.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionData {
+    pub topic: String,
+    pub sub_string: String,
+    pub tags_set: Vec<String>,
+    pub code_set: Vec<Value>,
+    pub sub_version: Value,
+    pub expression_type: Option<String>,
+    pub class_filter_mode: Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerData {
+    pub group_name: String,
+    pub consume_type: Value,
+    pub message_model: Value,
+    pub consume_from_where: Value,
+    pub subscription_data_set: Vec<SubscriptionData>,
+    pub unit_mode: Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerData {
+    pub group_name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HeartbeatData {
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    #[serde(rename = "producerDataSet")]
+    pub producer_data_set: Vec<ProducerData>,
+    #[serde(rename = "consumerDataSet")]
+    pub consumer_data_set: Vec<ConsumerData>,
+}
+
+#[derive(Debug, Clone)]
+struct ClientChannel {
+    conn: Connection,
+    client_id: String,
+    last_update: Instant,
+}
+
+#[derive(Default)]
+struct ConsumerGroup {
+    channels: HashMap<u64, ClientChannel>,
+    subscriptions: BTreeMap<String, SubscriptionData>,
+}
+
+#[derive(Default)]
+struct Groups {
+    consumers: HashMap<String, ConsumerGroup>,
+    producers: HashMap<String, HashMap<u64, ClientChannel>>,
+}
+
+#[derive(Default)]
+pub struct ClientManager {
+    groups: Mutex<Groups>,
+}
+
+impl ClientManager {
+    /// Registers what a heartbeat says. Returns the consumer groups whose membership
+    /// changed (their consumers must be notified).
+    pub fn heartbeat(&self, conn: &Connection, data: &HeartbeatData) -> Vec<String> {
+        let mut g = self.groups.lock().unwrap();
+        let channel = ClientChannel {
+            conn: conn.clone(),
+            client_id: data.client_id.clone(),
+            last_update: Instant::now(),
+        };
+        let mut changed = Vec::new();
+        for consumer in &data.consumer_data_set {
+            let group = g.consumers.entry(consumer.group_name.clone()).or_default();
+            let is_new = group.channels.insert(conn.id(), channel.clone()).is_none();
+            group.subscriptions = consumer
+                .subscription_data_set
+                .iter()
+                .map(|s| (s.topic.clone(), s.clone()))
+                .collect();
+            if is_new {
+                info!(group = %consumer.group_name, client = %data.client_id, "new consumer connected");
+                changed.push(consumer.group_name.clone());
+            }
+        }
+        for producer in &data.producer_data_set {
+            g.producers
+                .entry(producer.group_name.clone())
+                .or_default()
+                .insert(conn.id(), channel.clone());
+        }
+        changed
+    }
+
+    /// Removes a client from the named groups; returns consumer groups that changed.
+    pub fn unregister(&self, conn: &Connection, producer_group: Option<&str>, consumer_group: Option<&str>) -> Vec<String> {
+        let mut g = self.groups.lock().unwrap();
+        if let Some(group) = producer_group {
+            if let Some(channels) = g.producers.get_mut(group) {
+                channels.remove(&conn.id());
+            }
+        }
+        let mut changed = Vec::new();
+        if let Some(name) = consumer_group {
+            if remove_consumer_channel(&mut g, name, conn.id()) {
+                changed.push(name.to_string());
+            }
+        }
+        changed
+    }
+
+    /// Forgets a closed connection everywhere; returns consumer groups that changed.
+    pub fn connection_closed(&self, conn_id: u64) -> Vec<String> {
+        let mut g = self.groups.lock().unwrap();
+        for channels in g.producers.values_mut() {
+            channels.remove(&conn_id);
+        }
+        let names: Vec<String> = g.consumers.keys().cloned().collect();
+        names
+            .into_iter()
+            .filter(|name| remove_consumer_channel(&mut g, name, conn_id))
+            .collect()
+    }
+
+    /// Closes connections that have not sent a heartbeat within `timeout`.
+    pub fn expire_silent(&self, timeout: Duration) {
+        let g = self.groups.lock().unwrap();
+        let all = g.consumers.values().flat_map(|c| c.channels.values()).chain(g.producers.values().flat_map(|p| p.values()));
+        for channel in all {
+            if channel.last_update.elapsed() > timeout {
+                info!(client = %channel.client_id, "closing a client that stopped sending heartbeats");
+                channel.conn.close();
+            }
+        }
+    }
+
+    pub fn consumer_ids(&self, group: &str) -> Vec<String> {
+        let g = self.groups.lock().unwrap();
+        let mut ids: Vec<String> = g
+            .consumers
+            .get(group)
+            .map(|c| c.channels.values().map(|ch| ch.client_id.clone()).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// `None` when the group has no consumers; else its subscription to `topic`, if any.
+    pub fn subscription(&self, group: &str, topic: &str) -> Option<Option<SubscriptionData>> {
+        let g = self.groups.lock().unwrap();
+        let group = g.consumers.get(group).filter(|c| !c.channels.is_empty())?;
+        Some(group.subscriptions.get(topic).cloned())
+    }
+
+    /// Sends NOTIFY_CONSUMER_IDS_CHANGED to every consumer of `group`.
+    pub fn notify_consumer_ids_changed(&self, group: &str) {
+        let conns: Vec<Connection> = {
+            let g = self.groups.lock().unwrap();
+            g.consumers
+                .get(group)
+                .map(|c| c.channels.values().map(|ch| ch.conn.clone()).collect())
+                .unwrap_or_default()
+        };
+        for conn in conns {
+            let notice = RemotingCommand::request_with_header(
+                request::NOTIFY_CONSUMER_IDS_CHANGED,
+                &NotifyConsumerIdsChangedRequestHeader {
+                    consumer_group: group.to_string(),
+                },
+            );
+            tokio::spawn(async move {
+                let _ = conn.oneway(notice).await;
+            });
+        }
+    }
+}
+
+fn remove_consumer_channel(g: &mut Groups, group: &str, conn_id: u64) -> bool {
+    let Some(consumers) = g.consumers.get_mut(group) else {
+        return false;
+    };
+    let removed = consumers.channels.remove(&conn_id).is_some();
+    if consumers.channels.is_empty() {
+        g.consumers.remove(group);
+    }
+    removed
+}

@@ -1,0 +1,213 @@
+//! Broker settings under Java's `BrokerConfig` / `NettyServerConfig` key names. Every key of
+//! a broker.conf is also handed to the store, which picks out `MessageStoreConfig` keys.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use remoting::protocol::route::perm;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerConfig {
+    pub broker_cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    pub broker_ip1: String,
+    pub broker_ip2: String,
+    pub listen_port: u16,
+    pub ha_listen_port: u16,
+    pub namesrv_addr: Option<String>,
+    pub auto_create_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    pub default_topic_queue_nums: i32,
+    pub broker_permission: i32,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub trace_topic_enable: bool,
+    pub msg_trace_topic_name: String,
+    pub long_polling_enable: bool,
+    pub short_polling_time_mills: u64,
+    pub register_name_server_period: u64,
+    pub register_broker_timeout_mills: u64,
+    pub compressed_register: bool,
+    pub flush_consumer_offset_interval: u64,
+    pub notify_consumer_ids_changed_enable: bool,
+    pub channel_expired_timeout: u64,
+    /// Puts waiting for the store beyond this many get SYSTEM_BUSY.
+    pub send_thread_pool_queue_capacity: usize,
+    /// Every key given (file, -D, -n), for the store's own settings.
+    pub raw: HashMap<String, String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        let ip = local_ip().to_string();
+        BrokerConfig {
+            broker_cluster_name: "DefaultCluster".into(),
+            broker_name: local_hostname(),
+            broker_id: 0,
+            broker_ip1: ip.clone(),
+            broker_ip2: ip,
+            listen_port: 10911,
+            ha_listen_port: 10912,
+            namesrv_addr: std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()),
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            broker_permission: perm::READ | perm::WRITE,
+            cluster_topic_enable: true,
+            broker_topic_enable: true,
+            trace_topic_enable: false,
+            msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
+            long_polling_enable: true,
+            short_polling_time_mills: 1000,
+            register_name_server_period: 30_000,
+            register_broker_timeout_mills: 6000,
+            compressed_register: false,
+            flush_consumer_offset_interval: 5000,
+            notify_consumer_ids_changed_enable: true,
+            channel_expired_timeout: 120_000,
+            send_thread_pool_queue_capacity: 10_000,
+            raw: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("config key {key}: cannot use {value:?}")]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError {
+        key: key.into(),
+        value: value.into(),
+    })
+}
+
+impl BrokerConfig {
+    /// Applies one key (unknown keys are kept for the store and otherwise ignored).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let v = value.trim();
+        match key {
+            "brokerClusterName" => self.broker_cluster_name = v.into(),
+            "brokerName" => self.broker_name = v.into(),
+            "brokerId" => self.broker_id = parse(key, v)?,
+            "brokerIP1" => {
+                // brokerIP2 follows brokerIP1 unless it was set on its own
+                if self.broker_ip2 == self.broker_ip1 && !self.raw.contains_key("brokerIP2") {
+                    self.broker_ip2 = v.into();
+                }
+                self.broker_ip1 = v.into();
+            }
+            "brokerIP2" => self.broker_ip2 = v.into(),
+            "listenPort" => self.listen_port = parse(key, v)?,
+            "haListenPort" => self.ha_listen_port = parse(key, v)?,
+            "namesrvAddr" => self.namesrv_addr = Some(v.to_string()).filter(|s| !s.is_empty()),
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = parse(key, v)?,
+            "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse(key, v)?,
+            "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(key, v)?,
+            "brokerPermission" => self.broker_permission = parse(key, v)?,
+            "clusterTopicEnable" => self.cluster_topic_enable = parse(key, v)?,
+            "brokerTopicEnable" => self.broker_topic_enable = parse(key, v)?,
+            "traceTopicEnable" => self.trace_topic_enable = parse(key, v)?,
+            "msgTraceTopicName" => self.msg_trace_topic_name = v.into(),
+            "longPollingEnable" => self.long_polling_enable = parse(key, v)?,
+            "shortPollingTimeMills" => self.short_polling_time_mills = parse(key, v)?,
+            "registerNameServerPeriod" => self.register_name_server_period = parse(key, v)?,
+            "registerBrokerTimeoutMills" => self.register_broker_timeout_mills = parse(key, v)?,
+            "compressedRegister" => self.compressed_register = parse(key, v)?,
+            "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval = parse(key, v)?,
+            "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = parse(key, v)?,
+            "channelExpiredTimeout" => self.channel_expired_timeout = parse(key, v)?,
+            "sendThreadPoolQueueCapacity" => self.send_thread_pool_queue_capacity = parse(key, v)?,
+            _ => {}
+        }
+        self.raw.insert(key.to_string(), v.to_string());
+        Ok(())
+    }
+
+    pub fn broker_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip1, self.listen_port)
+    }
+
+    pub fn ha_server_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip2, self.ha_listen_port)
+    }
+
+    pub fn name_servers(&self) -> Vec<String> {
+        self.namesrv_addr
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    /// Every broker-level setting as (key, value), for `-p` and GET_BROKER_CONFIG.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("brokerClusterName", self.broker_cluster_name.clone()),
+            ("brokerName", self.broker_name.clone()),
+            ("brokerId", self.broker_id.to_string()),
+            ("brokerIP1", self.broker_ip1.clone()),
+            ("brokerIP2", self.broker_ip2.clone()),
+            ("listenPort", self.listen_port.to_string()),
+            ("haListenPort", self.ha_listen_port.to_string()),
+            ("namesrvAddr", self.namesrv_addr.clone().unwrap_or_default()),
+            ("autoCreateTopicEnable", self.auto_create_topic_enable.to_string()),
+            ("autoCreateSubscriptionGroup", self.auto_create_subscription_group.to_string()),
+            ("defaultTopicQueueNums", self.default_topic_queue_nums.to_string()),
+            ("brokerPermission", self.broker_permission.to_string()),
+            ("clusterTopicEnable", self.cluster_topic_enable.to_string()),
+            ("brokerTopicEnable", self.broker_topic_enable.to_string()),
+            ("traceTopicEnable", self.trace_topic_enable.to_string()),
+            ("msgTraceTopicName", self.msg_trace_topic_name.clone()),
+            ("longPollingEnable", self.long_polling_enable.to_string()),
+            ("shortPollingTimeMills", self.short_polling_time_mills.to_string()),
+            ("registerNameServerPeriod", self.register_name_server_period.to_string()),
+            ("registerBrokerTimeoutMills", self.register_broker_timeout_mills.to_string()),
+            ("compressedRegister", self.compressed_register.to_string()),
+            ("flushConsumerOffsetInterval", self.flush_consumer_offset_interval.to_string()),
+            ("notifyConsumerIdsChangedEnable", self.notify_consumer_ids_changed_enable.to_string()),
+            ("channelExpiredTimeout", self.channel_expired_timeout.to_string()),
+            ("sendThreadPoolQueueCapacity", self.send_thread_pool_queue_capacity.to_string()),
+        ]
+    }
+}
+
+fn local_hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The address other hosts reach us at, picked as Java does: the first IPv4 address of an
+/// interface that is up and not loopback, else 127.0.0.1.
+fn local_ip() -> IpAddr {
+    let mut found = None;
+    // SAFETY: getifaddrs fills a linked list we only read and then free with freeifaddrs.
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) == 0 {
+            let mut cur = list;
+            while !cur.is_null() && found.is_none() {
+                let ifa = &*cur;
+                let up = ifa.ifa_flags & (libc::IFF_UP as u32) != 0;
+                let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as u32) != 0;
+                if up && !loopback && !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
+                    let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    found = Some(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                }
+                cur = ifa.ifa_next;
+            }
+            libc::freeifaddrs(list);
+        }
+    }
+    found.unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}

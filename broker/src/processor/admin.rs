@@ -1,0 +1,73 @@
+//! Topic and subscription-group administration: UPDATE_AND_CREATE_TOPIC (17),
+//! DELETE_TOPIC_IN_BROKER (215), GET_ALL_TOPIC_CONFIG (21),
+//! UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), DELETE_SUBSCRIPTIONGROUP (207),
+//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201).
+
+use std::sync::Arc;
+
+use remoting::code::response;
+use remoting::header::broker::{CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, DeleteTopicRequestHeader};
+use remoting::protocol::topic::TopicConfig;
+use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
+
+use crate::subscription_group::SubscriptionGroupConfig;
+use crate::topic_config::validate_topic_name;
+use crate::BrokerState;
+
+pub async fn update_and_create_topic(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: CreateTopicRequestHeader = req.decode_header()?;
+    if h.topic == state.config.broker_cluster_name {
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::SYSTEM_ERROR,
+            Some(format!("the topic[{}] is conflict with system reserved words.", h.topic)),
+        )));
+    }
+    if let Err(remark) = validate_topic_name(&h.topic) {
+        return Ok(Some(RemotingCommand::response_to(&req, response::SYSTEM_ERROR, Some(remark))));
+    }
+    state.topics.update(TopicConfig {
+        attributes: None,
+        order: h.order,
+        perm: h.perm,
+        read_queue_nums: h.read_queue_nums,
+        topic_filter_type: h.topic_filter_type,
+        topic_name: h.topic,
+        topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
+        write_queue_nums: h.write_queue_nums,
+    });
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn delete_topic(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: DeleteTopicRequestHeader = req.decode_header()?;
+    state.topics.delete(&h.topic);
+    state.offsets.remove_topic(&h.topic);
+    state.store.delete_topics(&[h.topic.as_str()]);
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn all_topic_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let body = fastjson::to_standard_vec(&state.topics.wrapper());
+    Ok(Some(RemotingCommand::success(&req).with_body(body)))
+}
+
+pub async fn update_subscription_group(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let config: SubscriptionGroupConfig = fastjson::from_slice(&req.body)
+        .map_err(|e| HandlerError::system(format!("bad SubscriptionGroupConfig body: {e}")))?;
+    state.groups.update(config);
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn delete_subscription_group(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: DeleteSubscriptionGroupRequestHeader = req.decode_header()?;
+    state.groups.delete(&h.group_name);
+    if h.clean_offset == Some(true) {
+        state.offsets.remove_group(&h.group_name);
+    }
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn all_subscription_groups(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    Ok(Some(RemotingCommand::success(&req).with_body(state.groups.body())))
+}

@@ -1,0 +1,78 @@
+//! Client management: HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP
+//! (38), CHECK_CLIENT_CONFIG (46).
+
+use std::sync::Arc;
+
+use remoting::code::response;
+use remoting::header::broker::{GetConsumerListByGroupRequestHeader, UnregisterClientRequestHeader};
+use remoting::protocol::route::perm;
+use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
+use serde_json::json;
+
+use crate::client_manager::HeartbeatData;
+use crate::topic_config::RETRY_GROUP_TOPIC_PREFIX;
+use crate::BrokerState;
+
+pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let data: HeartbeatData =
+        fastjson::from_slice(&req.body).map_err(|e| HandlerError::system(format!("bad HeartbeatData body: {e}")))?;
+    for consumer in &data.consumer_data_set {
+        // Each consumer group gets its retry topic, sized by the group's config.
+        if let Some(group) = state.groups.find(&consumer.group_name) {
+            let retry_topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", consumer.group_name);
+            state
+                .topics
+                .create_if_absent(&retry_topic, group.retry_queue_nums.max(1), perm::READ | perm::WRITE, 0);
+        }
+    }
+    let changed = state.clients.heartbeat(&conn, &data);
+    if state.config.notify_consumer_ids_changed_enable {
+        for group in changed {
+            state.clients.notify_consumer_ids_changed(&group);
+        }
+    }
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn unregister_client(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: UnregisterClientRequestHeader = req.decode_header()?;
+    let changed = state
+        .clients
+        .unregister(&conn, h.producer_group.as_deref(), h.consumer_group.as_deref());
+    if state.config.notify_consumer_ids_changed_enable {
+        for group in changed {
+            state.clients.notify_consumer_ids_changed(&group);
+        }
+    }
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+pub async fn consumer_list(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: GetConsumerListByGroupRequestHeader = req.decode_header()?;
+    let ids = state.clients.consumer_ids(&h.consumer_group);
+    if ids.is_empty() {
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::SYSTEM_ERROR,
+            Some(format!("no consumer for this group, {}", h.consumer_group)),
+        )));
+    }
+    let body = serde_json::to_vec(&json!({ "consumerIdList": ids })).expect("a list of strings serializes");
+    Ok(Some(RemotingCommand::success(&req).with_body(body)))
+}
+
+pub async fn check_client_config(_state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let body: serde_json::Value = fastjson::parse(&req.body).unwrap_or_default();
+    let expression_type = body
+        .pointer("/subscriptionData/expressionType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("TAG");
+    if !expression_type.eq_ignore_ascii_case("TAG") {
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::SYSTEM_ERROR,
+            Some("The broker does not support consumer to filter message by SQL92".into()),
+        )));
+    }
+    Ok(Some(RemotingCommand::success(&req)))
+}

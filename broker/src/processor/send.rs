@@ -1,0 +1,147 @@
+//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
+
+use std::sync::Arc;
+
+use remoting::code::{request, response};
+use remoting::header::broker::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use remoting::protocol::route::perm;
+use remoting::{Connection, HandlerResult, RemotingCommand};
+use store::codec::{self, property};
+use store::{MessageBatchToStore, MessageToStore, PutMessageStatus};
+
+use crate::topic_config::{is_system_topic, validate_topic_name, RETRY_GROUP_TOPIC_PREFIX};
+use crate::{faq, BrokerState};
+
+fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
+    Ok(Some(RemotingCommand::response_to(req, code, Some(remark.into()))))
+}
+
+pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: SendMessageRequestHeader = if req.code == request::SEND_MESSAGE_V2 {
+        req.decode_header::<SendMessageRequestHeaderV2>()?.into()
+    } else {
+        req.decode_header()?
+    };
+    let config = &state.config;
+    if config.broker_permission & perm::WRITE == 0 {
+        return reply(&req, response::NO_PERMISSION, format!("the broker[{}] sending message is forbidden", config.broker_ip1));
+    }
+    if let Err(remark) = validate_topic_name(&h.topic) {
+        return reply(&req, response::SYSTEM_ERROR, remark);
+    }
+    if is_system_topic(&h.topic, config) && !h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+        return reply(&req, response::SYSTEM_ERROR, format!("the topic[{}] is conflict with system topic.", h.topic));
+    }
+
+    let topic_config = match state.topics.select(&h.topic) {
+        Some(tc) => Some(tc),
+        None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
+            Some(state.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0))
+        }
+        None if config.auto_create_topic_enable => {
+            state.topics.create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
+        }
+        None => None,
+    };
+    let Some(topic_config) = topic_config else {
+        return reply(&req, response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!{}", h.topic, faq()));
+    };
+    if topic_config.perm & perm::WRITE == 0 {
+        return reply(&req, response::NO_PERMISSION, format!("the topic[{}] sending message is forbidden", h.topic));
+    }
+    let queue_count = topic_config.write_queue_nums.max(topic_config.read_queue_nums);
+    if h.queue_id >= queue_count {
+        return reply(
+            &req,
+            response::SYSTEM_ERROR,
+            format!("request queueId[{}] is illegal, {:?} Producer: {}", h.queue_id, topic_config, conn.peer_addr()),
+        );
+    }
+    let queue_id = if h.queue_id < 0 { random_queue(topic_config.write_queue_nums) } else { h.queue_id };
+    if req.body.len() > state.store.config().max_message_size {
+        return reply(
+            &req,
+            response::MESSAGE_ILLEGAL,
+            format!("the message body size over max value, MAX: {}", state.store.config().max_message_size),
+        );
+    }
+
+    // Backpressure: a bounded number of puts may wait on the store at once.
+    let Ok(_permit) = state.send_permits.try_acquire() else {
+        return reply(&req, response::SYSTEM_BUSY, "[OVERLOAD]system busy, start flow control for a while");
+    };
+
+    let mut properties = codec::string_to_properties(h.properties.as_deref().unwrap_or(""));
+    codec::insert_property(&mut properties, "CLUSTER", &config.broker_cluster_name);
+    let wait = codec::get_property(&properties, property::WAIT) != Some("false");
+    let born_host = conn.peer_addr();
+    let is_batch = req.code == request::SEND_BATCH_MESSAGE || h.batch == Some(true);
+    let result = if is_batch {
+        let batch = MessageBatchToStore {
+            topic: h.topic.clone(),
+            queue_id,
+            body: req.body.clone(),
+            properties,
+            sys_flag: h.sys_flag,
+            born_timestamp: h.born_timestamp,
+            born_host,
+            store_host: state.store_addr,
+            reconsume_times: h.reconsume_times.unwrap_or(0),
+            wait_store_msg_ok: wait,
+        };
+        state.store.put_messages_async(batch).await
+    } else {
+        let mut msg = MessageToStore::new(&h.topic, queue_id, req.body.clone(), properties);
+        msg.flag = h.flag;
+        msg.sys_flag = h.sys_flag;
+        msg.born_timestamp = h.born_timestamp;
+        msg.born_host = born_host;
+        msg.store_host = state.store_addr;
+        msg.reconsume_times = h.reconsume_times.unwrap_or(0);
+        msg.wait_store_msg_ok = wait;
+        state.store.put_message_async(msg).await
+    };
+
+    let (code, remark) = match result.status {
+        PutMessageStatus::PutOk => (response::SUCCESS, None),
+        PutMessageStatus::FlushDiskTimeout => (response::FLUSH_DISK_TIMEOUT, None),
+        PutMessageStatus::FlushSlaveTimeout => (response::FLUSH_SLAVE_TIMEOUT, None),
+        PutMessageStatus::SlaveNotAvailable => (response::SLAVE_NOT_AVAILABLE, None),
+        PutMessageStatus::CreateMappedFileFailed => {
+            (response::SYSTEM_ERROR, Some("create mapped file failed, server is busy or broken.".to_string()))
+        }
+        PutMessageStatus::MessageIllegal | PutMessageStatus::PropertiesSizeExceeded => (
+            response::MESSAGE_ILLEGAL,
+            Some("the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.".to_string()),
+        ),
+        PutMessageStatus::ServiceNotAvailable => (
+            response::SERVICE_NOT_AVAILABLE,
+            Some("service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.".to_string()),
+        ),
+        PutMessageStatus::OsPageCacheBusy => {
+            (response::SYSTEM_BUSY, Some("[PC_SYNCHRONIZED]broker busy, start flow control for a while".to_string()))
+        }
+        PutMessageStatus::UnknownError => (response::SYSTEM_ERROR, Some("UNKNOWN_ERROR".to_string())),
+    };
+    let Some(append) = result.append.filter(|_| code == response::SUCCESS || code == response::FLUSH_DISK_TIMEOUT) else {
+        return Ok(Some(RemotingCommand::response_to(&req, code, remark)));
+    };
+    let mut res = RemotingCommand::response_to(&req, code, remark).with_header(&SendMessageResponseHeader {
+        msg_id: append.msg_id,
+        queue_id,
+        queue_offset: append.logics_offset,
+        transaction_id: None,
+    });
+    res.ext_mut().insert("MSG_REGION", "DefaultRegion");
+    res.ext_mut().insert("TRACE_ON", "true");
+    Ok(Some(res))
+}
+
+fn random_queue(write_queues: i32) -> i32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (nanos % write_queues.max(1) as u32) as i32
+}
+

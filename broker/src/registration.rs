@@ -1,0 +1,77 @@
+//! Registration with every name server in `namesrvAddr`: at start, every
+//! `registerNameServerPeriod` ms, at once when topics change, and an unregister at shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use remoting::code::request;
+use remoting::header::namesrv::{RegisterBrokerRequestHeader, UnRegisterBrokerRequestHeader};
+use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
+use remoting::protocol::route::perm;
+use remoting::RemotingCommand;
+use tracing::{debug, warn};
+
+use crate::BrokerState;
+
+pub async fn run(state: Arc<BrokerState>) {
+    let period = Duration::from_millis(state.config.register_name_server_period.clamp(1000, 60_000));
+    loop {
+        register_all(&state).await;
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = state.topics.changed.notified() => {}
+        }
+    }
+}
+
+fn register_request(state: &BrokerState) -> RemotingCommand {
+    let mut wrapper = state.topics.wrapper();
+    // A broker without write (or read) permission advertises that on every topic.
+    if state.config.broker_permission & (perm::READ | perm::WRITE) != (perm::READ | perm::WRITE) {
+        for topic in wrapper.topic_config_table.values_mut() {
+            topic.perm &= state.config.broker_permission;
+        }
+    }
+    let body = RegisterBrokerBody {
+        filter_server_list: Vec::new(),
+        topic_config_serialize_wrapper: wrapper,
+    }
+    .encode(state.config.compressed_register);
+    let header = RegisterBrokerRequestHeader {
+        broker_name: state.config.broker_name.clone(),
+        broker_addr: state.config.broker_addr(),
+        cluster_name: state.config.broker_cluster_name.clone(),
+        ha_server_addr: state.config.ha_server_addr(),
+        broker_id: state.config.broker_id,
+        compressed: Some(state.config.compressed_register),
+        body_crc32: Some(body_crc32(&body)),
+        heartbeat_timeout_millis: None,
+    };
+    RemotingCommand::request_with_header(request::REGISTER_BROKER, &header).with_body(body)
+}
+
+pub async fn register_all(state: &BrokerState) {
+    let timeout = Duration::from_millis(state.config.register_broker_timeout_mills);
+    for addr in state.config.name_servers() {
+        match state.outbound.invoke(&addr, register_request(state), timeout).await {
+            Ok(res) if res.code == 0 => debug!(namesrv = %addr, "registered"),
+            Ok(res) => warn!(namesrv = %addr, code = res.code, remark = ?res.remark, "registration refused"),
+            Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
+        }
+    }
+}
+
+pub async fn unregister_all(state: &BrokerState) {
+    let header = UnRegisterBrokerRequestHeader {
+        broker_name: state.config.broker_name.clone(),
+        broker_addr: state.config.broker_addr(),
+        cluster_name: state.config.broker_cluster_name.clone(),
+        broker_id: state.config.broker_id,
+    };
+    for addr in state.config.name_servers() {
+        let req = RemotingCommand::request_with_header(request::UNREGISTER_BROKER, &header);
+        if let Err(e) = state.outbound.invoke(&addr, req, Duration::from_secs(3)).await {
+            warn!(namesrv = %addr, error = %e, "unregister failed");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Headers of the broker's requests and responses (Java package
+//! `org.apache.rocketmq.common.protocol.header`).
+
+use crate::command_header;
+
+command_header! {
+    /// SEND_MESSAGE (10) and SEND_BATCH_MESSAGE (320), full field names.
+    pub struct SendMessageRequestHeader {
+        req producer_group: String = "producerGroup",
+        req topic: String = "topic",
+        req default_topic: String = "defaultTopic",
+        req default_topic_queue_nums: i32 = "defaultTopicQueueNums",
+        req queue_id: i32 = "queueId",
+        req sys_flag: i32 = "sysFlag",
+        req born_timestamp: i64 = "bornTimestamp",
+        req flag: i32 = "flag",
+        opt properties: String = "properties",
+        opt reconsume_times: i32 = "reconsumeTimes",
+        opt unit_mode: bool = "unitMode",
+        opt batch: bool = "batch",
+        opt max_reconsume_times: i32 = "maxReconsumeTimes",
+    }
+}
+
+command_header! {
+    /// SEND_MESSAGE_V2 (310): the same fields under one-letter keys, to save bytes.
+    pub struct SendMessageRequestHeaderV2 {
+        req a: String = "a",
+        req b: String = "b",
+        req c: String = "c",
+        req d: i32 = "d",
+        req e: i32 = "e",
+        req f: i32 = "f",
+        req g: i64 = "g",
+        req h: i32 = "h",
+        opt i: String = "i",
+        opt j: i32 = "j",
+        opt k: bool = "k",
+        opt l: i32 = "l",
+        opt m: bool = "m",
+        opt n: String = "n",
+    }
+}
+
+impl From<SendMessageRequestHeaderV2> for SendMessageRequestHeader {
+    fn from(v2: SendMessageRequestHeaderV2) -> Self {
+        SendMessageRequestHeader {
+            producer_group: v2.a,
+            topic: v2.b,
+            default_topic: v2.c,
+            default_topic_queue_nums: v2.d,
+            queue_id: v2.e,
+            sys_flag: v2.f,
+            born_timestamp: v2.g,
+            flag: v2.h,
+            properties: v2.i,
+            reconsume_times: v2.j,
+            unit_mode: v2.k,
+            max_reconsume_times: v2.l,
+            batch: v2.m,
+        }
+    }
+}
+
+impl From<&SendMessageRequestHeader> for SendMessageRequestHeaderV2 {
+    fn from(h: &SendMessageRequestHeader) -> Self {
+        SendMessageRequestHeaderV2 {
+            a: h.producer_group.clone(),
+            b: h.topic.clone(),
+            c: h.default_topic.clone(),
+            d: h.default_topic_queue_nums,
+            e: h.queue_id,
+            f: h.sys_flag,
+            g: h.born_timestamp,
+            h: h.flag,
+            i: h.properties.clone(),
+            j: h.reconsume_times,
+            k: h.unit_mode,
+            l: h.max_reconsume_times,
+            m: h.batch,
+            n: None,
+        }
+    }
+}
+
+command_header! {
+    pub struct SendMessageResponseHeader {
+        req msg_id: String = "msgId",
+        req queue_id: i32 = "queueId",
+        req queue_offset: i64 = "queueOffset",
+        opt transaction_id: String = "transactionId",
+    }
+}
+
+command_header! {
+    pub struct PullMessageRequestHeader {
+        req consumer_group: String = "consumerGroup",
+        req topic: String = "topic",
+        req queue_id: i32 = "queueId",
+        req queue_offset: i64 = "queueOffset",
+        req max_msg_nums: i32 = "maxMsgNums",
+        req sys_flag: i32 = "sysFlag",
+        req commit_offset: i64 = "commitOffset",
+        req suspend_timeout_millis: i64 = "suspendTimeoutMillis",
+        opt subscription: String = "subscription",
+        req sub_version: i64 = "subVersion",
+        opt expression_type: String = "expressionType",
+        opt max_msg_bytes: i32 = "maxMsgBytes",
+    }
+}
+
+command_header! {
+    pub struct PullMessageResponseHeader {
+        req suggest_which_broker_id: i64 = "suggestWhichBrokerId",
+        req next_begin_offset: i64 = "nextBeginOffset",
+        req min_offset: i64 = "minOffset",
+        req max_offset: i64 = "maxOffset",
+    }
+}
+
+command_header! {
+    pub struct UnregisterClientRequestHeader {
+        req client_id: String = "clientID",
+        opt producer_group: String = "producerGroup",
+        opt consumer_group: String = "consumerGroup",
+    }
+}
+
+command_header! {
+    pub struct GetConsumerListByGroupRequestHeader {
+        req consumer_group: String = "consumerGroup",
+    }
+}
+
+command_header! {
+    pub struct NotifyConsumerIdsChangedRequestHeader {
+        req consumer_group: String = "consumerGroup",
+    }
+}
+
+command_header! {
+    pub struct QueryConsumerOffsetRequestHeader {
+        req consumer_group: String = "consumerGroup",
+        req topic: String = "topic",
+        req queue_id: i32 = "queueId",
+    }
+}
+
+command_header! {
+    pub struct QueryConsumerOffsetResponseHeader {
+        req offset: i64 = "offset",
+    }
+}
+
+command_header! {
+    pub struct UpdateConsumerOffsetRequestHeader {
+        req consumer_group: String = "consumerGroup",
+        req topic: String = "topic",
+        req queue_id: i32 = "queueId",
+        req commit_offset: i64 = "commitOffset",
+    }
+}
+
+command_header! {
+    /// GET_MAX_OFFSET (30), GET_MIN_OFFSET (31), GET_EARLIEST_MSG_STORETIME (32).
+    pub struct QueueRequestHeader {
+        req topic: String = "topic",
+        req queue_id: i32 = "queueId",
+    }
+}
+
+command_header! {
+    pub struct OffsetResponseHeader {
+        req offset: i64 = "offset",
+    }
+}
+
+command_header! {
+    pub struct SearchOffsetRequestHeader {
+        req topic: String = "topic",
+        req queue_id: i32 = "queueId",
+        req timestamp: i64 = "timestamp",
+    }
+}
+
+command_header! {
+    pub struct GetEarliestMsgStoretimeResponseHeader {
+        req timestamp: i64 = "timestamp",
+    }
+}
+
+command_header! {
+    pub struct ViewMessageRequestHeader {
+        req offset: i64 = "offset",
+    }
+}
+
+command_header! {
+    pub struct QueryMessageRequestHeader {
+        req topic: String = "topic",
+        req key: String = "key",
+        req max_num: i32 = "maxNum",
+        req begin_timestamp: i64 = "beginTimestamp",
+        req end_timestamp: i64 = "endTimestamp",
+    }
+}
+
+command_header! {
+    pub struct QueryMessageResponseHeader {
+        req index_last_update_timestamp: i64 = "indexLastUpdateTimestamp",
+        req index_last_update_phyoffset: i64 = "indexLastUpdatePhyoffset",
+    }
+}
+
+command_header! {
+    pub struct CreateTopicRequestHeader {
+        req topic: String = "topic",
+        req default_topic: String = "defaultTopic",
+        req read_queue_nums: i32 = "readQueueNums",
+        req write_queue_nums: i32 = "writeQueueNums",
+        req perm: i32 = "perm",
+        req topic_filter_type: String = "topicFilterType",
+        opt topic_sys_flag: i32 = "topicSysFlag",
+        req order: bool = "order",
+    }
+}
+
+command_header! {
+    pub struct DeleteTopicRequestHeader {
+        req topic: String = "topic",
+    }
+}
+
+command_header! {
+    pub struct DeleteSubscriptionGroupRequestHeader {
+        req group_name: String = "groupName",
+        opt clean_offset: bool = "cleanOffset",
+    }
+}
