@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
-# Starts a local RocketMQ-compatible server with its data under ./data.
-# Name server on 127.0.0.1:9876 (override with NAMESRV_PORT).
+# Starts a local RocketMQ-compatible name server and broker in one process, with data under
+# ./data: name server on 127.0.0.1:9876, broker on 127.0.0.1:10911, topics and groups
+# created on first use. Extra arguments go to the `standalone` binary (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data="${DATA_DIR:-$PWD/data}"
-mkdir -p "$data/namesrv"
 cargo build --release --bins
-exec target/release/namesrv \
-  -D "listenPort=${NAMESRV_PORT:-9876}" \
-  -D "kvConfigPath=$data/namesrv/kvConfig.json" \
-  -D "configStorePath=$data/namesrv/namesrv.properties"
+exec target/release/standalone --data ./data "$@"

@@ -24,12 +24,13 @@ pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
 pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
 
-/// Topics clients may not send to directly.
-pub fn is_system_topic(topic: &str, config: &BrokerConfig) -> bool {
-    matches!(topic, AUTO_CREATE_TOPIC_KEY | SELF_TEST_TOPIC | BENCHMARK_TOPIC | OFFSET_MOVED_EVENT | SCHEDULE_TOPIC | TRANS_HALF_TOPIC)
-        || topic == config.broker_cluster_name
-        || topic == config.broker_name
-        || topic.starts_with("rmq_sys_")
+/// Topics clients may not send to directly (TBW102 and the cluster/broker-name topics are
+/// sendable, as in Java).
+pub fn is_send_forbidden(topic: &str) -> bool {
+    matches!(
+        topic,
+        SCHEDULE_TOPIC | TRANS_HALF_TOPIC | "RMQ_SYS_TRANS_OP_HALF_TOPIC" | "TRANS_CHECK_MAX_TIME_TOPIC" | SELF_TEST_TOPIC | OFFSET_MOVED_EVENT
+    )
 }
 
 /// Java's topic name rule: letters, digits, `%`, `|`, `-`, `_`, at most 127 characters.
@@ -41,7 +42,7 @@ pub fn validate_topic_name(topic: &str) -> Result<(), String> {
         return Err("The specified topic is longer than topic max length.".into());
     }
     if !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '-' | '_')) {
-        return Err(format!("The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"));
+        return Err("The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$".into());
     }
     Ok(())
 }

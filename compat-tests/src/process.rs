@@ -168,3 +168,75 @@ pub async fn register_broker(
         .with_body(bytes);
     conn.request(request, std::time::Duration::from_secs(5)).await.unwrap().code
 }
+
+/// A free TCP port on loopback (bound and released; fine for tests that restart a server on
+/// the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `standalone` binary (name server + broker in one process) on fixed ports, with its
+/// data in a directory that survives restarts.
+pub struct StandaloneProcess {
+    child: Option<Child>,
+    pub namesrv_addr: String,
+    pub namesrv_port: u16,
+    pub broker_port: u16,
+    pub data: PathBuf,
+    extra: Vec<String>,
+}
+
+impl StandaloneProcess {
+    pub async fn start(data: &std::path::Path, extra: &[&str]) -> StandaloneProcess {
+        let mut p = StandaloneProcess {
+            child: None,
+            namesrv_addr: String::new(),
+            namesrv_port: free_port(),
+            broker_port: free_port(),
+            data: data.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        p.launch().await;
+        p
+    }
+
+    async fn launch(&mut self) {
+        let mut cmd = Command::new(binary("standalone"));
+        cmd.arg("--data")
+            .arg(&self.data)
+            .arg("--namesrv-port")
+            .arg(self.namesrv_port.to_string())
+            .arg("--broker-port")
+            .arg(self.broker_port.to_string());
+        for e in &self.extra {
+            cmd.arg("-D").arg(e);
+        }
+        let (child, _) = spawn_and_wait_for_address(cmd, "Standalone RocketMQ boot success").await;
+        self.child = Some(child);
+        self.namesrv_addr = format!("127.0.0.1:{}", self.namesrv_port);
+    }
+
+    /// Stops with SIGTERM (a clean shutdown) and waits for the process to exit.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+            let _ = child.start_kill();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.launch().await;
+    }
+}
+
+impl Drop for StandaloneProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}

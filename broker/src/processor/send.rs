@@ -9,7 +9,7 @@ use remoting::{Connection, HandlerResult, RemotingCommand};
 use store::codec::{self, property};
 use store::{MessageBatchToStore, MessageToStore, PutMessageStatus};
 
-use crate::topic_config::{is_system_topic, validate_topic_name, RETRY_GROUP_TOPIC_PREFIX};
+use crate::topic_config::{is_send_forbidden, validate_topic_name, RETRY_GROUP_TOPIC_PREFIX};
 use crate::{faq, BrokerState};
 
 fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
@@ -23,14 +23,16 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         req.decode_header()?
     };
     let config = &state.config;
-    if config.broker_permission & perm::WRITE == 0 {
+    // A broker without write permission refuses order topics here; for the rest the name
+    // server already advertises the reduced permission (as Java does).
+    if config.broker_permission & perm::WRITE == 0 && state.topics.select(&h.topic).is_some_and(|t| t.order) {
         return reply(&req, response::NO_PERMISSION, format!("the broker[{}] sending message is forbidden", config.broker_ip1));
     }
     if let Err(remark) = validate_topic_name(&h.topic) {
         return reply(&req, response::SYSTEM_ERROR, remark);
     }
-    if is_system_topic(&h.topic, config) && !h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
-        return reply(&req, response::SYSTEM_ERROR, format!("the topic[{}] is conflict with system topic.", h.topic));
+    if is_send_forbidden(&h.topic) {
+        return reply(&req, response::NO_PERMISSION, format!("Sending message to topic[{}] is forbidden.", h.topic));
     }
 
     let topic_config = match state.topics.select(&h.topic) {
@@ -46,9 +48,6 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     let Some(topic_config) = topic_config else {
         return reply(&req, response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!{}", h.topic, faq()));
     };
-    if topic_config.perm & perm::WRITE == 0 {
-        return reply(&req, response::NO_PERMISSION, format!("the topic[{}] sending message is forbidden", h.topic));
-    }
     let queue_count = topic_config.write_queue_nums.max(topic_config.read_queue_nums);
     if h.queue_id >= queue_count {
         return reply(
@@ -73,7 +72,9 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
 
     let mut properties = codec::string_to_properties(h.properties.as_deref().unwrap_or(""));
     codec::insert_property(&mut properties, "CLUSTER", &config.broker_cluster_name);
+    // WAIT only tells the broker whether to wait for the flush; Java does not store it.
     let wait = codec::get_property(&properties, property::WAIT) != Some("false");
+    properties.retain(|(name, _)| name != property::WAIT);
     let born_host = conn.peer_addr();
     let is_batch = req.code == request::SEND_BATCH_MESSAGE || h.batch == Some(true);
     let result = if is_batch {
