@@ -23,6 +23,7 @@
 //! | topic length (1 byte; 2 bytes with the v2 magic) + topic | 1/2 + n |
 //! | properties length (i16) + properties | 2 + n |
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
@@ -183,6 +184,33 @@ pub fn java_hashmap_order(pairs: &[(String, String)]) -> Vec<(String, String)> {
         .collect();
     keyed.sort_by_key(|(bucket, i, _)| (*bucket, *i));
     keyed.into_iter().map(|(_, _, p)| p.clone()).collect()
+}
+
+/// `properties_to_string(&java_hashmap_order(pairs))` without the copies.
+pub fn properties_string_java_order(pairs: &[(String, String)]) -> String {
+    let mut capacity: usize = 16;
+    while pairs.len() > capacity * 3 / 4 {
+        capacity *= 2;
+    }
+    let mut order: Vec<(usize, usize)> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let h = java_string_hash(&p.0) as u32;
+            (((h ^ (h >> 16)) as usize) & (capacity - 1), i)
+        })
+        .collect();
+    order.sort_unstable();
+    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (n, (_, i)) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(PROPERTY_SEPARATOR);
+        }
+        out.push_str(&pairs[*i].0);
+        out.push(NAME_VALUE_SEPARATOR);
+        out.push_str(&pairs[*i].1);
+    }
+    out
 }
 
 /// Length of an encoded message with the 1-byte topic length.
@@ -453,28 +481,118 @@ pub fn decode_messages(mut buf: &[u8]) -> Vec<DecodedMessage> {
     out
 }
 
+/// A borrowed view of one CommitLog record: no copies, no allocation in
+/// the common case (valid UTF-8). Used on the dispatch and recovery paths.
+#[derive(Debug, Clone)]
+pub struct RecordView<'a> {
+    pub size: i32,
+    pub body_crc: i32,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub commit_log_offset: i64,
+    pub sys_flag: i32,
+    pub store_timestamp: i64,
+    pub prepared_transaction_offset: i64,
+    pub body: &'a [u8],
+    pub topic: Cow<'a, str>,
+    pub properties: Cow<'a, str>,
+}
+
+/// Parses the record at the start of `buf` without copying it.
+pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
+    let mut r = Reader { buf, pos: 0 };
+    let size = r.i32()?;
+    let magic = r.i32()?;
+    let topic_len_size = match magic {
+        MESSAGE_MAGIC_CODE => 1,
+        MESSAGE_MAGIC_CODE_V2 => 2,
+        BLANK_MAGIC_CODE => return Err(CodecError::Blank),
+        other => return Err(CodecError::BadMagic(other)),
+    };
+    if size < 0 || size as usize > buf.len() {
+        return Err(CodecError::Truncated);
+    }
+    let body_crc = r.i32()?;
+    let queue_id = r.i32()?;
+    let _flag = r.i32()?;
+    let queue_offset = r.i64()?;
+    let commit_log_offset = r.i64()?;
+    let sys_flag = r.i32()?;
+    let _born_ts = r.i64()?;
+    r.take(if sys_flag & sys_flag::BORN_HOST_V6 == 0 { 8 } else { 20 })?;
+    let store_timestamp = r.i64()?;
+    r.take(if sys_flag & sys_flag::STORE_HOST_V6 == 0 { 8 } else { 20 })?;
+    let _reconsume = r.i32()?;
+    let prepared_transaction_offset = r.i64()?;
+    let body_len = r.i32()?;
+    if body_len < 0 {
+        return Err(CodecError::Malformed("negative body length"));
+    }
+    let body = r.take(body_len as usize)?;
+    let topic_len = if topic_len_size == 1 { r.i8()? as u8 as usize } else { r.i16()? as u16 as usize };
+    let topic = String::from_utf8_lossy(r.take(topic_len)?);
+    let props_len = r.i16()?;
+    if props_len < 0 {
+        return Err(CodecError::Malformed("negative properties length"));
+    }
+    let properties = String::from_utf8_lossy(r.take(props_len as usize)?);
+    let computed = encoded_length_with(sys_flag, body_len as usize, topic_len, props_len as usize, topic_len_size);
+    if computed != size as usize {
+        return Err(CodecError::SizeMismatch { declared: size, computed: computed as i32 });
+    }
+    Ok(RecordView {
+        size,
+        body_crc,
+        queue_id,
+        queue_offset,
+        commit_log_offset,
+        sys_flag,
+        store_timestamp,
+        prepared_transaction_offset,
+        body,
+        topic,
+        properties,
+    })
+}
+
+/// Finds a property in an encoded properties string without parsing it all
+/// (the last occurrence wins, as when building a map).
+pub fn find_property<'a>(properties: &'a str, name: &str) -> Option<&'a str> {
+    let mut found = None;
+    for part in properties.split(PROPERTY_SEPARATOR) {
+        if let Some(rest) = part.strip_prefix(name) {
+            if let Some(v) = rest.strip_prefix(NAME_VALUE_SEPARATOR) {
+                if !v.is_empty() {
+                    found = Some(v);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// What the dispatcher and recovery need from one CommitLog record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DispatchInfo {
-    pub topic: String,
+#[derive(Debug, Clone)]
+pub struct DispatchInfo<'a> {
+    pub topic: Cow<'a, str>,
     pub queue_id: i32,
     pub commit_log_offset: i64,
     pub size: i32,
     pub tags_code: i64,
     pub store_timestamp: i64,
     pub queue_offset: i64,
-    pub keys: Option<String>,
-    pub unique_key: Option<String>,
+    pub keys: Option<&'a str>,
+    pub unique_key: Option<&'a str>,
     pub sys_flag: i32,
     pub prepared_transaction_offset: i64,
     pub delay_level: Option<i32>,
 }
 
 /// The result of checking the record at some CommitLog position.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordCheck {
+#[derive(Debug, Clone)]
+pub enum RecordCheck<'a> {
     /// A valid message.
-    Message(DispatchInfo),
+    Message(DispatchInfo<'a>),
     /// The blank record: the rest of this file is padding.
     EndOfFile,
     /// Not a valid message: the end of valid data.
@@ -483,33 +601,40 @@ pub enum RecordCheck {
 
 /// Checks the record at the start of `buf` as recovery and the dispatcher do:
 /// magic, declared size against the fields, and optionally the body CRC.
-pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck {
-    match read_i32(buf, 4) {
-        Some(BLANK_MAGIC_CODE) => return RecordCheck::EndOfFile,
-        Some(MESSAGE_MAGIC_CODE) | Some(MESSAGE_MAGIC_CODE_V2) => {}
-        _ => return RecordCheck::Invalid,
-    }
-    let m = match decode_message(buf) {
-        Ok(m) => m,
+pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck<'_> {
+    let v = match view_record(buf) {
+        Ok(v) => v,
+        Err(CodecError::Blank) => return RecordCheck::EndOfFile,
         Err(_) => return RecordCheck::Invalid,
     };
-    if check_crc && !m.body.is_empty() && body_crc(&m.body) != m.body_crc {
+    if check_crc && !v.body.is_empty() && body_crc(v.body) != v.body_crc {
         return RecordCheck::Invalid;
     }
-    let tags_code = m.tags().map(tags_hash_code).unwrap_or(0);
-    let delay_level = m.property(property::DELAY).and_then(|d| d.parse::<i32>().ok());
+    let (tags_code, keys, unique_key, delay_level) = match &v.properties {
+        Cow::Borrowed(p) => {
+            let p: &str = p;
+            (
+                find_property(p, property::TAGS).map(tags_hash_code).unwrap_or(0),
+                find_property(p, property::KEYS),
+                find_property(p, property::UNIQ_KEY),
+                find_property(p, property::DELAY).and_then(|d| d.parse::<i32>().ok()),
+            )
+        }
+        // Not valid UTF-8: only what does not need borrowing.
+        Cow::Owned(p) => (find_property(p, property::TAGS).map(tags_hash_code).unwrap_or(0), None, None, None),
+    };
     RecordCheck::Message(DispatchInfo {
-        keys: m.keys().map(str::to_string),
-        unique_key: m.unique_key().map(str::to_string),
-        topic: m.topic,
-        queue_id: m.queue_id,
-        commit_log_offset: m.commit_log_offset,
-        size: m.store_size,
+        topic: v.topic,
+        queue_id: v.queue_id,
+        commit_log_offset: v.commit_log_offset,
+        size: v.size,
         tags_code,
-        store_timestamp: m.store_timestamp,
-        queue_offset: m.queue_offset,
-        sys_flag: m.sys_flag,
-        prepared_transaction_offset: m.prepared_transaction_offset,
+        store_timestamp: v.store_timestamp,
+        queue_offset: v.queue_offset,
+        keys,
+        unique_key,
+        sys_flag: v.sys_flag,
+        prepared_transaction_offset: v.prepared_transaction_offset,
         delay_level,
     })
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::codec::{self, property, sys_flag, EncodeFields};
+use crate::fast_hash::FastMap;
 use crate::mapped_file::{MappedFile, MappedFileQueue};
 use crate::message::{now_millis, AppendResult, MessageBatchToStore, MessageToStore, PutMessageStatus};
 
@@ -29,8 +30,26 @@ pub struct AppendLimits {
 
 /// The appender's state, guarded by one lock.
 struct AppendState {
-    /// Next queue offset per (topic, queue id).
-    topic_queue_table: HashMap<(String, i32), i64>,
+    /// Next queue offset per topic and queue id.
+    topic_queue_table: FastMap<String, FastMap<i32, i64>>,
+    /// The file being written (saves finding it on every put).
+    current: Option<Arc<MappedFile>>,
+}
+
+impl AppendState {
+    fn next_queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.topic_queue_table.get(topic).and_then(|m| m.get(&queue_id)).copied().unwrap_or(0)
+    }
+    fn set_next_queue_offset(&mut self, topic: &str, queue_id: i32, next: i64) {
+        match self.topic_queue_table.get_mut(topic) {
+            Some(m) => {
+                m.insert(queue_id, next);
+            }
+            None => {
+                self.topic_queue_table.entry(topic.to_string()).or_default().insert(queue_id, next);
+            }
+        }
+    }
 }
 
 pub struct CommitLog {
@@ -55,7 +74,7 @@ impl CommitLog {
     pub fn new(dir: std::path::PathBuf, file_size: u64, limits: AppendLimits) -> CommitLog {
         CommitLog {
             queue: MappedFileQueue::new_preallocated(dir, file_size),
-            append: Mutex::new(AppendState { topic_queue_table: HashMap::new() }),
+            append: Mutex::new(AppendState { topic_queue_table: FastMap::default(), current: None }),
             limits,
         }
     }
@@ -75,12 +94,20 @@ impl CommitLog {
 
     /// Sets the next queue offset of every queue (after recovery).
     pub fn set_topic_queue_table(&self, table: HashMap<(String, i32), i64>) {
-        self.append.lock().unwrap_or_else(|e| e.into_inner()).topic_queue_table = table;
+        let mut nested: FastMap<String, FastMap<i32, i64>> = FastMap::default();
+        for ((t, q), o) in table {
+            nested.entry(t).or_default().insert(q, o);
+        }
+        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        state.topic_queue_table = nested;
+        state.current = None;
     }
 
     /// Forgets a queue's next offset (topic deleted).
     pub fn remove_queue(&self, topic: &str, queue_id: i32) {
-        self.append.lock().unwrap_or_else(|e| e.into_inner()).topic_queue_table.remove(&(topic.to_string(), queue_id));
+        if let Some(m) = self.append.lock().unwrap_or_else(|e| e.into_inner()).topic_queue_table.get_mut(topic) {
+            m.remove(&queue_id);
+        }
     }
 
     /// Start of the file after the one holding `offset`.
@@ -137,13 +164,13 @@ impl CommitLog {
             }
             codec::insert_property(&mut map, property::REAL_TOPIC, &msg.topic);
             codec::insert_property(&mut map, property::REAL_QUEUE_ID, &msg.queue_id.to_string());
-            properties = codec::properties_to_string(&codec::java_hashmap_order(&map));
+            properties = codec::properties_string_java_order(&map);
             topic = SCHEDULE_TOPIC.to_string();
             queue_id = level - 1;
         } else {
             properties = match &msg.properties_string {
                 Some(s) => s.clone(),
-                None => codec::properties_to_string(&codec::java_hashmap_order(&msg.properties)),
+                None => codec::properties_string_java_order(&msg.properties),
             };
         }
         if properties.len() > i16::MAX as usize {
@@ -190,18 +217,13 @@ impl CommitLog {
 
     /// Appends one message. Returns where it went.
     pub fn put(&self, msg: &MessageToStore) -> Result<AppendResult, PutMessageStatus> {
-        let mut scratch = Vec::new();
+        let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let enc = self.encode_single(msg, &mut scratch)?;
         let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (enc.topic.clone(), enc.queue_id);
-        let queue_offset = if enc.takes_queue_offset {
-            *state.topic_queue_table.entry(key.clone()).or_insert(0)
-        } else {
-            0
-        };
+        let queue_offset = if enc.takes_queue_offset { state.next_queue_offset(&enc.topic, enc.queue_id) } else { 0 };
         let store_timestamp = now_millis();
         let mut bytes = enc.bytes;
-        let (file, pos) = self.reserve(bytes.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
+        let (file, pos) = self.reserve(&mut state, bytes.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
         let wrote_offset = file.file_from_offset() + pos as i64;
         patch(&mut bytes, 0, queue_offset, wrote_offset, store_timestamp, enc.sys_flag);
         if !file.write_at(pos, &bytes) {
@@ -210,12 +232,15 @@ impl CommitLog {
         file.set_last_store_timestamp(store_timestamp);
         file.publish(pos + bytes.len() as u64);
         if enc.takes_queue_offset {
-            state.topic_queue_table.insert(key, queue_offset + 1);
+            state.set_next_queue_offset(&enc.topic, enc.queue_id, queue_offset + 1);
         }
         drop(state);
+        let wrote_bytes = bytes.len() as i32;
+        bytes.clear();
+        SCRATCH.with(|s| *s.borrow_mut() = bytes);
         Ok(AppendResult {
             wrote_offset,
-            wrote_bytes: bytes.len() as i32,
+            wrote_bytes,
             msg_id: codec::encode_offset_msg_id(&enc.store_host, wrote_offset),
             store_timestamp,
             logics_offset: queue_offset,
@@ -240,7 +265,7 @@ impl CommitLog {
         if items.is_empty() {
             return Err(PutMessageStatus::MessageIllegal);
         }
-        let batch_props = codec::properties_to_string(&codec::java_hashmap_order(&batch.properties));
+        let batch_props = codec::properties_string_java_order(&batch.properties);
         if batch_props.len() > i16::MAX as usize {
             return Err(PutMessageStatus::PropertiesSizeExceeded);
         }
@@ -286,10 +311,9 @@ impl CommitLog {
             lens.push(all.len() - before);
         }
         let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (batch.topic.clone(), batch.queue_id);
-        let first_queue_offset = *state.topic_queue_table.entry(key.clone()).or_insert(0);
+        let first_queue_offset = state.next_queue_offset(&batch.topic, batch.queue_id);
         let store_timestamp = now_millis();
-        let (file, pos) = self.reserve(all.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
+        let (file, pos) = self.reserve(&mut state, all.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
         let wrote_offset = file.file_from_offset() + pos as i64;
         let mut at = 0usize;
         let mut ids = Vec::with_capacity(lens.len());
@@ -304,7 +328,7 @@ impl CommitLog {
         }
         file.set_last_store_timestamp(store_timestamp);
         file.publish(pos + all.len() as u64);
-        state.topic_queue_table.insert(key, first_queue_offset + lens.len() as i64);
+        state.set_next_queue_offset(&batch.topic, batch.queue_id, first_queue_offset + lens.len() as i64);
         drop(state);
         Ok(AppendResult {
             wrote_offset,
@@ -321,9 +345,15 @@ impl CommitLog {
     /// Finds room for `len` bytes, padding the current file with a blank
     /// record and moving to a new file when they don't fit. Must be called
     /// with the append lock held.
-    fn reserve(&self, len: usize) -> io::Result<(Arc<MappedFile>, u64)> {
-        let start = self.queue.max_offset();
-        let file = self.queue.last_or_create(start)?;
+    fn reserve(&self, state: &mut AppendState, len: usize) -> io::Result<(Arc<MappedFile>, u64)> {
+        let file = match &state.current {
+            Some(f) if !f.is_full() && !f.is_removed() => f.clone(),
+            _ => {
+                let f = self.queue.last_or_create(self.queue.max_offset())?;
+                state.current = Some(f.clone());
+                f
+            }
+        };
         let pos = file.wrote_position();
         let remaining = file.remaining() as usize;
         if len + END_FILE_MIN_BLANK_LENGTH <= remaining {
@@ -341,8 +371,14 @@ impl CommitLog {
         }
         file.publish(file.size());
         let next = self.queue.last_or_create(file.file_from_offset() + file.size() as i64)?;
+        state.current = Some(next.clone());
         Ok((next.clone(), next.wrote_position()))
     }
+}
+
+thread_local! {
+    /// Per-thread encoding buffer, reused across puts.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Fills in the fields only known at append time.

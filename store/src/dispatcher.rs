@@ -57,7 +57,7 @@ fn step(inner: &Inner, offset: i64) -> Step {
 
 /// Tag code stored in the ConsumeQueue: for delayed messages parked in the
 /// schedule topic, the delivery time; otherwise the tag hash.
-fn tags_code_for(inner: &Inner, d: &DispatchInfo) -> i64 {
+fn tags_code_for(inner: &Inner, d: &DispatchInfo<'_>) -> i64 {
     if d.topic == SCHEDULE_TOPIC {
         if let Some(level) = d.delay_level {
             let max = inner.delay_levels_ms.len() as i32;
@@ -71,7 +71,7 @@ fn tags_code_for(inner: &Inner, d: &DispatchInfo) -> i64 {
     d.tags_code
 }
 
-fn dispatch(inner: &Inner, d: &DispatchInfo) {
+fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
     let tran = sys_flag::transaction_type(d.sys_flag);
     if tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE {
         let cq = inner.find_or_create_queue(&d.topic, d.queue_id);

@@ -313,7 +313,7 @@ impl IndexService {
     }
 
     /// Indexes a dispatched message by its unique key and each of its keys.
-    pub fn build_index(&self, d: &codec::DispatchInfo) -> std::io::Result<()> {
+    pub fn build_index(&self, d: &codec::DispatchInfo<'_>) -> std::io::Result<()> {
         if codec::sys_flag::transaction_type(d.sys_flag) == codec::sys_flag::TRANSACTION_ROLLBACK_TYPE {
             return Ok(());
         }
@@ -322,17 +322,14 @@ impl IndexService {
         if d.commit_log_offset < end || (d.commit_log_offset == end && file.index_count() > 1) {
             return Ok(()); // already indexed
         }
-        let mut keys: Vec<String> = Vec::new();
-        if let Some(u) = &d.unique_key {
-            keys.push(format!("{}#{}", d.topic, u));
-        }
-        if let Some(k) = &d.keys {
-            for key in k.split(codec::property::KEY_SEPARATOR).filter(|k| !k.is_empty()) {
-                keys.push(format!("{}#{}", d.topic, key));
-            }
-        }
-        for key in keys {
-            while !file.put_key(&key, d.commit_log_offset, d.store_timestamp) {
+        let mut full = String::with_capacity(d.topic.len() + 48);
+        let keys = d.keys.into_iter().flat_map(|k| k.split(codec::property::KEY_SEPARATOR)).filter(|k| !k.is_empty());
+        for key in d.unique_key.into_iter().chain(keys) {
+            full.clear();
+            full.push_str(&d.topic);
+            full.push('#');
+            full.push_str(key);
+            while !file.put_key(&full, d.commit_log_offset, d.store_timestamp) {
                 file = self.last_writable()?;
             }
         }

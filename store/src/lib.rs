@@ -14,6 +14,7 @@ pub mod config;
 pub mod config_files;
 pub mod consume_queue;
 mod dispatcher;
+mod fast_hash;
 mod flush;
 pub mod index_file;
 pub mod mapped_file;

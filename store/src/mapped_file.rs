@@ -83,6 +83,12 @@ impl MappedFile {
         // SAFETY: the store owns its directory; other processes must not
         // truncate these files while we run (guarded by the `lock` file).
         let mut mmap = unsafe { MmapMut::map_mut(&file)? };
+        if !preallocate_blocks {
+            // Small scattered writes (ConsumeQueue, index): without this the
+            // first write fault reads ahead and zero-fills megabytes of a
+            // sparse file, and those pages count as resident.
+            let _ = mmap.advise(memmap2::Advice::Random);
+        }
         let ptr = mmap.as_mut_ptr();
         Ok(MappedFile {
             path: path.to_path_buf(),

@@ -1,6 +1,5 @@
 //! `MessageStore`: the one entry point the broker uses.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -15,6 +14,7 @@ use crate::codec::{self, DecodedMessage};
 use crate::commit_log::{AppendLimits, CommitLog};
 use crate::config::{FlushDiskType, StoreConfig};
 use crate::consume_queue::ConsumeQueue;
+use crate::fast_hash::FastMap;
 use crate::index_file::IndexService;
 use crate::message::*;
 use crate::{dispatcher, flush, recovery, retention};
@@ -51,33 +51,43 @@ impl FlushWaiter {
     }
 }
 
-/// A simple flag + condition variable used to wake a background thread.
+/// Wakes a background thread. `notify` is a couple of atomic operations
+/// unless the thread is actually asleep, so the put path can call it freely.
 #[derive(Default)]
 pub(crate) struct Signal {
-    flag: Mutex<bool>,
+    pending: AtomicBool,
+    sleepers: std::sync::atomic::AtomicUsize,
+    lock: Mutex<()>,
     cv: Condvar,
 }
 
 impl Signal {
     pub(crate) fn notify(&self) {
-        let mut f = self.flag.lock().unwrap_or_else(|e| e.into_inner());
-        *f = true;
-        self.cv.notify_all();
-    }
-    /// Waits until notified or `timeout`; clears the flag.
-    pub(crate) fn wait(&self, timeout: Duration) {
-        let mut f = self.flag.lock().unwrap_or_else(|e| e.into_inner());
-        if !*f {
-            f = self.cv.wait_timeout(f, timeout).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+        self.pending.store(true, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.cv.notify_all();
         }
-        *f = false;
+    }
+    /// Waits until notified or `timeout`; consumes the notification.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        if self.pending.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.pending.load(Ordering::SeqCst) {
+            let _ = self.cv.wait_timeout(g, timeout);
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        self.pending.store(false, Ordering::SeqCst);
     }
 }
 
 pub(crate) struct Inner {
     pub config: StoreConfig,
     pub commit_log: CommitLog,
-    pub queues: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
+    pub queues: RwLock<FastMap<String, FastMap<i32, Arc<ConsumeQueue>>>>,
     pub index: IndexService,
     pub checkpoint: Checkpoint,
     /// Next CommitLog offset the dispatcher will read.
@@ -192,7 +202,7 @@ impl MessageStore {
                 config.mapped_file_size_commit_log,
                 AppendLimits { max_message_size: config.max_message_size, max_delay_level: delay_levels_ms.len() as i32 },
             ),
-            queues: RwLock::new(HashMap::new()),
+            queues: RwLock::new(FastMap::default()),
             index: IndexService::new(config.index_dir(), config.max_hash_slot_num, config.max_index_num),
             checkpoint: Checkpoint::open(&config.checkpoint_path())?,
             reput_from: AtomicI64::new(0),
@@ -645,15 +655,11 @@ impl MessageStore {
         self.inner.new_data.notify();
         self.inner.flush_signal.notify();
         let threads: Vec<_> = self.threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
-        let t0 = Instant::now();
         for t in threads {
             let _ = t.join();
         }
-        eprintln!("DBG join {:?}", t0.elapsed());
         dispatcher::catch_up(&self.inner);
-        eprintln!("DBG catchup {:?}", t0.elapsed());
         let flushed = flush::flush_all(&self.inner);
-        eprintln!("DBG flush {:?}", t0.elapsed());
         // Anyone still waiting for a flush gets an answer.
         for (_, w) in self.inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             w.complete(flushed.is_ok());

@@ -23,6 +23,8 @@ fn open_with_1000_queues_stays_small() {
             assert!(r.is_ok());
         }
         eprintln!("puts done {:?}", t0.elapsed());
+        store.wait_for_dispatch(std::time::Duration::from_secs(60));
+        eprintln!("dispatch done {:?}", t0.elapsed());
         store.shutdown();
     }
     eprintln!("write phase {:?}", t0.elapsed());

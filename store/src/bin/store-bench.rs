@@ -1,1 +1,201 @@
-fn main() {}
+//! Store benchmark: puts/s and MB/s for 128 B and 1 KiB messages under
+//! ASYNC_FLUSH and SYNC_FLUSH (1 and 64 writers), next to the raw
+//! sequential write speed of the same disk measured in the same run.
+//!
+//! Usage: store-bench [--dir DIR] [--async-mib N] [--sync-secs S] [--async-threads T]
+//! Prints a Markdown table.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use store::{FlushDiskType, MessageStore, MessageToStore, StoreConfig};
+
+struct Args {
+    dir: PathBuf,
+    async_mib: u64,
+    sync_secs: u64,
+    async_threads: usize,
+    only_async: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        dir: std::env::temp_dir().join(format!("store-bench-{}", std::process::id())),
+        async_mib: 1024,
+        sync_secs: 5,
+        async_threads: 2,
+        only_async: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().ok_or_else(|| anyhow::anyhow!("{k} needs a value"));
+        match k.as_str() {
+            "--dir" => a.dir = PathBuf::from(v()?),
+            "--async-mib" => a.async_mib = v()?.parse()?,
+            "--sync-secs" => a.sync_secs = v()?.parse()?,
+            "--async-threads" => a.async_threads = v()?.parse()?,
+            "--only-async" => a.only_async = true,
+            _ => anyhow::bail!("unknown argument {k}"),
+        }
+    }
+    Ok(a)
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Sequential write() in 1 MiB chunks, then fsync: the disk's raw rate.
+fn raw_sequential(dir: &Path, bytes: u64) -> anyhow::Result<f64> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("raw-seq");
+    let chunk = vec![0x5Au8; 1 << 20];
+    let start = Instant::now();
+    let mut f = std::fs::File::create(&path)?;
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        f.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()?;
+    let secs = start.elapsed().as_secs_f64();
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(bytes as f64 / MIB / secs)
+}
+
+fn config(dir: &Path, flush: FlushDiskType) -> StoreConfig {
+    let mut c = StoreConfig::with_root(dir);
+    c.flush_disk_type = flush;
+    c.max_hash_slot_num = 500_000;
+    c.max_index_num = 2_000_000;
+    c
+}
+
+/// A message as a broker would hand it over: addresses already parsed,
+/// a body of its own, a KEYS and a TAGS property.
+fn message(template: &MessageToStore, body: &[u8], i: u64) -> MessageToStore {
+    let mut m = template.clone();
+    m.queue_id = (i % 8) as i32;
+    m.body = body.to_vec().into();
+    m.properties = vec![("KEYS".into(), format!("k{i}")), ("TAGS".into(), "TagA".into())];
+    m
+}
+
+struct Outcome {
+    puts: u64,
+    bytes: u64,
+    secs: f64,
+}
+
+/// ASYNC_FLUSH: `threads` writers put until `target_bytes` of CommitLog are
+/// written; the clock stops after the final flush (everything durable).
+fn run_async(dir: &Path, body_len: usize, target_bytes: u64, threads: usize) -> anyhow::Result<Outcome> {
+    let store = Arc::new(MessageStore::open(config(dir, FlushDiskType::AsyncFlush))?);
+    let body = vec![b'b'; body_len];
+    let written = Arc::new(AtomicU64::new(0));
+    let puts = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (store, body, written, puts) = (store.clone(), body.clone(), written.clone(), puts.clone());
+            std::thread::spawn(move || {
+                let mut i = t as u64;
+                let template = MessageToStore::new("BenchTopic", 0, Vec::new(), Vec::new());
+                while written.load(Ordering::Relaxed) < target_bytes {
+                    let r = store.put_message(message(&template, &body, i));
+                    let a = r.append.expect("put failed");
+                    written.fetch_add(a.wrote_bytes as u64, Ordering::Relaxed);
+                    puts.fetch_add(1, Ordering::Relaxed);
+                    i += threads as u64;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| anyhow::anyhow!("writer panicked"))?;
+    }
+    store.flush()?;
+    let secs = start.elapsed().as_secs_f64();
+    store.shutdown();
+    Ok(Outcome { puts: puts.load(Ordering::Relaxed), bytes: written.load(Ordering::Relaxed), secs })
+}
+
+/// SYNC_FLUSH: `writers` threads each put and wait for the flush, for `secs`.
+fn run_sync(dir: &Path, body_len: usize, writers: usize, secs: u64) -> anyhow::Result<Outcome> {
+    let store = Arc::new(MessageStore::open(config(dir, FlushDiskType::SyncFlush))?);
+    let body = vec![b's'; body_len];
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let puts = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|t| {
+            let (store, body, stop, written, puts) = (store.clone(), body.clone(), stop.clone(), written.clone(), puts.clone());
+            std::thread::spawn(move || {
+                let mut i = t as u64;
+                let template = MessageToStore::new("BenchTopic", 0, Vec::new(), Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    let r = store.put_message(message(&template, &body, i));
+                    assert!(r.is_ok(), "put failed: {:?}", r.status);
+                    written.fetch_add(r.append.map(|a| a.wrote_bytes as u64).unwrap_or(0), Ordering::Relaxed);
+                    puts.fetch_add(1, Ordering::Relaxed);
+                    i += writers as u64;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().map_err(|_| anyhow::anyhow!("writer panicked"))?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    store.shutdown();
+    Ok(Outcome { puts: puts.load(Ordering::Relaxed), bytes: written.load(Ordering::Relaxed), secs })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    std::fs::create_dir_all(&args.dir)?;
+    let target = args.async_mib << 20;
+    println!("store-bench: dir {}, ASYNC volume {} MiB per size, SYNC {} s per run", args.dir.display(), args.async_mib, args.sync_secs);
+    let raw = raw_sequential(&args.dir, target)?;
+    println!();
+    println!("| case | puts/s | MB/s (CommitLog bytes) | vs raw sequential |");
+    println!("|---|---:|---:|---:|");
+    println!("| raw sequential write + fsync ({} MiB) | - | {:.1} | 100% |", args.async_mib, raw);
+    let mut sync_rates = Vec::new();
+    for body_len in [128usize, 1024] {
+        let d = args.dir.join(format!("async-{body_len}"));
+        let o = run_async(&d, body_len, target, args.async_threads)?;
+        let _ = std::fs::remove_dir_all(&d);
+        let mbs = o.bytes as f64 / MIB / o.secs;
+        println!(
+            "| ASYNC_FLUSH {body_len} B, {} writers | {:.0} | {:.1} | {:.0}% |",
+            args.async_threads,
+            o.puts as f64 / o.secs,
+            mbs,
+            mbs / raw * 100.0
+        );
+        for writers in if args.only_async { vec![] } else { vec![1usize, 64] } {
+            let d = args.dir.join(format!("sync-{body_len}-{writers}"));
+            let o = run_sync(&d, body_len, writers, args.sync_secs)?;
+            let _ = std::fs::remove_dir_all(&d);
+            let rate = o.puts as f64 / o.secs;
+            sync_rates.push((body_len, writers, rate));
+            let mbs = o.bytes as f64 / MIB / o.secs;
+            println!("| SYNC_FLUSH {body_len} B, {writers} writers | {:.0} | {:.1} | {:.0}% |", rate, mbs, mbs / raw * 100.0);
+        }
+    }
+    println!();
+    for body_len in [128usize, 1024] {
+        let one = sync_rates.iter().find(|r| r.0 == body_len && r.1 == 1).map(|r| r.2).unwrap_or(1.0);
+        let many = sync_rates.iter().find(|r| r.0 == body_len && r.1 == 64).map(|r| r.2).unwrap_or(0.0);
+        println!("SYNC_FLUSH {body_len} B: 64 writers / 1 writer = {:.1}x", many / one.max(1e-9));
+    }
+    let _ = std::fs::remove_dir_all(&args.dir);
+    Ok(())
+}
