@@ -113,7 +113,12 @@ impl ClientManager {
     }
 
     /// Removes a client from the named groups; returns consumer groups that changed.
-    pub fn unregister(&self, conn: &Connection, producer_group: Option<&str>, consumer_group: Option<&str>) -> Vec<String> {
+    pub fn unregister(
+        &self,
+        conn: &Connection,
+        producer_group: Option<&str>,
+        consumer_group: Option<&str>,
+    ) -> Vec<String> {
         let mut g = self.groups.lock().unwrap();
         if let Some(group) = producer_group {
             if let Some(channels) = g.producers.get_mut(group) {
@@ -145,7 +150,11 @@ impl ClientManager {
     /// Closes connections that have not sent a heartbeat within `timeout`.
     pub fn expire_silent(&self, timeout: Duration) {
         let g = self.groups.lock().unwrap();
-        let all = g.consumers.values().flat_map(|c| c.channels.values()).chain(g.producers.values().flat_map(|p| p.values()));
+        let all = g
+            .consumers
+            .values()
+            .flat_map(|c| c.channels.values())
+            .chain(g.producers.values().flat_map(|p| p.values()));
         for channel in all {
             if channel.last_update.elapsed() > timeout {
                 info!(client = %channel.client_id, "closing a client that stopped sending heartbeats");

@@ -159,7 +159,10 @@ impl BrokerConfig {
             ("haListenPort", self.ha_listen_port.to_string()),
             ("namesrvAddr", self.namesrv_addr.clone().unwrap_or_default()),
             ("autoCreateTopicEnable", self.auto_create_topic_enable.to_string()),
-            ("autoCreateSubscriptionGroup", self.auto_create_subscription_group.to_string()),
+            (
+                "autoCreateSubscriptionGroup",
+                self.auto_create_subscription_group.to_string(),
+            ),
             ("defaultTopicQueueNums", self.default_topic_queue_nums.to_string()),
             ("brokerPermission", self.broker_permission.to_string()),
             ("clusterTopicEnable", self.cluster_topic_enable.to_string()),
@@ -169,12 +172,24 @@ impl BrokerConfig {
             ("longPollingEnable", self.long_polling_enable.to_string()),
             ("shortPollingTimeMills", self.short_polling_time_mills.to_string()),
             ("registerNameServerPeriod", self.register_name_server_period.to_string()),
-            ("registerBrokerTimeoutMills", self.register_broker_timeout_mills.to_string()),
+            (
+                "registerBrokerTimeoutMills",
+                self.register_broker_timeout_mills.to_string(),
+            ),
             ("compressedRegister", self.compressed_register.to_string()),
-            ("flushConsumerOffsetInterval", self.flush_consumer_offset_interval.to_string()),
-            ("notifyConsumerIdsChangedEnable", self.notify_consumer_ids_changed_enable.to_string()),
+            (
+                "flushConsumerOffsetInterval",
+                self.flush_consumer_offset_interval.to_string(),
+            ),
+            (
+                "notifyConsumerIdsChangedEnable",
+                self.notify_consumer_ids_changed_enable.to_string(),
+            ),
             ("channelExpiredTimeout", self.channel_expired_timeout.to_string()),
-            ("sendThreadPoolQueueCapacity", self.send_thread_pool_queue_capacity.to_string()),
+            (
+                "sendThreadPoolQueueCapacity",
+                self.send_thread_pool_queue_capacity.to_string(),
+            ),
         ]
     }
 }

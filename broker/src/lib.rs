@@ -103,11 +103,13 @@ impl Broker {
         state.topics.persist()?;
 
         let hold_state = Arc::downgrade(&state);
-        state.store.set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _: i64, _: i64, _: i64| {
-            if let Some(state) = hold_state.upgrade() {
-                state.hold.message_arrived(topic, queue_id);
-            }
-        }));
+        state
+            .store
+            .set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _: i64, _: i64, _: i64| {
+                if let Some(state) = hold_state.upgrade() {
+                    state.hold.message_arrived(topic, queue_id);
+                }
+            }));
 
         let router = processor::router(state.clone());
         let server = remoting::serve(

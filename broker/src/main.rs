@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
         println!("load config properties file OK, {path}");
     }
     for define in &args.defines {
-        let (key, value) = define.split_once('=').with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
+        let (key, value) = define
+            .split_once('=')
+            .with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
         config.set(key.trim(), value.trim())?;
     }
     if let Some(addr) = &args.namesrv_addr {

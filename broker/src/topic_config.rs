@@ -29,7 +29,12 @@ pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
 pub fn is_send_forbidden(topic: &str) -> bool {
     matches!(
         topic,
-        SCHEDULE_TOPIC | TRANS_HALF_TOPIC | "RMQ_SYS_TRANS_OP_HALF_TOPIC" | "TRANS_CHECK_MAX_TIME_TOPIC" | SELF_TEST_TOPIC | OFFSET_MOVED_EVENT
+        SCHEDULE_TOPIC
+            | TRANS_HALF_TOPIC
+            | "RMQ_SYS_TRANS_OP_HALF_TOPIC"
+            | "TRANS_CHECK_MAX_TIME_TOPIC"
+            | SELF_TEST_TOPIC
+            | OFFSET_MOVED_EVENT
     )
 }
 
@@ -41,7 +46,10 @@ pub fn validate_topic_name(topic: &str) -> Result<(), String> {
     if topic.len() > 127 {
         return Err("The specified topic is longer than topic max length.".into());
     }
-    if !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '-' | '_')) {
+    if !topic
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '-' | '_'))
+    {
         return Err("The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$".into());
     }
     Ok(())
@@ -69,12 +77,24 @@ impl TopicConfigManager {
         let rw = perm::READ | perm::WRITE;
         add(SELF_TEST_TOPIC, 1, rw);
         if config.auto_create_topic_enable {
-            add(AUTO_CREATE_TOPIC_KEY, config.default_topic_queue_nums, perm::INHERIT | rw);
+            add(
+                AUTO_CREATE_TOPIC_KEY,
+                config.default_topic_queue_nums,
+                perm::INHERIT | rw,
+            );
         }
         add(BENCHMARK_TOPIC, 1024, rw);
-        let cluster_perm = if config.cluster_topic_enable { perm::INHERIT | rw } else { perm::INHERIT };
+        let cluster_perm = if config.cluster_topic_enable {
+            perm::INHERIT | rw
+        } else {
+            perm::INHERIT
+        };
         add(&config.broker_cluster_name, 16, cluster_perm);
-        let broker_perm = if config.broker_topic_enable { perm::INHERIT | rw } else { perm::INHERIT };
+        let broker_perm = if config.broker_topic_enable {
+            perm::INHERIT | rw
+        } else {
+            perm::INHERIT
+        };
         add(&config.broker_name, 1, broker_perm);
         add(OFFSET_MOVED_EVENT, 1, rw);
         add(SCHEDULE_TOPIC, 18, rw);
@@ -151,7 +171,13 @@ impl TopicConfigManager {
 
     /// Auto-creates `topic` on first send from the settings of `default_topic` (TBW102),
     /// which must exist and carry the inherit bit.
-    pub fn create_in_send(&self, topic: &str, default_topic: &str, client_queue_nums: i32, sys_flag: i32) -> Option<TopicConfig> {
+    pub fn create_in_send(
+        &self,
+        topic: &str,
+        default_topic: &str,
+        client_queue_nums: i32,
+        sys_flag: i32,
+    ) -> Option<TopicConfig> {
         if let Some(existing) = self.select(topic) {
             return Some(existing);
         }

@@ -72,7 +72,9 @@ impl StockClient {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting the {self:?} client driver: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting the {self:?} client driver: {e}"));
         let output = tokio::time::timeout(limit, child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("{self:?} client driver ran past {limit:?}: {args:?}"))

@@ -75,7 +75,11 @@ impl GoldenFrame {
             version: int("version"),
             opaque: int("opaque"),
             flag: int("flag"),
-            remark: h.get("remark").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from),
+            remark: h
+                .get("remark")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             ext_fields,
             serialize_type: if self.serialize == "ROCKETMQ" {
                 SerializeType::RocketMq

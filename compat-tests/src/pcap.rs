@@ -39,14 +39,24 @@ pub fn tcp_streams(pcap: &[u8], server_ports: &[u16]) -> BTreeMap<StreamKey, Vec
         let packet = &pcap[pos + 16..(pos + 16 + caplen).min(pcap.len())];
         pos += 16 + caplen;
         let Some(ip) = strip_link(link, packet) else { continue };
-        let Some((src, dst, seq, payload)) = tcp_payload(ip) else { continue };
+        let Some((src, dst, seq, payload)) = tcp_payload(ip) else {
+            continue;
+        };
         if payload.is_empty() {
             continue;
         }
         let key = if server_ports.contains(&dst) {
-            StreamKey { client_port: src, server_port: dst, to_server: true }
+            StreamKey {
+                client_port: src,
+                server_port: dst,
+                to_server: true,
+            }
         } else if server_ports.contains(&src) {
-            StreamKey { client_port: dst, server_port: src, to_server: false }
+            StreamKey {
+                client_port: dst,
+                server_port: src,
+                to_server: false,
+            }
         } else {
             continue;
         };
@@ -60,11 +70,11 @@ pub fn tcp_streams(pcap: &[u8], server_ports: &[u16]) -> BTreeMap<StreamKey, Vec
 
 fn strip_link(link: u32, packet: &[u8]) -> Option<&[u8]> {
     match link {
-        1 => packet.get(14..), // Ethernet
+        1 => packet.get(14..),   // Ethernet
         113 => packet.get(16..), // Linux cooked
         276 => packet.get(20..), // Linux cooked v2
-        0 => packet.get(4..),  // BSD loopback
-        101 => Some(packet),   // raw IP
+        0 => packet.get(4..),    // BSD loopback
+        101 => Some(packet),     // raw IP
         _ => None,
     }
 }

@@ -12,7 +12,10 @@ use tokio::process::{Child, Command};
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test-binary>
-    exe.parent().and_then(|deps| deps.parent()).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
 }
 
 /// The path of one of the workspace's binaries, which must have been built
@@ -43,8 +46,10 @@ impl NamesrvProcess {
         cmd.arg("-D").arg("listenPort=0").arg("-D").arg("bindAddress=127.0.0.1");
         cmd.arg("-D")
             .arg(format!("kvConfigPath={}", dir.path().join("kvConfig.json").display()));
-        cmd.arg("-D")
-            .arg(format!("configStorePath={}", dir.path().join("namesrv.properties").display()));
+        cmd.arg("-D").arg(format!(
+            "configStorePath={}",
+            dir.path().join("namesrv.properties").display()
+        ));
         for (k, v) in extra {
             cmd.arg("-D").arg(format!("{k}={v}"));
         }
@@ -166,13 +171,20 @@ pub async fn register_broker(
     };
     let request = remoting::RemotingCommand::request_with_header(remoting::code::request::REGISTER_BROKER, &header)
         .with_body(bytes);
-    conn.request(request, std::time::Duration::from_secs(5)).await.unwrap().code
+    conn.request(request, std::time::Duration::from_secs(5))
+        .await
+        .unwrap()
+        .code
 }
 
 /// A free TCP port on loopback (bound and released; fine for tests that restart a server on
 /// the same port).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The `standalone` binary (name server + broker in one process) on fixed ports, with its
@@ -220,7 +232,10 @@ impl StandaloneProcess {
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+                let _ = std::process::Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
             }
             let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
             let _ = child.start_kill();

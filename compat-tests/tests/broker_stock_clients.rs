@@ -45,19 +45,54 @@ async fn send(client: StockClient, ns: &str, topic: &str, count: usize, key_pref
     let count = count.to_string();
     let run = client
         .run(
-            &["send", "--namesrv", ns, "--topic", topic, "--group", "compat_pg", "--count", &count,
-              "--tags", "TagA,TagB,TagC", "--key-prefix", key_prefix, "--prop", "origin=compat", "--body-prefix", "body-"],
+            &[
+                "send",
+                "--namesrv",
+                ns,
+                "--topic",
+                topic,
+                "--group",
+                "compat_pg",
+                "--count",
+                &count,
+                "--tags",
+                "TagA,TagB,TagC",
+                "--key-prefix",
+                key_prefix,
+                "--prop",
+                "origin=compat",
+                "--body-prefix",
+                "body-",
+            ],
             LIMIT,
         )
         .await;
-    assert!(run.success, "{client:?} send failed: {:?}\n{}", run.errors(), run.stderr);
+    assert!(
+        run.success,
+        "{client:?} send failed: {:?}\n{}",
+        run.errors(),
+        run.stderr
+    );
     run
 }
 
 async fn push(client: StockClient, ns: &str, topic: &str, group: &str, expect: usize, expr: Option<&str>) -> ClientRun {
     let expect_s = expect.to_string();
-    let mut args = vec!["push-consume", "--namesrv", ns, "--topic", topic, "--group", group, "--expect", &expect_s,
-        "--timeout", "60", "--idle", "6"];
+    let mut args = vec![
+        "push-consume",
+        "--namesrv",
+        ns,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--expect",
+        &expect_s,
+        "--timeout",
+        "60",
+        "--idle",
+        "6",
+    ];
     if let Some(e) = expr {
         args.extend(["--expr", e]);
     }
@@ -72,11 +107,17 @@ fn received_keys(client: StockClient, run: &ClientRun) -> BTreeMap<String, usize
     let mut seen = BTreeMap::new();
     for r in run.records().into_iter().filter(|r| r.get("summary").is_none()) {
         let key = r["keys"].as_str().unwrap_or_default().to_string();
-        let i: usize = key.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(usize::MAX);
+        let i: usize = key
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or(usize::MAX);
         let expected_tag = ["TagA", "TagB", "TagC"][i % 3];
         assert_eq!(r["tags"], expected_tag, "{client:?}: tag of {key}");
         assert_eq!(r["body"], Value::from(format!("body-{i}")), "{client:?}: body of {key}");
-        assert_eq!(r["properties"]["origin"], "compat", "{client:?}: user property of {key}: {r}");
+        assert_eq!(
+            r["properties"]["origin"], "compat",
+            "{client:?}: user property of {key}: {r}"
+        );
         *seen.entry(key).or_default() += 1;
     }
     seen
@@ -96,32 +137,84 @@ async fn core_loop(client: StockClient, tag: &str) {
     send(client, &ns, &topic, 100, &prefix).await;
     let first = push(client, &ns, &topic, &group, 100, None).await;
     let seen = received_keys(client, &first);
-    assert_eq!(seen.len(), 100, "{client:?}: every message received: {:?}", first.errors());
-    assert!(seen.values().all(|&n| n == 1), "{client:?}: each exactly once: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        100,
+        "{client:?}: every message received: {:?}",
+        first.errors()
+    );
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "{client:?}: each exactly once: {seen:?}"
+    );
 
     // Same group again: offsets were committed, nothing old comes back.
     let again = push(client, &ns, &topic, &group, 1, None).await;
-    assert_eq!(received_keys(client, &again).len(), 0, "{client:?}: a second run of the group gets nothing old");
+    assert_eq!(
+        received_keys(client, &again).len(),
+        0,
+        "{client:?}: a second run of the group gets nothing old"
+    );
 
     // A pull consumer reads every message by offset.
     let pulled = client
-        .run(&["pull-consume", "--namesrv", &ns, "--topic", &topic, "--group", &format!("{group}_pull"), "--expect", "100", "--timeout", "60"], LIMIT)
+        .run(
+            &[
+                "pull-consume",
+                "--namesrv",
+                &ns,
+                "--topic",
+                &topic,
+                "--group",
+                &format!("{group}_pull"),
+                "--expect",
+                "100",
+                "--timeout",
+                "60",
+            ],
+            LIMIT,
+        )
         .await;
-    let pulled_keys: BTreeSet<String> = pulled.records().iter().filter_map(|r| r["keys"].as_str().map(String::from)).collect();
-    assert_eq!(pulled_keys.len(), 100, "{client:?}: pull consumer: {:?}", pulled.errors());
+    let pulled_keys: BTreeSet<String> = pulled
+        .records()
+        .iter()
+        .filter_map(|r| r["keys"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        pulled_keys.len(),
+        100,
+        "{client:?}: pull consumer: {:?}",
+        pulled.errors()
+    );
 
     // Only TagA and TagB for a `TagA || TagB` subscription.
     let filtered = push(client, &ns, &topic, &format!("{group}_tags"), 67, Some("TagA || TagB")).await;
-    let tags: BTreeSet<String> = filtered.records().iter().filter_map(|r| r["tags"].as_str().map(String::from)).collect();
-    assert_eq!(tags, BTreeSet::from(["TagA".to_string(), "TagB".to_string()]), "{client:?}");
-    assert_eq!(received_keys(client, &filtered).len(), 67, "{client:?}: 34 TagA + 33 TagB");
+    let tags: BTreeSet<String> = filtered
+        .records()
+        .iter()
+        .filter_map(|r| r["tags"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        tags,
+        BTreeSet::from(["TagA".to_string(), "TagB".to_string()]),
+        "{client:?}"
+    );
+    assert_eq!(
+        received_keys(client, &filtered).len(),
+        67,
+        "{client:?}: 34 TagA + 33 TagB"
+    );
 
     // Restart: everything acknowledged is still there and the group resumes where it was.
     send(client, &ns, &topic, 10, &format!("{tag}r-")).await;
     server.restart().await;
     let resumed = push(client, &ns, &topic, &group, 10, None).await;
     let seen = received_keys(client, &resumed);
-    assert_eq!(seen.len(), 10, "{client:?}: after a restart the group gets exactly the 10 new messages: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        10,
+        "{client:?}: after a restart the group gets exactly the 10 new messages: {seen:?}"
+    );
     assert!(seen.keys().all(|k| k.starts_with(&format!("{tag}r-"))));
     server.stop().await;
 }

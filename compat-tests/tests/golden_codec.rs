@@ -53,14 +53,24 @@ fn every_golden_frame_decodes_and_reencodes() {
                 let slot = unmatched
                     .iter_mut()
                     .find(|g| {
-                        g.is_some_and(|g| g.conn == conn && g.code == cmd.code && g.opaque == cmd.opaque && g.flag == cmd.flag)
+                        g.is_some_and(|g| {
+                            g.conn == conn && g.code == cmd.code && g.opaque == cmd.opaque && g.flag == cmd.flag
+                        })
                     })
-                    .unwrap_or_else(|| panic!("{name} {conn}: decoded frame code {} opaque {} not in the recording", cmd.code, cmd.opaque));
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{name} {conn}: decoded frame code {} opaque {} not in the recording",
+                            cmd.code, cmd.opaque
+                        )
+                    });
                 check_frame(&name, &raw, slot.take().unwrap());
                 checked += 1;
             }
         }
-        assert!(unmatched.iter().all(Option::is_none), "{name}: some recorded frames were not found in the capture");
+        assert!(
+            unmatched.iter().all(Option::is_none),
+            "{name}: some recorded frames were not found in the capture"
+        );
     }
     assert!(checked > 400, "only {checked} golden frames checked");
 }
@@ -82,7 +92,10 @@ fn check_frame(name: &str, raw: &[u8], golden: &GoldenFrame) {
     let ours = frame::encode_header(&cmd);
     match cmd.serialize_type {
         SerializeType::RocketMq => {
-            assert_eq!(ours, raw_header, "{name}: ROCKETMQ header must re-encode to identical bytes");
+            assert_eq!(
+                ours, raw_header,
+                "{name}: ROCKETMQ header must re-encode to identical bytes"
+            );
             let mut whole = BytesMut::new();
             frame::encode(&cmd, &mut whole);
             assert_eq!(&whole[..], raw, "{name}: whole ROCKETMQ frame re-encodes identically");

@@ -58,20 +58,39 @@ async fn hostile_frames_close_only_their_connection() {
     inner_key_lies[ext_len_at + 4..ext_len_at + 6].copy_from_slice(&(-3i16).to_be_bytes());
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("random bytes", (0..300u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        (
+            "random bytes",
+            (0..300u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+        ),
         ("negative length", (-20i32).to_be_bytes().to_vec()),
-        ("2 GiB length", 0x7fff_ffffi32.to_be_bytes().iter().chain(&[0u8; 64]).copied().collect()),
+        (
+            "2 GiB length",
+            0x7fff_ffffi32.to_be_bytes().iter().chain(&[0u8; 64]).copied().collect(),
+        ),
         ("header longer than frame", frame_with_header(0, json, 4096)),
-        ("malformed JSON", frame_with_header(0, b"{\"code\":105,\"extFields\":{", 25)),
+        (
+            "malformed JSON",
+            frame_with_header(0, b"{\"code\":105,\"extFields\":{", 25),
+        ),
         ("JSON that is not an object", frame_with_header(0, b"[1,2,3]", 7)),
-        ("ROCKETMQ ext length lies", frame_with_header(1, &lying_header, lying_header.len() as u32)),
-        ("ROCKETMQ key length negative", frame_with_header(1, &inner_key_lies, inner_key_lies.len() as u32)),
+        (
+            "ROCKETMQ ext length lies",
+            frame_with_header(1, &lying_header, lying_header.len() as u32),
+        ),
+        (
+            "ROCKETMQ key length negative",
+            frame_with_header(1, &inner_key_lies, inner_key_lies.len() as u32),
+        ),
         ("unknown serialize type", frame_with_header(7, json, json.len() as u32)),
     ];
     for (what, bytes) in cases {
         let (answer, closed) = send_raw(&ns.addr, &bytes).await;
         assert!(closed, "{what}: the connection should be closed");
-        assert!(answer.is_empty(), "{what}: no answer expected, got {} bytes", answer.len());
+        assert!(
+            answer.is_empty(),
+            "{what}: no answer expected, got {} bytes",
+            answer.len()
+        );
         assert_still_serving(&ns.addr).await;
     }
     ns.server.shutdown().await;
@@ -87,7 +106,10 @@ async fn unknown_codes_and_bad_headers_get_error_responses() {
         let answer = conn.request(unknown, Duration::from_secs(5)).await.unwrap();
         assert_eq!(answer.code, response::REQUEST_CODE_NOT_SUPPORTED);
         assert!(answer.remark.unwrap().contains("9999"));
-        assert_eq!(answer.serialize_type, serialize_type, "the answer copies the serialize type");
+        assert_eq!(
+            answer.serialize_type, serialize_type,
+            "the answer copies the serialize type"
+        );
 
         // GET_ROUTEINFO_BY_TOPIC without its required `topic`
         let mut missing = RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC);
@@ -98,7 +120,13 @@ async fn unknown_codes_and_bad_headers_get_error_responses() {
     }
     // A non-numeric brokerId in a registration is a clear error, and the connection lives on.
     let mut register = RemotingCommand::request(request::REGISTER_BROKER);
-    for (k, v) in [("brokerName", "b"), ("brokerAddr", "127.0.0.1:1"), ("clusterName", "C"), ("haServerAddr", ""), ("brokerId", "zero")] {
+    for (k, v) in [
+        ("brokerName", "b"),
+        ("brokerAddr", "127.0.0.1:1"),
+        ("clusterName", "C"),
+        ("haServerAddr", ""),
+        ("brokerId", "zero"),
+    ] {
         register.ext_mut().insert(k, v);
     }
     let answer = conn.request(register, Duration::from_secs(5)).await.unwrap();
@@ -106,12 +134,22 @@ async fn unknown_codes_and_bad_headers_get_error_responses() {
     assert!(answer.remark.unwrap().contains("brokerId"));
     // A registration whose body does not match its bodyCrc32.
     let mut register = RemotingCommand::request(request::REGISTER_BROKER);
-    for (k, v) in [("brokerName", "b"), ("brokerAddr", "127.0.0.1:1"), ("clusterName", "C"), ("haServerAddr", ""), ("brokerId", "0"), ("bodyCrc32", "12345")] {
+    for (k, v) in [
+        ("brokerName", "b"),
+        ("brokerAddr", "127.0.0.1:1"),
+        ("clusterName", "C"),
+        ("haServerAddr", ""),
+        ("brokerId", "0"),
+        ("bodyCrc32", "12345"),
+    ] {
         register.ext_mut().insert(k, v);
     }
     register.body = bytes::Bytes::from_static(b"{}");
     let answer = conn.request(register, Duration::from_secs(5)).await.unwrap();
-    assert_eq!((answer.code, answer.remark.as_deref()), (response::SYSTEM_ERROR, Some("crc32 not match")));
+    assert_eq!(
+        (answer.code, answer.remark.as_deref()),
+        (response::SYSTEM_ERROR, Some("crc32 not match"))
+    );
     assert_still_serving(&ns.addr).await;
 
     // A oneway request with an unknown code gets no answer at all.

@@ -16,7 +16,10 @@ async fn route_code(conn: &Connection, topic: &str) -> i32 {
 
 async fn cluster_info(conn: &Connection) -> ClusterInfo {
     let answer = conn
-        .request(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO), Duration::from_secs(5))
+        .request(
+            RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO),
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
     fastjson::from_slice(&answer.body).unwrap()
@@ -40,15 +43,25 @@ where
 
 #[tokio::test]
 async fn silent_broker_expires_and_closed_connection_removes_at_once() {
-    let ns = InProcessNamesrv::start(&[("brokerChannelExpiredTime", "1000"), ("scanNotActiveBrokerInterval", "100")]).await;
+    let ns = InProcessNamesrv::start(&[
+        ("brokerChannelExpiredTime", "1000"),
+        ("scanNotActiveBrokerInterval", "100"),
+    ])
+    .await;
     let client = connect(&ns.addr).await;
 
     // broker-a keeps its connection open but never registers again: it expires.
     let broker_a = connect(&ns.addr).await;
-    assert_eq!(register_broker(&broker_a, "C", "broker-a", "127.0.0.1:20911", &[("TopicA", 4, 6)]).await, 0);
+    assert_eq!(
+        register_broker(&broker_a, "C", "broker-a", "127.0.0.1:20911", &[("TopicA", 4, 6)]).await,
+        0
+    );
     // broker-b re-registers every 300 ms and must stay.
     let broker_b = connect(&ns.addr).await;
-    assert_eq!(register_broker(&broker_b, "C", "broker-b", "127.0.0.1:21911", &[("TopicB", 4, 6)]).await, 0);
+    assert_eq!(
+        register_broker(&broker_b, "C", "broker-b", "127.0.0.1:21911", &[("TopicB", 4, 6)]).await,
+        0
+    );
     assert_eq!(route_code(&client, "TopicA").await, response::SUCCESS);
     let keep_alive = {
         let broker_b = broker_b.clone();
@@ -60,18 +73,30 @@ async fn silent_broker_expires_and_closed_connection_removes_at_once() {
         })
     };
 
-    assert!(eventually(Duration::from_secs(10), || async { route_code(&client, "TopicA").await == response::TOPIC_NOT_EXIST }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            route_code(&client, "TopicA").await == response::TOPIC_NOT_EXIST
+        })
+        .await
+    );
     let info = cluster_info(&client).await;
     assert!(!info.broker_addr_table.contains_key("broker-a"), "{info:?}");
     assert_eq!(info.cluster_addr_table["C"], vec!["broker-b".to_string()]);
-    assert!(broker_a.is_closed() || eventually(Duration::from_secs(2), || async { broker_a.is_closed() }).await,
-        "the expired broker's connection is closed, as Java does");
+    assert!(
+        broker_a.is_closed() || eventually(Duration::from_secs(2), || async { broker_a.is_closed() }).await,
+        "the expired broker's connection is closed, as Java does"
+    );
     assert_eq!(route_code(&client, "TopicB").await, response::SUCCESS);
 
     // broker-b's connection closes: gone immediately, well before any expiry.
     keep_alive.abort();
     broker_b.close();
-    assert!(eventually(Duration::from_millis(500), || async { route_code(&client, "TopicB").await == response::TOPIC_NOT_EXIST }).await);
+    assert!(
+        eventually(Duration::from_millis(500), || async {
+            route_code(&client, "TopicB").await == response::TOPIC_NOT_EXIST
+        })
+        .await
+    );
     assert!(cluster_info(&client).await.broker_addr_table.is_empty());
     ns.server.shutdown().await;
 }

@@ -52,7 +52,11 @@ fn go_client_broker_ids(body: &str) -> Vec<i64> {
         let inner = &rest[..rest.find('}').unwrap()];
         for entry in inner.split(',') {
             let colon = entry.find(':').expect("an id:address pair");
-            ids.push(entry[..colon].parse().unwrap_or_else(|_| panic!("not an integer id: {entry}")));
+            ids.push(
+                entry[..colon]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not an integer id: {entry}")),
+            );
         }
     }
     ids
@@ -66,8 +70,10 @@ async fn replayed_requests_get_java_answers() {
 
     for file in golden::frame_files() {
         let frames = golden::load_frames(&file);
-        let mut requests: Vec<&GoldenFrame> =
-            frames.iter().filter(|f| f.is_request() && f.server_port() == 9876).collect();
+        let mut requests: Vec<&GoldenFrame> = frames
+            .iter()
+            .filter(|f| f.is_request() && f.server_port() == 9876)
+            .collect();
         requests.sort_by(|a, b| a.t.total_cmp(&b.t));
         for req in requests {
             if !connections.contains_key(&req.conn) {
@@ -81,7 +87,10 @@ async fn replayed_requests_get_java_answers() {
                 continue;
             };
             let ours = conn.request(cmd, Duration::from_secs(5)).await.unwrap();
-            let what = format!("{file}: request code {} opaque {} on {}", req.code, req.opaque, req.conn);
+            let what = format!(
+                "{file}: request code {} opaque {} on {}",
+                req.code, req.opaque, req.conn
+            );
             assert_eq!(ours.code, expected.code, "{what}: {:?}", ours.remark);
             assert_eq!(ours.serialize_type.name(), expected.serialize, "{what}");
             if ours.code != response::SUCCESS {
@@ -93,14 +102,22 @@ async fn replayed_requests_get_java_answers() {
                     assert_eq!(comparable(&ours.body), comparable(&expected_body), "{what}");
                     let text = std::str::from_utf8(&ours.body).unwrap();
                     if req.header["version"].as_i64().unwrap() < 401 {
-                        assert!(text.contains("\"brokerAddrs\":{0:\""), "{what}: legacy form expected: {text}");
+                        assert!(
+                            text.contains("\"brokerAddrs\":{0:\""),
+                            "{what}: legacy form expected: {text}"
+                        );
                         assert!(go_client_broker_ids(text).contains(&0), "{what}");
                     } else {
-                        assert!(text.contains("\"brokerAddrs\":{\"0\":\""), "{what}: standard JSON expected: {text}");
+                        assert!(
+                            text.contains("\"brokerAddrs\":{\"0\":\""),
+                            "{what}: standard JSON expected: {text}"
+                        );
                         serde_json::from_str::<Value>(text).expect("standard JSON parses strictly");
                     }
                 }
-                request::GET_BROKER_CLUSTER_INFO | request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER | request::GET_TOPICS_BY_CLUSTER => {
+                request::GET_BROKER_CLUSTER_INFO
+                | request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER
+                | request::GET_TOPICS_BY_CLUSTER => {
                     assert_eq!(comparable(&ours.body), comparable(&expected_body), "{what}");
                 }
                 _ => {}
@@ -110,8 +127,16 @@ async fn replayed_requests_get_java_answers() {
     }
     eprintln!("compared answers by request code: {compared:?}");
     // The recordings hold route lookups, cluster info, topic lists and registrations.
-    for code in [request::REGISTER_BROKER, request::GET_ROUTEINFO_BY_TOPIC, request::GET_BROKER_CLUSTER_INFO, request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER] {
-        assert!(compared.get(&code).copied().unwrap_or(0) > 0, "no {code} answer compared: {compared:?}");
+    for code in [
+        request::REGISTER_BROKER,
+        request::GET_ROUTEINFO_BY_TOPIC,
+        request::GET_BROKER_CLUSTER_INFO,
+        request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
+    ] {
+        assert!(
+            compared.get(&code).copied().unwrap_or(0) > 0,
+            "no {code} answer compared: {compared:?}"
+        );
     }
     ns.server.shutdown().await;
 }
@@ -125,9 +150,15 @@ async fn legacy_route_form_is_exactly_what_fastjson_writes() {
         .find(|f| f.dir == "resp" && f.code == 0 && f.body_text.as_deref().is_some_and(|t| t.contains("\"perm\":7")))
         .unwrap();
     let ns = InProcessNamesrv::start(&[]).await;
-    let register = golden::load_frames("01").into_iter().find(|f| f.code == request::REGISTER_BROKER).unwrap();
+    let register = golden::load_frames("01")
+        .into_iter()
+        .find(|f| f.code == request::REGISTER_BROKER)
+        .unwrap();
     let broker = connect(&ns.addr).await;
-    let reply = broker.request(register.to_command(), Duration::from_secs(5)).await.unwrap();
+    let reply = broker
+        .request(register.to_command(), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(reply.code, 0, "{:?}", reply.remark);
 
     let client = connect(&ns.addr).await;

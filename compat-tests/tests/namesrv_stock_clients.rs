@@ -24,7 +24,11 @@ impl RequestHandler for SendRecorder {
         let mut res = RemotingCommand::success(&req);
         if matches!(req.code, request::SEND_MESSAGE | request::SEND_MESSAGE_V2) {
             // SEND_MESSAGE_V2 carries the same fields under one-letter keys.
-            let (topic_key, queue_key) = if req.code == request::SEND_MESSAGE_V2 { ("b", "e") } else { ("topic", "queueId") };
+            let (topic_key, queue_key) = if req.code == request::SEND_MESSAGE_V2 {
+                ("b", "e")
+            } else {
+                ("topic", "queueId")
+            };
             let topic = req.ext().get(topic_key).unwrap_or_default().to_string();
             let queue_id: i32 = req.ext().get(queue_key).and_then(|q| q.parse().ok()).unwrap_or(-1);
             let mut sends = self.sends.lock().unwrap();
@@ -42,9 +46,25 @@ impl RequestHandler for SendRecorder {
 async fn check_client(client: StockClient, namesrv: &str, recorder: &SendRecorder, group: &str) {
     let limit = Duration::from_secs(120);
     let unknown = client
-        .run(&["send", "--namesrv", namesrv, "--topic", "NoSuchTopic", "--group", group, "--count", "1"], limit)
+        .run(
+            &[
+                "send",
+                "--namesrv",
+                namesrv,
+                "--topic",
+                "NoSuchTopic",
+                "--group",
+                group,
+                "--count",
+                "1",
+            ],
+            limit,
+        )
         .await;
-    assert!(!unknown.success, "{client:?}: a send to an unknown topic must fail: {unknown:?}");
+    assert!(
+        !unknown.success,
+        "{client:?}: a send to an unknown topic must fail: {unknown:?}"
+    );
     let error = unknown.errors().first().map(|e| e.to_string()).unwrap_or_default();
     let no_route = match client {
         StockClient::Cpp => error.contains("No route info"),
@@ -55,7 +75,22 @@ async fn check_client(client: StockClient, namesrv: &str, recorder: &SendRecorde
 
     let before = recorder.sends.lock().unwrap().len();
     let sent = client
-        .run(&["send", "--namesrv", namesrv, "--topic", "CompatTopic", "--group", group, "--count", "6", "--key-prefix", "k"], limit)
+        .run(
+            &[
+                "send",
+                "--namesrv",
+                namesrv,
+                "--topic",
+                "CompatTopic",
+                "--group",
+                group,
+                "--count",
+                "6",
+                "--key-prefix",
+                "k",
+            ],
+            limit,
+        )
         .await;
     assert!(sent.success, "{client:?}: sends through the registered route: {sent:?}");
     assert_eq!(sent.records().len(), 6, "{client:?}: {sent:?}");
@@ -63,7 +98,10 @@ async fn check_client(client: StockClient, namesrv: &str, recorder: &SendRecorde
     assert_eq!(sends.len(), 6, "{client:?}: the broker from the route got every send");
     for (topic, queue_id) in sends {
         assert_eq!(topic, "CompatTopic");
-        assert!((0..4).contains(&queue_id), "{client:?}: queue id {queue_id} outside the route's 4 queues");
+        assert!(
+            (0..4).contains(&queue_id),
+            "{client:?}: queue id {queue_id} outside the route's 4 queues"
+        );
     }
 }
 
@@ -77,7 +115,14 @@ async fn stock_clients_use_our_routes() {
         .unwrap();
     let broker_addr = broker.local_addr().to_string();
     let registration = connect(&namesrv.addr).await;
-    let code = register_broker(&registration, "DefaultCluster", "broker-compat", &broker_addr, &[("CompatTopic", 4, 6)]).await;
+    let code = register_broker(
+        &registration,
+        "DefaultCluster",
+        "broker-compat",
+        &broker_addr,
+        &[("CompatTopic", 4, 6)],
+    )
+    .await;
     assert_eq!(code, 0);
 
     check_client(StockClient::Cpp, &namesrv.addr, &recorder, "compat_cpp_pg").await;

@@ -35,10 +35,7 @@ impl Default for NamesrvConfig {
         NamesrvConfig {
             rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
             kv_config_path: namesrv_dir.join("kvConfig.json").to_string_lossy().into_owned(),
-            config_store_path: namesrv_dir
-                .join("namesrv.properties")
-                .to_string_lossy()
-                .into_owned(),
+            config_store_path: namesrv_dir.join("namesrv.properties").to_string_lossy().into_owned(),
             product_env_name: "center".into(),
             cluster_test: false,
             order_message_enable: false,
@@ -77,9 +74,7 @@ impl NamesrvConfig {
             "clusterTest" => self.cluster_test = parse_value(key, value)?,
             "orderMessageEnable" => self.order_message_enable = parse_value(key, value)?,
             "configBlackList" => self.config_black_list = value.to_string(),
-            "scanNotActiveBrokerInterval" => {
-                self.scan_not_active_broker_interval = parse_value(key, value)?
-            }
+            "scanNotActiveBrokerInterval" => self.scan_not_active_broker_interval = parse_value(key, value)?,
             "brokerChannelExpiredTime" => self.broker_channel_expired_time = parse_value(key, value)?,
             "listenPort" => self.listen_port = parse_value(key, value)?,
             "bindAddress" => self.bind_address = value.to_string(),
@@ -144,7 +139,11 @@ mod tests {
     fn java_keys_round_trip_through_properties() {
         let mut config = NamesrvConfig::default();
         config
-            .apply([("listenPort", "19876"), ("orderMessageEnable", "true"), ("unknownKey", "x")])
+            .apply([
+                ("listenPort", "19876"),
+                ("orderMessageEnable", "true"),
+                ("unknownKey", "x"),
+            ])
             .unwrap();
         assert_eq!(config.listen_port, 19876);
         assert!(config.order_message_enable);

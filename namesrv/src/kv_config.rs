@@ -33,8 +33,9 @@ impl KvConfigManager {
         let path = path.into();
         let table = match std::fs::read(&path) {
             Ok(bytes) if !bytes.is_empty() => {
-                let wrapper: KvConfigSerializeWrapper = fastjson::from_slice(&bytes)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+                let wrapper: KvConfigSerializeWrapper = fastjson::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                })?;
                 info!(path = %path.display(), namespaces = wrapper.config_table.len(), "loaded KV config");
                 wrapper.config_table
             }

@@ -125,7 +125,12 @@ impl RouteInfoManager {
             },
         );
         if previous.is_none() {
-            info!(broker = reg.broker_addr, name = reg.broker_name, id = reg.broker_id, "new broker registered");
+            info!(
+                broker = reg.broker_addr,
+                name = reg.broker_name,
+                id = reg.broker_id,
+                "new broker registered"
+            );
         }
 
         if let Some(list) = reg.filter_server_list {
@@ -429,7 +434,14 @@ mod tests {
         w
     }
 
-    fn register(m: &RouteInfoManager, name: &str, addr: &str, id: i64, w: &TopicConfigSerializeWrapper, timeout_ms: u64) -> RegisterBrokerResult {
+    fn register(
+        m: &RouteInfoManager,
+        name: &str,
+        addr: &str,
+        id: i64,
+        w: &TopicConfigSerializeWrapper,
+        timeout_ms: u64,
+    ) -> RegisterBrokerResult {
         m.register_broker(Registration {
             cluster_name: "C",
             broker_addr: addr,
@@ -461,7 +473,10 @@ mod tests {
         assert_eq!(m.scan_not_active_brokers(), 2);
         let route = m.pickup_topic_route_data("T").unwrap();
         assert_eq!(route.broker_datas.len(), 1);
-        assert_eq!(route.broker_datas[0].broker_addrs.values().collect::<Vec<_>>(), ["1.1.1.2:1"]);
+        assert_eq!(
+            route.broker_datas[0].broker_addrs.values().collect::<Vec<_>>(),
+            ["1.1.1.2:1"]
+        );
         assert_eq!(m.cluster_info().cluster_addr_table["C"], vec!["a".to_string()]);
         m.unregister_broker("C", "1.1.1.2:1", "a", 1);
         assert!(m.pickup_topic_route_data("T").is_none());
@@ -474,9 +489,15 @@ mod tests {
         let m = RouteInfoManager::new();
         register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 4)], 1), 1000);
         register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 16)], 1), 1000);
-        assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].write_queue_nums, 4);
+        assert_eq!(
+            m.pickup_topic_route_data("T").unwrap().queue_datas[0].write_queue_nums,
+            4
+        );
         register(&m, "a", "1.1.1.1:1", 0, &wrapper(&[("T", 16)], 2), 1000);
-        assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].write_queue_nums, 16);
+        assert_eq!(
+            m.pickup_topic_route_data("T").unwrap().queue_datas[0].write_queue_nums,
+            16
+        );
     }
 
     #[test]

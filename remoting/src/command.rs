@@ -60,8 +60,7 @@ impl SerializeType {
 pub struct LanguageCode(pub u8);
 
 const LANGUAGE_NAMES: [&str; 13] = [
-    "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP",
-    "OMS", "RUST",
+    "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST",
 ];
 
 impl LanguageCode {
@@ -112,10 +111,7 @@ impl ExtFields {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
@@ -251,9 +247,7 @@ impl RemotingCommand {
 
     /// The ext fields, empty when the header had none.
     pub fn ext(&self) -> &ExtFields {
-        static EMPTY: ExtFields = ExtFields {
-            entries: Vec::new(),
-        };
+        static EMPTY: ExtFields = ExtFields { entries: Vec::new() };
         self.ext_fields.as_ref().unwrap_or(&EMPTY)
     }
 

@@ -110,7 +110,11 @@ impl Connection {
             }),
         };
         let codec = RemotingCodec::new(max_frame_length);
-        tokio::spawn(write_loop(conn.clone(), FramedWrite::new(write_half, codec.clone()), rx));
+        tokio::spawn(write_loop(
+            conn.clone(),
+            FramedWrite::new(write_half, codec.clone()),
+            rx,
+        ));
         handler.on_connected(&conn);
         tokio::spawn(read_loop(conn.clone(), FramedRead::new(read_half, codec), handler));
         Ok(conn)
@@ -142,19 +146,11 @@ impl Connection {
         if self.is_closed() {
             return Err(self.closed_error());
         }
-        self.inner
-            .outbound
-            .send(cmd)
-            .await
-            .map_err(|_| self.closed_error())
+        self.inner.outbound.send(cmd).await.map_err(|_| self.closed_error())
     }
 
     /// Sends a request and waits for the response with the same opaque.
-    pub async fn request(
-        &self,
-        request: RemotingCommand,
-        timeout: Duration,
-    ) -> Result<RemotingCommand, RemotingError> {
+    pub async fn request(&self, request: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
         let opaque = request.opaque;
         let (tx, rx) = oneshot::channel();
         self.inner.pending.lock().unwrap().insert(opaque, tx);

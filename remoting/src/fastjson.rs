@@ -30,11 +30,7 @@ pub fn parse(text: &[u8]) -> Result<Value, ParseError> {
     if let Ok(value) = serde_json::from_slice(text) {
         return Ok(value);
     }
-    let mut parser = Parser {
-        text,
-        pos: 0,
-        depth: 0,
-    };
+    let mut parser = Parser { text, pos: 0, depth: 0 };
     parser.skip_ws();
     let value = parser.value()?;
     parser.skip_ws();
@@ -99,10 +95,7 @@ impl Parser<'_> {
         }
     }
 
-    fn nested(
-        &mut self,
-        inner: fn(&mut Self) -> Result<Value, ParseError>,
-    ) -> Result<Value, ParseError> {
+    fn nested(&mut self, inner: fn(&mut Self) -> Result<Value, ParseError>) -> Result<Value, ParseError> {
         if self.depth >= MAX_DEPTH {
             return Err(self.error("nesting too deep"));
         }

@@ -72,8 +72,8 @@ pub fn parse(buf: &mut BytesMut, frame_size: usize) -> Result<RemotingCommand, F
     let mut frame = buf.split_to(frame_size).freeze();
     frame.advance(4);
     let word = frame.get_u32();
-    let serialize = SerializeType::from_code((word >> 24) as u8)
-        .ok_or(FrameError::UnknownSerializeType((word >> 24) as u8))?;
+    let serialize =
+        SerializeType::from_code((word >> 24) as u8).ok_or(FrameError::UnknownSerializeType((word >> 24) as u8))?;
     let header_len = (word & 0x00FF_FFFF) as usize;
     let header = frame.split_to(header_len);
     let mut cmd = match serialize {
@@ -153,9 +153,7 @@ pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> 
         return Err(json_error("the header is not a JSON object"));
     };
     let language = match obj.get("language") {
-        Some(serde_json::Value::String(name)) => {
-            LanguageCode::from_name(name).unwrap_or(LanguageCode::OTHER)
-        }
+        Some(serde_json::Value::String(name)) => LanguageCode::from_name(name).unwrap_or(LanguageCode::OTHER),
         Some(serde_json::Value::Number(n)) => LanguageCode(n.as_u64().unwrap_or(7) as u8),
         _ => LanguageCode::JAVA,
     };
@@ -192,10 +190,7 @@ fn encode_json_header(cmd: &RemotingCommand) -> Vec<u8> {
     let mut obj = Map::new();
     obj.insert("code".into(), Value::from(cmd.code));
     if let Some(ext) = &cmd.ext_fields {
-        let ext: Map<String, Value> = ext
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v)))
-            .collect();
+        let ext: Map<String, Value> = ext.iter().map(|(k, v)| (k.to_string(), Value::from(v))).collect();
         obj.insert("extFields".into(), Value::Object(ext));
     }
     obj.insert("flag".into(), Value::from(cmd.flag));
@@ -210,10 +205,7 @@ fn encode_json_header(cmd: &RemotingCommand) -> Vec<u8> {
     if let Some(remark) = &cmd.remark {
         obj.insert("remark".into(), Value::from(remark.as_str()));
     }
-    obj.insert(
-        "serializeTypeCurrentRPC".into(),
-        Value::from(cmd.serialize_type.name()),
-    );
+    obj.insert("serializeTypeCurrentRPC".into(), Value::from(cmd.serialize_type.name()));
     obj.insert("version".into(), Value::from(cmd.version));
     serde_json::to_vec(&Value::Object(obj)).expect("a JSON value always serializes")
 }
@@ -363,10 +355,16 @@ mod tests {
         assert!(matches!(check(&huge, 1 << 24), Err(FrameError::TooLarge { .. })));
         let mut bad_header = 8i32.to_be_bytes().to_vec();
         bad_header.extend_from_slice(&100u32.to_be_bytes());
-        assert!(matches!(check(&bad_header, 1 << 24), Err(FrameError::HeaderTooLong { .. })));
+        assert!(matches!(
+            check(&bad_header, 1 << 24),
+            Err(FrameError::HeaderTooLong { .. })
+        ));
         let mut bad_type = 8i32.to_be_bytes().to_vec();
         bad_type.extend_from_slice(&(9u32 << 24).to_be_bytes());
-        assert!(matches!(check(&bad_type, 1 << 24), Err(FrameError::UnknownSerializeType(9))));
+        assert!(matches!(
+            check(&bad_type, 1 << 24),
+            Err(FrameError::UnknownSerializeType(9))
+        ));
     }
 
     #[test]

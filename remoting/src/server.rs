@@ -95,8 +95,7 @@ impl RequestHandler for Router {
         let Some(route) = self.routes.get(&request.code) else {
             let remark = format!(" request type {} not supported", request.code);
             debug!(peer = %conn.peer_addr(), code = request.code, "request code not supported");
-            let response =
-                RemotingCommand::response_to(&request, response::REQUEST_CODE_NOT_SUPPORTED, Some(remark));
+            let response = RemotingCommand::response_to(&request, response::REQUEST_CODE_NOT_SUPPORTED, Some(remark));
             return Box::pin(async move { Some(response) });
         };
         let (opaque_holder, code) = (RemotingCommand::success(&request), request.code);

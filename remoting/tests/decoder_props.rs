@@ -32,7 +32,11 @@ fn command_strategy() -> impl Strategy<Value = RemotingCommand> {
         .prop_map(|(code, opaque, binary, remark, ext, body)| {
             let mut cmd = RemotingCommand::request(code as i32);
             cmd.opaque = opaque;
-            cmd.serialize_type = if binary { SerializeType::RocketMq } else { SerializeType::Json };
+            cmd.serialize_type = if binary {
+                SerializeType::RocketMq
+            } else {
+                SerializeType::Json
+            };
             cmd.remark = remark.filter(|r| !r.is_empty());
             if !ext.is_empty() {
                 for (k, v) in ext {

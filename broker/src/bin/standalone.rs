@@ -78,7 +78,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     for define in &args.defines {
-        let (key, value) = define.split_once('=').with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
+        let (key, value) = define
+            .split_once('=')
+            .with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
         config.set(key.trim(), value.trim())?;
     }
     let broker = Broker::start(config).await.context("starting the broker")?;

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use remoting::code::response;
-use remoting::header::broker::{CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, DeleteTopicRequestHeader};
+use remoting::header::broker::{
+    CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, DeleteTopicRequestHeader,
+};
 use remoting::protocol::topic::TopicConfig;
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 
@@ -14,17 +16,28 @@ use crate::subscription_group::SubscriptionGroupConfig;
 use crate::topic_config::validate_topic_name;
 use crate::BrokerState;
 
-pub async fn update_and_create_topic(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn update_and_create_topic(
+    state: Arc<BrokerState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     let h: CreateTopicRequestHeader = req.decode_header()?;
     if h.topic == state.config.broker_cluster_name {
         return Ok(Some(RemotingCommand::response_to(
             &req,
             response::SYSTEM_ERROR,
-            Some(format!("the topic[{}] is conflict with system reserved words.", h.topic)),
+            Some(format!(
+                "the topic[{}] is conflict with system reserved words.",
+                h.topic
+            )),
         )));
     }
     if let Err(remark) = validate_topic_name(&h.topic) {
-        return Ok(Some(RemotingCommand::response_to(&req, response::SYSTEM_ERROR, Some(remark))));
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::SYSTEM_ERROR,
+            Some(remark),
+        )));
     }
     state.topics.update(TopicConfig {
         attributes: None,
@@ -52,14 +65,22 @@ pub async fn all_topic_config(state: Arc<BrokerState>, _conn: Connection, req: R
     Ok(Some(RemotingCommand::success(&req).with_body(body)))
 }
 
-pub async fn update_subscription_group(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn update_subscription_group(
+    state: Arc<BrokerState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     let config: SubscriptionGroupConfig = fastjson::from_slice(&req.body)
         .map_err(|e| HandlerError::system(format!("bad SubscriptionGroupConfig body: {e}")))?;
     state.groups.update(config);
     Ok(Some(RemotingCommand::success(&req)))
 }
 
-pub async fn delete_subscription_group(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn delete_subscription_group(
+    state: Arc<BrokerState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     let h: DeleteSubscriptionGroupRequestHeader = req.decode_header()?;
     state.groups.delete(&h.group_name);
     if h.clean_offset == Some(true) {
@@ -68,6 +89,10 @@ pub async fn delete_subscription_group(state: Arc<BrokerState>, _conn: Connectio
     Ok(Some(RemotingCommand::success(&req)))
 }
 
-pub async fn all_subscription_groups(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn all_subscription_groups(
+    state: Arc<BrokerState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     Ok(Some(RemotingCommand::success(&req).with_body(state.groups.body())))
 }

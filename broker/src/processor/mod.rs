@@ -29,20 +29,55 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     add(&mut r, s, request::CHECK_CLIENT_CONFIG, client::check_client_config);
 
     add(&mut r, s, request::QUERY_CONSUMER_OFFSET, offset::query_consumer_offset);
-    add(&mut r, s, request::UPDATE_CONSUMER_OFFSET, offset::update_consumer_offset);
+    add(
+        &mut r,
+        s,
+        request::UPDATE_CONSUMER_OFFSET,
+        offset::update_consumer_offset,
+    );
     add(&mut r, s, request::GET_MAX_OFFSET, offset::max_offset);
     add(&mut r, s, request::GET_MIN_OFFSET, offset::min_offset);
-    add(&mut r, s, request::SEARCH_OFFSET_BY_TIMESTAMP, offset::search_offset_by_timestamp);
-    add(&mut r, s, request::GET_EARLIEST_MSG_STORETIME, offset::earliest_msg_store_time);
+    add(
+        &mut r,
+        s,
+        request::SEARCH_OFFSET_BY_TIMESTAMP,
+        offset::search_offset_by_timestamp,
+    );
+    add(
+        &mut r,
+        s,
+        request::GET_EARLIEST_MSG_STORETIME,
+        offset::earliest_msg_store_time,
+    );
     add(&mut r, s, request::VIEW_MESSAGE_BY_ID, offset::view_message_by_id);
     add(&mut r, s, request::QUERY_MESSAGE, offset::query_message);
 
-    add(&mut r, s, request::UPDATE_AND_CREATE_TOPIC, admin::update_and_create_topic);
+    add(
+        &mut r,
+        s,
+        request::UPDATE_AND_CREATE_TOPIC,
+        admin::update_and_create_topic,
+    );
     add(&mut r, s, request::DELETE_TOPIC_IN_BROKER, admin::delete_topic);
     add(&mut r, s, request::GET_ALL_TOPIC_CONFIG, admin::all_topic_config);
-    add(&mut r, s, request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, admin::update_subscription_group);
-    add(&mut r, s, request::DELETE_SUBSCRIPTIONGROUP, admin::delete_subscription_group);
-    add(&mut r, s, request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG, admin::all_subscription_groups);
+    add(
+        &mut r,
+        s,
+        request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+        admin::update_subscription_group,
+    );
+    add(
+        &mut r,
+        s,
+        request::DELETE_SUBSCRIPTIONGROUP,
+        admin::delete_subscription_group,
+    );
+    add(
+        &mut r,
+        s,
+        request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+        admin::all_subscription_groups,
+    );
 
     let state = state.clone();
     r.on_disconnected(move |conn| {

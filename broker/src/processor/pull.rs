@@ -24,7 +24,11 @@ fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> Handler
 
 /// The tag hash codes a subscription expression accepts; `None` means every tag.
 fn tag_codes(expression: &str) -> Option<HashSet<i64>> {
-    let tags: Vec<&str> = expression.split("||").map(str::trim).filter(|t| !t.is_empty()).collect();
+    let tags: Vec<&str> = expression
+        .split("||")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
     if tags.is_empty() || tags.contains(&"*") {
         return None;
     }
@@ -35,7 +39,11 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     let h: PullMessageRequestHeader = req.decode_header()?;
     let config = &state.config;
     if config.broker_permission & perm::READ == 0 {
-        return reply(&req, response::NO_PERMISSION, format!("the broker[{}] pulling message is forbidden", config.broker_ip1));
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("the broker[{}] pulling message is forbidden", config.broker_ip1),
+        );
     }
     let Some(group) = state.groups.find(&h.consumer_group) else {
         return reply(
@@ -45,13 +53,25 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         );
     };
     if !group.consume_enable {
-        return reply(&req, response::NO_PERMISSION, format!("subscription group no permission, {}", h.consumer_group));
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("subscription group no permission, {}", h.consumer_group),
+        );
     }
     let Some(topic_config) = state.topics.select(&h.topic) else {
-        return reply(&req, response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please! {}", h.topic, faq()));
+        return reply(
+            &req,
+            response::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist, apply first please! {}", h.topic, faq()),
+        );
     };
     if topic_config.perm & perm::READ == 0 {
-        return reply(&req, response::NO_PERMISSION, format!("the topic[{}] pulling message is forbidden", h.topic));
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("the topic[{}] pulling message is forbidden", h.topic),
+        );
     }
     if h.queue_id < 0 || h.queue_id >= topic_config.read_queue_nums {
         return reply(
@@ -59,20 +79,42 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             response::SYSTEM_ERROR,
             format!(
                 "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
-                h.queue_id, h.topic, topic_config.read_queue_nums, conn.peer_addr()
+                h.queue_id,
+                h.topic,
+                topic_config.read_queue_nums,
+                conn.peer_addr()
             ),
         );
     }
 
     let expression = if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
-        if h.expression_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("TAG")) {
-            return reply(&req, response::SUBSCRIPTION_PARSE_FAILED, "The broker does not support consumer to filter message by SQL92");
+        if h.expression_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("TAG"))
+        {
+            return reply(
+                &req,
+                response::SUBSCRIPTION_PARSE_FAILED,
+                "The broker does not support consumer to filter message by SQL92",
+            );
         }
         h.subscription.clone().unwrap_or_else(|| "*".into())
     } else {
         match state.clients.subscription(&h.consumer_group, &h.topic) {
-            None => return reply(&req, response::SUBSCRIPTION_NOT_EXIST, format!("the consumer's group info not exist{}", faq())),
-            Some(None) => return reply(&req, response::SUBSCRIPTION_NOT_EXIST, format!("the consumer's subscription not exist{}", faq())),
+            None => {
+                return reply(
+                    &req,
+                    response::SUBSCRIPTION_NOT_EXIST,
+                    format!("the consumer's group info not exist{}", faq()),
+                )
+            }
+            Some(None) => {
+                return reply(
+                    &req,
+                    response::SUBSCRIPTION_NOT_EXIST,
+                    format!("the consumer's subscription not exist{}", faq()),
+                )
+            }
             Some(Some(sub)) => sub.sub_string,
         }
     };
@@ -81,7 +123,9 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
 
     // Committing the offset a pull carries happens once, before any waiting.
     if h.sys_flag & FLAG_COMMIT_OFFSET != 0 {
-        state.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+        state
+            .offsets
+            .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
 
     let mut may_suspend = h.sys_flag & FLAG_SUSPEND != 0;
@@ -110,7 +154,9 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         );
         let code = match got.status {
             GetMessageStatus::Found => response::SUCCESS,
-            GetMessageStatus::MessageWasRemoving | GetMessageStatus::NoMatchedMessage => response::PULL_RETRY_IMMEDIATELY,
+            GetMessageStatus::MessageWasRemoving | GetMessageStatus::NoMatchedMessage => {
+                response::PULL_RETRY_IMMEDIATELY
+            }
             GetMessageStatus::NoMatchedLogicQueue | GetMessageStatus::NoMessageInQueue => {
                 if h.queue_offset != 0 {
                     response::PULL_OFFSET_MOVED

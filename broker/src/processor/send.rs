@@ -26,13 +26,21 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     // A broker without write permission refuses order topics here; for the rest the name
     // server already advertises the reduced permission (as Java does).
     if config.broker_permission & perm::WRITE == 0 && state.topics.select(&h.topic).is_some_and(|t| t.order) {
-        return reply(&req, response::NO_PERMISSION, format!("the broker[{}] sending message is forbidden", config.broker_ip1));
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", config.broker_ip1),
+        );
     }
     if let Err(remark) = validate_topic_name(&h.topic) {
         return reply(&req, response::SYSTEM_ERROR, remark);
     }
     if is_send_forbidden(&h.topic) {
-        return reply(&req, response::NO_PERMISSION, format!("Sending message to topic[{}] is forbidden.", h.topic));
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        );
     }
 
     let topic_config = match state.topics.select(&h.topic) {
@@ -41,33 +49,55 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             Some(state.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0))
         }
         None if config.auto_create_topic_enable => {
-            state.topics.create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
+            state
+                .topics
+                .create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
         }
         None => None,
     };
     let Some(topic_config) = topic_config else {
-        return reply(&req, response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!{}", h.topic, faq()));
+        return reply(
+            &req,
+            response::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist, apply first please!{}", h.topic, faq()),
+        );
     };
     let queue_count = topic_config.write_queue_nums.max(topic_config.read_queue_nums);
     if h.queue_id >= queue_count {
         return reply(
             &req,
             response::SYSTEM_ERROR,
-            format!("request queueId[{}] is illegal, {:?} Producer: {}", h.queue_id, topic_config, conn.peer_addr()),
+            format!(
+                "request queueId[{}] is illegal, {:?} Producer: {}",
+                h.queue_id,
+                topic_config,
+                conn.peer_addr()
+            ),
         );
     }
-    let queue_id = if h.queue_id < 0 { random_queue(topic_config.write_queue_nums) } else { h.queue_id };
+    let queue_id = if h.queue_id < 0 {
+        random_queue(topic_config.write_queue_nums)
+    } else {
+        h.queue_id
+    };
     if req.body.len() > state.store.config().max_message_size {
         return reply(
             &req,
             response::MESSAGE_ILLEGAL,
-            format!("the message body size over max value, MAX: {}", state.store.config().max_message_size),
+            format!(
+                "the message body size over max value, MAX: {}",
+                state.store.config().max_message_size
+            ),
         );
     }
 
     // Backpressure: a bounded number of puts may wait on the store at once.
     let Ok(_permit) = state.send_permits.try_acquire() else {
-        return reply(&req, response::SYSTEM_BUSY, "[OVERLOAD]system busy, start flow control for a while");
+        return reply(
+            &req,
+            response::SYSTEM_BUSY,
+            "[OVERLOAD]system busy, start flow control for a while",
+        );
     };
 
     let mut properties = codec::string_to_properties(h.properties.as_deref().unwrap_or(""));
@@ -124,7 +154,10 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         }
         PutMessageStatus::UnknownError => (response::SYSTEM_ERROR, Some("UNKNOWN_ERROR".to_string())),
     };
-    let Some(append) = result.append.filter(|_| code == response::SUCCESS || code == response::FLUSH_DISK_TIMEOUT) else {
+    let Some(append) = result
+        .append
+        .filter(|_| code == response::SUCCESS || code == response::FLUSH_DISK_TIMEOUT)
+    else {
         return Ok(Some(RemotingCommand::response_to(&req, code, remark)));
     };
     let mut res = RemotingCommand::response_to(&req, code, remark).with_header(&SendMessageResponseHeader {
@@ -145,4 +178,3 @@ fn random_queue(write_queues: i32) -> i32 {
         .unwrap_or(0);
     (nanos % write_queues.max(1) as u32) as i32
 }
-

@@ -73,8 +73,8 @@ pub async fn unregister_broker(state: Arc<NamesrvState>, _conn: Connection, req:
 
 pub async fn query_data_version(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: QueryDataVersionRequestHeader = req.decode_header()?;
-    let version: DataVersion = fastjson::from_slice(&req.body)
-        .map_err(|e| HandlerError::system(format!("bad DataVersion body: {e}")))?;
+    let version: DataVersion =
+        fastjson::from_slice(&req.body).map_err(|e| HandlerError::system(format!("bad DataVersion body: {e}")))?;
     let changed = state.routes.is_broker_topic_config_changed(&h.broker_addr, &version);
     if !changed {
         state.routes.touch_broker(&h.broker_addr);
@@ -90,17 +90,18 @@ pub async fn wipe_write_perm(state: Arc<NamesrvState>, conn: Connection, req: Re
     let h: WipeWritePermOfBrokerRequestHeader = req.decode_header()?;
     let count = state.routes.wipe_write_perm_of_broker(&h.broker_name);
     tracing::info!(broker = %h.broker_name, client = %conn.peer_addr(), topics = count, "wiped write permission");
-    Ok(Some(RemotingCommand::success(&req).with_header(&WipeWritePermOfBrokerResponseHeader {
-        wipe_topic_count: count,
-    })))
+    Ok(Some(RemotingCommand::success(&req).with_header(
+        &WipeWritePermOfBrokerResponseHeader {
+            wipe_topic_count: count,
+        },
+    )))
 }
 
 pub async fn add_write_perm(state: Arc<NamesrvState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: AddWritePermOfBrokerRequestHeader = req.decode_header()?;
     let count = state.routes.add_write_perm_of_broker(&h.broker_name);
     tracing::info!(broker = %h.broker_name, client = %conn.peer_addr(), topics = count, "restored write permission");
-    Ok(Some(RemotingCommand::success(&req).with_header(&AddWritePermOfBrokerResponseHeader {
-        add_topic_count: count,
-    })))
+    Ok(Some(RemotingCommand::success(&req).with_header(
+        &AddWritePermOfBrokerResponseHeader { add_topic_count: count },
+    )))
 }
-

@@ -25,13 +25,33 @@ pub fn router(state: Arc<NamesrvState>) -> Router {
 
     add(&mut r, s, request::GET_ROUTEINFO_BY_TOPIC, route::get_route_info);
     add(&mut r, s, request::GET_BROKER_CLUSTER_INFO, route::get_cluster_info);
-    add(&mut r, s, request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER, route::get_all_topics);
+    add(
+        &mut r,
+        s,
+        request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
+        route::get_all_topics,
+    );
     add(&mut r, s, request::DELETE_TOPIC_IN_NAMESRV, route::delete_topic);
     add(&mut r, s, request::GET_TOPICS_BY_CLUSTER, route::get_topics_by_cluster);
-    add(&mut r, s, request::GET_SYSTEM_TOPIC_LIST_FROM_NS, route::get_system_topics);
+    add(
+        &mut r,
+        s,
+        request::GET_SYSTEM_TOPIC_LIST_FROM_NS,
+        route::get_system_topics,
+    );
     add(&mut r, s, request::GET_UNIT_TOPIC_LIST, route::get_unit_topics);
-    add(&mut r, s, request::GET_HAS_UNIT_SUB_TOPIC_LIST, route::get_has_unit_sub_topics);
-    add(&mut r, s, request::GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST, route::get_has_unit_sub_ununit_topics);
+    add(
+        &mut r,
+        s,
+        request::GET_HAS_UNIT_SUB_TOPIC_LIST,
+        route::get_has_unit_sub_topics,
+    );
+    add(
+        &mut r,
+        s,
+        request::GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST,
+        route::get_has_unit_sub_ununit_topics,
+    );
 
     add(&mut r, s, request::PUT_KV_CONFIG, kv::put);
     add(&mut r, s, request::GET_KV_CONFIG, kv::get);

@@ -19,7 +19,11 @@ pub async fn get_route_info(state: Arc<NamesrvState>, _conn: Connection, req: Re
             "No topic route info in name server for the topic: {}\nSee http://rocketmq.apache.org/docs/faq/ for further details.",
             h.topic
         );
-        return Ok(Some(RemotingCommand::response_to(&req, response::TOPIC_NOT_EXIST, Some(remark))));
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::TOPIC_NOT_EXIST,
+            Some(remark),
+        )));
     };
     if state.config.read().unwrap().order_message_enable {
         route.order_topic_conf = state.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, &h.topic);
@@ -42,7 +46,9 @@ pub async fn get_cluster_info(state: Arc<NamesrvState>, _conn: Connection, req: 
 }
 
 fn topic_list(req: &RemotingCommand, list: TopicList) -> HandlerResult {
-    Ok(Some(RemotingCommand::success(req).with_body(fastjson::to_standard_vec(&list))))
+    Ok(Some(
+        RemotingCommand::success(req).with_body(fastjson::to_standard_vec(&list)),
+    ))
 }
 
 pub async fn get_all_topics(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -71,7 +77,11 @@ pub async fn get_unit_topics(state: Arc<NamesrvState>, _conn: Connection, req: R
     topic_list(&req, state.routes.unit_topics())
 }
 
-pub async fn get_has_unit_sub_topics(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn get_has_unit_sub_topics(
+    state: Arc<NamesrvState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     topic_list(&req, state.routes.has_unit_sub_topics())
 }
 

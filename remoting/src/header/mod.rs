@@ -88,19 +88,14 @@ pub fn read_required<T: FieldValue>(ext: &ExtFields, key: &'static str) -> Resul
 }
 
 #[doc(hidden)]
-pub fn read_optional<T: FieldValue>(
-    ext: &ExtFields,
-    key: &'static str,
-) -> Result<Option<T>, HeaderError> {
+pub fn read_optional<T: FieldValue>(ext: &ExtFields, key: &'static str) -> Result<Option<T>, HeaderError> {
     match ext.get(key) {
         None => Ok(None),
-        Some(text) => T::parse_field(text)
-            .map(Some)
-            .ok_or_else(|| HeaderError::Invalid {
-                field: key,
-                value: text.to_string(),
-                expected: T::EXPECTED,
-            }),
+        Some(text) => T::parse_field(text).map(Some).ok_or_else(|| HeaderError::Invalid {
+            field: key,
+            value: text.to_string(),
+            expected: T::EXPECTED,
+        }),
     }
 }
 
