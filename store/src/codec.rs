@@ -192,14 +192,17 @@ pub fn properties_string_java_order(pairs: &[(String, String)]) -> String {
     while pairs.len() > capacity * 3 / 4 {
         capacity *= 2;
     }
-    let mut order: Vec<(usize, usize)> = pairs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let h = java_string_hash(&p.0) as u32;
-            (((h ^ (h >> 16)) as usize) & (capacity - 1), i)
-        })
-        .collect();
+    // (bucket, insertion index); on the stack for the usual handful of properties.
+    let mut small = [(0usize, 0usize); 16];
+    let mut large = Vec::new();
+    let order: &mut [(usize, usize)] = if pairs.len() <= small.len() { &mut small[..pairs.len()] } else {
+        large.resize(pairs.len(), (0, 0));
+        &mut large
+    };
+    for (i, p) in pairs.iter().enumerate() {
+        let h = java_string_hash(&p.0) as u32;
+        order[i] = (((h ^ (h >> 16)) as usize) & (capacity - 1), i);
+    }
     order.sort_unstable();
     let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
     for (n, (_, i)) in order.iter().enumerate() {
@@ -498,6 +501,14 @@ pub struct RecordView<'a> {
     pub properties: Cow<'a, str>,
 }
 
+/// Borrows valid UTF-8 (the fast, usual case), else replaces bad sequences.
+fn utf8(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 /// Parses the record at the start of `buf` without copying it.
 pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
     let mut r = Reader { buf, pos: 0 };
@@ -530,12 +541,12 @@ pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
     }
     let body = r.take(body_len as usize)?;
     let topic_len = if topic_len_size == 1 { r.i8()? as u8 as usize } else { r.i16()? as u16 as usize };
-    let topic = String::from_utf8_lossy(r.take(topic_len)?);
+    let topic = utf8(r.take(topic_len)?);
     let props_len = r.i16()?;
     if props_len < 0 {
         return Err(CodecError::Malformed("negative properties length"));
     }
-    let properties = String::from_utf8_lossy(r.take(props_len as usize)?);
+    let properties = utf8(r.take(props_len as usize)?);
     let computed = encoded_length_with(sys_flag, body_len as usize, topic_len, props_len as usize, topic_len_size);
     if computed != size as usize {
         return Err(CodecError::SizeMismatch { declared: size, computed: computed as i32 });
@@ -612,13 +623,22 @@ pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck<'_> {
     }
     let (tags_code, keys, unique_key, delay_level) = match &v.properties {
         Cow::Borrowed(p) => {
-            let p: &str = p;
-            (
-                find_property(p, property::TAGS).map(tags_hash_code).unwrap_or(0),
-                find_property(p, property::KEYS),
-                find_property(p, property::UNIQ_KEY),
-                find_property(p, property::DELAY).and_then(|d| d.parse::<i32>().ok()),
-            )
+            // One pass over the properties for the four the store needs.
+            let (mut tags, mut keys, mut uniq, mut delay) = (None, None, None, None);
+            for part in p.split(PROPERTY_SEPARATOR) {
+                let Some((k, val)) = part.split_once(NAME_VALUE_SEPARATOR) else { continue };
+                if val.is_empty() {
+                    continue;
+                }
+                match k {
+                    property::TAGS => tags = Some(val),
+                    property::KEYS => keys = Some(val),
+                    property::UNIQ_KEY => uniq = Some(val),
+                    property::DELAY => delay = Some(val),
+                    _ => {}
+                }
+            }
+            (tags.map(tags_hash_code).unwrap_or(0), keys, uniq, delay.and_then(|d| d.parse::<i32>().ok()))
         }
         // Not valid UTF-8: only what does not need borrowing.
         Cow::Owned(p) => (find_property(p, property::TAGS).map(tags_hash_code).unwrap_or(0), None, None, None),
@@ -676,7 +696,7 @@ pub fn bytes_to_hex(b: &[u8]) -> String {
 /// Parses hex (either case); None on odd length or a bad digit.
 pub fn hex_to_bytes(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if s.len() & 1 == 1 {
         return None;
     }
     let digit = |c: u8| -> Option<u8> {

@@ -4,11 +4,13 @@
 //! derived structure can be rebuilt by starting it from an earlier offset.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::{self, sys_flag, DispatchInfo, RecordCheck};
 use crate::commit_log::SCHEDULE_TOPIC;
 use crate::consume_queue::CqUnit;
+use crate::mapped_file::MappedFile;
 use crate::store::Inner;
 
 /// What happened at one position.
@@ -19,13 +21,19 @@ enum Step {
     Idle,
 }
 
-fn step(inner: &Inner, offset: i64) -> Step {
+fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Step {
     let cl = &inner.commit_log;
-    let max = cl.max_offset();
-    if offset >= max {
-        return Step::Idle;
+    // The file being read is kept between steps; look it up only on a change.
+    let hit = cached.as_ref().is_some_and(|f| {
+        !f.is_removed() && offset >= f.file_from_offset() && offset < f.file_from_offset() + f.size() as i64
+    });
+    if !hit {
+        if offset >= cl.max_offset() {
+            return Step::Idle;
+        }
+        *cached = cl.queue().find_by_offset(offset);
     }
-    let Some(file) = cl.queue().find_by_offset(offset) else {
+    let Some(file) = cached.as_deref() else {
         // The file is gone (retention) or offset is below the minimum.
         let min = cl.min_offset();
         return if offset < min { Step::Next(min) } else { Step::Next(cl.roll_next_file(offset)) };
@@ -96,9 +104,10 @@ fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
 
 /// Dispatches everything currently in the CommitLog.
 pub(crate) fn catch_up(inner: &Inner) {
+    let mut cached = None;
     loop {
         let from = inner.reput_from.load(Ordering::Acquire);
-        match step(inner, from) {
+        match step(inner, from, &mut cached) {
             Step::Next(n) => inner.reput_from.store(n, Ordering::Release),
             Step::Idle => break,
         }
@@ -112,7 +121,7 @@ pub(crate) fn run(inner: &Inner) {
         let before = inner.reput_from.load(Ordering::Acquire);
         catch_up(inner);
         if inner.reput_from.load(Ordering::Acquire) == before {
-            inner.new_data.wait(Duration::from_millis(10));
+            inner.new_data.wait(Duration::from_millis(1));
         }
     }
 }

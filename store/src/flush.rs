@@ -51,14 +51,23 @@ fn run_async(inner: &Inner) {
 }
 
 fn run_group_commit(inner: &Inner) {
+    let (mut rounds, mut served, mut flush_ns) = (0u64, 0u64, 0u128);
+    let debug = std::env::var_os("STORE_DEBUG_GROUP_COMMIT").is_some();
     while !inner.stopped.load(Ordering::Acquire) {
-        inner.flush_signal.wait(Duration::from_millis(10));
+        // Whoever queued up while the previous sync ran goes in this one.
+        // (Waiting to gather more writers was tried: bigger batches, but
+        // fewer syncs per second and lower throughput overall.)
         let batch: Vec<_> = std::mem::take(&mut *inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()));
         if batch.is_empty() {
+            inner.flush_signal.wait(Duration::from_millis(10));
             continue;
         }
         let target = batch.iter().map(|(o, _)| *o).max().unwrap_or(0);
+        rounds += 1;
+        served += batch.len() as u64;
+        let t = Instant::now();
         let mut flushed = inner.commit_log.queue().flush(0);
+        flush_ns += t.elapsed().as_nanos();
         // A request may name bytes published just after our flush began.
         if matches!(flushed, Ok(f) if f < target) {
             flushed = inner.commit_log.queue().flush(0);
@@ -75,8 +84,12 @@ fn run_group_commit(inner: &Inner) {
                 for (_, w) in batch {
                     w.complete(false);
                 }
+                inner.flush_signal.wait(Duration::from_millis(10));
             }
         }
+    }
+    if debug && rounds > 0 {
+        eprintln!("group commit: {rounds} rounds, {:.1} puts/round, {:.0} us/flush", served as f64 / rounds as f64, flush_ns as f64 / rounds as f64 / 1000.0);
     }
 }
 

@@ -186,7 +186,10 @@ impl IndexFile {
     /// Collects CommitLog offsets for `key` stored within `[begin, end]`,
     /// newest first, until `out` holds `max`.
     pub fn select(&self, out: &mut Vec<i64>, key: &str, max: usize, begin: i64, end: i64) {
-        let h = self.header();
+        // Holding the header lock keeps `put_key` from writing slots and
+        // entries while we follow a chain.
+        let guard = self.header.lock().unwrap_or_else(|e| e.into_inner());
+        let h = *guard;
         let hash = index_key_hash(key);
         let slot = hash as u64 % self.hash_slot_num as u64;
         let mut next = self.read_i32(INDEX_HEADER_SIZE + slot * HASH_SLOT_SIZE);

@@ -34,7 +34,7 @@ pub struct MessageToStore {
 impl MessageToStore {
     /// A message with defaults for everything but topic, queue, body and properties.
     pub fn new(topic: &str, queue_id: i32, body: impl Into<Bytes>, properties: Vec<(String, String)>) -> Self {
-        let local: SocketAddr = "127.0.0.1:10911".parse().expect("literal address");
+        let local = SocketAddr::from(([127, 0, 0, 1], 10911));
         MessageToStore {
             topic: topic.to_string(),
             queue_id,
@@ -44,7 +44,7 @@ impl MessageToStore {
             properties_string: None,
             sys_flag: 0,
             born_timestamp: now_millis(),
-            born_host: "127.0.0.1:0".parse().expect("literal address"),
+            born_host: SocketAddr::from(([127, 0, 0, 1], 0)),
             store_host: local,
             reconsume_times: 0,
             prepared_transaction_offset: 0,
@@ -92,14 +92,16 @@ pub enum PutMessageStatus {
 }
 
 /// Where and how a message (or batch) was appended (Java's AppendMessageResult).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendResult {
     /// CommitLog offset of the first message.
     pub wrote_offset: i64,
     /// Bytes appended.
     pub wrote_bytes: i32,
-    /// offsetMsgId; for a batch, the ids joined with ','.
-    pub msg_id: String,
+    /// The store host the offsetMsgId is made from.
+    pub store_host: SocketAddr,
+    /// For a batch, the CommitLog offset of every message (empty otherwise).
+    pub batch_offsets: Vec<i64>,
     pub store_timestamp: i64,
     /// Queue offset of the first message.
     pub logics_offset: i64,
@@ -108,6 +110,18 @@ pub struct AppendResult {
     /// Topic and queue actually written (differ from the input for delayed messages).
     pub topic: String,
     pub queue_id: i32,
+}
+
+impl AppendResult {
+    /// The offsetMsgId (Java's msgId of the append result); for a batch,
+    /// the ids joined with ','. Built on demand: most callers need it once.
+    pub fn msg_id(&self) -> String {
+        if self.batch_offsets.is_empty() {
+            return codec::encode_offset_msg_id(&self.store_host, self.wrote_offset);
+        }
+        let ids: Vec<String> = self.batch_offsets.iter().map(|o| codec::encode_offset_msg_id(&self.store_host, *o)).collect();
+        ids.join(",")
+    }
 }
 
 /// The result of a put.

@@ -32,17 +32,25 @@ pub enum StoreError {
 /// (topic, queue id, queue offset just past the new message, tag hash, store timestamp).
 pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64, i64, i64) + Send + Sync>;
 
-/// A put waiting for its bytes to reach disk.
+/// A put waiting for its bytes to reach disk. A blocked thread is parked
+/// and woken alone once its own bytes are flushed, so a group-commit round
+/// costs one wake-up per satisfied writer and none for the others.
 pub(crate) enum FlushWaiter {
-    Blocking(std::sync::mpsc::SyncSender<bool>),
+    Blocking { thread: std::thread::Thread, result: Arc<std::sync::atomic::AtomicU8> },
     Async(tokio::sync::oneshot::Sender<bool>),
 }
+
+/// States of `FlushWaiter::Blocking::result`.
+const WAITING: u8 = 0;
+const FLUSHED: u8 = 1;
+const FAILED: u8 = 2;
 
 impl FlushWaiter {
     pub(crate) fn complete(self, ok: bool) {
         match self {
-            FlushWaiter::Blocking(tx) => {
-                let _ = tx.try_send(ok);
+            FlushWaiter::Blocking { thread, result } => {
+                result.store(if ok { FLUSHED } else { FAILED }, Ordering::Release);
+                thread.unpark();
             }
             FlushWaiter::Async(tx) => {
                 let _ = tx.send(ok);
@@ -165,7 +173,12 @@ pub struct MessageStore {
     inner: Arc<Inner>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     _lock_file: File,
+    root: std::path::PathBuf,
 }
+
+/// Store roots open in this process. POSIX record locks don't conflict
+/// within one process, so a second open here is refused through this set.
+static OPEN_ROOTS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
 
 fn lock_store(path: &std::path::Path) -> Result<File, StoreError> {
     use std::os::unix::io::AsRawFd;
@@ -193,6 +206,24 @@ impl MessageStore {
     pub fn open(config: StoreConfig) -> Result<MessageStore, StoreError> {
         std::fs::create_dir_all(&config.store_path_root_dir)?;
         std::fs::create_dir_all(config.commit_log_dir())?;
+        let root = std::fs::canonicalize(&config.store_path_root_dir)?;
+        {
+            let mut open = OPEN_ROOTS.lock().unwrap_or_else(|e| e.into_inner());
+            if open.contains(&root) {
+                return Err(StoreError::Locked(root.display().to_string()));
+            }
+            open.push(root.clone());
+        }
+        match Self::open_locked(config, root.clone()) {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                OPEN_ROOTS.lock().unwrap_or_else(|e| e.into_inner()).retain(|r| r != &root);
+                Err(e)
+            }
+        }
+    }
+
+    fn open_locked(config: StoreConfig, root: std::path::PathBuf) -> Result<MessageStore, StoreError> {
         let lock_file = lock_store(&config.lock_path())?;
         let last_exit_ok = !config.abort_path().exists();
         let delay_levels_ms = config.delay_levels_ms();
@@ -200,7 +231,11 @@ impl MessageStore {
             commit_log: CommitLog::new(
                 config.commit_log_dir(),
                 config.mapped_file_size_commit_log,
-                AppendLimits { max_message_size: config.max_message_size, max_delay_level: delay_levels_ms.len() as i32 },
+                AppendLimits {
+                    max_message_size: config.max_message_size,
+                    max_delay_level: delay_levels_ms.len() as i32,
+                    write_through_file: config.flush_disk_type == FlushDiskType::SyncFlush,
+                },
             ),
             queues: RwLock::new(FastMap::default()),
             index: IndexService::new(config.index_dir(), config.max_hash_slot_num, config.max_index_num),
@@ -225,7 +260,8 @@ impl MessageStore {
         dispatcher::catch_up(&inner);
         // From here on an unclean exit is detectable.
         File::create(inner.config.abort_path())?;
-        let store = MessageStore { inner: inner.clone(), threads: Mutex::new(Vec::new()), _lock_file: lock_file };
+        inner.checkpoint.flush()?;
+        let store = MessageStore { inner: inner.clone(), threads: Mutex::new(Vec::new()), _lock_file: lock_file, root };
         store.start_threads();
         Ok(store)
     }
@@ -236,6 +272,7 @@ impl MessageStore {
         t.push(std::thread::Builder::new().name("store-reput".into()).spawn(move || dispatcher::run(&i)).expect("spawn"));
         let i = self.inner.clone();
         t.push(std::thread::Builder::new().name("store-flush-cl".into()).spawn(move || flush::run_commit_log(&i)).expect("spawn"));
+
         let i = self.inner.clone();
         t.push(std::thread::Builder::new().name("store-flush-cq".into()).spawn(move || flush::run_consume_queue(&i)).expect("spawn"));
         let i = self.inner.clone();
@@ -253,19 +290,18 @@ impl MessageStore {
         None
     }
 
-    fn finish_append(&self, r: Result<AppendResult, PutMessageStatus>) -> Result<AppendResult, PutResult> {
+    fn finish_append(&self, r: Result<AppendResult, PutMessageStatus>) -> Result<AppendResult, PutMessageStatus> {
         match r {
-            Ok(a) => {
-                self.inner.new_data.notify();
-                Ok(a)
-            }
+            // The dispatcher polls every 1 ms (like Java's reput): waking it
+            // on every put would cost a system call per message.
+            Ok(a) => Ok(a),
             Err(PutMessageStatus::CreateMappedFileFailed) => {
                 // Most likely out of disk: stop taking writes until retention frees space.
                 tracing::error!("cannot create a CommitLog file; refusing writes");
                 self.inner.writable.store(false, Ordering::Release);
-                Err(PutResult::failed(PutMessageStatus::CreateMappedFileFailed))
+                Err(PutMessageStatus::CreateMappedFileFailed)
             }
-            Err(s) => Err(PutResult::failed(s)),
+            Err(s) => Err(s),
         }
     }
 
@@ -274,9 +310,18 @@ impl MessageStore {
     }
 
     fn wait_flush_blocking(&self, a: AppendResult) -> PutResult {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit_flush(a.wrote_offset + a.wrote_bytes as i64, FlushWaiter::Blocking(tx));
-        let ok = rx.recv_timeout(Duration::from_millis(self.inner.config.sync_flush_timeout)).unwrap_or(false);
+        let result = Arc::new(std::sync::atomic::AtomicU8::new(WAITING));
+        let waiter = FlushWaiter::Blocking { thread: std::thread::current(), result: result.clone() };
+        self.submit_flush(a.wrote_offset + a.wrote_bytes as i64, waiter);
+        let deadline = Instant::now() + Duration::from_millis(self.inner.config.sync_flush_timeout);
+        while result.load(Ordering::Acquire) == WAITING {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+        let ok = result.load(Ordering::Acquire) == FLUSHED;
         PutResult { status: if ok { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout }, append: Some(a) }
     }
 
@@ -295,13 +340,13 @@ impl MessageStore {
 
     /// Appends a message. Under SYNC_FLUSH (and `wait_store_msg_ok`) returns
     /// only once the bytes are on disk; blocks the calling thread.
-    pub fn put_message(&self, msg: MessageToStore) -> PutResult {
+    pub fn put_message(&self, msg: &MessageToStore) -> PutResult {
         if let Some(r) = self.check_writable() {
             return r;
         }
-        let a = match self.finish_append(self.inner.commit_log.put(&msg)) {
+        let a = match self.finish_append(self.inner.commit_log.put(msg)) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(status) => return PutResult::failed(status),
         };
         if self.needs_flush_wait(msg.wait_store_msg_ok) {
             self.wait_flush_blocking(a)
@@ -312,13 +357,13 @@ impl MessageStore {
 
     /// `put_message` for async callers: the append is immediate, the wait
     /// for the flush does not block a runtime thread.
-    pub async fn put_message_async(&self, msg: MessageToStore) -> PutResult {
+    pub async fn put_message_async(&self, msg: &MessageToStore) -> PutResult {
         if let Some(r) = self.check_writable() {
             return r;
         }
-        let a = match self.finish_append(self.inner.commit_log.put(&msg)) {
+        let a = match self.finish_append(self.inner.commit_log.put(msg)) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(status) => return PutResult::failed(status),
         };
         if self.needs_flush_wait(msg.wait_store_msg_ok) {
             self.wait_flush_async(a).await
@@ -328,13 +373,13 @@ impl MessageStore {
     }
 
     /// Appends a client batch (SEND_BATCH_MESSAGE) to one queue.
-    pub fn put_messages(&self, batch: MessageBatchToStore) -> PutResult {
+    pub fn put_messages(&self, batch: &MessageBatchToStore) -> PutResult {
         if let Some(r) = self.check_writable() {
             return r;
         }
-        let a = match self.finish_append(self.inner.commit_log.put_batch(&batch)) {
+        let a = match self.finish_append(self.inner.commit_log.put_batch(batch)) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(status) => return PutResult::failed(status),
         };
         if self.needs_flush_wait(batch.wait_store_msg_ok) {
             self.wait_flush_blocking(a)
@@ -344,13 +389,13 @@ impl MessageStore {
     }
 
     /// `put_messages` for async callers.
-    pub async fn put_messages_async(&self, batch: MessageBatchToStore) -> PutResult {
+    pub async fn put_messages_async(&self, batch: &MessageBatchToStore) -> PutResult {
         if let Some(r) = self.check_writable() {
             return r;
         }
-        let a = match self.finish_append(self.inner.commit_log.put_batch(&batch)) {
+        let a = match self.finish_append(self.inner.commit_log.put_batch(batch)) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(status) => return PutResult::failed(status),
         };
         if self.needs_flush_wait(batch.wait_store_msg_ok) {
             self.wait_flush_async(a).await
@@ -664,6 +709,7 @@ impl MessageStore {
         for (_, w) in self.inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             w.complete(flushed.is_ok());
         }
+
         if flushed.is_ok() {
             let _ = std::fs::remove_file(self.inner.config.abort_path());
         }
@@ -673,6 +719,7 @@ impl MessageStore {
 impl Drop for MessageStore {
     fn drop(&mut self) {
         self.shutdown();
+        OPEN_ROOTS.lock().unwrap_or_else(|e| e.into_inner()).retain(|r| r != &self.root);
     }
 }
 

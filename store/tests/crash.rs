@@ -90,7 +90,7 @@ fn sync_flush_keeps_every_acknowledged_message() {
     check_acked(&store, &acks);
     check_keys(&store, &acks);
     // The store keeps working after recovery.
-    let r = store.put_message(MessageToStore::new("CrashA", 0, b"after".to_vec(), vec![]));
+    let r = store.put_message(&MessageToStore::new("CrashA", 0, b"after".to_vec(), vec![]));
     assert!(r.is_ok());
 }
 
@@ -119,7 +119,7 @@ fn torn_tail_is_truncated() {
     assert_eq!(store.max_commit_log_offset(), end, "torn record cut off");
     check_acked(&store, &acks);
     // A corrupted body (bad CRC) also ends valid data.
-    let r = store.put_message(MessageToStore::new("CrashA", 0, b"next".to_vec(), vec![]));
+    let r = store.put_message(&MessageToStore::new("CrashA", 0, b"next".to_vec(), vec![]));
     let a = r.append.unwrap();
     assert_eq!(a.wrote_offset, end);
     store.shutdown();

@@ -87,12 +87,12 @@ fn our_bytes_equal_java_bytes() {
 
     let store = MessageStore::open(cfg.clone()).unwrap();
     for (off, m) in &records {
-        let r = store.put_message(input_for(m));
+        let r = store.put_message(&input_for(m));
         assert!(r.is_ok(), "{:?}", r.status);
         let a = r.append.unwrap();
         assert_eq!(a.wrote_offset, *off);
         assert_eq!(a.logics_offset, m.queue_offset);
-        assert_eq!(a.msg_id, m.offset_msg_id());
+        assert_eq!(a.msg_id(), m.offset_msg_id());
     }
     assert!(store.wait_for_dispatch(std::time::Duration::from_secs(30)));
     store.flush().unwrap();
@@ -155,11 +155,11 @@ fn batch_messages_encode_as_java_does() {
         reconsume_times: 0,
         wait_store_msg_ok: true,
     };
-    let r = store.put_messages(batch);
+    let r = store.put_messages(&batch);
     assert!(r.is_ok());
     let a = r.append.unwrap();
     assert_eq!(a.msg_num, 3);
-    assert_eq!(a.msg_id.split(',').count(), 3);
+    assert_eq!(a.msg_id().split(',').count(), 3);
     assert!(store.wait_for_dispatch(std::time::Duration::from_secs(10)));
     let got = store.get_messages("BatchTopic", 1, 0, 10, 0, None);
     assert_eq!(got.messages.len(), 3);

@@ -19,7 +19,7 @@ fn open_with_1000_queues_stays_small() {
         let store = MessageStore::open(cfg.clone()).unwrap();
         for i in 0..6000 {
             let topic = format!("MemTopic{}", i % 250);
-            let r = store.put_message(MessageToStore::new(&topic, (i / 250 % 4) as i32, vec![b'm'; 900], vec![("KEYS".into(), format!("k{i}"))]));
+            let r = store.put_message(&MessageToStore::new(&topic, i / 250 % 4, vec![b'm'; 900], vec![("KEYS".into(), format!("k{i}"))]));
             assert!(r.is_ok());
         }
         eprintln!("puts done {:?}", t0.elapsed());

@@ -16,7 +16,7 @@ fn config(root: &std::path::Path) -> StoreConfig {
 fn fill(store: &MessageStore, n: usize) {
     for i in 0..n {
         let props = vec![("KEYS".to_string(), format!("k{i}")), ("TAGS".to_string(), "T".to_string())];
-        let r = store.put_message(MessageToStore::new("RetTopic", (i % 2) as i32, vec![b'x'; 900], props));
+        let r = store.put_message(&MessageToStore::new("RetTopic", (i % 2) as i32, vec![b'x'; 900], props));
         assert!(r.is_ok());
     }
     assert!(store.wait_for_dispatch(Duration::from_secs(30)));
@@ -62,7 +62,7 @@ fn expired_files_are_deleted_at_delete_when_but_never_the_last() {
     assert!(store.query_by_key("RetTopic", "k0", 10, 0, i64::MAX).messages.is_empty());
     assert_eq!(store.query_by_key("RetTopic", "k399", 10, 0, i64::MAX).messages.len(), 1);
     // Writing continues where it was.
-    assert!(store.put_message(MessageToStore::new("RetTopic", 0, b"more".to_vec(), vec![])).is_ok());
+    assert!(store.put_message(&MessageToStore::new("RetTopic", 0, b"more".to_vec(), vec![])).is_ok());
     store.shutdown();
     drop(store);
 
@@ -95,7 +95,7 @@ fn a_file_that_cannot_be_created_fails_puts_without_damage() {
     let mut ok = 0;
     let mut failed = None;
     for i in 0..200 {
-        let r = store.put_message(MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![("KEYS".into(), format!("f{i}"))]));
+        let r = store.put_message(&MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![("KEYS".into(), format!("f{i}"))]));
         if r.is_ok() {
             ok += 1;
         } else {
@@ -106,7 +106,7 @@ fn a_file_that_cannot_be_created_fails_puts_without_damage() {
     assert_eq!(failed, Some(PutMessageStatus::CreateMappedFileFailed));
     assert!(!store.is_writable());
     // Further puts are refused clearly.
-    let r = store.put_message(MessageToStore::new("FullTopic", 0, b"z".to_vec(), vec![]));
+    let r = store.put_message(&MessageToStore::new("FullTopic", 0, b"z".to_vec(), vec![]));
     assert_eq!(r.status, PutMessageStatus::ServiceNotAvailable);
     // Everything written before is intact.
     assert!(store.wait_for_dispatch(Duration::from_secs(10)));
@@ -129,7 +129,7 @@ fn a_file_that_cannot_be_created_fails_puts_without_damage() {
     std::fs::remove_dir(tmp.path().join("commitlog").join(format!("{:020}", 64 * 1024))).unwrap();
     store.clean_expired_files(false);
     assert!(store.is_writable());
-    assert!(store.put_message(MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![])).is_ok());
+    assert!(store.put_message(&MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![])).is_ok());
     store.shutdown();
     drop(store);
     let store = MessageStore::open(config(tmp.path())).unwrap();

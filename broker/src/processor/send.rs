@@ -120,7 +120,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             reconsume_times: h.reconsume_times.unwrap_or(0),
             wait_store_msg_ok: wait,
         };
-        state.store.put_messages_async(batch).await
+        state.store.put_messages_async(&batch).await
     } else {
         let mut msg = MessageToStore::new(&h.topic, queue_id, req.body.clone(), properties);
         msg.flag = h.flag;
@@ -130,7 +130,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         msg.store_host = state.store_addr;
         msg.reconsume_times = h.reconsume_times.unwrap_or(0);
         msg.wait_store_msg_ok = wait;
-        state.store.put_message_async(msg).await
+        state.store.put_message_async(&msg).await
     };
 
     let (code, remark) = match result.status {
@@ -161,7 +161,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         return Ok(Some(RemotingCommand::response_to(&req, code, remark)));
     };
     let mut res = RemotingCommand::response_to(&req, code, remark).with_header(&SendMessageResponseHeader {
-        msg_id: append.msg_id,
+        msg_id: append.msg_id(),
         queue_id,
         queue_offset: append.logics_offset,
         transaction_id: None,

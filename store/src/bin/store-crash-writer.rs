@@ -71,14 +71,14 @@ fn main() -> anyhow::Result<()> {
                 ("TAGS".to_string(), format!("T{}", i % 3)),
                 ("UNIQ_KEY".to_string(), format!("UNIQ{i:08}")),
             ];
-            let r = store.put_message(MessageToStore::new(topic, qid, body.into_bytes(), props));
+            let r = store.put_message(&MessageToStore::new(topic, qid, body.into_bytes(), props));
             if !r.is_ok() {
                 eprintln!("put {i} failed: {:?}", r.status);
                 continue;
             }
             let a = r.append.expect("append result");
             let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = writeln!(o, "ACK {i} {topic} {qid} {} {}", a.logics_offset, a.msg_id);
+            let _ = writeln!(o, "ACK {i} {topic} {qid} {} {}", a.logics_offset, a.msg_id());
             let _ = o.flush();
         }));
     }

@@ -1,0 +1,113 @@
+//! The API as the broker uses it: async puts with group commit, arrival
+//! notification, delayed messages, IPv6 hosts, 5.x records.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::{codec, FlushDiskType, GetMessageStatus, MessageStore, MessageToStore, StoreConfig};
+
+fn config(root: &std::path::Path, flush: FlushDiskType) -> StoreConfig {
+    let mut c = StoreConfig::with_root(root);
+    c.mapped_file_size_commit_log = 128 * 1024;
+    c.mapped_file_size_consume_queue = 100 * 20;
+    c.max_hash_slot_num = 100;
+    c.max_index_num = 1000;
+    c.flush_disk_type = flush;
+    c
+}
+
+#[test]
+fn async_sync_flush_puts_complete_and_notify_listeners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(MessageStore::open(config(tmp.path(), FlushDiskType::SyncFlush)).unwrap());
+    let seen = Arc::new(AtomicI64::new(0));
+    let s2 = seen.clone();
+    store.set_arrival_listener(Arc::new(move |topic: &str, _q, next_offset, _tags, _ts| {
+        if topic == "AsyncTopic" {
+            s2.fetch_max(next_offset, Ordering::SeqCst);
+        }
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let m = MessageToStore::new("AsyncTopic", 0, format!("m{i}").into_bytes(), vec![("TAGS".into(), "A".into())]);
+                store.put_message_async(&m).await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+    });
+    assert!(store.wait_for_dispatch(Duration::from_secs(10)));
+    assert_eq!(store.max_offset_in_queue("AsyncTopic", 0), 64);
+    assert_eq!(seen.load(Ordering::SeqCst), 64);
+    let r = store.get_messages("AsyncTopic", 0, 0, 100, 0, None);
+    assert_eq!(r.status, GetMessageStatus::Found);
+    assert_eq!(r.messages[0].tags_code, codec::tags_hash_code("A"));
+}
+
+#[test]
+fn delayed_messages_wait_in_the_schedule_topic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(tmp.path(), FlushDiskType::AsyncFlush)).unwrap();
+    let props = vec![("DELAY".to_string(), "3".to_string()), ("KEYS".to_string(), "dk".to_string())];
+    let r = store.put_message(&MessageToStore::new("RealTopic", 2, b"later".to_vec(), props));
+    let a = r.append.unwrap();
+    assert_eq!(a.topic, "SCHEDULE_TOPIC_XXXX");
+    assert_eq!(a.queue_id, 2);
+    assert!(store.wait_for_dispatch(Duration::from_secs(10)));
+    let got = store.get_messages("SCHEDULE_TOPIC_XXXX", 2, 0, 1, 0, None);
+    assert_eq!(got.status, GetMessageStatus::Found);
+    // Level 3 is 10 s: the ConsumeQueue tag code is the delivery time.
+    assert_eq!(got.messages[0].tags_code, a.store_timestamp + 10_000);
+    let m = codec::decode_message(&got.messages[0].bytes).unwrap();
+    assert_eq!(m.property("REAL_TOPIC"), Some("RealTopic"));
+    assert_eq!(m.property("REAL_QID"), Some("2"));
+    assert_eq!(store.max_offset_in_queue("RealTopic", 2), 0);
+}
+
+#[test]
+fn ipv6_hosts_and_v2_records_decode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(tmp.path(), FlushDiskType::AsyncFlush)).unwrap();
+    let mut m = MessageToStore::new("V6Topic", 0, b"six".to_vec(), vec![]);
+    m.born_host = "[2001:db8::1]:4000".parse().unwrap();
+    m.store_host = "[2001:db8::2]:10911".parse().unwrap();
+    let a = store.put_message(&m).append.unwrap();
+    assert_eq!(a.msg_id().len(), 56);
+    let (bytes, d) = store.message_by_offset_msg_id(&a.msg_id()).unwrap();
+    assert_eq!(d.sys_flag & (codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6), 0x30);
+    assert_eq!(d.born_host, "[2001:db8::1]:4000".parse().unwrap());
+    assert_eq!(d.body.as_ref(), b"six");
+
+    // The same record rewritten with 5.x's second magic code and a 2-byte topic length.
+    let topic_at = bytes.len() - 2 - 1 - "V6Topic".len();
+    let mut v2 = bytes[..topic_at].to_vec();
+    v2[4..8].copy_from_slice(&codec::MESSAGE_MAGIC_CODE_V2.to_be_bytes());
+    v2.extend_from_slice(&("V6Topic".len() as u16).to_be_bytes());
+    v2.extend_from_slice(b"V6Topic");
+    v2.extend_from_slice(&0i16.to_be_bytes());
+    let total = v2.len() as i32;
+    v2[0..4].copy_from_slice(&total.to_be_bytes());
+    let d2 = codec::decode_message(&v2).unwrap();
+    assert_eq!(d2.topic, "V6Topic");
+    assert_eq!(d2.body.as_ref(), b"six");
+    assert!(matches!(codec::check_record(&v2, true), codec::RecordCheck::Message(_)));
+}
+
+#[test]
+fn property_helpers_follow_java() {
+    let s = codec::properties_to_string(&[("a".into(), "1".into()), ("b".into(), "2".into())]);
+    assert_eq!(s, "a\u{1}1\u{2}b\u{1}2");
+    assert_eq!(codec::find_property(&s, "b"), Some("2"));
+    assert_eq!(codec::tags_hash_code("TagA"), codec::java_string_hash("TagA") as i64);
+    // Java's HashMap iteration order for a typical property set.
+    let pairs: Vec<(String, String)> =
+        ["KEYS", "idx", "UNIQ_KEY", "CLUSTER", "TAGS"].iter().map(|k| (k.to_string(), "v".to_string())).collect();
+    let order: Vec<String> = codec::java_hashmap_order(&pairs).into_iter().map(|p| p.0).collect();
+    assert_eq!(order, ["KEYS", "idx", "UNIQ_KEY", "CLUSTER", "TAGS"]);
+}
