@@ -135,6 +135,14 @@ impl PutResult {
     pub fn is_ok(&self) -> bool {
         self.status == PutMessageStatus::PutOk
     }
+    pub(crate) fn ok(append: AppendResult) -> PutResult {
+        PutResult { status: PutMessageStatus::PutOk, append: Some(append) }
+    }
+    /// A put that waited for its flush: FLUSH_DISK_TIMEOUT when the flush did not come in time.
+    pub(crate) fn after_flush(append: AppendResult, flushed: bool) -> PutResult {
+        let status = if flushed { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout };
+        PutResult { status, append: Some(append) }
+    }
     pub(crate) fn failed(status: PutMessageStatus) -> PutResult {
         PutResult { status, append: None }
     }

@@ -283,26 +283,21 @@ impl MessageStore {
         &self.inner.config
     }
 
-    fn check_writable(&self) -> Option<PutResult> {
+    /// Runs one append unless the store refuses writes, and stops taking writes when a
+    /// CommitLog file cannot be created (most likely out of disk) until retention frees space.
+    fn append(&self, write: impl FnOnce() -> Result<AppendResult, PutMessageStatus>) -> Result<AppendResult, PutResult> {
         if self.inner.stopped.load(Ordering::Acquire) || !self.inner.writable.load(Ordering::Acquire) {
-            return Some(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
+            return Err(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
         }
-        None
-    }
-
-    fn finish_append(&self, r: Result<AppendResult, PutMessageStatus>) -> Result<AppendResult, PutMessageStatus> {
-        match r {
-            // The dispatcher polls every 1 ms (like Java's reput): waking it
-            // on every put would cost a system call per message.
-            Ok(a) => Ok(a),
-            Err(PutMessageStatus::CreateMappedFileFailed) => {
-                // Most likely out of disk: stop taking writes until retention frees space.
+        // The dispatcher polls every 1 ms (like Java's reput): waking it on every put
+        // would cost a system call per message.
+        write().map_err(|status| {
+            if status == PutMessageStatus::CreateMappedFileFailed {
                 tracing::error!("cannot create a CommitLog file; refusing writes");
                 self.inner.writable.store(false, Ordering::Release);
-                Err(PutMessageStatus::CreateMappedFileFailed)
             }
-            Err(s) => Err(s),
-        }
+            PutResult::failed(status)
+        })
     }
 
     fn needs_flush_wait(&self, wait: bool) -> bool {
@@ -321,16 +316,14 @@ impl MessageStore {
             }
             std::thread::park_timeout(deadline - now);
         }
-        let ok = result.load(Ordering::Acquire) == FLUSHED;
-        PutResult { status: if ok { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout }, append: Some(a) }
+        PutResult::after_flush(a, result.load(Ordering::Acquire) == FLUSHED)
     }
 
     async fn wait_flush_async(&self, a: AppendResult) -> PutResult {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit_flush(a.wrote_offset + a.wrote_bytes as i64, FlushWaiter::Async(tx));
         let timeout = Duration::from_millis(self.inner.config.sync_flush_timeout);
-        let ok = matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(true)));
-        PutResult { status: if ok { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout }, append: Some(a) }
+        PutResult::after_flush(a, matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(true))))
     }
 
     fn submit_flush(&self, next_offset: i64, w: FlushWaiter) {
@@ -341,66 +334,38 @@ impl MessageStore {
     /// Appends a message. Under SYNC_FLUSH (and `wait_store_msg_ok`) returns
     /// only once the bytes are on disk; blocks the calling thread.
     pub fn put_message(&self, msg: &MessageToStore) -> PutResult {
-        if let Some(r) = self.check_writable() {
-            return r;
-        }
-        let a = match self.finish_append(self.inner.commit_log.put(msg)) {
-            Ok(a) => a,
-            Err(status) => return PutResult::failed(status),
-        };
-        if self.needs_flush_wait(msg.wait_store_msg_ok) {
-            self.wait_flush_blocking(a)
-        } else {
-            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        match self.append(|| self.inner.commit_log.put(msg)) {
+            Ok(a) if self.needs_flush_wait(msg.wait_store_msg_ok) => self.wait_flush_blocking(a),
+            Ok(a) => PutResult::ok(a),
+            Err(failed) => failed,
         }
     }
 
     /// `put_message` for async callers: the append is immediate, the wait
     /// for the flush does not block a runtime thread.
     pub async fn put_message_async(&self, msg: &MessageToStore) -> PutResult {
-        if let Some(r) = self.check_writable() {
-            return r;
-        }
-        let a = match self.finish_append(self.inner.commit_log.put(msg)) {
-            Ok(a) => a,
-            Err(status) => return PutResult::failed(status),
-        };
-        if self.needs_flush_wait(msg.wait_store_msg_ok) {
-            self.wait_flush_async(a).await
-        } else {
-            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        match self.append(|| self.inner.commit_log.put(msg)) {
+            Ok(a) if self.needs_flush_wait(msg.wait_store_msg_ok) => self.wait_flush_async(a).await,
+            Ok(a) => PutResult::ok(a),
+            Err(failed) => failed,
         }
     }
 
     /// Appends a client batch (SEND_BATCH_MESSAGE) to one queue.
     pub fn put_messages(&self, batch: &MessageBatchToStore) -> PutResult {
-        if let Some(r) = self.check_writable() {
-            return r;
-        }
-        let a = match self.finish_append(self.inner.commit_log.put_batch(batch)) {
-            Ok(a) => a,
-            Err(status) => return PutResult::failed(status),
-        };
-        if self.needs_flush_wait(batch.wait_store_msg_ok) {
-            self.wait_flush_blocking(a)
-        } else {
-            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        match self.append(|| self.inner.commit_log.put_batch(batch)) {
+            Ok(a) if self.needs_flush_wait(batch.wait_store_msg_ok) => self.wait_flush_blocking(a),
+            Ok(a) => PutResult::ok(a),
+            Err(failed) => failed,
         }
     }
 
     /// `put_messages` for async callers.
     pub async fn put_messages_async(&self, batch: &MessageBatchToStore) -> PutResult {
-        if let Some(r) = self.check_writable() {
-            return r;
-        }
-        let a = match self.finish_append(self.inner.commit_log.put_batch(batch)) {
-            Ok(a) => a,
-            Err(status) => return PutResult::failed(status),
-        };
-        if self.needs_flush_wait(batch.wait_store_msg_ok) {
-            self.wait_flush_async(a).await
-        } else {
-            PutResult { status: PutMessageStatus::PutOk, append: Some(a) }
+        match self.append(|| self.inner.commit_log.put_batch(batch)) {
+            Ok(a) if self.needs_flush_wait(batch.wait_store_msg_ok) => self.wait_flush_async(a).await,
+            Ok(a) => PutResult::ok(a),
+            Err(failed) => failed,
         }
     }
 
