@@ -3,7 +3,7 @@
 use anyhow::Context;
 use broker::{Broker, BrokerConfig};
 use clap::Parser;
-use remoting::properties;
+use remoting::{launch, properties};
 
 #[derive(Parser, Debug)]
 #[command(name = "broker", version, about = "RocketMQ-compatible broker")]
@@ -27,24 +27,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    launch::init_logging();
     let args = Args::parse();
     let mut config = BrokerConfig::default();
-    if let Some(path) = &args.config_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
-        for (key, value) in properties::parse(&text) {
-            config.set(&key, &value)?;
-        }
-        println!("load config properties file OK, {path}");
-    }
-    for define in &args.defines {
-        let (key, value) = define
-            .split_once('=')
-            .with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
-        config.set(key.trim(), value.trim())?;
+    for (key, value) in launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)? {
+        config.set(&key, &value)?;
     }
     if let Some(addr) = &args.namesrv_addr {
         config.set("namesrvAddr", addr)?;
@@ -53,10 +40,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", properties::to_string(config.to_pairs()));
         return Ok(());
     }
-    run(config).await
-}
 
-async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let broker = Broker::start(config).await.context("starting the broker")?;
     let c = &broker.state().config;
     println!(
@@ -66,16 +50,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         c.namesrv_addr.clone().unwrap_or_default(),
         broker.local_addr()
     );
-    shutdown_signal().await;
+    launch::shutdown_signal().await;
     broker.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

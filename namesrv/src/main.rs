@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use namesrv::{NameServer, NamesrvConfig};
-use remoting::properties;
+use remoting::launch;
 
 #[derive(Parser, Debug)]
 #[command(name = "namesrv", version, about = "RocketMQ-compatible name server")]
@@ -27,24 +27,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    launch::init_logging();
     let args = Args::parse();
     let mut config = NamesrvConfig::default();
-    if let Some(path) = &args.config_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
-        for (key, value) in properties::parse(&text) {
-            config.set(&key, &value)?;
-        }
-        println!("load config properties file OK, {path}");
-    }
-    for define in &args.defines {
-        let (key, value) = define
-            .split_once('=')
-            .with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
-        config.set(key.trim(), value.trim())?;
+    for (key, value) in launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)? {
+        config.set(&key, &value)?;
     }
     if args.print_config {
         print!("{}", config.to_properties());
@@ -52,21 +39,9 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let server = NameServer::start(config).await.context("starting the name server")?;
-    println!(
-        "The Name Server boot success. serializeType=JSON, listening on {}",
-        server.local_addr()
-    );
-    shutdown_signal().await;
+    println!("The Name Server boot success. serializeType=JSON, listening on {}", server.local_addr());
+    launch::shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use broker::{Broker, BrokerConfig};
 use clap::Parser;
 use namesrv::{NameServer, NamesrvConfig};
-use remoting::properties;
+use remoting::launch;
 
 #[derive(Parser, Debug)]
 #[command(name = "standalone", version, about = "Name server and broker in one process")]
@@ -38,10 +38,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    launch::init_logging();
     let args = Args::parse();
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
     let data = args.data.canonicalize()?;
@@ -71,17 +68,8 @@ async fn main() -> anyhow::Result<()> {
     ] {
         config.set(key, &value)?;
     }
-    if let Some(path) = &args.config_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-        for (key, value) in properties::parse(&text) {
-            config.set(&key, &value)?;
-        }
-    }
-    for define in &args.defines {
-        let (key, value) = define
-            .split_once('=')
-            .with_context(|| format!("-D expects KEY=VALUE, got {define:?}"))?;
-        config.set(key.trim(), value.trim())?;
+    for (key, value) in launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)? {
+        config.set(&key, &value)?;
     }
     let broker = Broker::start(config).await.context("starting the broker")?;
     println!(
@@ -91,12 +79,7 @@ async fn main() -> anyhow::Result<()> {
         namesrv.local_addr()
     );
 
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    launch::shutdown_signal().await;
     broker.shutdown().await;
     namesrv.shutdown().await;
     Ok(())
