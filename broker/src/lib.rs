@@ -57,6 +57,25 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+impl BrokerState {
+    /// Tells the consumers of each group whose membership changed (code 40), so they
+    /// rebalance; unless the broker or the group has that turned off.
+    pub fn announce_membership_changes(&self, groups: Vec<String>) {
+        if !self.config.notify_consumer_ids_changed_enable {
+            return;
+        }
+        for group in groups {
+            if self
+                .groups
+                .find(&group)
+                .is_none_or(|g| g.notify_consumer_ids_changed_enable)
+            {
+                self.clients.notify_consumer_ids_changed(&group);
+            }
+        }
+    }
+}
+
 /// A running broker.
 pub struct Broker {
     server: ServerHandle,
@@ -72,17 +91,12 @@ impl Broker {
             .map_err(|e| StartError::Config(e.to_string()))?;
         let root = store_config.store_path_root_dir.clone();
         let store = MessageStore::open(store_config).map_err(|e| StartError::Store(e.to_string()))?;
-        let listen: SocketAddr = format!("0.0.0.0:{}", config.listen_port)
-            .parse()
-            .map_err(|e| StartError::Config(format!("listenPort: {e}")))?;
-        let server_config = ServerConfig::new(listen);
-
-        // Bind first so that listenPort=0 gives us the real port for our address.
-        let listener_probe = std::net::TcpListener::bind(listen)?;
-        let port = listener_probe.local_addr()?.port();
-        drop(listener_probe);
+        // Bind before building the state: with listenPort=0 the address we advertise and
+        // stamp into messages needs the port the OS picked.
+        let listener = tokio::net::TcpListener::bind(local_listen_addr(config.listen_port)).await?;
         let mut config = config;
-        config.listen_port = port;
+        config.listen_port = listener.local_addr()?.port();
+        let port = config.listen_port;
 
         let store_addr: SocketAddr = config
             .broker_addr()
@@ -112,14 +126,7 @@ impl Broker {
             }));
 
         let router = processor::router(state.clone());
-        let server = remoting::serve(
-            ServerConfig {
-                listen_addr: SocketAddr::from(([0, 0, 0, 0], state.config.listen_port)),
-                ..server_config
-            },
-            Arc::new(router),
-        )
-        .await?;
+        let server = remoting::serve_listener(listener, ServerConfig::new(local_listen_addr(port)), Arc::new(router))?;
 
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(registration::run(state.clone())));
@@ -147,6 +154,10 @@ impl Broker {
         self.state.store.shutdown();
         info!("broker stopped");
     }
+}
+
+fn local_listen_addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], port))
 }
 
 fn default_store_root() -> std::path::PathBuf {

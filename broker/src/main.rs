@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     launch::init_logging();
     let args = Args::parse();
     let mut config = BrokerConfig::default();
-    for (key, value) in launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)? {
+    for (key, value) in
+        launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)?
+    {
         config.set(&key, &value)?;
     }
     if let Some(addr) = &args.namesrv_addr {

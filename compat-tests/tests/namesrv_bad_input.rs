@@ -96,6 +96,21 @@ async fn hostile_frames_close_only_their_connection() {
     ns.server.shutdown().await;
 }
 
+/// A REGISTER_BROKER request with the usual identity fields plus `extra`.
+fn registration(extra: &[(&str, &str)]) -> RemotingCommand {
+    let mut register = RemotingCommand::request(request::REGISTER_BROKER);
+    let identity = [
+        ("brokerName", "b"),
+        ("brokerAddr", "127.0.0.1:1"),
+        ("clusterName", "C"),
+        ("haServerAddr", ""),
+    ];
+    for (k, v) in identity.iter().chain(extra) {
+        register.ext_mut().insert(*k, *v);
+    }
+    register
+}
+
 #[tokio::test]
 async fn unknown_codes_and_bad_headers_get_error_responses() {
     let ns = InProcessNamesrv::start(&[]).await;
@@ -119,31 +134,12 @@ async fn unknown_codes_and_bad_headers_get_error_responses() {
         assert!(answer.remark.unwrap().contains("<topic>"));
     }
     // A non-numeric brokerId in a registration is a clear error, and the connection lives on.
-    let mut register = RemotingCommand::request(request::REGISTER_BROKER);
-    for (k, v) in [
-        ("brokerName", "b"),
-        ("brokerAddr", "127.0.0.1:1"),
-        ("clusterName", "C"),
-        ("haServerAddr", ""),
-        ("brokerId", "zero"),
-    ] {
-        register.ext_mut().insert(k, v);
-    }
+    let register = registration(&[("brokerId", "zero")]);
     let answer = conn.request(register, Duration::from_secs(5)).await.unwrap();
     assert_eq!(answer.code, response::SYSTEM_ERROR);
     assert!(answer.remark.unwrap().contains("brokerId"));
     // A registration whose body does not match its bodyCrc32.
-    let mut register = RemotingCommand::request(request::REGISTER_BROKER);
-    for (k, v) in [
-        ("brokerName", "b"),
-        ("brokerAddr", "127.0.0.1:1"),
-        ("clusterName", "C"),
-        ("haServerAddr", ""),
-        ("brokerId", "0"),
-        ("bodyCrc32", "12345"),
-    ] {
-        register.ext_mut().insert(k, v);
-    }
+    let mut register = registration(&[("brokerId", "0"), ("bodyCrc32", "12345")]);
     register.body = bytes::Bytes::from_static(b"{}");
     let answer = conn.request(register, Duration::from_secs(5)).await.unwrap();
     assert_eq!(

@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     launch::init_logging();
     let args = Args::parse();
     let mut config = NamesrvConfig::default();
-    for (key, value) in launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)? {
+    for (key, value) in
+        launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)?
+    {
         config.set(&key, &value)?;
     }
     if args.print_config {
@@ -39,7 +41,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let server = NameServer::start(config).await.context("starting the name server")?;
-    println!("The Name Server boot success. serializeType=JSON, listening on {}", server.local_addr());
+    println!(
+        "The Name Server boot success. serializeType=JSON, listening on {}",
+        server.local_addr()
+    );
     launch::shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -23,4 +23,4 @@ pub mod server;
 pub use client::{ClientConfig, RemotingClient};
 pub use command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
 pub use connection::{BoxFuture, Connection, RemotingError, RequestHandler};
-pub use server::{serve, HandlerError, HandlerResult, Router, ServerConfig, ServerHandle};
+pub use server::{serve, serve_listener, HandlerError, HandlerResult, Router, ServerConfig, ServerHandle};

@@ -75,6 +75,18 @@ impl Router {
         self
     }
 
+    /// Registers `handler` for request `code`, handing it a clone of `state` on every call:
+    /// handlers are plain `async fn(Arc<State>, Connection, RemotingCommand)`.
+    pub fn route_with<S, F, Fut>(&mut self, state: &Arc<S>, code: i32, handler: F) -> &mut Self
+    where
+        S: Send + Sync + 'static,
+        F: Fn(Arc<S>, Connection, RemotingCommand) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let state = state.clone();
+        self.route(code, move |conn, req| handler(state.clone(), conn, req))
+    }
+
     pub fn handles(&self, code: i32) -> bool {
         self.routes.contains_key(&code)
     }
@@ -169,6 +181,16 @@ impl ServerHandle {
 /// Binds `config.listen_addr` and serves `handler` until shut down.
 pub async fn serve(config: ServerConfig, handler: Arc<dyn RequestHandler>) -> std::io::Result<ServerHandle> {
     let listener = TcpListener::bind(config.listen_addr).await?;
+    serve_listener(listener, config, handler)
+}
+
+/// Serves `handler` on an already bound listener (for servers that must know their port
+/// before they can build their handler); `config.listen_addr` is not used.
+pub fn serve_listener(
+    listener: TcpListener,
+    config: ServerConfig,
+    handler: Arc<dyn RequestHandler>,
+) -> std::io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(accept_loop(listener, config, handler, shutdown.clone()));

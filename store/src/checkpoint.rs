@@ -71,7 +71,12 @@ impl Checkpoint {
     /// Writes the three timestamps and syncs.
     pub fn flush(&self) -> io::Result<()> {
         let _g = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path)?;
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)?;
         if f.metadata()?.len() < CHECKPOINT_FILE_SIZE as u64 {
             f.set_len(CHECKPOINT_FILE_SIZE as u64)?;
         }

@@ -195,7 +195,9 @@ pub fn properties_string_java_order(pairs: &[(String, String)]) -> String {
     // (bucket, insertion index); on the stack for the usual handful of properties.
     let mut small = [(0usize, 0usize); 16];
     let mut large = Vec::new();
-    let order: &mut [(usize, usize)] = if pairs.len() <= small.len() { &mut small[..pairs.len()] } else {
+    let order: &mut [(usize, usize)] = if pairs.len() <= small.len() {
+        &mut small[..pairs.len()]
+    } else {
         large.resize(pairs.len(), (0, 0));
         &mut large
     };
@@ -221,10 +223,34 @@ pub fn encoded_length(sys_flag: i32, body_len: usize, topic_len: usize, properti
     encoded_length_with(sys_flag, body_len, topic_len, properties_len, 1)
 }
 
-fn encoded_length_with(sys_flag: i32, body_len: usize, topic_len: usize, properties_len: usize, topic_len_size: usize) -> usize {
+fn encoded_length_with(
+    sys_flag: i32,
+    body_len: usize,
+    topic_len: usize,
+    properties_len: usize,
+    topic_len_size: usize,
+) -> usize {
     let born = if sys_flag & sys_flag::BORN_HOST_V6 == 0 { 8 } else { 20 };
     let store = if sys_flag & sys_flag::STORE_HOST_V6 == 0 { 8 } else { 20 };
-    4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + born + 8 + store + 4 + 8 + 4 + body_len + topic_len_size + topic_len + 2 + properties_len
+    4 + 4
+        + 4
+        + 4
+        + 4
+        + 8
+        + 8
+        + 4
+        + 8
+        + born
+        + 8
+        + store
+        + 4
+        + 8
+        + 4
+        + body_len
+        + topic_len_size
+        + topic_len
+        + 2
+        + properties_len
 }
 
 /// Byte position of the store timestamp for a given sys flag.
@@ -344,7 +370,8 @@ impl<'a> Reader<'a> {
 
 /// Reads a big-endian i32 at `pos`, if the buffer is long enough.
 pub fn read_i32(buf: &[u8], pos: usize) -> Option<i32> {
-    buf.get(pos..pos + 4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    buf.get(pos..pos + 4)
+        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// Reads a big-endian i64 at `pos`, if the buffer is long enough.
@@ -433,16 +460,29 @@ pub fn decode_message(buf: &[u8]) -> Result<DecodedMessage, CodecError> {
         return Err(CodecError::Malformed("negative body length"));
     }
     let body = Bytes::copy_from_slice(r.take(body_len as usize)?);
-    let topic_len = if topic_len_size == 1 { r.i8()? as u8 as usize } else { r.i16()? as u16 as usize };
+    let topic_len = if topic_len_size == 1 {
+        r.i8()? as u8 as usize
+    } else {
+        r.i16()? as u16 as usize
+    };
     let topic = String::from_utf8_lossy(r.take(topic_len)?).into_owned();
     let props_len = r.i16()?;
     if props_len < 0 {
         return Err(CodecError::Malformed("negative properties length"));
     }
     let properties_string = String::from_utf8_lossy(r.take(props_len as usize)?).into_owned();
-    let computed = encoded_length_with(sys_flag, body_len as usize, topic_len, props_len as usize, topic_len_size);
+    let computed = encoded_length_with(
+        sys_flag,
+        body_len as usize,
+        topic_len,
+        props_len as usize,
+        topic_len_size,
+    );
     if computed != store_size as usize {
-        return Err(CodecError::SizeMismatch { declared: store_size, computed: computed as i32 });
+        return Err(CodecError::SizeMismatch {
+            declared: store_size,
+            computed: computed as i32,
+        });
     }
     let properties = string_to_properties(&properties_string);
     Ok(DecodedMessage {
@@ -540,16 +580,29 @@ pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
         return Err(CodecError::Malformed("negative body length"));
     }
     let body = r.take(body_len as usize)?;
-    let topic_len = if topic_len_size == 1 { r.i8()? as u8 as usize } else { r.i16()? as u16 as usize };
+    let topic_len = if topic_len_size == 1 {
+        r.i8()? as u8 as usize
+    } else {
+        r.i16()? as u16 as usize
+    };
     let topic = utf8(r.take(topic_len)?);
     let props_len = r.i16()?;
     if props_len < 0 {
         return Err(CodecError::Malformed("negative properties length"));
     }
     let properties = utf8(r.take(props_len as usize)?);
-    let computed = encoded_length_with(sys_flag, body_len as usize, topic_len, props_len as usize, topic_len_size);
+    let computed = encoded_length_with(
+        sys_flag,
+        body_len as usize,
+        topic_len,
+        props_len as usize,
+        topic_len_size,
+    );
     if computed != size as usize {
-        return Err(CodecError::SizeMismatch { declared: size, computed: computed as i32 });
+        return Err(CodecError::SizeMismatch {
+            declared: size,
+            computed: computed as i32,
+        });
     }
     Ok(RecordView {
         size,
@@ -626,7 +679,9 @@ pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck<'_> {
             // One pass over the properties for the four the store needs.
             let (mut tags, mut keys, mut uniq, mut delay) = (None, None, None, None);
             for part in p.split(PROPERTY_SEPARATOR) {
-                let Some((k, val)) = part.split_once(NAME_VALUE_SEPARATOR) else { continue };
+                let Some((k, val)) = part.split_once(NAME_VALUE_SEPARATOR) else {
+                    continue;
+                };
                 if val.is_empty() {
                     continue;
                 }
@@ -638,10 +693,20 @@ pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck<'_> {
                     _ => {}
                 }
             }
-            (tags.map(tags_hash_code).unwrap_or(0), keys, uniq, delay.and_then(|d| d.parse::<i32>().ok()))
+            (
+                tags.map(tags_hash_code).unwrap_or(0),
+                keys,
+                uniq,
+                delay.and_then(|d| d.parse::<i32>().ok()),
+            )
         }
         // Not valid UTF-8: only what does not need borrowing.
-        Cow::Owned(p) => (find_property(p, property::TAGS).map(tags_hash_code).unwrap_or(0), None, None, None),
+        Cow::Owned(p) => (
+            find_property(p, property::TAGS).map(tags_hash_code).unwrap_or(0),
+            None,
+            None,
+            None,
+        ),
     };
     RecordCheck::Message(DispatchInfo {
         topic: v.topic,
@@ -777,7 +842,10 @@ mod tests {
 
     #[test]
     fn properties_round_trip() {
-        let pairs = vec![("KEYS".to_string(), "a b".to_string()), ("TAGS".to_string(), "t".to_string())];
+        let pairs = vec![
+            ("KEYS".to_string(), "a b".to_string()),
+            ("TAGS".to_string(), "t".to_string()),
+        ];
         let s = properties_to_string(&pairs);
         assert_eq!(s, "KEYS\u{1}a b\u{2}TAGS\u{1}t");
         assert_eq!(string_to_properties(&s), pairs);

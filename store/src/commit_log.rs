@@ -45,7 +45,11 @@ struct AppendState {
 
 impl AppendState {
     fn next_queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
-        self.topic_queue_table.get(topic).and_then(|m| m.get(&queue_id)).copied().unwrap_or(0)
+        self.topic_queue_table
+            .get(topic)
+            .and_then(|m| m.get(&queue_id))
+            .copied()
+            .unwrap_or(0)
     }
     fn set_next_queue_offset(&mut self, topic: &str, queue_id: i32, next: i64) {
         match self.topic_queue_table.get_mut(topic) {
@@ -53,7 +57,10 @@ impl AppendState {
                 m.insert(queue_id, next);
             }
             None => {
-                self.topic_queue_table.entry(topic.to_string()).or_default().insert(queue_id, next);
+                self.topic_queue_table
+                    .entry(topic.to_string())
+                    .or_default()
+                    .insert(queue_id, next);
             }
         }
     }
@@ -81,7 +88,11 @@ impl CommitLog {
     pub fn new(dir: std::path::PathBuf, file_size: u64, limits: AppendLimits) -> CommitLog {
         CommitLog {
             queue: MappedFileQueue::new_preallocated(dir, file_size),
-            append: Mutex::new(AppendState { topic_queue_table: FastMap::default(), current: None, prepared_upto: 0 }),
+            append: Mutex::new(AppendState {
+                topic_queue_table: FastMap::default(),
+                current: None,
+                prepared_upto: 0,
+            }),
             limits,
         }
     }
@@ -112,7 +123,13 @@ impl CommitLog {
 
     /// Forgets a queue's next offset (topic deleted).
     pub fn remove_queue(&self, topic: &str, queue_id: i32) {
-        if let Some(m) = self.append.lock().unwrap_or_else(|e| e.into_inner()).topic_queue_table.get_mut(topic) {
+        if let Some(m) = self
+            .append
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .topic_queue_table
+            .get_mut(topic)
+        {
             m.remove(&queue_id);
         }
     }
@@ -156,7 +173,11 @@ impl CommitLog {
         }
     }
 
-    fn encode_single<'a>(&self, msg: &'a MessageToStore, scratch: &mut Vec<u8>) -> Result<Encoded<'a>, PutMessageStatus> {
+    fn encode_single<'a>(
+        &self,
+        msg: &'a MessageToStore,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Encoded<'a>, PutMessageStatus> {
         let tran = sys_flag::transaction_type(msg.sys_flag);
         let mut topic = std::borrow::Cow::Borrowed(msg.topic.as_str());
         let mut queue_id = msg.queue_id;
@@ -227,10 +248,16 @@ impl CommitLog {
         let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let enc = self.encode_single(msg, &mut scratch)?;
         let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
-        let queue_offset = if enc.takes_queue_offset { state.next_queue_offset(&enc.topic, enc.queue_id) } else { 0 };
+        let queue_offset = if enc.takes_queue_offset {
+            state.next_queue_offset(&enc.topic, enc.queue_id)
+        } else {
+            0
+        };
         let store_timestamp = now_millis();
         let mut bytes = enc.bytes;
-        let (file, pos) = self.reserve(&mut state, bytes.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
+        let (file, pos) = self
+            .reserve(&mut state, bytes.len())
+            .map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
         let wrote_offset = file.file_from_offset() + pos as i64;
         patch(&mut bytes, 0, queue_offset, wrote_offset, store_timestamp, enc.sys_flag);
         if !self.copy_in(&file, pos, &bytes) {
@@ -263,7 +290,11 @@ impl CommitLog {
         if sys_flag::transaction_type(batch.sys_flag) != sys_flag::TRANSACTION_NOT_TYPE {
             return Err(PutMessageStatus::MessageIllegal);
         }
-        if codec::get_property(&batch.properties, property::DELAY).and_then(|d| d.parse::<i32>().ok()).unwrap_or(0) > 0 {
+        if codec::get_property(&batch.properties, property::DELAY)
+            .and_then(|d| d.parse::<i32>().ok())
+            .unwrap_or(0)
+            > 0
+        {
             return Err(PutMessageStatus::MessageIllegal);
         }
         if batch.body.len() > self.limits.max_message_size || batch.topic.len() > i8::MAX as usize {
@@ -321,7 +352,9 @@ impl CommitLog {
         let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
         let first_queue_offset = state.next_queue_offset(&batch.topic, batch.queue_id);
         let store_timestamp = now_millis();
-        let (file, pos) = self.reserve(&mut state, all.len()).map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
+        let (file, pos) = self
+            .reserve(&mut state, all.len())
+            .map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
         let wrote_offset = file.file_from_offset() + pos as i64;
         let mut at = 0usize;
         let mut ids = Vec::with_capacity(lens.len());
@@ -379,7 +412,10 @@ impl CommitLog {
             return Ok((file, pos));
         }
         if len + END_FILE_MIN_BLANK_LENGTH > self.file_size() as usize {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "message larger than a CommitLog file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "message larger than a CommitLog file",
+            ));
         }
         // The blank record claims the whole remainder but only 8 bytes are written.
         let mut blank = [0u8; 8];
@@ -389,7 +425,9 @@ impl CommitLog {
             file.write_at(pos, &blank);
         }
         file.publish(file.size());
-        let next = self.queue.last_or_create(file.file_from_offset() + file.size() as i64)?;
+        let next = self
+            .queue
+            .last_or_create(file.file_from_offset() + file.size() as i64)?;
         state.current = Some(next.clone());
         state.prepared_upto = next.wrote_position();
         prepare_ahead(state, &next, next.wrote_position() + len as u64);
@@ -432,8 +470,10 @@ thread_local! {
 
 /// Fills in the fields only known at append time.
 fn patch(buf: &mut [u8], at: usize, queue_offset: i64, phys: i64, store_ts: i64, flag: i32) {
-    buf[at + codec::QUEUE_OFFSET_POSITION..at + codec::QUEUE_OFFSET_POSITION + 8].copy_from_slice(&queue_offset.to_be_bytes());
-    buf[at + codec::PHYSICAL_OFFSET_POSITION..at + codec::PHYSICAL_OFFSET_POSITION + 8].copy_from_slice(&phys.to_be_bytes());
+    buf[at + codec::QUEUE_OFFSET_POSITION..at + codec::QUEUE_OFFSET_POSITION + 8]
+        .copy_from_slice(&queue_offset.to_be_bytes());
+    buf[at + codec::PHYSICAL_OFFSET_POSITION..at + codec::PHYSICAL_OFFSET_POSITION + 8]
+        .copy_from_slice(&phys.to_be_bytes());
     let ts = at + codec::store_timestamp_position(flag);
     buf[ts..ts + 8].copy_from_slice(&store_ts.to_be_bytes());
 }

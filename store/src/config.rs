@@ -86,7 +86,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         StoreConfig {
             store_path_root_dir: home.join("store"),
             store_path_commit_log: None,
@@ -136,7 +138,10 @@ pub struct ConfigError {
 impl StoreConfig {
     /// A default config rooted at `root`.
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        StoreConfig { store_path_root_dir: root.into(), ..Default::default() }
+        StoreConfig {
+            store_path_root_dir: root.into(),
+            ..Default::default()
+        }
     }
 
     /// Builds a config from Java-style `key=value` settings (broker.conf).
@@ -166,13 +171,19 @@ impl StoreConfig {
     /// Overrides the settings named in `props`.
     pub fn apply_properties(&mut self, props: &HashMap<String, String>) -> Result<(), ConfigError> {
         fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, ConfigError> {
-            v.trim().parse().map_err(|_| ConfigError { key: k.to_string(), value: v.to_string() })
+            v.trim().parse().map_err(|_| ConfigError {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
         }
         fn boolean(k: &str, v: &str) -> Result<bool, ConfigError> {
             match v.trim().to_ascii_lowercase().as_str() {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                _ => Err(ConfigError { key: k.to_string(), value: v.to_string() }),
+                _ => Err(ConfigError {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                }),
             }
         }
         for (k, v) in props {
@@ -185,7 +196,12 @@ impl StoreConfig {
                     self.flush_disk_type = match v.trim() {
                         "ASYNC_FLUSH" => FlushDiskType::AsyncFlush,
                         "SYNC_FLUSH" => FlushDiskType::SyncFlush,
-                        _ => return Err(ConfigError { key: k.clone(), value: v.clone() }),
+                        _ => {
+                            return Err(ConfigError {
+                                key: k.clone(),
+                                value: v.clone(),
+                            })
+                        }
                     }
                 }
                 "flushIntervalCommitLog" => self.flush_interval_commit_log = num(k, v)?,
@@ -223,7 +239,9 @@ impl StoreConfig {
     }
 
     pub fn commit_log_dir(&self) -> PathBuf {
-        self.store_path_commit_log.clone().unwrap_or_else(|| self.store_path_root_dir.join("commitlog"))
+        self.store_path_commit_log
+            .clone()
+            .unwrap_or_else(|| self.store_path_root_dir.join("commitlog"))
     }
     pub fn consume_queue_dir(&self) -> PathBuf {
         self.store_path_root_dir.join("consumequeue")

@@ -218,7 +218,9 @@ pub type ConsumerOffsets = HashMap<String, HashMap<i32, i64>>;
 /// Reads `config/consumerOffset.json` (or its .bak).
 pub fn load_consumer_offsets(store_root: &Path) -> io::Result<ConsumerOffsets> {
     let mut out = ConsumerOffsets::new();
-    let Some(v) = read_config(&config_path(store_root, CONSUMER_OFFSET_JSON))? else { return Ok(out) };
+    let Some(v) = read_config(&config_path(store_root, CONSUMER_OFFSET_JSON))? else {
+        return Ok(out);
+    };
     if let Some(table) = v.get("offsetTable").and_then(Value::as_object) {
         for (key, queues) in table {
             let mut m = HashMap::new();
@@ -251,7 +253,10 @@ pub fn save_consumer_offsets(store_root: &Path, offsets: &ConsumerOffsets) -> io
     }
     let mut root = serde_json::Map::new();
     root.insert("offsetTable".into(), Value::Object(table));
-    persist(&config_path(store_root, CONSUMER_OFFSET_JSON), &to_fastjson(&Value::Object(root)))
+    persist(
+        &config_path(store_root, CONSUMER_OFFSET_JSON),
+        &to_fastjson(&Value::Object(root)),
+    )
 }
 
 #[cfg(test)]

@@ -95,7 +95,8 @@ impl ConsumeQueue {
                 let u = unit_at(buf, at as usize);
                 if u.commit_log_offset >= 0 && u.size > 0 {
                     file_pos = at + CQ_STORE_UNIT_SIZE;
-                    self.max_physic_offset.store(u.commit_log_offset + u.size as i64, Ordering::Release);
+                    self.max_physic_offset
+                        .store(u.commit_log_offset + u.size as i64, Ordering::Release);
                 } else {
                     break;
                 }
@@ -169,7 +170,11 @@ impl ConsumeQueue {
             // The queue starts mid-way (older CommitLog files are gone):
             // fill the units before it with placeholders, as Java does.
             self.min_logic_offset.store(expect, Ordering::Release);
-            let filler = encode_unit(&CqUnit { commit_log_offset: 0, size: i32::MAX, tags_code: 0 });
+            let filler = encode_unit(&CqUnit {
+                commit_log_offset: 0,
+                size: i32::MAX,
+                tags_code: 0,
+            });
             let until = (expect - f.file_from_offset()) as u64;
             while f.wrote_position() < until {
                 f.append(&filler);
@@ -187,7 +192,8 @@ impl ConsumeQueue {
         if !f.append(&encode_unit(&unit)) {
             return Err(std::io::Error::other("consume queue file full"));
         }
-        self.max_physic_offset.store(unit.commit_log_offset + unit.size as i64, Ordering::Release);
+        self.max_physic_offset
+            .store(unit.commit_log_offset + unit.size as i64, Ordering::Release);
         Ok(())
     }
 
@@ -205,19 +211,23 @@ impl ConsumeQueue {
     pub fn correct_min_offset(&self, phy_min: i64) {
         let Some(first) = self.queue.first() else { return };
         let wrote = first.wrote_position();
-        let Some(buf) = first.read(0, wrote as usize) else { return };
+        let Some(buf) = first.read(0, wrote as usize) else {
+            return;
+        };
         let mut at = 0u64;
         while at + CQ_STORE_UNIT_SIZE <= wrote {
             let u = unit_at(buf, at as usize);
             if u.commit_log_offset >= phy_min {
-                self.min_logic_offset.store(first.file_from_offset() + at as i64, Ordering::Release);
+                self.min_logic_offset
+                    .store(first.file_from_offset() + at as i64, Ordering::Release);
                 return;
             }
             at += CQ_STORE_UNIT_SIZE;
         }
         // Nothing live in the first file: the minimum is past it.
         if wrote > 0 {
-            self.min_logic_offset.store(first.file_from_offset() + wrote as i64, Ordering::Release);
+            self.min_logic_offset
+                .store(first.file_from_offset() + wrote as i64, Ordering::Release);
         }
     }
 

@@ -36,7 +36,11 @@ fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Ste
     let Some(file) = cached.as_deref() else {
         // The file is gone (retention) or offset is below the minimum.
         let min = cl.min_offset();
-        return if offset < min { Step::Next(min) } else { Step::Next(cl.roll_next_file(offset)) };
+        return if offset < min {
+            Step::Next(min)
+        } else {
+            Step::Next(cl.roll_next_file(offset))
+        };
     };
     let pos = (offset - file.file_from_offset()) as u64;
     let published = file.wrote_position();
@@ -46,7 +50,9 @@ fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Ste
         }
         return Step::Idle;
     }
-    let Some(buf) = file.read(pos, (published - pos) as usize) else { return Step::Idle };
+    let Some(buf) = file.read(pos, (published - pos) as usize) else {
+        return Step::Idle;
+    };
     match codec::check_record(buf, false) {
         RecordCheck::Message(d) => {
             let size = d.size as i64;
@@ -57,7 +63,10 @@ fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Ste
         RecordCheck::Invalid => {
             // Published bytes are always whole records; this means damage
             // written by someone else. Skip to the next file rather than spin.
-            tracing::error!(offset, "unreadable CommitLog record during dispatch; skipping to next file");
+            tracing::error!(
+                offset,
+                "unreadable CommitLog record during dispatch; skipping to next file"
+            );
             Step::Next(cl.roll_next_file(offset))
         }
     }
@@ -84,7 +93,11 @@ fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
     if tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE {
         let cq = inner.find_or_create_queue(&d.topic, d.queue_id);
         let tags_code = tags_code_for(inner, d);
-        let unit = CqUnit { commit_log_offset: d.commit_log_offset, size: d.size, tags_code };
+        let unit = CqUnit {
+            commit_log_offset: d.commit_log_offset,
+            size: d.size,
+            tags_code,
+        };
         if let Err(e) = cq.put(unit, d.queue_offset) {
             tracing::error!(topic = %d.topic, queue = d.queue_id, "consume queue write failed: {e}");
         } else {

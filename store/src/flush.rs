@@ -89,7 +89,11 @@ fn run_group_commit(inner: &Inner) {
         }
     }
     if debug && rounds > 0 {
-        eprintln!("group commit: {rounds} rounds, {:.1} puts/round, {:.0} us/flush", served as f64 / rounds as f64, flush_ns as f64 / rounds as f64 / 1000.0);
+        eprintln!(
+            "group commit: {rounds} rounds, {:.1} puts/round, {:.0} us/flush",
+            served as f64 / rounds as f64,
+            flush_ns as f64 / rounds as f64 / 1000.0
+        );
     }
 }
 

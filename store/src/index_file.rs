@@ -68,7 +68,13 @@ pub struct IndexFile {
 
 impl IndexFile {
     /// Opens or creates an index file; a new file starts where the previous ended.
-    pub fn open(path: &Path, hash_slot_num: u32, index_num: u32, end_phy_offset: i64, end_timestamp: i64) -> std::io::Result<IndexFile> {
+    pub fn open(
+        path: &Path,
+        hash_slot_num: u32,
+        index_num: u32,
+        end_phy_offset: i64,
+        end_timestamp: i64,
+    ) -> std::io::Result<IndexFile> {
         let size = INDEX_HEADER_SIZE + hash_slot_num as u64 * HASH_SLOT_SIZE + index_num as u64 * INDEX_SIZE;
         let file = MappedFile::open_named(path, size)?;
         file.set_positions(size);
@@ -92,7 +98,12 @@ impl IndexFile {
             h.begin_timestamp = end_timestamp;
             h.end_timestamp = end_timestamp;
         }
-        let f = IndexFile { file, hash_slot_num, index_num, header: Mutex::new(h) };
+        let f = IndexFile {
+            file,
+            hash_slot_num,
+            index_num,
+            header: Mutex::new(h),
+        };
         f.write_header(&h);
         Ok(f)
     }
@@ -153,7 +164,8 @@ impl IndexFile {
         } else {
             ((store_timestamp - h.begin_timestamp) / 1000).clamp(0, i32::MAX as i64)
         };
-        let entry_pos = INDEX_HEADER_SIZE + self.hash_slot_num as u64 * HASH_SLOT_SIZE + h.index_count as u64 * INDEX_SIZE;
+        let entry_pos =
+            INDEX_HEADER_SIZE + self.hash_slot_num as u64 * HASH_SLOT_SIZE + h.index_count as u64 * INDEX_SIZE;
         let mut e = [0u8; 20];
         e[0..4].copy_from_slice(&hash.to_be_bytes());
         e[4..12].copy_from_slice(&phy_offset.to_be_bytes());
@@ -241,7 +253,12 @@ pub struct IndexService {
 
 impl IndexService {
     pub fn new(dir: PathBuf, hash_slot_num: u32, index_num: u32) -> IndexService {
-        IndexService { dir, hash_slot_num, index_num, files: RwLock::new(Vec::new()) }
+        IndexService {
+            dir,
+            hash_slot_num,
+            index_num,
+            files: RwLock::new(Vec::new()),
+        }
     }
 
     /// Opens existing files; after an abnormal exit, drops files holding
@@ -252,7 +269,11 @@ impl IndexService {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
-        names.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() == 17 && n.bytes().all(|b| b.is_ascii_digit())));
+        names.retain(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() == 17 && n.bytes().all(|b| b.is_ascii_digit()))
+        });
         names.sort();
         let mut files = Vec::new();
         for p in names {
@@ -306,7 +327,13 @@ impl IndexService {
             now += 1;
             path = self.dir.join(index_file_name(now));
         }
-        let f = Arc::new(IndexFile::open(&path, self.hash_slot_num, self.index_num, prev_end_phy, prev_end_ts)?);
+        let f = Arc::new(IndexFile::open(
+            &path,
+            self.hash_slot_num,
+            self.index_num,
+            prev_end_phy,
+            prev_end_ts,
+        )?);
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         if let Some(prev) = files.last() {
             let _ = prev.flush();
@@ -326,7 +353,11 @@ impl IndexService {
             return Ok(()); // already indexed
         }
         let mut full = String::with_capacity(d.topic.len() + 48);
-        let keys = d.keys.into_iter().flat_map(|k| k.split(codec::property::KEY_SEPARATOR)).filter(|k| !k.is_empty());
+        let keys = d
+            .keys
+            .into_iter()
+            .flat_map(|k| k.split(codec::property::KEY_SEPARATOR))
+            .filter(|k| !k.is_empty());
         for key in d.unique_key.into_iter().chain(keys) {
             full.clear();
             full.push_str(&d.topic);

@@ -65,7 +65,12 @@ impl MappedFile {
     }
 
     fn open_at(path: &Path, size: u64, file_from_offset: i64, preallocate_blocks: bool) -> io::Result<MappedFile> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let len = file.metadata()?.len();
         if len != size {
             if len == 0 {
@@ -241,7 +246,11 @@ impl MappedFile {
             // SAFETY: shared file mapping; these pages are complete (below
             // the write position) and never written through the map again.
             let _ = unsafe {
-                self.mmap.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, zap_from as usize, (zap_to - zap_from) as usize)
+                self.mmap.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    zap_from as usize,
+                    (zap_to - zap_from) as usize,
+                )
             };
         }
         self.mmap.flush_range(flushed as usize, (wrote - flushed) as usize)?;
@@ -319,12 +328,20 @@ pub struct MappedFileQueue {
 
 impl MappedFileQueue {
     pub fn new(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
-        MappedFileQueue { dir: dir.into(), file_size, preallocate: false, files: RwLock::new(Vec::new()) }
+        MappedFileQueue {
+            dir: dir.into(),
+            file_size,
+            preallocate: false,
+            files: RwLock::new(Vec::new()),
+        }
     }
 
     /// A queue whose new files get their blocks reserved up front.
     pub fn new_preallocated(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
-        MappedFileQueue { preallocate: true, ..Self::new(dir, file_size) }
+        MappedFileQueue {
+            preallocate: true,
+            ..Self::new(dir, file_size)
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -392,7 +409,11 @@ impl MappedFileQueue {
             None => start_offset - start_offset.rem_euclid(self.file_size as i64),
         };
         std::fs::create_dir_all(&self.dir)?;
-        let f = Arc::new(MappedFile::open_with(&self.dir.join(offset_to_file_name(from)), self.file_size, self.preallocate)?);
+        let f = Arc::new(MappedFile::open_with(
+            &self.dir.join(offset_to_file_name(from)),
+            self.file_size,
+            self.preallocate,
+        )?);
         self.files.write().unwrap_or_else(|e| e.into_inner()).push(f.clone());
         Ok(f)
     }
@@ -422,7 +443,9 @@ impl MappedFileQueue {
 
     /// Offset just past the last published byte.
     pub fn max_offset(&self) -> i64 {
-        self.last().map(|f| f.file_from_offset() + f.wrote_position() as i64).unwrap_or(0)
+        self.last()
+            .map(|f| f.file_from_offset() + f.wrote_position() as i64)
+            .unwrap_or(0)
     }
 
     /// Offset up to which everything is flushed.
@@ -433,7 +456,10 @@ impl MappedFileQueue {
                 return f.file_from_offset() + f.flushed_position() as i64;
             }
         }
-        files.last().map(|f| f.file_from_offset() + f.size() as i64).unwrap_or(0)
+        files
+            .last()
+            .map(|f| f.file_from_offset() + f.size() as i64)
+            .unwrap_or(0)
     }
 
     /// Flushes all files with unflushed data; returns the flushed offset.

@@ -54,7 +54,9 @@ impl MessageToStore {
 
     /// The delay level from the DELAY property (0 when absent or unreadable).
     pub fn delay_level(&self) -> i32 {
-        codec::get_property(&self.properties, codec::property::DELAY).and_then(|v| v.parse().ok()).unwrap_or(0)
+        codec::get_property(&self.properties, codec::property::DELAY)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -119,7 +121,11 @@ impl AppendResult {
         if self.batch_offsets.is_empty() {
             return codec::encode_offset_msg_id(&self.store_host, self.wrote_offset);
         }
-        let ids: Vec<String> = self.batch_offsets.iter().map(|o| codec::encode_offset_msg_id(&self.store_host, *o)).collect();
+        let ids: Vec<String> = self
+            .batch_offsets
+            .iter()
+            .map(|o| codec::encode_offset_msg_id(&self.store_host, *o))
+            .collect();
         ids.join(",")
     }
 }
@@ -136,12 +142,22 @@ impl PutResult {
         self.status == PutMessageStatus::PutOk
     }
     pub(crate) fn ok(append: AppendResult) -> PutResult {
-        PutResult { status: PutMessageStatus::PutOk, append: Some(append) }
+        PutResult {
+            status: PutMessageStatus::PutOk,
+            append: Some(append),
+        }
     }
     /// A put that waited for its flush: FLUSH_DISK_TIMEOUT when the flush did not come in time.
     pub(crate) fn after_flush(append: AppendResult, flushed: bool) -> PutResult {
-        let status = if flushed { PutMessageStatus::PutOk } else { PutMessageStatus::FlushDiskTimeout };
-        PutResult { status, append: Some(append) }
+        let status = if flushed {
+            PutMessageStatus::PutOk
+        } else {
+            PutMessageStatus::FlushDiskTimeout
+        };
+        PutResult {
+            status,
+            append: Some(append),
+        }
     }
     pub(crate) fn failed(status: PutMessageStatus) -> PutResult {
         PutResult { status, append: None }

@@ -47,7 +47,9 @@ fn scan_file(f: &MappedFile, check_crc: bool) -> (u64, bool) {
 /// First message's store timestamp in a file (0 when none).
 fn first_store_timestamp(f: &MappedFile) -> i64 {
     let buf = f.read_unpublished(0);
-    if codec::read_i32(buf, 4) != Some(codec::MESSAGE_MAGIC_CODE) && codec::read_i32(buf, 4) != Some(codec::MESSAGE_MAGIC_CODE_V2) {
+    if codec::read_i32(buf, 4) != Some(codec::MESSAGE_MAGIC_CODE)
+        && codec::read_i32(buf, 4) != Some(codec::MESSAGE_MAGIC_CODE_V2)
+    {
         return 0;
     }
     let flag = codec::read_i32(buf, codec::SYS_FLAG_POSITION).unwrap_or(0);

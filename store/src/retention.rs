@@ -43,7 +43,10 @@ fn current_local_hour() -> i32 {
 
 fn is_time_to_delete(delete_when: &str) -> bool {
     let hour = current_local_hour();
-    delete_when.split(';').filter_map(|h| h.trim().parse::<i32>().ok()).any(|h| h == hour)
+    delete_when
+        .split(';')
+        .filter_map(|h| h.trim().parse::<i32>().ok())
+        .any(|h| h == hour)
 }
 
 /// One pass; returns the number of CommitLog files deleted.

@@ -36,7 +36,10 @@ pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64, i64, i64) + Send + Sync>;
 /// and woken alone once its own bytes are flushed, so a group-commit round
 /// costs one wake-up per satisfied writer and none for the others.
 pub(crate) enum FlushWaiter {
-    Blocking { thread: std::thread::Thread, result: Arc<std::sync::atomic::AtomicU8> },
+    Blocking {
+        thread: std::thread::Thread,
+        result: Arc<std::sync::atomic::AtomicU8>,
+    },
     Async(tokio::sync::oneshot::Sender<bool>),
 }
 
@@ -151,15 +154,23 @@ impl Inner {
     /// Loads every `consumequeue/<topic>/<queueId>/` directory.
     fn load_consume_queues(&self) -> std::io::Result<()> {
         let root = self.config.consume_queue_dir();
-        let Ok(topics) = std::fs::read_dir(&root) else { return Ok(()) };
+        let Ok(topics) = std::fs::read_dir(&root) else {
+            return Ok(());
+        };
         for t in topics.flatten() {
             if !t.path().is_dir() {
                 continue;
             }
-            let Some(topic) = t.file_name().to_str().map(str::to_string) else { continue };
-            let Ok(qids) = std::fs::read_dir(t.path()) else { continue };
+            let Some(topic) = t.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Ok(qids) = std::fs::read_dir(t.path()) else {
+                continue;
+            };
             for q in qids.flatten() {
-                let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+                let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
                 let cq = self.find_or_create_queue(&topic, qid);
                 cq.load()?;
             }
@@ -182,7 +193,12 @@ static OPEN_ROOTS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
 
 fn lock_store(path: &std::path::Path) -> Result<File, StoreError> {
     use std::os::unix::io::AsRawFd;
-    let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
     // A POSIX record lock on the first byte, which is what a Java broker takes too.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = libc::F_WRLCK as _;
@@ -217,7 +233,10 @@ impl MessageStore {
         match Self::open_locked(config, root.clone()) {
             Ok(s) => Ok(s),
             Err(e) => {
-                OPEN_ROOTS.lock().unwrap_or_else(|e| e.into_inner()).retain(|r| r != &root);
+                OPEN_ROOTS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|r| r != &root);
                 Err(e)
             }
         }
@@ -261,7 +280,12 @@ impl MessageStore {
         // From here on an unclean exit is detectable.
         File::create(inner.config.abort_path())?;
         inner.checkpoint.flush()?;
-        let store = MessageStore { inner: inner.clone(), threads: Mutex::new(Vec::new()), _lock_file: lock_file, root };
+        let store = MessageStore {
+            inner: inner.clone(),
+            threads: Mutex::new(Vec::new()),
+            _lock_file: lock_file,
+            root,
+        };
         store.start_threads();
         Ok(store)
     }
@@ -269,14 +293,34 @@ impl MessageStore {
     fn start_threads(&self) {
         let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         let i = self.inner.clone();
-        t.push(std::thread::Builder::new().name("store-reput".into()).spawn(move || dispatcher::run(&i)).expect("spawn"));
+        t.push(
+            std::thread::Builder::new()
+                .name("store-reput".into())
+                .spawn(move || dispatcher::run(&i))
+                .expect("spawn"),
+        );
         let i = self.inner.clone();
-        t.push(std::thread::Builder::new().name("store-flush-cl".into()).spawn(move || flush::run_commit_log(&i)).expect("spawn"));
+        t.push(
+            std::thread::Builder::new()
+                .name("store-flush-cl".into())
+                .spawn(move || flush::run_commit_log(&i))
+                .expect("spawn"),
+        );
 
         let i = self.inner.clone();
-        t.push(std::thread::Builder::new().name("store-flush-cq".into()).spawn(move || flush::run_consume_queue(&i)).expect("spawn"));
+        t.push(
+            std::thread::Builder::new()
+                .name("store-flush-cq".into())
+                .spawn(move || flush::run_consume_queue(&i))
+                .expect("spawn"),
+        );
         let i = self.inner.clone();
-        t.push(std::thread::Builder::new().name("store-clean".into()).spawn(move || retention::run(&i)).expect("spawn"));
+        t.push(
+            std::thread::Builder::new()
+                .name("store-clean".into())
+                .spawn(move || retention::run(&i))
+                .expect("spawn"),
+        );
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -285,7 +329,10 @@ impl MessageStore {
 
     /// Runs one append unless the store refuses writes, and stops taking writes when a
     /// CommitLog file cannot be created (most likely out of disk) until retention frees space.
-    fn append(&self, write: impl FnOnce() -> Result<AppendResult, PutMessageStatus>) -> Result<AppendResult, PutResult> {
+    fn append(
+        &self,
+        write: impl FnOnce() -> Result<AppendResult, PutMessageStatus>,
+    ) -> Result<AppendResult, PutResult> {
         if self.inner.stopped.load(Ordering::Acquire) || !self.inner.writable.load(Ordering::Acquire) {
             return Err(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
         }
@@ -306,7 +353,10 @@ impl MessageStore {
 
     fn wait_flush_blocking(&self, a: AppendResult) -> PutResult {
         let result = Arc::new(std::sync::atomic::AtomicU8::new(WAITING));
-        let waiter = FlushWaiter::Blocking { thread: std::thread::current(), result: result.clone() };
+        let waiter = FlushWaiter::Blocking {
+            thread: std::thread::current(),
+            result: result.clone(),
+        };
         self.submit_flush(a.wrote_offset + a.wrote_bytes as i64, waiter);
         let deadline = Instant::now() + Duration::from_millis(self.inner.config.sync_flush_timeout);
         while result.load(Ordering::Acquire) == WAITING {
@@ -327,7 +377,11 @@ impl MessageStore {
     }
 
     fn submit_flush(&self, next_offset: i64, w: FlushWaiter) {
-        self.inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()).push((next_offset, w));
+        self.inner
+            .flush_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((next_offset, w));
         self.inner.flush_signal.notify();
     }
 
@@ -383,7 +437,13 @@ impl MessageStore {
         tag_filter: Option<&dyn Fn(i64) -> bool>,
     ) -> GetResult {
         let inner = &self.inner;
-        let mut res = GetResult { status: GetMessageStatus::NoMessageInQueue, next_begin_offset: offset, min_offset: 0, max_offset: 0, messages: Vec::new() };
+        let mut res = GetResult {
+            status: GetMessageStatus::NoMessageInQueue,
+            next_begin_offset: offset,
+            min_offset: 0,
+            max_offset: 0,
+            messages: Vec::new(),
+        };
         let Some(cq) = inner.find_queue(topic, queue_id) else {
             res.status = GetMessageStatus::NoMatchedLogicQueue;
             res.next_begin_offset = 0;
@@ -423,7 +483,15 @@ impl MessageStore {
                     continue;
                 }
                 let in_disk = (max_py - u.commit_log_offset) as u64 > mem_limit;
-                if batch_full(&inner.config, u.size as usize, max_count, max_bytes, total, res.messages.len(), in_disk) {
+                if batch_full(
+                    &inner.config,
+                    u.size as usize,
+                    max_count,
+                    max_bytes,
+                    total,
+                    res.messages.len(),
+                    in_disk,
+                ) {
                     break;
                 }
                 consumed = i + 1;
@@ -459,12 +527,18 @@ impl MessageStore {
 
     /// Queue offset one past the newest message (0 for an unknown queue).
     pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
-        self.inner.find_queue(topic, queue_id).map(|q| q.max_offset_in_queue()).unwrap_or(0)
+        self.inner
+            .find_queue(topic, queue_id)
+            .map(|q| q.max_offset_in_queue())
+            .unwrap_or(0)
     }
 
     /// Queue offset of the oldest message still stored.
     pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
-        self.inner.find_queue(topic, queue_id).map(|q| q.min_offset_in_queue()).unwrap_or(0)
+        self.inner
+            .find_queue(topic, queue_id)
+            .map(|q| q.min_offset_in_queue())
+            .unwrap_or(0)
     }
 
     /// The queue ids known for a topic.
@@ -485,12 +559,18 @@ impl MessageStore {
 
     /// CommitLog offset of the message at a queue offset.
     pub fn commit_log_offset_in_queue(&self, topic: &str, queue_id: i32, queue_offset: i64) -> Option<i64> {
-        self.inner.find_queue(topic, queue_id)?.unit(queue_offset).map(|u| u.commit_log_offset)
+        self.inner
+            .find_queue(topic, queue_id)?
+            .unit(queue_offset)
+            .map(|u| u.commit_log_offset)
     }
 
     fn store_time_of_unit(&self, cq: &ConsumeQueue, index: i64) -> i64 {
         match cq.unit(index) {
-            Some(u) => self.inner.commit_log.pickup_store_timestamp(u.commit_log_offset, u.size.max(0) as usize),
+            Some(u) => self
+                .inner
+                .commit_log
+                .pickup_store_timestamp(u.commit_log_offset, u.size.max(0) as usize),
             None => -1,
         }
     }
@@ -498,7 +578,9 @@ impl MessageStore {
     /// The queue offset of the message stored closest to `timestamp`
     /// (an exact match, else the nearer neighbour).
     pub fn offset_by_timestamp(&self, topic: &str, queue_id: i32, timestamp: i64) -> i64 {
-        let Some(cq) = self.inner.find_queue(topic, queue_id) else { return 0 };
+        let Some(cq) = self.inner.find_queue(topic, queue_id) else {
+            return 0;
+        };
         let min_phy = self.inner.commit_log.min_offset();
         let (mut low, mut high) = (cq.min_offset_in_queue(), cq.max_offset_in_queue() - 1);
         // Skip units whose messages are already deleted.
@@ -550,7 +632,11 @@ impl MessageStore {
     /// Store time of the oldest message in the CommitLog (-1 when empty).
     pub fn earliest_message_time_in_store(&self) -> i64 {
         let min = self.inner.commit_log.min_offset();
-        self.inner.commit_log.read_record(min).map(|b| message_store_time(&b)).unwrap_or(-1)
+        self.inner
+            .commit_log
+            .read_record(min)
+            .map(|b| message_store_time(&b))
+            .unwrap_or(-1)
     }
 
     /// Store time of the message at a queue offset (-1 when unknown).
@@ -583,15 +669,28 @@ impl MessageStore {
         let (offsets, ts, phy) = self.inner.index.query(topic, key, max, begin, end);
         let mut messages = Vec::new();
         for off in offsets {
-            let Some((bytes, d)) = self.message_by_commitlog_offset(off) else { continue };
+            let Some((bytes, d)) = self.message_by_commitlog_offset(off) else {
+                continue;
+            };
             // A hash collision can bring in other keys: keep exact matches.
             let matches = d.topic == topic
-                && (d.unique_key() == Some(key) || d.keys().is_some_and(|k| k.split(codec::property::KEY_SEPARATOR).any(|x| x == key)));
+                && (d.unique_key() == Some(key)
+                    || d.keys()
+                        .is_some_and(|k| k.split(codec::property::KEY_SEPARATOR).any(|x| x == key)));
             if matches {
-                messages.push(StoredMessage { commit_log_offset: off, queue_offset: d.queue_offset, tags_code: 0, bytes });
+                messages.push(StoredMessage {
+                    commit_log_offset: off,
+                    queue_offset: d.queue_offset,
+                    tags_code: 0,
+                    bytes,
+                });
             }
         }
-        QueryResult { messages, index_last_update_timestamp: ts, index_last_update_phy_offset: phy }
+        QueryResult {
+            messages,
+            index_last_update_timestamp: ts,
+            index_last_update_phy_offset: phy,
+        }
     }
 
     /// Smallest CommitLog offset still stored.
@@ -664,14 +763,25 @@ impl MessageStore {
         }
         self.inner.new_data.notify();
         self.inner.flush_signal.notify();
-        let threads: Vec<_> = self.threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
         for t in threads {
             let _ = t.join();
         }
         dispatcher::catch_up(&self.inner);
         let flushed = flush::flush_all(&self.inner);
         // Anyone still waiting for a flush gets an answer.
-        for (_, w) in self.inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for (_, w) in self
+            .inner
+            .flush_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             w.complete(flushed.is_ok());
         }
 
@@ -684,7 +794,10 @@ impl MessageStore {
 impl Drop for MessageStore {
     fn drop(&mut self) {
         self.shutdown();
-        OPEN_ROOTS.lock().unwrap_or_else(|e| e.into_inner()).retain(|r| r != &self.root);
+        OPEN_ROOTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|r| r != &self.root);
     }
 }
 
@@ -693,7 +806,15 @@ fn message_store_time(b: &[u8]) -> i64 {
     codec::read_i64(b, codec::store_timestamp_position(flag)).unwrap_or(-1)
 }
 
-fn batch_full(cfg: &StoreConfig, size: usize, max_count: usize, max_bytes: usize, total: usize, count: usize, in_disk: bool) -> bool {
+fn batch_full(
+    cfg: &StoreConfig,
+    size: usize,
+    max_count: usize,
+    max_bytes: usize,
+    total: usize,
+    count: usize,
+    in_disk: bool,
+) -> bool {
     if total == 0 || count == 0 {
         return false;
     }
@@ -701,9 +822,15 @@ fn batch_full(cfg: &StoreConfig, size: usize, max_count: usize, max_bytes: usize
         return true;
     }
     let (limit_bytes, limit_count) = if in_disk {
-        (cfg.max_transfer_bytes_on_message_in_disk, cfg.max_transfer_count_on_message_in_disk)
+        (
+            cfg.max_transfer_bytes_on_message_in_disk,
+            cfg.max_transfer_count_on_message_in_disk,
+        )
     } else {
-        (cfg.max_transfer_bytes_on_message_in_memory, cfg.max_transfer_count_on_message_in_memory)
+        (
+            cfg.max_transfer_bytes_on_message_in_memory,
+            cfg.max_transfer_count_on_message_in_memory,
+        )
     };
     let limit_bytes = if max_bytes > 0 { max_bytes } else { limit_bytes };
     total + size > limit_bytes || (max_bytes == 0 && count > limit_count.saturating_sub(1))

@@ -28,13 +28,22 @@ fn async_sync_flush_puts_complete_and_notify_listeners() {
             s2.fetch_max(next_offset, Ordering::SeqCst);
         }
     }));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for i in 0..64 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                let m = MessageToStore::new("AsyncTopic", 0, format!("m{i}").into_bytes(), vec![("TAGS".into(), "A".into())]);
+                let m = MessageToStore::new(
+                    "AsyncTopic",
+                    0,
+                    format!("m{i}").into_bytes(),
+                    vec![("TAGS".into(), "A".into())],
+                );
                 store.put_message_async(&m).await
             }));
         }
@@ -54,7 +63,10 @@ fn async_sync_flush_puts_complete_and_notify_listeners() {
 fn delayed_messages_wait_in_the_schedule_topic() {
     let tmp = tempfile::tempdir().unwrap();
     let store = MessageStore::open(config(tmp.path(), FlushDiskType::AsyncFlush)).unwrap();
-    let props = vec![("DELAY".to_string(), "3".to_string()), ("KEYS".to_string(), "dk".to_string())];
+    let props = vec![
+        ("DELAY".to_string(), "3".to_string()),
+        ("KEYS".to_string(), "dk".to_string()),
+    ];
     let r = store.put_message(&MessageToStore::new("RealTopic", 2, b"later".to_vec(), props));
     let a = r.append.unwrap();
     assert_eq!(a.topic, "SCHEDULE_TOPIC_XXXX");
@@ -80,7 +92,10 @@ fn ipv6_hosts_and_v2_records_decode() {
     let a = store.put_message(&m).append.unwrap();
     assert_eq!(a.msg_id().len(), 56);
     let (bytes, d) = store.message_by_offset_msg_id(&a.msg_id()).unwrap();
-    assert_eq!(d.sys_flag & (codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6), 0x30);
+    assert_eq!(
+        d.sys_flag & (codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6),
+        0x30
+    );
     assert_eq!(d.born_host, "[2001:db8::1]:4000".parse().unwrap());
     assert_eq!(d.body.as_ref(), b"six");
 
@@ -106,8 +121,10 @@ fn property_helpers_follow_java() {
     assert_eq!(codec::find_property(&s, "b"), Some("2"));
     assert_eq!(codec::tags_hash_code("TagA"), codec::java_string_hash("TagA") as i64);
     // Java's HashMap iteration order for a typical property set.
-    let pairs: Vec<(String, String)> =
-        ["KEYS", "idx", "UNIQ_KEY", "CLUSTER", "TAGS"].iter().map(|k| (k.to_string(), "v".to_string())).collect();
+    let pairs: Vec<(String, String)> = ["KEYS", "idx", "UNIQ_KEY", "CLUSTER", "TAGS"]
+        .iter()
+        .map(|k| (k.to_string(), "v".to_string()))
+        .collect();
     let order: Vec<String> = codec::java_hashmap_order(&pairs).into_iter().map(|p| p.0).collect();
     assert_eq!(order, ["KEYS", "idx", "UNIQ_KEY", "CLUSTER", "TAGS"]);
 }

@@ -24,7 +24,11 @@ fn config(root: &Path, sync: bool) -> StoreConfig {
     c.mapped_file_size_consume_queue = 100 * 20;
     c.max_hash_slot_num = 100;
     c.max_index_num = 400;
-    c.flush_disk_type = if sync { FlushDiskType::SyncFlush } else { FlushDiskType::AsyncFlush };
+    c.flush_disk_type = if sync {
+        FlushDiskType::SyncFlush
+    } else {
+        FlushDiskType::AsyncFlush
+    };
     c
 }
 

@@ -39,13 +39,25 @@ fn reads_every_golden_message() {
     let t0 = codec::tags_hash_code("T0");
     let filter = move |code: i64| code == t0;
     let r = store.get_messages("StoreTopicA", 0, 0, 32, 0, Some(&filter));
-    assert!(r.messages.iter().all(|m| codec::decode_message(&m.bytes).unwrap().tags() == Some("T0")));
+    assert!(r
+        .messages
+        .iter()
+        .all(|m| codec::decode_message(&m.bytes).unwrap().tags() == Some("T0")));
     assert!(!r.messages.is_empty());
 
     // Offsets past the end and unknown queues.
-    assert_eq!(store.get_messages("StoreTopicA", 0, 375, 1, 0, None).status, GetMessageStatus::OffsetOverflowOne);
-    assert_eq!(store.get_messages("StoreTopicA", 0, 999, 1, 0, None).status, GetMessageStatus::OffsetOverflowBadly);
-    assert_eq!(store.get_messages("NoSuchTopic", 0, 0, 1, 0, None).status, GetMessageStatus::NoMatchedLogicQueue);
+    assert_eq!(
+        store.get_messages("StoreTopicA", 0, 375, 1, 0, None).status,
+        GetMessageStatus::OffsetOverflowOne
+    );
+    assert_eq!(
+        store.get_messages("StoreTopicA", 0, 999, 1, 0, None).status,
+        GetMessageStatus::OffsetOverflowBadly
+    );
+    assert_eq!(
+        store.get_messages("NoSuchTopic", 0, 0, 1, 0, None).status,
+        GetMessageStatus::NoMatchedLogicQueue
+    );
 
     // Offset by time and earliest time.
     let first = store.earliest_message_time("StoreTopicA", 0);
@@ -72,7 +84,12 @@ fn reads_golden_consumer_offsets() {
     config_files::save_consumer_offsets(&root, &offsets).unwrap();
     let again = config_files::load_consumer_offsets(&root).unwrap();
     assert_eq!(again, offsets);
-    assert_eq!(std::fs::read_to_string(root.join("config/consumerOffset.json.bak")).unwrap(), before);
-    let topics = config_files::read_config(&root.join("config/topics.json")).unwrap().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("config/consumerOffset.json.bak")).unwrap(),
+        before
+    );
+    let topics = config_files::read_config(&root.join("config/topics.json"))
+        .unwrap()
+        .unwrap();
     assert!(topics["topicConfigTable"]["StoreTopicA"].is_object());
 }

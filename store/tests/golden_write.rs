@@ -104,7 +104,11 @@ fn our_bytes_equal_java_bytes() {
         let base: i64 = name.parse().unwrap();
         mask_store_timestamps(&mut ours, &records, base);
         mask_store_timestamps(&mut theirs, &records, base);
-        assert!(ours == theirs, "commitlog {name} differs at byte {:?}", ours.iter().zip(&theirs).position(|(a, b)| a != b));
+        assert!(
+            ours == theirs,
+            "commitlog {name} differs at byte {:?}",
+            ours.iter().zip(&theirs).position(|(a, b)| a != b)
+        );
     }
     // ConsumeQueues of the user topics: identical (no timestamps in them).
     for topic in ["StoreTopicA", "StoreTopicB"] {
@@ -163,10 +167,20 @@ fn batch_messages_encode_as_java_does() {
     assert!(store.wait_for_dispatch(std::time::Duration::from_secs(10)));
     let got = store.get_messages("BatchTopic", 1, 0, 10, 0, None);
     assert_eq!(got.messages.len(), 3);
-    let ms: Vec<_> = got.messages.iter().map(|m| codec::decode_message(&m.bytes).unwrap()).collect();
+    let ms: Vec<_> = got
+        .messages
+        .iter()
+        .map(|m| codec::decode_message(&m.bytes).unwrap())
+        .collect();
     // Item properties, one separator, then the batch's.
-    assert_eq!(ms[0].properties_string, "KEYS\u{1}k1\u{2}UNIQ_KEY\u{1}U1\u{2}CLUSTER\u{1}DefaultCluster");
-    assert_eq!(ms[1].properties_string, "KEYS\u{1}k2\u{2}UNIQ_KEY\u{1}U2\u{2}CLUSTER\u{1}DefaultCluster");
+    assert_eq!(
+        ms[0].properties_string,
+        "KEYS\u{1}k1\u{2}UNIQ_KEY\u{1}U1\u{2}CLUSTER\u{1}DefaultCluster"
+    );
+    assert_eq!(
+        ms[1].properties_string,
+        "KEYS\u{1}k2\u{2}UNIQ_KEY\u{1}U2\u{2}CLUSTER\u{1}DefaultCluster"
+    );
     assert_eq!(ms[2].properties_string, "CLUSTER\u{1}DefaultCluster");
     assert_eq!(ms[2].flag, 7);
     assert_eq!(ms[2].body.as_ref(), b"three");
@@ -174,6 +188,12 @@ fn batch_messages_encode_as_java_does() {
     assert!(ms[0].sys_flag & codec::sys_flag::STORE_HOST_V6 != 0);
     assert_eq!(ms[0].store_host, "[::1]:10911".parse().unwrap());
     assert_eq!(ms[0].offset_msg_id().len(), 56);
-    assert_eq!(store.query_by_key("BatchTopic", "k2", 10, 0, i64::MAX).messages.len(), 1);
-    assert_eq!(store.query_by_key("BatchTopic", "U1", 10, 0, i64::MAX).messages.len(), 1);
+    assert_eq!(
+        store.query_by_key("BatchTopic", "k2", 10, 0, i64::MAX).messages.len(),
+        1
+    );
+    assert_eq!(
+        store.query_by_key("BatchTopic", "U1", 10, 0, i64::MAX).messages.len(),
+        1
+    );
 }

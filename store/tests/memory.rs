@@ -19,7 +19,12 @@ fn open_with_1000_queues_stays_small() {
         let store = MessageStore::open(cfg.clone()).unwrap();
         for i in 0..6000 {
             let topic = format!("MemTopic{}", i % 250);
-            let r = store.put_message(&MessageToStore::new(&topic, i / 250 % 4, vec![b'm'; 900], vec![("KEYS".into(), format!("k{i}"))]));
+            let r = store.put_message(&MessageToStore::new(
+                &topic,
+                i / 250 % 4,
+                vec![b'm'; 900],
+                vec![("KEYS".into(), format!("k{i}"))],
+            ));
             assert!(r.is_ok());
         }
         eprintln!("puts done {:?}", t0.elapsed());
@@ -31,13 +36,32 @@ fn open_with_1000_queues_stays_small() {
     let cl_files = std::fs::read_dir(tmp.path().join("commitlog")).unwrap().count();
     assert!(cl_files >= 5, "{cl_files} CommitLog files");
     let out = Command::new(env!("CARGO_BIN_EXE_store-crash-writer"))
-        .args([tmp.path().to_str().unwrap(), "rss", "1048576", "6000000", "10000", "40000"])
+        .args([
+            tmp.path().to_str().unwrap(),
+            "rss",
+            "1048576",
+            "6000000",
+            "10000",
+            "40000",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
-    let queues: usize = text.split_whitespace().skip_while(|w| *w != "QUEUES").nth(1).unwrap().parse().unwrap();
-    let rss_kb: u64 = text.split_whitespace().skip_while(|w| *w != "RSS_KB").nth(1).unwrap().parse().unwrap();
+    let queues: usize = text
+        .split_whitespace()
+        .skip_while(|w| *w != "QUEUES")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rss_kb: u64 = text
+        .split_whitespace()
+        .skip_while(|w| *w != "RSS_KB")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(queues, 1000);
     assert!(rss_kb < 100 * 1024, "resident {rss_kb} KiB");
     eprintln!("open with {queues} queues and {cl_files} CommitLog files: {rss_kb} KiB resident");

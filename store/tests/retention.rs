@@ -15,7 +15,10 @@ fn config(root: &std::path::Path) -> StoreConfig {
 
 fn fill(store: &MessageStore, n: usize) {
     for i in 0..n {
-        let props = vec![("KEYS".to_string(), format!("k{i}")), ("TAGS".to_string(), "T".to_string())];
+        let props = vec![
+            ("KEYS".to_string(), format!("k{i}")),
+            ("TAGS".to_string(), "T".to_string()),
+        ];
         let r = store.put_message(&MessageToStore::new("RetTopic", (i % 2) as i32, vec![b'x'; 900], props));
         assert!(r.is_ok());
     }
@@ -30,7 +33,7 @@ fn expired_files_are_deleted_at_delete_when_but_never_the_last() {
     cfg.delete_when = (0..24).map(|h| format!("{h:02}")).collect::<Vec<_>>().join(";");
     let store = MessageStore::open(cfg.clone()).unwrap();
     fill(&store, 400); // ~6 CommitLog files
-    // Nothing is 72 hours old yet.
+                       // Nothing is 72 hours old yet.
     assert_eq!(store.clean_expired_files(false), 0);
     assert_eq!(store.min_commit_log_offset(), 0);
     drop(store);
@@ -59,10 +62,18 @@ fn expired_files_are_deleted_at_delete_when_but_never_the_last() {
         assert!(r.messages[0].commit_log_offset >= min);
     }
     // Old keys are gone, recent ones still found.
-    assert!(store.query_by_key("RetTopic", "k0", 10, 0, i64::MAX).messages.is_empty());
-    assert_eq!(store.query_by_key("RetTopic", "k399", 10, 0, i64::MAX).messages.len(), 1);
+    assert!(store
+        .query_by_key("RetTopic", "k0", 10, 0, i64::MAX)
+        .messages
+        .is_empty());
+    assert_eq!(
+        store.query_by_key("RetTopic", "k399", 10, 0, i64::MAX).messages.len(),
+        1
+    );
     // Writing continues where it was.
-    assert!(store.put_message(&MessageToStore::new("RetTopic", 0, b"more".to_vec(), vec![])).is_ok());
+    assert!(store
+        .put_message(&MessageToStore::new("RetTopic", 0, b"more".to_vec(), vec![]))
+        .is_ok());
     store.shutdown();
     drop(store);
 
@@ -95,7 +106,12 @@ fn a_file_that_cannot_be_created_fails_puts_without_damage() {
     let mut ok = 0;
     let mut failed = None;
     for i in 0..200 {
-        let r = store.put_message(&MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![("KEYS".into(), format!("f{i}"))]));
+        let r = store.put_message(&MessageToStore::new(
+            "FullTopic",
+            0,
+            vec![b'y'; 1000],
+            vec![("KEYS".into(), format!("f{i}"))],
+        ));
         if r.is_ok() {
             ok += 1;
         } else {
@@ -129,7 +145,9 @@ fn a_file_that_cannot_be_created_fails_puts_without_damage() {
     std::fs::remove_dir(tmp.path().join("commitlog").join(format!("{:020}", 64 * 1024))).unwrap();
     store.clean_expired_files(false);
     assert!(store.is_writable());
-    assert!(store.put_message(&MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![])).is_ok());
+    assert!(store
+        .put_message(&MessageToStore::new("FullTopic", 0, vec![b'y'; 1000], vec![]))
+        .is_ok());
     store.shutdown();
     drop(store);
     let store = MessageStore::open(config(tmp.path())).unwrap();

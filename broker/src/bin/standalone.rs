@@ -68,7 +68,9 @@ async fn main() -> anyhow::Result<()> {
     ] {
         config.set(key, &value)?;
     }
-    for (key, value) in launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)? {
+    for (key, value) in
+        launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)?
+    {
         config.set(&key, &value)?;
     }
     let broker = Broker::start(config).await.context("starting the broker")?;

@@ -25,12 +25,7 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
                 .create_if_absent(&retry_topic, group.retry_queue_nums.max(1), perm::READ | perm::WRITE, 0);
         }
     }
-    let changed = state.clients.heartbeat(&conn, &data);
-    if state.config.notify_consumer_ids_changed_enable {
-        for group in changed {
-            state.clients.notify_consumer_ids_changed(&group);
-        }
-    }
+    state.announce_membership_changes(state.clients.heartbeat(&conn, &data));
     Ok(Some(RemotingCommand::success(&req)))
 }
 
@@ -39,11 +34,7 @@ pub async fn unregister_client(state: Arc<BrokerState>, conn: Connection, req: R
     let changed = state
         .clients
         .unregister(&conn, h.producer_group.as_deref(), h.consumer_group.as_deref());
-    if state.config.notify_consumer_ids_changed_enable {
-        for group in changed {
-            state.clients.notify_consumer_ids_changed(&group);
-        }
-    }
+    state.announce_membership_changes(changed);
     Ok(Some(RemotingCommand::success(&req)))
 }
 

@@ -5,11 +5,10 @@ mod config;
 mod kv;
 mod route;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use remoting::code::request;
-use remoting::{Connection, HandlerResult, RemotingCommand, Router};
+use remoting::Router;
 
 use crate::NamesrvState;
 
@@ -17,60 +16,35 @@ use crate::NamesrvState;
 pub fn router(state: Arc<NamesrvState>) -> Router {
     let mut r = Router::new();
     let s = &state;
-    add(&mut r, s, request::REGISTER_BROKER, broker::register_broker);
-    add(&mut r, s, request::UNREGISTER_BROKER, broker::unregister_broker);
-    add(&mut r, s, request::QUERY_DATA_VERSION, broker::query_data_version);
-    add(&mut r, s, request::WIPE_WRITE_PERM_OF_BROKER, broker::wipe_write_perm);
-    add(&mut r, s, request::ADD_WRITE_PERM_OF_BROKER, broker::add_write_perm);
+    r.route_with(s, request::REGISTER_BROKER, broker::register_broker);
+    r.route_with(s, request::UNREGISTER_BROKER, broker::unregister_broker);
+    r.route_with(s, request::QUERY_DATA_VERSION, broker::query_data_version);
+    r.route_with(s, request::WIPE_WRITE_PERM_OF_BROKER, broker::wipe_write_perm);
+    r.route_with(s, request::ADD_WRITE_PERM_OF_BROKER, broker::add_write_perm);
 
-    add(&mut r, s, request::GET_ROUTEINFO_BY_TOPIC, route::get_route_info);
-    add(&mut r, s, request::GET_BROKER_CLUSTER_INFO, route::get_cluster_info);
-    add(
-        &mut r,
-        s,
-        request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
-        route::get_all_topics,
-    );
-    add(&mut r, s, request::DELETE_TOPIC_IN_NAMESRV, route::delete_topic);
-    add(&mut r, s, request::GET_TOPICS_BY_CLUSTER, route::get_topics_by_cluster);
-    add(
-        &mut r,
-        s,
-        request::GET_SYSTEM_TOPIC_LIST_FROM_NS,
-        route::get_system_topics,
-    );
-    add(&mut r, s, request::GET_UNIT_TOPIC_LIST, route::get_unit_topics);
-    add(
-        &mut r,
-        s,
-        request::GET_HAS_UNIT_SUB_TOPIC_LIST,
-        route::get_has_unit_sub_topics,
-    );
-    add(
-        &mut r,
+    r.route_with(s, request::GET_ROUTEINFO_BY_TOPIC, route::get_route_info);
+    r.route_with(s, request::GET_BROKER_CLUSTER_INFO, route::get_cluster_info);
+    r.route_with(s, request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER, route::get_all_topics);
+    r.route_with(s, request::DELETE_TOPIC_IN_NAMESRV, route::delete_topic);
+    r.route_with(s, request::GET_TOPICS_BY_CLUSTER, route::get_topics_by_cluster);
+    r.route_with(s, request::GET_SYSTEM_TOPIC_LIST_FROM_NS, route::get_system_topics);
+    r.route_with(s, request::GET_UNIT_TOPIC_LIST, route::get_unit_topics);
+    r.route_with(s, request::GET_HAS_UNIT_SUB_TOPIC_LIST, route::get_has_unit_sub_topics);
+    r.route_with(
         s,
         request::GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST,
         route::get_has_unit_sub_ununit_topics,
     );
 
-    add(&mut r, s, request::PUT_KV_CONFIG, kv::put);
-    add(&mut r, s, request::GET_KV_CONFIG, kv::get);
-    add(&mut r, s, request::DELETE_KV_CONFIG, kv::delete);
-    add(&mut r, s, request::GET_KVLIST_BY_NAMESPACE, kv::list_namespace);
+    r.route_with(s, request::PUT_KV_CONFIG, kv::put);
+    r.route_with(s, request::GET_KV_CONFIG, kv::get);
+    r.route_with(s, request::DELETE_KV_CONFIG, kv::delete);
+    r.route_with(s, request::GET_KVLIST_BY_NAMESPACE, kv::list_namespace);
 
-    add(&mut r, s, request::UPDATE_NAMESRV_CONFIG, config::update);
-    add(&mut r, s, request::GET_NAMESRV_CONFIG, config::get);
+    r.route_with(s, request::UPDATE_NAMESRV_CONFIG, config::update);
+    r.route_with(s, request::GET_NAMESRV_CONFIG, config::get);
 
     let state = state.clone();
     r.on_disconnected(move |conn| state.routes.on_connection_closed(conn.id()));
     r
-}
-
-fn add<F, Fut>(router: &mut Router, state: &Arc<NamesrvState>, code: i32, handler: F)
-where
-    F: Fn(Arc<NamesrvState>, Connection, RemotingCommand) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = HandlerResult> + Send + 'static,
-{
-    let state = state.clone();
-    router.route(code, move |conn, req| handler(state.clone(), conn, req));
 }

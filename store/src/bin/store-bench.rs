@@ -135,7 +135,11 @@ fn run_async(dir: &Path, body_len: usize, target_bytes: u64, threads: usize) -> 
     store.flush()?;
     let secs = start.elapsed().as_secs_f64();
     store.shutdown();
-    Ok(Outcome { puts: puts.load(Ordering::Relaxed), bytes: written.load(Ordering::Relaxed), secs })
+    Ok(Outcome {
+        puts: puts.load(Ordering::Relaxed),
+        bytes: written.load(Ordering::Relaxed),
+        secs,
+    })
 }
 
 /// SYNC_FLUSH: `writers` threads each put and wait for the flush, for `secs`.
@@ -148,7 +152,8 @@ fn run_sync(dir: &Path, body_len: usize, writers: usize, secs: u64) -> anyhow::R
     let start = Instant::now();
     let handles: Vec<_> = (0..writers)
         .map(|t| {
-            let (store, body, stop, written, puts) = (store.clone(), body.clone(), stop.clone(), written.clone(), puts.clone());
+            let (store, body, stop, written, puts) =
+                (store.clone(), body.clone(), stop.clone(), written.clone(), puts.clone());
             std::thread::spawn(move || {
                 let mut i = t as u64;
                 let msgs = messages(&body);
@@ -169,7 +174,11 @@ fn run_sync(dir: &Path, body_len: usize, writers: usize, secs: u64) -> anyhow::R
     }
     let secs = start.elapsed().as_secs_f64();
     store.shutdown();
-    Ok(Outcome { puts: puts.load(Ordering::Relaxed), bytes: written.load(Ordering::Relaxed), secs })
+    Ok(Outcome {
+        puts: puts.load(Ordering::Relaxed),
+        bytes: written.load(Ordering::Relaxed),
+        secs,
+    })
 }
 
 /// SYNC_FLUSH with `writers` concurrent tokio tasks (what a broker's
@@ -180,7 +189,10 @@ fn run_sync_tasks(dir: &Path, body_len: usize, writers: usize, secs: u64) -> any
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
     let puts = Arc::new(AtomicU64::new(0));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let start = Instant::now();
     rt.block_on(async {
         let tasks: Vec<_> = (0..writers)
@@ -207,19 +219,31 @@ fn run_sync_tasks(dir: &Path, body_len: usize, writers: usize, secs: u64) -> any
     });
     let secs = start.elapsed().as_secs_f64();
     store.shutdown();
-    Ok(Outcome { puts: puts.load(Ordering::Relaxed), bytes: written.load(Ordering::Relaxed), secs })
+    Ok(Outcome {
+        puts: puts.load(Ordering::Relaxed),
+        bytes: written.load(Ordering::Relaxed),
+        secs,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     std::fs::create_dir_all(&args.dir)?;
     let target = args.async_mib << 20;
-    println!("store-bench: dir {}, ASYNC volume {} MiB per size, SYNC {} s per run", args.dir.display(), args.async_mib, args.sync_secs);
+    println!(
+        "store-bench: dir {}, ASYNC volume {} MiB per size, SYNC {} s per run",
+        args.dir.display(),
+        args.async_mib,
+        args.sync_secs
+    );
     let raw = raw_sequential(&args.dir, target)?;
     println!();
     println!("| case | puts/s | MB/s (CommitLog bytes) | vs raw sequential |");
     println!("|---|---:|---:|---:|");
-    println!("| raw sequential write + fsync ({} MiB) | - | {:.1} | 100% |", args.async_mib, raw);
+    println!(
+        "| raw sequential write + fsync ({} MiB) | - | {:.1} | 100% |",
+        args.async_mib, raw
+    );
     let mut sync_rates = Vec::new();
     for &body_len in &args.sizes {
         // Each run is paired with a raw measurement taken just before it:
@@ -231,12 +255,18 @@ fn main() -> anyhow::Result<()> {
             let o = run_async(&d, body_len, target, args.async_threads)?;
             let _ = std::fs::remove_dir_all(&d);
             let mbs = o.bytes as f64 / MIB / o.secs;
-            eprintln!("  ASYNC {body_len} B run: raw {raw_here:.1} MB/s, store {mbs:.1} MB/s ({:.0}%)", mbs / raw_here * 100.0);
+            eprintln!(
+                "  ASYNC {body_len} B run: raw {raw_here:.1} MB/s, store {mbs:.1} MB/s ({:.0}%)",
+                mbs / raw_here * 100.0
+            );
             runs.push((mbs / raw_here, raw_here, mbs, o.puts as f64 / o.secs));
         }
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (ratio, raw_here, mbs, rate) = runs[runs.len() / 2];
-        println!("| raw sequential write + fsync, paired run | - | {:.1} | 100% |", raw_here);
+        println!(
+            "| raw sequential write + fsync, paired run | - | {:.1} | 100% |",
+            raw_here
+        );
         println!(
             "| ASYNC_FLUSH {body_len} B, {} writers (median of {}) | {:.0} | {:.1} | {:.0}% |",
             args.async_threads,
@@ -252,7 +282,12 @@ fn main() -> anyhow::Result<()> {
             let rate = o.puts as f64 / o.secs;
             sync_rates.push((body_len, writers, rate));
             let mbs = o.bytes as f64 / MIB / o.secs;
-            println!("| SYNC_FLUSH {body_len} B, {writers} writer threads | {:.0} | {:.1} | {:.0}% |", rate, mbs, mbs / raw * 100.0);
+            println!(
+                "| SYNC_FLUSH {body_len} B, {writers} writer threads | {:.0} | {:.1} | {:.0}% |",
+                rate,
+                mbs,
+                mbs / raw * 100.0
+            );
         }
         if !args.only_async {
             let d = args.dir.join(format!("sync-tasks-{body_len}"));
@@ -261,14 +296,31 @@ fn main() -> anyhow::Result<()> {
             let rate = o.puts as f64 / o.secs;
             sync_rates.push((body_len, 6464, rate));
             let mbs = o.bytes as f64 / MIB / o.secs;
-            println!("| SYNC_FLUSH {body_len} B, 64 async tasks on 2 runtime threads | {:.0} | {:.1} | {:.0}% |", rate, mbs, mbs / raw * 100.0);
+            println!(
+                "| SYNC_FLUSH {body_len} B, 64 async tasks on 2 runtime threads | {:.0} | {:.1} | {:.0}% |",
+                rate,
+                mbs,
+                mbs / raw * 100.0
+            );
         }
     }
     println!();
     for &body_len in &args.sizes {
-        let one = sync_rates.iter().find(|r| r.0 == body_len && r.1 == 1).map(|r| r.2).unwrap_or(1.0);
-        let many = sync_rates.iter().find(|r| r.0 == body_len && r.1 == 64).map(|r| r.2).unwrap_or(0.0);
-        let tasks = sync_rates.iter().find(|r| r.0 == body_len && r.1 == 6464).map(|r| r.2).unwrap_or(0.0);
+        let one = sync_rates
+            .iter()
+            .find(|r| r.0 == body_len && r.1 == 1)
+            .map(|r| r.2)
+            .unwrap_or(1.0);
+        let many = sync_rates
+            .iter()
+            .find(|r| r.0 == body_len && r.1 == 64)
+            .map(|r| r.2)
+            .unwrap_or(0.0);
+        let tasks = sync_rates
+            .iter()
+            .find(|r| r.0 == body_len && r.1 == 6464)
+            .map(|r| r.2)
+            .unwrap_or(0.0);
         println!(
             "SYNC_FLUSH {body_len} B: 64 writer threads / 1 writer = {:.1}x; 64 async tasks / 1 writer = {:.1}x",
             many / one.max(1e-9),

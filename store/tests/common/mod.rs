@@ -32,7 +32,10 @@ pub fn golden_config(root: &Path) -> StoreConfig {
     let text = std::fs::read_to_string(golden_dir().join("broker.conf")).unwrap();
     let mut props = StoreConfig::parse_properties_text(&text);
     props.insert("storePathRootDir".into(), root.display().to_string());
-    props.insert("storePathCommitLog".into(), root.join("commitlog").display().to_string());
+    props.insert(
+        "storePathCommitLog".into(),
+        root.join("commitlog").display().to_string(),
+    );
     StoreConfig::from_properties(&props).unwrap()
 }
 
@@ -88,7 +91,12 @@ pub fn expected_body(topic: &str, i: i64) -> Vec<u8> {
 }
 
 pub fn check_fields(m: &codec::DecodedMessage, e: &ManifestEntry) {
-    assert_eq!(m.body.as_ref(), expected_body(&e.topic, e.i).as_slice(), "body of {}", e.i);
+    assert_eq!(
+        m.body.as_ref(),
+        expected_body(&e.topic, e.i).as_slice(),
+        "body of {}",
+        e.i
+    );
     assert_eq!(m.tags(), Some(e.tags.as_str()), "tags of {}", e.i);
     assert_eq!(m.keys(), Some(e.keys.as_str()), "keys of {}", e.i);
     assert_eq!(m.property("idx"), Some(e.i.to_string().as_str()), "idx of {}", e.i);
@@ -105,19 +113,31 @@ pub fn verify_manifest(store: &MessageStore, entries: &[ManifestEntry]) {
             (e.topic.clone(), e.queue_id)
         };
         let r = store.get_messages(&topic, qid, e.queue_offset, 1, 0, None);
-        assert_eq!(r.status, GetMessageStatus::Found, "message {} at {}:{}:{}", e.i, topic, qid, e.queue_offset);
+        assert_eq!(
+            r.status,
+            GetMessageStatus::Found,
+            "message {} at {}:{}:{}",
+            e.i,
+            topic,
+            qid,
+            e.queue_offset
+        );
         let m = codec::decode_message(&r.messages[0].bytes).unwrap();
         check_fields(&m, e);
         assert_eq!(m.offset_msg_id(), e.offset_msg_id);
 
         // By offsetMsgId.
-        let (_, byid) = store.message_by_offset_msg_id(&e.offset_msg_id).expect("by offsetMsgId");
+        let (_, byid) = store
+            .message_by_offset_msg_id(&e.offset_msg_id)
+            .expect("by offsetMsgId");
         check_fields(&byid, e);
 
         // By key and by unique key, through the index.
         let q = store.query_by_key(&topic, &e.keys, 32, 0, i64::MAX);
         assert!(
-            q.messages.iter().any(|s| codec::decode_message(&s.bytes).unwrap().offset_msg_id() == e.offset_msg_id),
+            q.messages
+                .iter()
+                .any(|s| codec::decode_message(&s.bytes).unwrap().offset_msg_id() == e.offset_msg_id),
             "key {} not found",
             e.keys
         );
