@@ -255,3 +255,34 @@ impl Drop for StandaloneProcess {
         }
     }
 }
+
+/// A broker running inside the test process on a free port, its store in a temporary
+/// directory, registered with no name server unless `extra` says `namesrvAddr`.
+pub struct InProcessBroker {
+    pub broker: broker::Broker,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl InProcessBroker {
+    pub async fn start(extra: &[(&str, &str)]) -> InProcessBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = broker::BrokerConfig::default();
+        let store = dir.path().join("store").display().to_string();
+        for (k, v) in [
+            ("brokerName", "broker-a"),
+            ("brokerIP1", "127.0.0.1"),
+            ("listenPort", "0"),
+            ("storePathRootDir", store.as_str()),
+        ] {
+            config.set(k, v).unwrap();
+        }
+        config.namesrv_addr = None;
+        for (k, v) in extra {
+            config.set(k, v).unwrap();
+        }
+        let broker = broker::Broker::start(config).await.unwrap();
+        let addr = format!("127.0.0.1:{}", broker.local_addr().port());
+        InProcessBroker { broker, addr, dir }
+    }
+}

@@ -180,7 +180,9 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
 }
 
 fn answer(req: &RemotingCommand, got: &store::GetResult, code: i32) -> RemotingCommand {
-    let mut res = RemotingCommand::response_to(req, code, None).with_header(&PullMessageResponseHeader {
+    // Java puts the store's status name (FOUND, OFFSET_OVERFLOW_ONE, ...) in the remark.
+    let remark = Some(get_status_name(got.status).to_string());
+    let mut res = RemotingCommand::response_to(req, code, remark).with_header(&PullMessageResponseHeader {
         suggest_which_broker_id: 0,
         next_begin_offset: got.next_begin_offset,
         min_offset: got.min_offset,
@@ -190,4 +192,18 @@ fn answer(req: &RemotingCommand, got: &store::GetResult, code: i32) -> RemotingC
         res.body = got.concat().into();
     }
     res
+}
+
+fn get_status_name(status: GetMessageStatus) -> &'static str {
+    match status {
+        GetMessageStatus::Found => "FOUND",
+        GetMessageStatus::NoMatchedMessage => "NO_MATCHED_MESSAGE",
+        GetMessageStatus::MessageWasRemoving => "MESSAGE_WAS_REMOVING",
+        GetMessageStatus::OffsetFoundNull => "OFFSET_FOUND_NULL",
+        GetMessageStatus::OffsetOverflowBadly => "OFFSET_OVERFLOW_BADLY",
+        GetMessageStatus::OffsetOverflowOne => "OFFSET_OVERFLOW_ONE",
+        GetMessageStatus::OffsetTooSmall => "OFFSET_TOO_SMALL",
+        GetMessageStatus::NoMatchedLogicQueue => "NO_MATCHED_LOGIC_QUEUE",
+        GetMessageStatus::NoMessageInQueue => "NO_MESSAGE_IN_QUEUE",
+    }
 }
