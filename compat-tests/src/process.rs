@@ -53,7 +53,7 @@ impl NamesrvProcess {
         for (k, v) in extra {
             cmd.arg("-D").arg(format!("{k}={v}"));
         }
-        let (child, addr) = spawn_and_wait_for_address(cmd, "The Name Server boot success").await;
+        let (child, addr) = spawn_and_wait_for_address(cmd, "The Name Server boot success", Duration::from_secs(30)).await;
         NamesrvProcess { child, addr, dir }
     }
 
@@ -75,7 +75,7 @@ impl Drop for NamesrvProcess {
 
 /// Spawns `cmd` and reads its stdout until a line containing `ready` and
 /// "listening on ADDR" appears; returns the child and ADDR.
-pub async fn spawn_and_wait_for_address(mut cmd: Command, ready: &str) -> (Child, String) {
+pub async fn spawn_and_wait_for_address(mut cmd: Command, ready: &str, limit: Duration) -> (Child, String) {
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
     let mut child = cmd.spawn().expect("spawning server binary");
     let stdout = child.stdout.take().unwrap();
@@ -90,9 +90,9 @@ pub async fn spawn_and_wait_for_address(mut cmd: Command, ready: &str) -> (Child
         }
         None
     };
-    let addr = tokio::time::timeout(Duration::from_secs(30), wait)
+    let addr = tokio::time::timeout(limit, wait)
         .await
-        .expect("server did not report its address within 30 s")
+        .unwrap_or_else(|_| panic!("server did not report its address within {limit:?}"))
         .expect("server exited before it was ready");
     // Keep draining stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -223,7 +223,7 @@ impl StandaloneProcess {
         for e in &self.extra {
             cmd.arg("-D").arg(e);
         }
-        let (child, _) = spawn_and_wait_for_address(cmd, "Standalone RocketMQ boot success").await;
+        let (child, _) = spawn_and_wait_for_address(cmd, "Standalone RocketMQ boot success", Duration::from_secs(30)).await;
         self.child = Some(child);
         self.namesrv_addr = format!("127.0.0.1:{}", self.namesrv_port);
     }

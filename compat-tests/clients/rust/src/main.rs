@@ -1,1 +1,610 @@
-fn main(){}
+//! Compatibility-test driver for the stock crates.io `rocketmq-client-rust` 1.0 client
+//! (mxsm/rocketmq-rust; remoting over TCP, JSON headers).
+//!
+//! ```text
+//! rmq_client send         --namesrv H:P --topic T --group G --count N [--tags A,B] [--key-prefix k]
+//!                         [--prop name=value ...] [--body-prefix s] [--send-timeout-ms MS] [--delay-level N]
+//! rmq_client push-consume --namesrv H:P --topic T --group G --expect N [--expr 'A || B']
+//!                         [--timeout SEC] [--idle SEC] [--from last|first] [--broadcast] [--threads N]
+//!                         [--show-prop NAME ...]
+//! rmq_client pull-consume --namesrv H:P --topic T --group G [--expr ..] [--expect N] [--timeout SEC]
+//!                         [--batch N] [--show-prop NAME ...]
+//! ```
+//!
+//! stdout carries only JSON lines (one object per message or error, flushed at once). Summaries,
+//! warnings and the client's own `tracing` logs go to stderr (or to a file under `--log-dir`).
+//! Exit: 0 ok, 1 not everything sent/received, 2 usage or start error.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rocketmq_client_rust::{
+    ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig,
+    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQProducer,
+    DefaultMQPullConsumer, DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently,
+    PullStatus,
+};
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_single::Message;
+use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
+use serde_json::{json, Map, Value};
+
+// ------------------------------------------------------------------ output
+
+static OUT_LOCK: Mutex<()> = Mutex::new(());
+
+/// One JSON line on stdout, flushed.
+fn emit(v: Value) {
+    let _g = OUT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// Diagnostics (summaries, warnings) as JSON on stderr.
+fn note(v: Value) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{v}");
+    let _ = err.flush();
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+// --------------------------------------------------------------- arguments
+
+const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume} --namesrv HOST:PORT --topic T --group G ...";
+const MULTI: &[&str] = &["prop", "show-prop"];
+const FLAGS: &[&str] = &["broadcast", "help"];
+const KNOWN: &[&str] = &[
+    "namesrv", "topic", "group", "log-level", "log-dir", "instance-name", "count", "tags",
+    "key-prefix", "prop", "body-prefix", "send-timeout-ms", "delay-level", "expr", "expect",
+    "timeout", "idle", "show-prop", "threads", "broadcast", "from", "batch", "help",
+];
+
+struct Args {
+    cmd: String,
+    single: HashMap<String, String>,
+    multi: HashMap<String, Vec<String>>,
+    flags: Vec<String>,
+}
+
+impl Args {
+    fn parse(argv: &[String]) -> Result<Args, String> {
+        let cmd = argv.first().cloned().unwrap_or_default();
+        let mut a = Args { cmd, single: HashMap::new(), multi: HashMap::new(), flags: vec![] };
+        let mut i = 1;
+        while i < argv.len() {
+            let arg = &argv[i];
+            let Some(name) = arg.strip_prefix("--") else {
+                return Err(format!("unexpected argument {arg}"));
+            };
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) if !MULTI.contains(&n) && !FLAGS.contains(&n) => (n.to_string(), Some(v.to_string())),
+                _ => (name.to_string(), None),
+            };
+            if !KNOWN.contains(&name.as_str()) {
+                return Err(format!("unknown option --{name}"));
+            }
+            if FLAGS.contains(&name.as_str()) {
+                a.flags.push(name);
+                i += 1;
+                continue;
+            }
+            let val = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    argv.get(i).cloned().ok_or_else(|| format!("missing value for --{name}"))?
+                }
+            };
+            if MULTI.contains(&name.as_str()) {
+                a.multi.entry(name).or_default().push(val);
+            } else {
+                a.single.insert(name, val);
+            }
+            i += 1;
+        }
+        Ok(a)
+    }
+    fn get(&self, k: &str) -> Option<&str> {
+        self.single.get(k).map(String::as_str)
+    }
+    fn req(&self, k: &str) -> Result<&str, String> {
+        self.get(k).filter(|v| !v.is_empty()).ok_or_else(|| format!("--{k} is required"))
+    }
+    fn list(&self, k: &str) -> Vec<String> {
+        self.multi.get(k).cloned().unwrap_or_default()
+    }
+    fn flag(&self, k: &str) -> bool {
+        self.flags.iter().any(|f| f == k)
+    }
+    fn num<T: std::str::FromStr>(&self, k: &str, default: T) -> Result<T, String> {
+        match self.get(k) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("bad --{k} {v:?}")),
+        }
+    }
+    fn opt_num<T: std::str::FromStr>(&self, k: &str) -> Result<Option<T>, String> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| format!("bad --{k} {v:?}")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- logging
+
+fn init_logging(args: &Args) {
+    use tracing_subscriber::EnvFilter;
+    // --log-level (default warn, env RMQ_CLIENT_LOG_LEVEL); RUST_LOG, if set, wins.
+    let level = args
+        .get("log-level")
+        .map(str::to_string)
+        .or_else(|| std::env::var("RMQ_CLIENT_LOG_LEVEL").ok())
+        .unwrap_or_else(|| "warn".into());
+    let level = if level == "none" { "off".to_string() } else { level };
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(true);
+    let dir = args.get("log-dir").map(str::to_string).or_else(|| std::env::var("RMQ_CLIENT_LOG_DIR").ok());
+    if let Some(dir) = dir {
+        let path = std::path::Path::new(&dir).join(format!("rmq_client_rust_{}.log", std::process::id()));
+        let file = std::fs::create_dir_all(&dir).and_then(|_| std::fs::File::create(&path));
+        match file {
+            Ok(f) => {
+                let _ = builder.with_writer(Mutex::new(f)).try_init();
+                return;
+            }
+            Err(e) => note(json!({"warning": format!("cannot open log file {}: {e}", path.display())})),
+        }
+    }
+    let _ = builder.with_writer(std::io::stderr).try_init();
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn client_config(args: &Args) -> ClientConfig {
+    let mut cfg = ClientConfig::default();
+    if let Some(name) = args.get("instance-name") {
+        cfg.set_instance_name(name.into());
+    }
+    cfg.set_namesrv_addr(args.get("namesrv").unwrap_or_default().into());
+    cfg
+}
+
+fn msg_to_json(m: &MessageExt, show: &[String]) -> Value {
+    let props = m.properties();
+    let get = |k: &str| props.get(k).map(|v| v.to_string()).filter(|v| !v.is_empty());
+    let mut properties = Map::new();
+    if show.is_empty() {
+        let mut keys: Vec<_> = props.keys().collect();
+        keys.sort();
+        for k in keys {
+            properties.insert(k.to_string(), Value::String(props[k].to_string()));
+        }
+    } else {
+        for k in std::iter::once(&"UNIQ_KEY".to_string()).chain(show.iter()) {
+            if let Some(v) = get(k) {
+                properties.insert(k.clone(), Value::String(v));
+            }
+        }
+    }
+    let offset_msg_id = m.msg_id().to_string();
+    let body = m.body().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    json!({
+        "topic": m.topic().to_string(),
+        "tags": get("TAGS"),
+        "keys": get("KEYS"),
+        "body": body,
+        // like the python driver (and Java's MessageClientExt.getMsgId): the UNIQ_KEY if there is one
+        "msg_id": get("UNIQ_KEY").unwrap_or_else(|| offset_msg_id.clone()),
+        "offset_msg_id": offset_msg_id,
+        "queue_id": m.queue_id(),
+        "queue_offset": m.queue_offset(),
+        "reconsume_times": m.reconsume_times(),
+        "born_timestamp": m.born_timestamp(),
+        "store_timestamp": m.store_timestamp(),
+        "commit_log_offset": m.commit_log_offset(),
+        "store_size": m.store_size(),
+        "properties": properties,
+    })
+}
+
+fn err_text(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+}
+
+// -------------------------------------------------------------------- send
+
+async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
+    let count: u64 = args.num("count", 1)?;
+    let tags: Vec<String> =
+        args.get("tags").map(|t| t.split(',').filter(|s| !s.is_empty()).map(String::from).collect()).unwrap_or_default();
+    let body_prefix = args.get("body-prefix").unwrap_or("msg-").to_string();
+    let timeout_ms: u64 = args.num("send-timeout-ms", 3000)?;
+    let delay_level: i32 = args.num("delay-level", 0)?;
+    let mut props = vec![];
+    for kv in args.list("prop") {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => props.push((k.to_string(), v.to_string())),
+            _ => return Err(format!("bad --prop {kv:?}, expected NAME=VALUE")),
+        }
+    }
+    let topic = args.req("topic")?.to_string();
+
+    let mut producer = DefaultMQProducer::builder(rt)
+        .client_config(client_config(args))
+        .name_server_addr(args.req("namesrv")?)
+        .producer_group(args.req("group")?)
+        .send_msg_timeout(timeout_ms as u32)
+        .build();
+    if let Err(e) = producer.start().await {
+        emit(json!({"error": err_text(&e), "phase": "start"}));
+        producer.shutdown().await;
+        return Ok(2);
+    }
+
+    let mut ok = 0u64;
+    for i in 0..count {
+        if STOP.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut b = Message::builder().topic(topic.as_str()).body_slice(format!("{body_prefix}{i}").as_bytes());
+        if !tags.is_empty() {
+            b = b.tags(tags[(i as usize) % tags.len()].as_str());
+        }
+        if let Some(kp) = args.get("key-prefix") {
+            b = b.key(format!("{kp}{i}"));
+        }
+        if delay_level > 0 {
+            b = b.delay_level(delay_level);
+        }
+        for (k, v) in &props {
+            b = match b.raw_property(k.as_str(), v.as_str()) {
+                Ok(b) => b,
+                Err(e) => {
+                    emit(json!({"error": format!("bad --prop {k}: {e}"), "phase": "args"}));
+                    producer.shutdown().await;
+                    return Ok(2);
+                }
+            };
+        }
+        let msg = match b.build() {
+            Ok(m) => m,
+            Err(e) => {
+                emit(json!({"i": i, "error": format!("building message: {e}")}));
+                continue;
+            }
+        };
+        match producer.send_with_timeout(msg, timeout_ms).await {
+            Ok(Some(r)) => {
+                let status = serde_json::to_value(r.send_status).unwrap_or(Value::Null);
+                if status == "SEND_OK" {
+                    ok += 1;
+                }
+                emit(json!({
+                    "i": i,
+                    "status": status,
+                    "msg_id": r.msg_id.as_ref().map(|s| s.to_string()),
+                    "offset": r.queue_offset,
+                    "queue_id": r.message_queue.as_ref().map(|q| q.queue_id()),
+                    "offset_msg_id": r.offset_msg_id,
+                }));
+            }
+            Ok(None) => emit(json!({"i": i, "error": "send returned no SendResult"})),
+            Err(e) => emit(json!({"i": i, "error": err_text(&e)})),
+        }
+    }
+    producer.shutdown().await;
+    note(json!({"summary": "send", "sent_ok": ok, "requested": count}));
+    Ok(if ok == count { 0 } else { 1 })
+}
+
+// ------------------------------------------------------------ push-consume
+
+struct State {
+    count: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+struct Listener {
+    state: Arc<State>,
+    show: Vec<String>,
+}
+
+impl MessageListenerConcurrently for Listener {
+    fn consume_message(
+        &self,
+        msgs: &[&MessageExt],
+        _context: &ConsumeConcurrentlyContext,
+    ) -> ClientResult<ConsumeConcurrentlyStatus> {
+        for m in msgs {
+            emit(msg_to_json(m, &self.show));
+            self.state.count.fetch_add(1, Ordering::SeqCst);
+            *self.state.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        }
+        Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
+    }
+}
+
+async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
+    let expect: usize = args.req("expect")?.parse().map_err(|_| "bad --expect".to_string())?;
+    let timeout: f64 = args.num("timeout", 60.0)?;
+    let idle: Option<f64> = args.opt_num("idle")?;
+    let threads: Option<u32> = args.opt_num("threads")?;
+    let expr = args.get("expr").unwrap_or("*").to_string();
+    let from = match args.get("from").unwrap_or("last") {
+        "last" => ConsumeFromWhere::ConsumeFromLastOffset,
+        "first" => ConsumeFromWhere::ConsumeFromFirstOffset,
+        other => return Err(format!("bad --from {other}, expected last|first")),
+    };
+    let model = if args.flag("broadcast") { MessageModel::Broadcasting } else { MessageModel::Clustering };
+    let topic = args.req("topic")?.to_string();
+
+    let state = Arc::new(State { count: AtomicUsize::new(0), last: Mutex::new(Instant::now()) });
+    let mut builder = DefaultMQPushConsumer::builder(rt)
+        .client_config(client_config(args))
+        .name_server_addr(args.req("namesrv")?)
+        .consumer_group(args.req("group")?)
+        .consume_from_where(from)
+        .message_model(model);
+    if let Some(n) = threads {
+        builder = builder.consume_thread_min(n).consume_thread_max(n);
+    }
+    let mut consumer = builder.build();
+    let started: ClientResult<()> = async {
+        consumer.subscribe(topic.as_str(), expr.as_str()).await?;
+        consumer.register_message_listener_concurrently(Listener { state: state.clone(), show: args.list("show-prop") });
+        consumer.start().await
+    }
+    .await;
+    if let Err(e) = started {
+        emit(json!({"error": err_text(&e), "phase": "start"}));
+        consumer.shutdown().await;
+        return Ok(2);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+    let mut reason = "timeout";
+    loop {
+        if STOP.load(Ordering::Relaxed) {
+            reason = "signal";
+            break;
+        }
+        let n = state.count.load(Ordering::SeqCst);
+        let last = *state.last.lock().unwrap_or_else(|e| e.into_inner());
+        if n >= expect {
+            match idle {
+                None => {
+                    reason = "expected";
+                    break;
+                }
+                Some(idle) if last.elapsed().as_secs_f64() >= idle => {
+                    reason = "idle";
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let t0 = Instant::now();
+    // persists the offsets (UPDATE_CONSUMER_OFFSET) and unregisters (UNREGISTER_CLIENT)
+    if tokio::time::timeout(Duration::from_secs(20), consumer.shutdown()).await.is_err() {
+        note(json!({"warning": "consumer shutdown timed out after 20s"}));
+    }
+    let n = state.count.load(Ordering::SeqCst);
+    note(json!({"summary": "push-consume", "received": n, "expected": expect, "stop_reason": reason,
+                "shutdown_secs": (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0}));
+    Ok(if n >= expect { 0 } else { 1 })
+}
+
+// ------------------------------------------------------------ pull-consume
+
+#[allow(deprecated)]
+async fn cmd_pull_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
+    let expect: Option<usize> = args.opt_num("expect")?;
+    let timeout: f64 = args.num("timeout", 60.0)?;
+    let batch: i32 = args.num("batch", 32)?;
+    let expr = args.get("expr").unwrap_or("*").to_string();
+    let topic = args.req("topic")?.to_string();
+    let show = args.list("show-prop");
+
+    let mut cfg = client_config(args);
+    cfg.set_namesrv_addr(args.req("namesrv")?.into());
+    let consumer = match DefaultMQPullConsumer::builder(rt)
+        .client_options(ClientOptions::legacy(cfg))
+        .consumer_group(args.req("group")?)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            emit(json!({"error": err_text(&e), "phase": "start"}));
+            return Ok(2);
+        }
+    };
+    if let Err(e) = consumer.start().await {
+        emit(json!({"error": err_text(&e), "phase": "start"}));
+        let _ = consumer.shutdown().await;
+        return Ok(2);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+    let mut total = 0usize;
+    let mut rc = 0;
+    let run = async {
+        let mut queues = match consumer.fetch_subscribe_message_queues(&topic).await {
+            Ok(q) => q,
+            Err(e) => {
+                emit(json!({"error": err_text(&e), "phase": "fetch-queues"}));
+                return 1;
+            }
+        };
+        queues.sort_by(|a, b| (a.broker_name().as_str(), a.queue_id()).cmp(&(b.broker_name().as_str(), b.queue_id())));
+        if queues.is_empty() {
+            emit(json!({"error": format!("no message queues for topic {topic} (no route info)"), "phase": "fetch-queues"}));
+            return 1;
+        }
+        note(json!({"queues": queues.iter().map(|q| json!({"broker": q.broker_name().to_string(), "queue_id": q.queue_id()})).collect::<Vec<_>>()}));
+        let mut rc = 0;
+        for mq in &queues {
+            let mut offset: i64 = 0;
+            while !STOP.load(Ordering::Relaxed) {
+                if Instant::now() >= deadline {
+                    emit(json!({"error": "timeout while pulling", "queue_id": mq.queue_id(), "offset": offset}));
+                    rc = 1;
+                    break;
+                }
+                let res = match consumer.pull(mq, &expr, offset, batch).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        emit(json!({"error": err_text(&e), "queue_id": mq.queue_id(), "offset": offset}));
+                        rc = 1;
+                        break;
+                    }
+                };
+                let next = res.next_begin_offset() as i64;
+                match res.pull_status() {
+                    PullStatus::Found => {
+                        for m in res.msg_found_list().unwrap_or_default() {
+                            emit(msg_to_json(m, &show));
+                            total += 1;
+                        }
+                        if next == offset {
+                            break;
+                        }
+                        offset = next;
+                    }
+                    PullStatus::NoMatchedMsg => {
+                        if next == offset {
+                            break;
+                        }
+                        offset = next;
+                    }
+                    PullStatus::OffsetIllegal => {
+                        note(json!({"info": "OFFSET_ILLEGAL", "queue_id": mq.queue_id(), "offset": offset, "next": next,
+                                    "min": res.min_offset(), "max": res.max_offset()}));
+                        if next == offset {
+                            break;
+                        }
+                        offset = next;
+                    }
+                    PullStatus::NoNewMsg => break,
+                }
+            }
+        }
+        rc
+    };
+    rc = rc.max(run.await);
+    if let Err(e) = consumer.shutdown().await {
+        note(json!({"warning": format!("pull consumer shutdown failed: {e}")}));
+    }
+    note(json!({"summary": "pull-consume", "received": total, "expected": expect}));
+    if let Some(n) = expect {
+        if total < n {
+            rc = 1;
+        }
+    }
+    Ok(rc)
+}
+
+// -------------------------------------------------------------------- main
+
+async fn run(args: &Args, rt: Arc<ClientRuntime>) -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+            if let Ok(mut s) = signal(kind) {
+                tokio::spawn(async move {
+                    if s.recv().await.is_some() {
+                        STOP.store(true, Ordering::SeqCst);
+                    }
+                });
+            }
+        }
+    }
+    let res = match args.cmd.as_str() {
+        "send" => cmd_send(args, rt).await,
+        "push-consume" => cmd_push_consume(args, rt).await,
+        "pull-consume" => cmd_pull_consume(args, rt).await,
+        _ => unreachable!(),
+    };
+    match res {
+        Ok(rc) => rc,
+        Err(usage) => {
+            emit(json!({"error": format!("usage: {usage}"), "phase": "args"}));
+            2
+        }
+    }
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match Args::parse(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            emit(json!({"error": format!("usage: {e}"), "phase": "args"}));
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if args.cmd.is_empty() || args.flag("help") || args.cmd == "--help" || args.cmd == "-h" {
+        eprintln!("{USAGE}");
+        std::process::exit(if args.cmd.is_empty() { 2 } else { 0 });
+    }
+    if !matches!(args.cmd.as_str(), "send" | "push-consume" | "pull-consume") {
+        emit(json!({"error": format!("unknown subcommand {}", args.cmd), "phase": "args"}));
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    }
+    for req in ["namesrv", "topic", "group"] {
+        if args.get(req).is_none_or(str::is_empty) {
+            emit(json!({"error": format!("usage: --{req} is required"), "phase": "args"}));
+            std::process::exit(2);
+        }
+    }
+    init_logging(&args);
+
+    let owner = match rocketmq_runtime::RuntimeOwner::new() {
+        Ok(o) => o,
+        Err(e) => {
+            emit(json!({"error": format!("cannot create runtime: {e}"), "phase": "start"}));
+            std::process::exit(2);
+        }
+    };
+    let telemetry = rocketmq_observability::TelemetryRuntimeGuard::noop();
+    let client_runtime = match ClientRuntime::try_new(
+        owner.root_context().component("rmq-client-driver"),
+        ClientRuntimeConfig::default(),
+        telemetry.handle(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            emit(json!({"error": format!("cannot create client runtime: {e}"), "phase": "start"}));
+            std::process::exit(2);
+        }
+    };
+    let rc = owner.block_on(async {
+        let rc = run(&args, client_runtime.clone()).await;
+        let report = tokio::time::timeout(Duration::from_secs(10), client_runtime.shutdown()).await;
+        match report {
+            Ok(r) if !r.is_healthy() => note(json!({"warning": "client runtime shutdown not clean", "report": r.to_json()})),
+            Err(_) => note(json!({"warning": "client runtime shutdown timed out"})),
+            _ => {}
+        }
+        rc
+    });
+    let _ = owner.shutdown_runtime_blocking_with_timeout(Duration::from_secs(5));
+    let _ = std::io::stdout().flush();
+    // Exit hard, like the python driver: a finished run must never hang the test on a
+    // lingering background task.
+    std::process::exit(rc);
+}
