@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(deprecated)]
 use rocketmq_client_rust::{
     ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig,
     ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQProducer,
@@ -213,8 +214,21 @@ fn msg_to_json(m: &MessageExt, show: &[String]) -> Value {
     })
 }
 
-fn err_text(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
+/// The client's errors print only a catalog code and a generic text ("broker.operation.failed:
+/// Broker operation failed"); add the context fields it keeps (response code, remark, address...).
+fn err_text(e: &rocketmq_client_rust::ClientError) -> String {
+    let mut s = e.to_string();
+    if let Some(code) = e.broker_response_code() {
+        s.push_str(&format!(" (code {code})"));
+    }
+    if let Ok(view) = e.diagnostic_view() {
+        let fields = format!("{:?}", view.fields());
+        if fields != "[]" && fields != "{}" {
+            s.push(' ');
+            s.push_str(&fields);
+        }
+    }
+    s
 }
 
 // -------------------------------------------------------------------- send
