@@ -53,7 +53,8 @@ impl NamesrvProcess {
         for (k, v) in extra {
             cmd.arg("-D").arg(format!("{k}={v}"));
         }
-        let (child, addr) = spawn_and_wait_for_address(cmd, "The Name Server boot success", Duration::from_secs(30)).await;
+        let (child, addr) =
+            spawn_and_wait_for_address(cmd, "The Name Server boot success", Duration::from_secs(30)).await;
         NamesrvProcess { child, addr, dir }
     }
 
@@ -223,7 +224,8 @@ impl StandaloneProcess {
         for e in &self.extra {
             cmd.arg("-D").arg(e);
         }
-        let (child, _) = spawn_and_wait_for_address(cmd, "Standalone RocketMQ boot success", Duration::from_secs(30)).await;
+        let (child, _) =
+            spawn_and_wait_for_address(cmd, "Standalone RocketMQ boot success", Duration::from_secs(30)).await;
         self.child = Some(child);
         self.namesrv_addr = format!("127.0.0.1:{}", self.namesrv_port);
     }

@@ -40,7 +40,11 @@ async fn create_topic(conn: &Connection, topic: &str, queues: i32) {
         topic_sys_flag: Some(0),
         order: false,
     };
-    let answer = ask(conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await;
+    let answer = ask(
+        conn,
+        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header),
+    )
+    .await;
     assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
 }
 
@@ -50,25 +54,32 @@ async fn bad_sends_and_pulls_get_java_error_codes() {
     let conn = connect(&broker.addr).await;
 
     // A topic that does not exist, with auto-creation off.
-    let send = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("NoSuchTopic", 0)).with_body(&b"x"[..]);
+    let send = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("NoSuchTopic", 0))
+        .with_body(&b"x"[..]);
     let answer = ask(&conn, send).await;
     assert_eq!(answer.code, response::TOPIC_NOT_EXIST);
-    assert!(answer.remark.unwrap().starts_with("topic[NoSuchTopic] not exist, apply first please!"));
+    assert!(answer
+        .remark
+        .unwrap()
+        .starts_with("topic[NoSuchTopic] not exist, apply first please!"));
 
     create_topic(&conn, "BadInputTopic", 2).await;
 
     // A body over maxMessageSize.
-    let big = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 0)).with_body(vec![b'x'; 2048]);
+    let big = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 0))
+        .with_body(vec![b'x'; 2048]);
     assert_eq!(ask(&conn, big).await.code, response::MESSAGE_ILLEGAL);
 
     // A queue id beyond the topic's queues.
-    let wrong_queue = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 7)).with_body(&b"x"[..]);
+    let wrong_queue = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 7))
+        .with_body(&b"x"[..]);
     let answer = ask(&conn, wrong_queue).await;
     assert_eq!(answer.code, response::SYSTEM_ERROR);
     assert!(answer.remark.unwrap().contains("request queueId[7] is illegal"));
 
     // A non-numeric queueId: a clear error naming the field, and the connection lives on.
-    let mut garbled = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 0)).with_body(&b"x"[..]);
+    let mut garbled = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 0))
+        .with_body(&b"x"[..]);
     garbled.ext_mut().insert("queueId", "one");
     let answer = ask(&conn, garbled).await;
     assert_eq!(answer.code, response::SYSTEM_ERROR);
@@ -76,7 +87,8 @@ async fn bad_sends_and_pulls_get_java_error_codes() {
 
     // Three good messages in queue 0 (the connection is still usable).
     for _ in 0..3 {
-        let send = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 0)).with_body(&b"payload"[..]);
+        let send = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("BadInputTopic", 0))
+            .with_body(&b"payload"[..]);
         let answer = ask(&conn, send).await;
         assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
     }
@@ -140,7 +152,8 @@ async fn bad_sends_and_pulls_get_java_error_codes() {
     assert!(answer.remark.unwrap().contains("queueId[9] is illegal"));
 
     // System topics cannot be sent to.
-    let forbidden = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("SCHEDULE_TOPIC_XXXX", 0)).with_body(&b"x"[..]);
+    let forbidden = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header("SCHEDULE_TOPIC_XXXX", 0))
+        .with_body(&b"x"[..]);
     assert_eq!(ask(&conn, forbidden).await.code, response::NO_PERMISSION);
 
     broker.broker.shutdown().await;

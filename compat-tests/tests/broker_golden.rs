@@ -13,14 +13,22 @@ use remoting::Connection;
 use serde_json::Value;
 
 fn header_keys(frame: &GoldenFrame) -> BTreeSet<String> {
-    frame.header.get("extFields").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    frame
+        .header
+        .get("extFields")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Replays one recording; every request Java answered must be answered alike.
 async fn replay(file: &str) {
     let broker = InProcessBroker::start(&[]).await;
     let frames = golden::load_frames(file);
-    let mut requests: Vec<&GoldenFrame> = frames.iter().filter(|f| f.is_request() && f.server_port() == 10911).collect();
+    let mut requests: Vec<&GoldenFrame> = frames
+        .iter()
+        .filter(|f| f.is_request() && f.server_port() == 10911)
+        .collect();
     requests.sort_by(|a, b| a.t.total_cmp(&b.t));
     let mut connections: HashMap<String, Connection> = HashMap::new();
     let mut compared = 0;
@@ -35,15 +43,25 @@ async fn replay(file: &str) {
             conn.send(cmd).await.unwrap();
             continue;
         };
-        let what = format!("{file}: request code {} opaque {} on {}", req.code, req.opaque, req.conn);
-        let ours = conn.request(cmd, Duration::from_secs(20)).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        let what = format!(
+            "{file}: request code {} opaque {} on {}",
+            req.code, req.opaque, req.conn
+        );
+        let ours = conn
+            .request(cmd, Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(ours.code, expected.code, "{what}: remark {:?}", ours.remark);
         assert_eq!(ours.serialize_type.name(), expected.serialize, "{what}");
         let our_keys: BTreeSet<String> = ours.ext().iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(our_keys, header_keys(expected), "{what}: header keys");
         if req.code == request::PULL_MESSAGE {
             assert_eq!(ours.remark.as_deref(), expected.header["remark"].as_str(), "{what}");
-            assert_eq!(ours.body.len(), expected.body_len, "{what}: the same messages, stored the same size");
+            assert_eq!(
+                ours.body.len(),
+                expected.body_len,
+                "{what}: the same messages, stored the same size"
+            );
         }
         if req.code == request::GET_CONSUMER_LIST_BY_GROUP && ours.code == 0 {
             let ids: Value = serde_json::from_slice(&ours.body).unwrap();
@@ -53,7 +71,10 @@ async fn replay(file: &str) {
         compared += 1;
     }
     broker.broker.shutdown().await;
-    let answered = frames.iter().filter(|f| f.is_request() && f.server_port() == 10911 && golden::response_to(&frames, f).is_some()).count();
+    let answered = frames
+        .iter()
+        .filter(|f| f.is_request() && f.server_port() == 10911 && golden::response_to(&frames, f).is_some())
+        .count();
     assert_eq!(compared, answered);
     assert!(compared >= 20, "{file}: only {compared} answers compared");
 }

@@ -30,19 +30,29 @@ impl Cluster {
             .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/cluster.sh"))
             .arg(action)
             .env("CLUSTER_DIR", self.dir.path())
-            .env("NAMESRV_PORTS", format!("{} {}", self.namesrv_ports[0], self.namesrv_ports[1]))
+            .env(
+                "NAMESRV_PORTS",
+                format!("{} {}", self.namesrv_ports[0], self.namesrv_ports[1]),
+            )
             .env("BROKER_A_PORT", self.broker_ports[0].to_string())
             .env("BROKER_B_PORT", self.broker_ports[1].to_string())
             .env("BIN_DIR", target_dir())
             .output()
             .await
             .unwrap();
-        assert!(out.status.success(), "cluster.sh {action}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cluster.sh {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     fn namesrv(&self) -> String {
-        format!("127.0.0.1:{};127.0.0.1:{}", self.namesrv_ports[0], self.namesrv_ports[1])
+        format!(
+            "127.0.0.1:{};127.0.0.1:{}",
+            self.namesrv_ports[0], self.namesrv_ports[1]
+        )
     }
 
     fn broker(&self, i: usize) -> String {
@@ -50,7 +60,10 @@ impl Cluster {
     }
 
     fn pid(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name).join("pid")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.dir.path().join(name).join("pid"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 }
 
@@ -125,20 +138,53 @@ async fn broker_of(cluster: &Cluster, record: &serde_json::Value) -> usize {
 }
 
 fn keys(run: &ClientRun) -> Vec<String> {
-    run.records().iter().filter_map(|r| r["keys"].as_str().map(String::from)).collect()
+    run.records()
+        .iter()
+        .filter_map(|r| r["keys"].as_str().map(String::from))
+        .collect()
 }
 
 async fn send(ns: &str, count: usize, prefix: &str) -> ClientRun {
     StockClient::Cpp
-        .run(&["send", "--namesrv", ns, "--topic", TOPIC, "--group", "cluster_pg", "--count", &count.to_string(), "--key-prefix", prefix], LIMIT)
+        .run(
+            &[
+                "send",
+                "--namesrv",
+                ns,
+                "--topic",
+                TOPIC,
+                "--group",
+                "cluster_pg",
+                "--count",
+                &count.to_string(),
+                "--key-prefix",
+                prefix,
+            ],
+            LIMIT,
+        )
         .await
 }
 
 async fn consume(ns: String, expect: usize, instance: &str) -> ClientRun {
     StockClient::Cpp
         .run(
-            &["push-consume", "--namesrv", &ns, "--topic", TOPIC, "--group", GROUP, "--expect", &expect.to_string(),
-              "--timeout", "180", "--idle", "15", "--instance-name", instance],
+            &[
+                "push-consume",
+                "--namesrv",
+                &ns,
+                "--topic",
+                TOPIC,
+                "--group",
+                GROUP,
+                "--expect",
+                &expect.to_string(),
+                "--timeout",
+                "180",
+                "--idle",
+                "15",
+                "--instance-name",
+                instance,
+            ],
             LIMIT,
         )
         .await
@@ -167,7 +213,15 @@ async fn two_namesrvs_two_brokers_and_a_broker_killed() {
             order: false,
         };
         let req = RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header);
-        assert_eq!(connect(&cluster.broker(i)).await.request(req, Duration::from_secs(5)).await.unwrap().code, 0);
+        assert_eq!(
+            connect(&cluster.broker(i))
+                .await
+                .request(req, Duration::from_secs(5))
+                .await
+                .unwrap()
+                .code,
+            0
+        );
     }
     wait_for_routes(&cluster, &["broker-a", "broker-b"]).await;
 
@@ -181,33 +235,56 @@ async fn two_namesrvs_two_brokers_and_a_broker_killed() {
     let (a, b) = (member_a.await.unwrap(), member_b.await.unwrap());
 
     // 1000 messages over both brokers.
-    let (on_a, on_b) = (total_max_offset(&cluster.broker(0)).await, total_max_offset(&cluster.broker(1)).await);
+    let (on_a, on_b) = (
+        total_max_offset(&cluster.broker(0)).await,
+        total_max_offset(&cluster.broker(1)).await,
+    );
     assert_eq!(on_a + on_b, 1000);
     assert!(on_a > 0 && on_b > 0, "both brokers got messages: {on_a} / {on_b}");
 
     // Each message exactly once across the group, and each queue with one member only.
     let all: Vec<String> = keys(&a).into_iter().chain(keys(&b)).collect();
     let distinct: BTreeSet<&String> = all.iter().collect();
-    assert_eq!((all.len(), distinct.len()), (1000, 1000), "exactly once across the two members");
+    assert_eq!(
+        (all.len(), distinct.len()),
+        (1000, 1000),
+        "exactly once across the two members"
+    );
     assert!(!keys(&a).is_empty() && !keys(&b).is_empty(), "both members consumed");
     let mut owners: BTreeMap<(usize, i64), BTreeSet<&str>> = BTreeMap::new();
     for (member, run) in [("a", &a), ("b", &b)] {
         for record in run.records().into_iter().filter(|r| r.get("keys").is_some()) {
             let broker = broker_of(&cluster, record).await;
-            owners.entry((broker, record["queue_id"].as_i64().unwrap())).or_default().insert(member);
+            owners
+                .entry((broker, record["queue_id"].as_i64().unwrap()))
+                .or_default()
+                .insert(member);
         }
     }
     assert_eq!(owners.len(), 8, "all 8 queues were consumed: {owners:?}");
-    assert!(owners.values().all(|m| m.len() == 1), "a queue had two consumers: {owners:?}");
+    assert!(
+        owners.values().all(|m| m.len() == 1),
+        "a queue had two consumers: {owners:?}"
+    );
 
     // kill -9 broker-b: producers and consumers go on with broker-a.
     let b_before = total_max_offset(&cluster.broker(1)).await;
-    std::process::Command::new("kill").arg("-9").arg(cluster.pid("broker-b")).status().unwrap();
-    let after = tokio::time::timeout(Duration::from_secs(30), send(&ns, 100, "k-")).await.expect("sends within 30 s");
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(cluster.pid("broker-b"))
+        .status()
+        .unwrap();
+    let after = tokio::time::timeout(Duration::from_secs(30), send(&ns, 100, "k-"))
+        .await
+        .expect("sends within 30 s");
     assert!(after.success, "sends after the kill: {:?}", after.errors());
     let resumed = consume(ns.clone(), 100, "member-c").await;
     let resumed_keys: BTreeSet<String> = keys(&resumed).into_iter().collect();
-    assert!(resumed_keys.iter().filter(|k| k.starts_with("k-")).count() == 100, "{:?}", resumed.errors());
+    assert!(
+        resumed_keys.iter().filter(|k| k.starts_with("k-")).count() == 100,
+        "{:?}",
+        resumed.errors()
+    );
     wait_for_routes(&cluster, &["broker-a"]).await;
 
     // Restarted, broker-b is back in the routes with its messages.

@@ -13,17 +13,29 @@ fn repo() -> PathBuf {
 }
 
 fn strings(y: &Yaml) -> Vec<String> {
-    y.as_vec().map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+    y.as_vec()
+        .map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 /// Runs a service's command locally with `-p` (print config and exit), the container's
 /// conf directory mapped to the repository's; returns the printed settings.
 fn effective_config(command: &[String]) -> BTreeMap<String, String> {
     let conf = repo().join("conf");
-    let args: Vec<String> =
-        command[1..].iter().map(|a| a.replace("/home/rocketmq/conf", conf.to_str().unwrap())).collect();
-    let out = std::process::Command::new(binary(&command[0])).args(&args).arg("-p").output().unwrap();
-    assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let args: Vec<String> = command[1..]
+        .iter()
+        .map(|a| a.replace("/home/rocketmq/conf", conf.to_str().unwrap()))
+        .collect();
+    let out = std::process::Command::new(binary(&command[0]))
+        .args(&args)
+        .arg("-p")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -38,13 +50,22 @@ fn compose_file_matches_the_binaries() {
     let services = doc["services"].as_hash().expect("services");
     let names: Vec<&str> = services.keys().filter_map(|k| k.as_str()).collect();
     assert_eq!(names, ["namesrv", "broker-a", "broker-b"]);
-    let declared_volumes: Vec<&str> = doc["volumes"].as_hash().unwrap().keys().filter_map(|k| k.as_str()).collect();
+    let declared_volumes: Vec<&str> = doc["volumes"]
+        .as_hash()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .collect();
 
     let mut namesrv_port = String::new();
     let mut broker_ports = Vec::new();
     for name in names {
         let service = &doc["services"][name];
-        assert_eq!(service["build"].as_str(), Some("."), "{name} builds from the repository");
+        assert_eq!(
+            service["build"].as_str(),
+            Some("."),
+            "{name} builds from the repository"
+        );
         let command = strings(&service["command"]);
         let config = effective_config(&command);
         let listen_port = config["listenPort"].clone();
@@ -52,30 +73,58 @@ fn compose_file_matches_the_binaries() {
         // Published on loopback only, on the port the process listens on, and probed there.
         let ports = strings(&service["ports"]);
         assert_eq!(ports, [format!("127.0.0.1:{listen_port}:{listen_port}")], "{name}");
-        assert_eq!(service["environment"]["RMQ_HEALTH_PORT"].as_str(), Some(listen_port.as_str()), "{name}");
+        assert_eq!(
+            service["environment"]["RMQ_HEALTH_PORT"].as_str(),
+            Some(listen_port.as_str()),
+            "{name}"
+        );
 
         // Data on a named volume, at the path the config writes to.
         let volumes = strings(&service["volumes"]);
-        let data_volume = volumes.iter().find(|v| !v.starts_with("./")).expect("a named data volume");
+        let data_volume = volumes
+            .iter()
+            .find(|v| !v.starts_with("./"))
+            .expect("a named data volume");
         let (volume, mount) = data_volume.split_once(':').unwrap();
-        assert!(declared_volumes.contains(&volume), "{name}: volume {volume} is declared");
+        assert!(
+            declared_volumes.contains(&volume),
+            "{name}: volume {volume} is declared"
+        );
         if command[0] == "namesrv" {
             namesrv_port = listen_port;
-            assert!(config["kvConfigPath"].starts_with(mount), "{name}: KV config under {mount}");
+            assert!(
+                config["kvConfigPath"].starts_with(mount),
+                "{name}: KV config under {mount}"
+            );
         } else {
             assert_eq!(command[0], "broker");
             assert_eq!(config["brokerName"], name);
-            assert_eq!(config["brokerIP1"], "127.0.0.1", "{name}: clients on the host reach it there");
-            assert_eq!(service["depends_on"]["namesrv"]["condition"].as_str(), Some("service_healthy"));
+            assert_eq!(
+                config["brokerIP1"], "127.0.0.1",
+                "{name}: clients on the host reach it there"
+            );
+            assert_eq!(
+                service["depends_on"]["namesrv"]["condition"].as_str(),
+                Some("service_healthy")
+            );
             broker_ports.push(listen_port);
             let conf_file = command.iter().find(|a| a.ends_with(".conf")).unwrap();
-            let conf_text = std::fs::read_to_string(conf_file.replace("/home/rocketmq/conf", repo().join("conf").to_str().unwrap())).unwrap();
-            assert!(conf_text.lines().any(|l| l == format!("storePathRootDir={mount}")), "{name}: store on the volume");
+            let conf_text = std::fs::read_to_string(
+                conf_file.replace("/home/rocketmq/conf", repo().join("conf").to_str().unwrap()),
+            )
+            .unwrap();
+            assert!(
+                conf_text.lines().any(|l| l == format!("storePathRootDir={mount}")),
+                "{name}: store on the volume"
+            );
             assert_eq!(config["namesrvAddr"], format!("namesrv:{namesrv_port}"));
         }
     }
     assert_eq!(broker_ports.len(), 2);
-    assert_ne!(broker_ports[0], broker_ports[1], "the two brokers publish different host ports");
+    assert_ne!(
+        broker_ports[0], broker_ports[1],
+        "the two brokers publish different host ports"
+    );
 }
 
 #[test]

@@ -27,15 +27,51 @@ async fn readme_standalone_command_serves_the_cpp_client() {
 
     let limit = Duration::from_secs(120);
     let sent = StockClient::Cpp
-        .run(&["send", "--namesrv", &ns, "--topic", "ReadmeTopic", "--group", "readme_pg", "--count", "10", "--key-prefix", "r"], limit)
+        .run(
+            &[
+                "send",
+                "--namesrv",
+                &ns,
+                "--topic",
+                "ReadmeTopic",
+                "--group",
+                "readme_pg",
+                "--count",
+                "10",
+                "--key-prefix",
+                "r",
+            ],
+            limit,
+        )
         .await;
     assert!(sent.success, "{:?}\n{}", sent.errors(), sent.stderr);
     let got = StockClient::Cpp
-        .run(&["push-consume", "--namesrv", &ns, "--topic", "ReadmeTopic", "--group", "readme_cg", "--expect", "10", "--timeout", "60"], limit)
+        .run(
+            &[
+                "push-consume",
+                "--namesrv",
+                &ns,
+                "--topic",
+                "ReadmeTopic",
+                "--group",
+                "readme_cg",
+                "--expect",
+                "10",
+                "--timeout",
+                "60",
+            ],
+            limit,
+        )
         .await;
-    let keys: std::collections::BTreeSet<String> =
-        got.records().iter().filter_map(|r| r["keys"].as_str().map(String::from)).collect();
+    let keys: std::collections::BTreeSet<String> = got
+        .records()
+        .iter()
+        .filter_map(|r| r["keys"].as_str().map(String::from))
+        .collect();
     assert_eq!(keys.len(), 10, "{:?}", got.errors());
-    assert!(data.path().join("store/commitlog").is_dir(), "data lands under DATA_DIR");
+    assert!(
+        data.path().join("store/commitlog").is_dir(),
+        "data lands under DATA_DIR"
+    );
     let _ = child.start_kill();
 }
