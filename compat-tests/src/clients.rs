@@ -39,6 +39,8 @@ pub enum StockClient {
     Cpp,
     /// npm `ali-ons`.
     AliOns,
+    /// crates.io `rocketmq-client-rust` 1.0 (the driver is its own Cargo project).
+    Rust,
 }
 
 impl StockClient {
@@ -49,6 +51,15 @@ impl StockClient {
                 let mut cmd = Command::new(python);
                 cmd.arg(clients_dir().join("python/rmq_client.py"));
                 cmd
+            }
+            StockClient::Rust => {
+                let driver = clients_dir().join("rust/target/debug/rmq_client");
+                assert!(
+                    driver.exists(),
+                    "the rocketmq-client-rust driver is not built: cargo build --locked in {}",
+                    clients_dir().join("rust").display()
+                );
+                Command::new(driver)
             }
             StockClient::AliOns => {
                 let node_dir = clients_dir().join("node");

@@ -23,10 +23,9 @@ use std::time::{Duration, Instant};
 
 #[allow(deprecated)]
 use rocketmq_client_rust::{
-    ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig,
-    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQProducer,
-    DefaultMQPullConsumer, DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently,
-    PullStatus,
+    ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext,
+    ConsumeConcurrentlyStatus, DefaultMQProducer, DefaultMQPullConsumer, DefaultMQPushConsumer, MQPushConsumer,
+    MessageListenerConcurrently, PullStatus,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
@@ -61,9 +60,29 @@ const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume} --namesr
 const MULTI: &[&str] = &["prop", "show-prop"];
 const FLAGS: &[&str] = &["broadcast", "help"];
 const KNOWN: &[&str] = &[
-    "namesrv", "topic", "group", "log-level", "log-dir", "instance-name", "count", "tags",
-    "key-prefix", "prop", "body-prefix", "send-timeout-ms", "delay-level", "expr", "expect",
-    "timeout", "idle", "show-prop", "threads", "broadcast", "from", "batch", "help",
+    "namesrv",
+    "topic",
+    "group",
+    "log-level",
+    "log-dir",
+    "instance-name",
+    "count",
+    "tags",
+    "key-prefix",
+    "prop",
+    "body-prefix",
+    "send-timeout-ms",
+    "delay-level",
+    "expr",
+    "expect",
+    "timeout",
+    "idle",
+    "show-prop",
+    "threads",
+    "broadcast",
+    "from",
+    "batch",
+    "help",
 ];
 
 struct Args {
@@ -76,7 +95,12 @@ struct Args {
 impl Args {
     fn parse(argv: &[String]) -> Result<Args, String> {
         let cmd = argv.first().cloned().unwrap_or_default();
-        let mut a = Args { cmd, single: HashMap::new(), multi: HashMap::new(), flags: vec![] };
+        let mut a = Args {
+            cmd,
+            single: HashMap::new(),
+            multi: HashMap::new(),
+            flags: vec![],
+        };
         let mut i = 1;
         while i < argv.len() {
             let arg = &argv[i];
@@ -99,7 +123,9 @@ impl Args {
                 Some(v) => v,
                 None => {
                     i += 1;
-                    argv.get(i).cloned().ok_or_else(|| format!("missing value for --{name}"))?
+                    argv.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("missing value for --{name}"))?
                 }
             };
             if MULTI.contains(&name.as_str()) {
@@ -115,7 +141,9 @@ impl Args {
         self.single.get(k).map(String::as_str)
     }
     fn req(&self, k: &str) -> Result<&str, String> {
-        self.get(k).filter(|v| !v.is_empty()).ok_or_else(|| format!("--{k} is required"))
+        self.get(k)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("--{k} is required"))
     }
     fn list(&self, k: &str) -> Vec<String> {
         self.multi.get(k).cloned().unwrap_or_default()
@@ -149,8 +177,14 @@ fn init_logging(args: &Args) {
         .unwrap_or_else(|| "warn".into());
     let level = if level == "none" { "off".to_string() } else { level };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(true);
-    let dir = args.get("log-dir").map(str::to_string).or_else(|| std::env::var("RMQ_CLIENT_LOG_DIR").ok());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(true);
+    let dir = args
+        .get("log-dir")
+        .map(str::to_string)
+        .or_else(|| std::env::var("RMQ_CLIENT_LOG_DIR").ok());
     if let Some(dir) = dir {
         let path = std::path::Path::new(&dir).join(format!("rmq_client_rust_{}.log", std::process::id()));
         let file = std::fs::create_dir_all(&dir).and_then(|_| std::fs::File::create(&path));
@@ -194,7 +228,10 @@ fn msg_to_json(m: &MessageExt, show: &[String]) -> Value {
         }
     }
     let offset_msg_id = m.msg_id().to_string();
-    let body = m.body().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let body = m
+        .body()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     json!({
         "topic": m.topic().to_string(),
         "tags": get("TAGS"),
@@ -215,18 +252,22 @@ fn msg_to_json(m: &MessageExt, show: &[String]) -> Value {
 }
 
 /// The client's errors print only a catalog code and a generic text ("broker.operation.failed:
-/// Broker operation failed"); add the context fields it keeps (response code, remark, address...).
+/// Broker operation failed"); add the broker response code and whatever the source chain says.
 fn err_text(e: &rocketmq_client_rust::ClientError) -> String {
     let mut s = e.to_string();
     if let Some(code) = e.broker_response_code() {
         s.push_str(&format!(" (code {code})"));
     }
-    if let Ok(view) = e.diagnostic_view() {
-        let fields = format!("{:?}", view.fields());
-        if fields != "[]" && fields != "{}" {
-            s.push(' ');
-            s.push_str(&fields);
+    let mut seen = vec![s.clone()];
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        let text = cause.to_string();
+        if !text.is_empty() && !seen.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+            seen.push(text);
         }
+        src = cause.source();
     }
     s
 }
@@ -235,8 +276,10 @@ fn err_text(e: &rocketmq_client_rust::ClientError) -> String {
 
 async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
     let count: u64 = args.num("count", 1)?;
-    let tags: Vec<String> =
-        args.get("tags").map(|t| t.split(',').filter(|s| !s.is_empty()).map(String::from).collect()).unwrap_or_default();
+    let tags: Vec<String> = args
+        .get("tags")
+        .map(|t| t.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
     let body_prefix = args.get("body-prefix").unwrap_or("msg-").to_string();
     let timeout_ms: u64 = args.num("send-timeout-ms", 3000)?;
     let delay_level: i32 = args.num("delay-level", 0)?;
@@ -266,7 +309,9 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
         if STOP.load(Ordering::Relaxed) {
             break;
         }
-        let mut b = Message::builder().topic(topic.as_str()).body_slice(format!("{body_prefix}{i}").as_bytes());
+        let mut b = Message::builder()
+            .topic(topic.as_str())
+            .body_slice(format!("{body_prefix}{i}").as_bytes());
         if !tags.is_empty() {
             b = b.tags(tags[(i as usize) % tags.len()].as_str());
         }
@@ -355,10 +400,17 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
         "first" => ConsumeFromWhere::ConsumeFromFirstOffset,
         other => return Err(format!("bad --from {other}, expected last|first")),
     };
-    let model = if args.flag("broadcast") { MessageModel::Broadcasting } else { MessageModel::Clustering };
+    let model = if args.flag("broadcast") {
+        MessageModel::Broadcasting
+    } else {
+        MessageModel::Clustering
+    };
     let topic = args.req("topic")?.to_string();
 
-    let state = Arc::new(State { count: AtomicUsize::new(0), last: Mutex::new(Instant::now()) });
+    let state = Arc::new(State {
+        count: AtomicUsize::new(0),
+        last: Mutex::new(Instant::now()),
+    });
     let mut builder = DefaultMQPushConsumer::builder(rt)
         .client_config(client_config(args))
         .name_server_addr(args.req("namesrv")?)
@@ -371,7 +423,10 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
     let mut consumer = builder.build();
     let started: ClientResult<()> = async {
         consumer.subscribe(topic.as_str(), expr.as_str()).await?;
-        consumer.register_message_listener_concurrently(Listener { state: state.clone(), show: args.list("show-prop") });
+        consumer.register_message_listener_concurrently(Listener {
+            state: state.clone(),
+            show: args.list("show-prop"),
+        });
         consumer.start().await
     }
     .await;
@@ -411,12 +466,17 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
 
     let t0 = Instant::now();
     // persists the offsets (UPDATE_CONSUMER_OFFSET) and unregisters (UNREGISTER_CLIENT)
-    if tokio::time::timeout(Duration::from_secs(20), consumer.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), consumer.shutdown())
+        .await
+        .is_err()
+    {
         note(json!({"warning": "consumer shutdown timed out after 20s"}));
     }
     let n = state.count.load(Ordering::SeqCst);
-    note(json!({"summary": "push-consume", "received": n, "expected": expect, "stop_reason": reason,
-                "shutdown_secs": (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0}));
+    note(
+        json!({"summary": "push-consume", "received": n, "expected": expect, "stop_reason": reason,
+                "shutdown_secs": (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0}),
+    );
     Ok(if n >= expect { 0 } else { 1 })
 }
 
@@ -463,10 +523,14 @@ async fn cmd_pull_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
         };
         queues.sort_by(|a, b| (a.broker_name().as_str(), a.queue_id()).cmp(&(b.broker_name().as_str(), b.queue_id())));
         if queues.is_empty() {
-            emit(json!({"error": format!("no message queues for topic {topic} (no route info)"), "phase": "fetch-queues"}));
+            emit(
+                json!({"error": format!("no message queues for topic {topic} (no route info)"), "phase": "fetch-queues"}),
+            );
             return 1;
         }
-        note(json!({"queues": queues.iter().map(|q| json!({"broker": q.broker_name().to_string(), "queue_id": q.queue_id()})).collect::<Vec<_>>()}));
+        note(
+            json!({"queues": queues.iter().map(|q| json!({"broker": q.broker_name().to_string(), "queue_id": q.queue_id()})).collect::<Vec<_>>()}),
+        );
         let mut rc = 0;
         for mq in &queues {
             let mut offset: i64 = 0;
@@ -503,8 +567,10 @@ async fn cmd_pull_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
                         offset = next;
                     }
                     PullStatus::OffsetIllegal => {
-                        note(json!({"info": "OFFSET_ILLEGAL", "queue_id": mq.queue_id(), "offset": offset, "next": next,
-                                    "min": res.min_offset(), "max": res.max_offset()}));
+                        note(
+                            json!({"info": "OFFSET_ILLEGAL", "queue_id": mq.queue_id(), "offset": offset, "next": next,
+                                    "min": res.min_offset(), "max": res.max_offset()}),
+                        );
                         if next == offset {
                             break;
                         }
@@ -610,7 +676,9 @@ fn main() {
         let rc = run(&args, client_runtime.clone()).await;
         let report = tokio::time::timeout(Duration::from_secs(10), client_runtime.shutdown()).await;
         match report {
-            Ok(r) if !r.is_healthy() => note(json!({"warning": "client runtime shutdown not clean", "report": r.to_json()})),
+            Ok(r) if !r.is_healthy() => {
+                note(json!({"warning": "client runtime shutdown not clean", "report": r.to_json()}))
+            }
             Err(_) => note(json!({"warning": "client runtime shutdown timed out"})),
             _ => {}
         }
