@@ -7,6 +7,7 @@ pub mod consumer_offset;
 pub mod long_polling;
 pub mod processor;
 pub mod registration;
+pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;
 
@@ -39,6 +40,7 @@ pub struct BrokerState {
     pub topics: TopicConfigManager,
     pub groups: SubscriptionGroupManager,
     pub offsets: ConsumerOffsetManager,
+    pub delay_offsets: schedule::DelayOffsets,
     pub clients: ClientManager,
     pub hold: PullRequestHold,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
@@ -106,6 +108,7 @@ impl Broker {
             topics: TopicConfigManager::load(&root, &config)?,
             groups: SubscriptionGroupManager::load(&root, config.auto_create_subscription_group)?,
             offsets: ConsumerOffsetManager::load(&root)?,
+            delay_offsets: schedule::DelayOffsets::load(&root)?,
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
             send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
@@ -131,6 +134,7 @@ impl Broker {
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(registration::run(state.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone())));
+        tasks.push(tokio::spawn(schedule::run(state.clone())));
         info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
         Ok(Broker { server, state, tasks })
     }
@@ -151,6 +155,7 @@ impl Broker {
         registration::unregister_all(&self.state).await;
         self.server.shutdown().await;
         self.state.offsets.persist();
+        self.state.delay_offsets.persist();
         self.state.store.shutdown();
         info!("broker stopped");
     }
@@ -175,6 +180,7 @@ async fn housekeeping(state: Arc<BrokerState>) {
     loop {
         ticker.tick().await;
         state.offsets.persist();
+        state.delay_offsets.persist();
         state
             .clients
             .expire_silent(Duration::from_millis(state.config.channel_expired_timeout));

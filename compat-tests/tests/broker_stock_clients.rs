@@ -228,3 +228,8 @@ async fn cpp_client_core_loop() {
 async fn ali_ons_core_loop() {
     core_loop(StockClient::AliOns, "node").await;
 }
+
+#[tokio::test]
+async fn rust_client_core_loop() {
+    core_loop(StockClient::Rust, "rust").await;
+}

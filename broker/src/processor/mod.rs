@@ -19,6 +19,7 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::SEND_MESSAGE, send::send_message);
     r.route_with(s, request::SEND_MESSAGE_V2, send::send_message);
     r.route_with(s, request::SEND_BATCH_MESSAGE, send::send_message);
+    r.route_with(s, request::CONSUMER_SEND_MSG_BACK, send::consumer_send_msg_back);
 
     r.route_with(s, request::PULL_MESSAGE, pull::pull_message);
 

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use remoting::code::{request, response};
-use remoting::header::broker::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use remoting::header::broker::{
+    ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
+};
 use remoting::protocol::route::perm;
 use remoting::{Connection, HandlerResult, RemotingCommand};
 use store::codec::{self, property};
 use store::{MessageBatchToStore, MessageToStore, PutMessageStatus};
 
-use crate::topic_config::{is_send_forbidden, validate_topic_name, RETRY_GROUP_TOPIC_PREFIX};
+use crate::topic_config::{is_send_forbidden, validate_topic_name, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::{faq, BrokerState};
 
 fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
@@ -177,4 +179,85 @@ fn random_queue(write_queues: i32) -> i32 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     (nanos % write_queues.max(1) as u32) as i32
+}
+
+/// CONSUMER_SEND_MSG_BACK (36): a message the consumer could not process goes to the group's
+/// retry topic, delayed by level `3 + reconsumeTimes` unless the consumer names a level, or
+/// to the group's dead-letter topic once it has been retried too often.
+pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: ConsumerSendMsgBackRequestHeader = req.decode_header()?;
+    let config = &state.config;
+    let Some(group) = state.groups.find(&h.group) else {
+        return reply(
+            &req,
+            response::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group not exist, {} {}", h.group, faq()),
+        );
+    };
+    if config.broker_permission & perm::WRITE == 0 {
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", config.broker_ip1),
+        );
+    }
+    if group.retry_queue_nums <= 0 {
+        return Ok(Some(RemotingCommand::success(&req)));
+    }
+    let Some((_, original)) = state.store.message_by_commitlog_offset(h.offset) else {
+        return reply(
+            &req,
+            response::SYSTEM_ERROR,
+            format!("look message by offset failed, {}", h.offset),
+        );
+    };
+
+    let max_reconsume = match h.max_reconsume_times {
+        // Clients from V3_4_9 (121) on may set their own limit.
+        Some(max) if req.version >= 121 => max,
+        _ => group.retry_max_times,
+    };
+    let mut properties = original.properties.clone();
+    if codec::get_property(&properties, "RETRY_TOPIC").is_none() {
+        codec::insert_property(&mut properties, "RETRY_TOPIC", &original.topic);
+    }
+    properties.retain(|(name, _)| name != property::WAIT && name != property::DELAY);
+    let origin_id = codec::get_property(&properties, "ORIGIN_MESSAGE_ID")
+        .map(String::from)
+        .or(h.origin_msg_id.clone())
+        .unwrap_or_else(|| original.offset_msg_id());
+    codec::insert_property(&mut properties, "ORIGIN_MESSAGE_ID", &origin_id);
+
+    let (topic, queue_id) = if original.reconsume_times >= max_reconsume || h.delay_level < 0 {
+        let dlq = format!("{DLQ_GROUP_TOPIC_PREFIX}{}", h.group);
+        state.topics.create_if_absent(&dlq, 1, perm::READ | perm::WRITE, 0);
+        (dlq, 0)
+    } else {
+        let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
+        state
+            .topics
+            .create_if_absent(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, 0);
+        let level = if h.delay_level == 0 {
+            3 + original.reconsume_times
+        } else {
+            h.delay_level
+        };
+        codec::insert_property(&mut properties, property::DELAY, &level.to_string());
+        (retry, random_queue(group.retry_queue_nums))
+    };
+
+    let mut msg = MessageToStore::new(&topic, queue_id, original.body.clone(), properties);
+    msg.flag = original.flag;
+    msg.sys_flag = original.sys_flag & !(codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6);
+    msg.born_timestamp = original.born_timestamp;
+    msg.born_host = conn.peer_addr();
+    msg.store_host = state.store_addr;
+    msg.reconsume_times = original.reconsume_times + 1;
+    msg.wait_store_msg_ok = false;
+    let result = state.store.put_message_async(&msg).await;
+    if result.is_ok() {
+        Ok(Some(RemotingCommand::success(&req)))
+    } else {
+        reply(&req, response::SYSTEM_ERROR, format!("{:?}", result.status))
+    }
 }

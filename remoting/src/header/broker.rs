@@ -237,3 +237,16 @@ command_header! {
         opt clean_offset: bool = "cleanOffset",
     }
 }
+
+command_header! {
+    /// CONSUMER_SEND_MSG_BACK (36): a consumer hands back a message it failed to consume.
+    pub struct ConsumerSendMsgBackRequestHeader {
+        req offset: i64 = "offset",
+        req group: String = "group",
+        req delay_level: i32 = "delayLevel",
+        opt origin_msg_id: String = "originMsgId",
+        opt origin_topic: String = "originTopic",
+        opt unit_mode: bool = "unitMode",
+        opt max_reconsume_times: i32 = "maxReconsumeTimes",
+    }
+}

@@ -1,0 +1,139 @@
+//! Delayed delivery (Java's ScheduleMessageService). The store parks a message with a DELAY
+//! level in SCHEDULE_TOPIC_XXXX, queue `level - 1`, with its delivery time as the
+//! ConsumeQueue tag code; this service moves each one to its real topic and queue when that
+//! time comes, and keeps how far it got per level in `config/delayOffset.json`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use store::codec::property;
+use store::config_files;
+use store::MessageToStore;
+use tracing::warn;
+
+use crate::topic_config::SCHEDULE_TOPIC;
+use crate::BrokerState;
+
+/// How often the schedule queues are looked at.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Level -> next offset to deliver in that level's schedule queue.
+pub struct DelayOffsets {
+    path: PathBuf,
+    table: Mutex<BTreeMap<i32, i64>>,
+}
+
+impl DelayOffsets {
+    pub fn load(store_root: &std::path::Path) -> std::io::Result<Self> {
+        let path = config_files::config_path(store_root, config_files::DELAY_OFFSET_JSON);
+        let mut table = BTreeMap::new();
+        if let Some(saved) = config_files::read_config(&path)? {
+            if let Some(offsets) = saved.get("offsetTable").and_then(Value::as_object) {
+                for (level, offset) in offsets {
+                    if let (Ok(level), Some(offset)) = (level.parse(), offset.as_i64()) {
+                        table.insert(level, offset);
+                    }
+                }
+            }
+        }
+        Ok(DelayOffsets {
+            path,
+            table: Mutex::new(table),
+        })
+    }
+
+    fn get(&self, level: i32) -> i64 {
+        self.table.lock().unwrap().get(&level).copied().unwrap_or(0)
+    }
+
+    fn set(&self, level: i32, offset: i64) {
+        self.table.lock().unwrap().insert(level, offset);
+    }
+
+    pub fn persist(&self) {
+        let offsets: serde_json::Map<String, Value> = self
+            .table
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(l, o)| (l.to_string(), Value::from(*o)))
+            .collect();
+        let doc = serde_json::json!({ "offsetTable": offsets });
+        if let Err(e) = config_files::persist(&self.path, &config_files::to_fastjson(&doc)) {
+            warn!(error = %e, "persisting delayOffset.json failed");
+        }
+    }
+}
+
+pub async fn run(state: Arc<BrokerState>) {
+    let levels = state.store.config().delay_levels_ms().len() as i32;
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        for level in 1..=levels {
+            deliver_due(&state, level).await;
+        }
+    }
+}
+
+/// Moves every message of `level` whose delivery time has come to its real topic.
+async fn deliver_due(state: &BrokerState, level: i32) {
+    let queue_id = level - 1;
+    loop {
+        let offset = state.delay_offsets.get(level);
+        let found = state.store.get_messages(SCHEDULE_TOPIC, queue_id, offset, 32, 0, None);
+        if found.messages.is_empty() {
+            if found.next_begin_offset > offset {
+                // Skip entries whose CommitLog data is gone (retention).
+                state.delay_offsets.set(level, found.next_begin_offset);
+                continue;
+            }
+            return;
+        }
+        let now = remoting::protocol::topic::now_millis();
+        for stored in &found.messages {
+            // The ConsumeQueue tag code of a scheduled message is its delivery time.
+            if stored.tags_code > now {
+                return;
+            }
+            match store::decode_message(&stored.bytes) {
+                Ok(msg) => {
+                    if let Some(real) = restore(msg) {
+                        let result = state.store.put_message_async(&real).await;
+                        if !result.is_ok() {
+                            warn!(level, status = ?result.status, "delayed delivery failed, retrying later");
+                            return;
+                        }
+                    }
+                }
+                Err(e) => warn!(level, error = %e, "skipping an undecodable scheduled message"),
+            }
+            state.delay_offsets.set(level, stored.queue_offset + 1);
+        }
+    }
+}
+
+/// The message as it was before it was parked: its real topic and queue, without the
+/// scheduling properties.
+fn restore(msg: store::DecodedMessage) -> Option<MessageToStore> {
+    let topic = msg.property(property::REAL_TOPIC)?.to_string();
+    let queue_id = msg.property(property::REAL_QUEUE_ID)?.parse().ok()?;
+    let properties: Vec<(String, String)> = msg
+        .properties
+        .into_iter()
+        .filter(|(name, _)| name != property::DELAY && name != property::REAL_TOPIC && name != property::REAL_QUEUE_ID)
+        .collect();
+    let mut real = MessageToStore::new(&topic, queue_id, msg.body, properties);
+    real.flag = msg.flag;
+    real.sys_flag = msg.sys_flag & !(store::codec::sys_flag::BORN_HOST_V6 | store::codec::sys_flag::STORE_HOST_V6);
+    real.born_timestamp = msg.born_timestamp;
+    real.born_host = msg.born_host;
+    real.store_host = msg.store_host;
+    real.reconsume_times = msg.reconsume_times;
+    real.wait_store_msg_ok = false;
+    Some(real)
+}
