@@ -17,7 +17,7 @@ dir=$(cd "$dir" && pwd)
 read -r -a ns_ports <<< "${NAMESRV_PORTS:-9876 9877}"
 broker_a_port="${BROKER_A_PORT:-10911}"
 broker_b_port="${BROKER_B_PORT:-10921}"
-bin="${BIN_DIR:-$root/target/release}"
+bin="${BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/release}"
 
 namesrv_addr() {
   local addrs=()

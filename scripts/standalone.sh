@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bins
-exec target/release/standalone --data "${DATA_DIR:-./data}" "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/standalone" --data "${DATA_DIR:-./data}" "$@"
