@@ -158,3 +158,31 @@ async fn bad_sends_and_pulls_get_java_error_codes() {
 
     broker.broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn batch_send_uses_the_one_letter_header_and_stores_each_message() {
+    use remoting::header::broker::SendMessageRequestHeaderV2;
+    let broker = InProcessBroker::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "BatchTopic", 1).await;
+    let mut header = send_header("BatchTopic", 0);
+    header.properties = None;
+    header.batch = Some(true);
+    let body = store::codec::encode_batch_body(&[
+        (0, b"one", "KEYS\u{1}b1"),
+        (0, b"two", "KEYS\u{1}b2"),
+        (0, b"three", ""),
+    ]);
+    let req =
+        RemotingCommand::request_with_header(request::SEND_BATCH_MESSAGE, &SendMessageRequestHeaderV2::from(&header))
+            .with_body(body);
+    let answer = ask(&conn, req).await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(
+        answer.ext().get("msgId").unwrap().split(',').count(),
+        3,
+        "one offset id per message"
+    );
+    assert_eq!(answer.ext().get("queueOffset"), Some("0"));
+    broker.broker.shutdown().await;
+}

@@ -19,7 +19,9 @@ fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> Handler
 }
 
 pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
-    let h: SendMessageRequestHeader = if req.code == request::SEND_MESSAGE_V2 {
+    // SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE both carry the one-letter header.
+    let h: SendMessageRequestHeader = if req.code == request::SEND_MESSAGE_V2 || req.code == request::SEND_BATCH_MESSAGE
+    {
         req.decode_header::<SendMessageRequestHeaderV2>()?.into()
     } else {
         req.decode_header()?
@@ -108,7 +110,8 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     let wait = codec::get_property(&properties, property::WAIT) != Some("false");
     properties.retain(|(name, _)| name != property::WAIT);
     let born_host = conn.peer_addr();
-    let is_batch = req.code == request::SEND_BATCH_MESSAGE || h.batch == Some(true);
+    // As in Java, the header's batch flag (not the request code) picks the batch path.
+    let is_batch = h.batch == Some(true);
     let result = if is_batch {
         let batch = MessageBatchToStore {
             topic: h.topic.clone(),
