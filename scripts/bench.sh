@@ -9,7 +9,7 @@ secs="${BENCH_SECONDS:-10}"
 cargo build --release --bins >&2
 bin="${CARGO_TARGET_DIR:-target}/release"
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 ns_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 broker_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ns="127.0.0.1:$ns_port"
@@ -24,9 +24,12 @@ until (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null; do sleep 0.01; do
 sleep 1
 
 # The server's peak RSS while the matrix runs, and its CPU seconds per run.
-( peak=0; while kill -0 "$pid" 2>/dev/null; do
+# RssAnon is the server's own memory; VmRSS also counts CommitLog pages it has mapped.
+( peak=0; peak_anon=0; while kill -0 "$pid" 2>/dev/null; do
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    anon=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
     [ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" > "$work/peak_rss"
+    [ "${anon:-0}" -gt "$peak_anon" ] && peak_anon=$anon && echo "$peak_anon" > "$work/peak_anon"
     sleep 0.2
   done ) &
 cpu_secs() { awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$pid/stat"; }
@@ -36,6 +39,7 @@ run() { # label, then rmq-bench arguments
   local label=$1; shift
   local before; before=$(cpu_secs)
   local summary; summary=$("$bin/rmq-bench" "$@" 2> /dev/null | tail -n 1)
+  echo "$summary" > "$work/$(printf '%s' "$label" | tr -c 'A-Za-z0-9' '_').json"
   local after; after=$(cpu_secs)
   rows+=("$(python3 - "$label" "$summary" "$before" "$after" <<'PY'
 import json, sys
@@ -58,6 +62,27 @@ run "consume catch-up, 1,000,000 x 128 B" consume --namesrv "$ns" --topic BenchC
 run "end to end at 10,000 msg/s, 1 KiB" e2e --namesrv "$ns" --topic BenchE2e --size 1024 --rate 10000 --duration 20
 
 peak_mib=$(( $(cat "$work/peak_rss" 2>/dev/null || echo 0) / 1024 ))
+anon_mib=$(( $(cat "$work/peak_anon" 2>/dev/null || echo 0) / 1024 ))
+targets=$(python3 - "$work" "$startup_ms" "$anon_mib" "$peak_mib" <<'PY'
+import json, re, sys
+work, startup, anon, rss = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def get(label):
+    return json.load(open(f"{work}/{re.sub('[^A-Za-z0-9]', '_', label)}.json"))
+send = get("sync send 1024 B, 64 producers")["tps"]
+p99 = get("end to end at 10,000 msg/s, 1 KiB")["p99_ms"]
+catch = get("consume catch-up, 1,000,000 x 128 B")["tps"]
+rows = [
+    ("sync send 1 KiB, 64 producers", ">= 50,000 msg/s", f"{send:,.0f} msg/s", send >= 50000),
+    ("p99 end to end at 10k msg/s", "<= 2 ms", f"{p99:.2f} ms", p99 <= 2),
+    ("consume catch-up", ">= 300,000 msg/s", f"{catch:,.0f} msg/s", catch >= 300000),
+    ("server RSS under load", "<= 150 MiB", f"{anon} MiB anonymous, {rss} MiB with mapped CommitLog pages", anon <= 150),
+    ("start to first accepted connection", "<= 100 ms", f"{startup} ms", startup <= 100),
+]
+print("| target | goal | measured | met |\n|---|---|---|---|")
+for name, goal, got, ok in rows:
+    print(f"| {name} | {goal} | {got} | {'yes' if ok else 'no'} |")
+PY
+)
 report=$(cat <<MD
 <!-- broker-bench:start -->
 ## Broker
@@ -71,8 +96,9 @@ for end to end, from the born timestamp to receipt (millisecond resolution).
 |---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
-Server start to first accepted connection: ${startup_ms} ms. Peak server RSS during the
-matrix: ${peak_mib} MiB (it counts the CommitLog pages mapped and touched).
+Targets (issue 6; measured in this run):
+
+$targets
 <!-- broker-bench:end -->
 MD
 )
