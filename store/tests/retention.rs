@@ -10,6 +10,9 @@ fn config(root: &std::path::Path) -> StoreConfig {
     c.mapped_file_size_consume_queue = 50 * 20;
     c.max_hash_slot_num = 64;
     c.max_index_num = 200;
+    // Keep the machine's own disk usage out of these tests: past diskMaxUsedSpaceRatio
+    // (default 75%) files are deleted whatever their age. 95 is the highest Java accepts.
+    c.disk_max_used_space_ratio = 95;
     c
 }
 
