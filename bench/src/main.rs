@@ -284,7 +284,10 @@ async fn consume(common: Common, group: String) -> anyhow::Result<()> {
 
 async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::Result<()> {
     let target = Arc::new(Target::connect(&common.namesrv, &common.topic, common.queues).await?);
-    // Latency is measured from the born timestamp in each received message.
+    // Latency is measured from a send time this process writes into the first 8 bytes of
+    // each body (nanoseconds since `base`): the born timestamp has only millisecond
+    // resolution, too coarse for a millisecond-scale p99.
+    let base = Instant::now();
     let stats = Arc::new(Stats::new(size));
     let send_stats = Arc::new(Stats::new(size));
     let stop = Arc::new(AtomicBool::new(false));
@@ -309,10 +312,13 @@ async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::R
                     continue;
                 };
                 if res.code == response::SUCCESS {
-                    let now = remoting::protocol::topic::now_millis();
+                    let now = base.elapsed().as_nanos() as u64;
                     for msg in store::decode_messages(&res.body) {
-                        let latency = Duration::from_millis((now - msg.born_timestamp).max(0) as u64);
-                        stats.ok(1, latency);
+                        let sent_at = msg
+                            .body
+                            .get(..8)
+                            .map_or(now, |b| u64::from_be_bytes(b.try_into().unwrap()));
+                        stats.ok(1, Duration::from_nanos(now.saturating_sub(sent_at)));
                     }
                 }
                 if let Some(next) = res.ext().get("nextBeginOffset").and_then(|v| v.parse().ok()) {
@@ -333,7 +339,11 @@ async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::R
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         while sent < due {
             let mq = target.queue(sent as usize).clone();
-            let req = send_request(&mq, &common.topic, body.clone(), 1);
+            let mut stamped = body.to_vec();
+            let at = (base.elapsed().as_nanos() as u64).to_be_bytes();
+            let n = stamped.len().min(8);
+            stamped[..n].copy_from_slice(&at[..n]);
+            let req = send_request(&mq, &common.topic, Bytes::from(stamped), 1);
             let (target, send_stats) = (target.clone(), send_stats.clone());
             tokio::spawn(async move {
                 let t = Instant::now();
@@ -355,7 +365,8 @@ async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::R
         reporter,
         &stats,
         "e2e",
-        serde_json::json!({"rate": rate, "size": size, "sent": sent, "send_errors": send_stats.errors_json()}),
+        serde_json::json!({"rate": rate, "size": size, "sent": sent, "send_errors": send_stats.errors_json(),
+            "send_latency": send_stats.latency_json()}),
     );
     Ok(())
 }

@@ -50,6 +50,11 @@ impl Stats {
         }
     }
 
+    /// Latency percentiles since the start.
+    pub fn latency_json(&self) -> Value {
+        percentiles(&self.total.lock().unwrap())
+    }
+
     pub fn ok(&self, messages: u64, latency: Duration) {
         self.ok_bytes(messages, messages * self.message_size, latency);
     }

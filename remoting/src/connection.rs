@@ -226,6 +226,24 @@ async fn write_loop(
     conn.close();
 }
 
+/// What a response must copy from its request.
+struct Reply {
+    oneway: bool,
+    opaque: i32,
+    serialize_type: crate::command::SerializeType,
+}
+
+impl Reply {
+    async fn send(self, conn: &Connection, response: Option<RemotingCommand>) {
+        if let (false, Some(mut response)) = (self.oneway, response) {
+            response.opaque = self.opaque;
+            response.flag |= FLAG_RESPONSE;
+            response.serialize_type = self.serialize_type;
+            let _ = conn.send(response).await;
+        }
+    }
+}
+
 async fn read_loop(
     conn: Connection,
     mut stream: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
@@ -239,21 +257,26 @@ async fn read_loop(
         match next {
             Some(Ok(cmd)) if cmd.is_response() => conn.complete(cmd),
             Some(Ok(request)) => {
-                let conn = conn.clone();
-                let handler = handler.clone();
-                // Requests run concurrently: a held long-poll must not stall a heartbeat
-                // that arrives behind it on the same connection.
-                tokio::spawn(async move {
-                    let oneway = request.is_oneway();
-                    let (opaque, serialize_type) = (request.opaque, request.serialize_type);
-                    let response = handler.handle(conn.clone(), request).await;
-                    if let (false, Some(mut response)) = (oneway, response) {
-                        response.opaque = opaque;
-                        response.flag |= FLAG_RESPONSE;
-                        response.serialize_type = serialize_type;
-                        let _ = conn.send(response).await;
+                let reply = Reply {
+                    oneway: request.is_oneway(),
+                    opaque: request.opaque,
+                    serialize_type: request.serialize_type,
+                };
+                let mut handling = handler.handle(conn.clone(), request);
+                // Most requests (a send under ASYNC_FLUSH, a heartbeat) complete on their
+                // first poll: answer those here, saving a task and a wake-up per request.
+                // The rest run as their own tasks, so a held long poll does not stall a
+                // heartbeat that arrives behind it on the same connection.
+                match futures::poll!(handling.as_mut()) {
+                    std::task::Poll::Ready(response) => reply.send(&conn, response).await,
+                    std::task::Poll::Pending => {
+                        let conn = conn.clone();
+                        tokio::spawn(async move {
+                            let response = handling.await;
+                            reply.send(&conn, response).await;
+                        });
                     }
-                });
+                }
             }
             Some(Err(e)) => {
                 warn!(peer = %conn.inner.peer, error = %e, "closing connection after an undecodable frame");

@@ -10,6 +10,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
 use crate::fastjson;
+use crate::json_header;
 
 /// Java's default `com.rocketmq.remoting.frameMaxLength`.
 pub const DEFAULT_MAX_FRAME_LENGTH: usize = 16 * 1024 * 1024;
@@ -96,6 +97,20 @@ pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, FrameError> {
 
 /// Appends `cmd` as one frame to `dst`.
 pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
+    if cmd.serialize_type == SerializeType::Json {
+        // Written in place: the lengths are patched in once the header is out.
+        let start = dst.len();
+        dst.reserve(8 + 256 + cmd.body.len());
+        dst.put_u64(0);
+        json_header::encode(cmd, dst);
+        let header_len = dst.len() - start - 8;
+        dst.put_slice(&cmd.body);
+        let length = (dst.len() - start - 4) as u32;
+        dst[start..start + 4].copy_from_slice(&length.to_be_bytes());
+        let word = ((SerializeType::Json.code() as u32) << 24) | (header_len as u32 & 0x00FF_FFFF);
+        dst[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
+        return;
+    }
     let header = encode_header(cmd);
     let length = 4 + header.len() + cmd.body.len();
     dst.reserve(4 + length);
@@ -148,6 +163,14 @@ fn json_int(value: Option<&serde_json::Value>, field: &str) -> Result<i64, Frame
 }
 
 pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
+    match json_header::decode(header) {
+        Some(cmd) => Ok(cmd),
+        None => decode_json_header_general(header),
+    }
+}
+
+/// Decodes any header text, standard JSON or fastjson's dialect, through a JSON tree.
+pub fn decode_json_header_general(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     let value = fastjson::parse(header).map_err(|e| json_error(e.to_string()))?;
     let serde_json::Value::Object(obj) = value else {
         return Err(json_error("the header is not a JSON object"));
@@ -183,31 +206,10 @@ pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> 
     })
 }
 
-/// Writes the header as Java's fastjson does: members in alphabetical order, absent
-/// (null) members left out.
 fn encode_json_header(cmd: &RemotingCommand) -> Vec<u8> {
-    use serde_json::{Map, Value};
-    let mut obj = Map::new();
-    obj.insert("code".into(), Value::from(cmd.code));
-    if let Some(ext) = &cmd.ext_fields {
-        let ext: Map<String, Value> = ext.iter().map(|(k, v)| (k.to_string(), Value::from(v))).collect();
-        obj.insert("extFields".into(), Value::Object(ext));
-    }
-    obj.insert("flag".into(), Value::from(cmd.flag));
-    obj.insert(
-        "language".into(),
-        match cmd.language.name() {
-            Some(name) => Value::from(name),
-            None => Value::from(cmd.language.0),
-        },
-    );
-    obj.insert("opaque".into(), Value::from(cmd.opaque));
-    if let Some(remark) = &cmd.remark {
-        obj.insert("remark".into(), Value::from(remark.as_str()));
-    }
-    obj.insert("serializeTypeCurrentRPC".into(), Value::from(cmd.serialize_type.name()));
-    obj.insert("version".into(), Value::from(cmd.version));
-    serde_json::to_vec(&Value::Object(obj)).expect("a JSON value always serializes")
+    let mut out = Vec::with_capacity(256);
+    json_header::encode(cmd, &mut out);
+    out
 }
 
 // ---- ROCKETMQ binary headers -----------------------------------------------------------

@@ -115,8 +115,21 @@ fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
     }
 }
 
-/// Dispatches everything currently in the CommitLog.
+/// Dispatches everything currently in the CommitLog, waiting for any other thread that
+/// is dispatching to finish first.
 pub(crate) fn catch_up(inner: &Inner) {
+    while inner
+        .dispatching
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
+    catch_up_locked(inner);
+    inner.dispatching.store(false, Ordering::SeqCst);
+}
+
+fn catch_up_locked(inner: &Inner) {
     let mut cached = None;
     loop {
         let from = inner.reput_from.load(Ordering::Acquire);
@@ -128,13 +141,40 @@ pub(crate) fn catch_up(inner: &Inner) {
     inner.dispatched.notify();
 }
 
-/// The dispatcher thread.
+/// Dispatches what has been appended, on the calling thread, unless another thread is
+/// already dispatching (it will see these messages too). Writers call this right after
+/// they append, so a message reaches its ConsumeQueue, and a waiting consumer, without
+/// waking another thread; that wake-up per message cost more than the dispatch itself.
+pub(crate) fn dispatch_pending(inner: &Inner) {
+    loop {
+        // Pairs with the fence below: either this thread sees the dispatcher gone, or the
+        // dispatcher, after letting go, sees what this thread appended.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let from = inner.reput_from.load(Ordering::Acquire);
+        if from >= inner.commit_log.max_offset() {
+            return;
+        }
+        if inner
+            .dispatching
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        catch_up_locked(inner);
+        inner.dispatching.store(false, Ordering::SeqCst);
+        if inner.reput_from.load(Ordering::Acquire) == from {
+            // No progress (nothing readable yet): the background thread will retry.
+            return;
+        }
+    }
+}
+
+/// The background dispatcher: a safety net that also covers appends made while another
+/// thread was dispatching.
 pub(crate) fn run(inner: &Inner) {
     while !inner.stopped.load(Ordering::Acquire) {
-        let before = inner.reput_from.load(Ordering::Acquire);
-        catch_up(inner);
-        if inner.reput_from.load(Ordering::Acquire) == before {
-            inner.new_data.wait(Duration::from_millis(1));
-        }
+        dispatch_pending(inner);
+        inner.new_data.wait(Duration::from_millis(1));
     }
 }

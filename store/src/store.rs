@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub new_data: Signal,
     /// Signalled by the dispatcher after it advanced.
     pub dispatched: Signal,
+    /// Held by whichever thread is dispatching (see `dispatcher::dispatch_pending`).
+    pub dispatching: AtomicBool,
     /// SYNC_FLUSH requests: (offset that must be flushed, who waits).
     pub flush_requests: Mutex<Vec<(i64, FlushWaiter)>>,
     pub flush_signal: Signal,
@@ -262,6 +264,7 @@ impl MessageStore {
             reput_from: AtomicI64::new(0),
             new_data: Signal::default(),
             dispatched: Signal::default(),
+            dispatching: AtomicBool::new(false),
             flush_requests: Mutex::new(Vec::new()),
             flush_signal: Signal::default(),
             stopped: AtomicBool::new(false),
@@ -336,15 +339,17 @@ impl MessageStore {
         if self.inner.stopped.load(Ordering::Acquire) || !self.inner.writable.load(Ordering::Acquire) {
             return Err(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
         }
-        // The dispatcher polls every 1 ms (like Java's reput): waking it on every put
-        // would cost a system call per message.
-        write().map_err(|status| {
+        let result = write().map_err(|status| {
             if status == PutMessageStatus::CreateMappedFileFailed {
                 tracing::error!("cannot create a CommitLog file; refusing writes");
                 self.inner.writable.store(false, Ordering::Release);
             }
             PutResult::failed(status)
-        })
+        });
+        if result.is_ok() {
+            dispatcher::dispatch_pending(&self.inner);
+        }
+        result
     }
 
     fn needs_flush_wait(&self, wait: bool) -> bool {

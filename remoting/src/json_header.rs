@@ -1,0 +1,413 @@
+//! The JSON form of a command header, read and written without building a JSON tree.
+//!
+//! Every request and response carries one of these headers, so they dominated the
+//! broker's profile when they went through `serde_json::Value`. Headers always have the
+//! same flat shape (a few scalar members and `extFields`, a map of scalars), which a
+//! single pass can read. Anything this reader does not expect (a nested value, a number
+//! in exponent form, a key in single quotes, fastjson's oddities) makes it give up, and
+//! the caller falls back to the general parser, so odd input keeps its old meaning.
+
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes};
+
+use crate::command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
+
+/// Reads a header in the common flat form, or `None` when the general parser must decide.
+pub(crate) fn decode(text: &[u8]) -> Option<RemotingCommand> {
+    let mut s = Scanner { text, pos: 0 };
+    let mut cmd = RemotingCommand {
+        code: 0,
+        language: LanguageCode::JAVA,
+        version: 0,
+        opaque: 0,
+        flag: 0,
+        remark: None,
+        ext_fields: None,
+        serialize_type: SerializeType::Json,
+        body: Bytes::new(),
+    };
+    s.expect(b'{')?;
+    if !s.eat(b'}') {
+        loop {
+            let key = s.string()?;
+            s.expect(b':')?;
+            match key.as_ref() {
+                "extFields" => cmd.ext_fields = s.ext_fields()?,
+                "code" => cmd.code = s.scalar()?.int()? as i32,
+                "version" => cmd.version = s.scalar()?.int()? as i32,
+                "opaque" => cmd.opaque = s.scalar()?.int()? as i32,
+                "flag" => cmd.flag = s.scalar()?.int()? as i32,
+                "language" => {
+                    cmd.language = match s.scalar()? {
+                        Scalar::Str(name) => LanguageCode::from_name(&name).unwrap_or(LanguageCode::OTHER),
+                        Scalar::Int(text) => LanguageCode(text.parse::<u64>().unwrap_or(7) as u8),
+                        _ => LanguageCode::JAVA,
+                    }
+                }
+                "remark" => cmd.remark = s.scalar()?.into_text(),
+                _ => {
+                    s.scalar()?;
+                }
+            }
+            if s.eat(b',') {
+                continue;
+            }
+            s.expect(b'}')?;
+            break;
+        }
+    }
+    s.skip_ws();
+    (s.pos == text.len()).then_some(cmd)
+}
+
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    /// An integer literal, as written.
+    Int(&'a str),
+    Bool(bool),
+    Null,
+}
+
+impl Scalar<'_> {
+    /// Numbers may also arrive as strings; null means 0 (the Java field's default).
+    fn int(self) -> Option<i64> {
+        match self {
+            Scalar::Int(text) => text.parse().ok(),
+            Scalar::Str(text) => text.trim().parse().ok(),
+            Scalar::Null => Some(0),
+            Scalar::Bool(_) => None,
+        }
+    }
+
+    /// Ext-field values and remarks keep their text whatever their JSON type.
+    fn into_text(self) -> Option<String> {
+        match self {
+            Scalar::Str(text) => Some(text.into_owned()),
+            Scalar::Int(text) => Some(text.to_string()),
+            Scalar::Bool(b) => Some(if b { "true" } else { "false" }.to_string()),
+            Scalar::Null => None,
+        }
+    }
+}
+
+struct Scanner<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        if self.text.get(self.pos) == Some(&byte) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+
+    fn ext_fields(&mut self) -> Option<Option<ExtFields>> {
+        self.skip_ws();
+        if self.text[self.pos..].starts_with(b"null") {
+            self.pos += 4;
+            return Some(None);
+        }
+        self.expect(b'{')?;
+        let mut fields = ExtFields::new();
+        if self.eat(b'}') {
+            return Some(Some(fields));
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            if let Some(value) = self.scalar()?.into_text() {
+                fields.insert(key.into_owned(), value);
+            }
+            if self.eat(b',') {
+                continue;
+            }
+            self.expect(b'}')?;
+            return Some(Some(fields));
+        }
+    }
+
+    fn scalar(&mut self) -> Option<Scalar<'a>> {
+        self.skip_ws();
+        match *self.text.get(self.pos)? {
+            b'"' => self.string().map(Scalar::Str),
+            b'-' | b'0'..=b'9' => self.integer().map(Scalar::Int),
+            b't' => self.literal(b"true", Scalar::Bool(true)),
+            b'f' => self.literal(b"false", Scalar::Bool(false)),
+            b'n' => self.literal(b"null", Scalar::Null),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Scalar<'a>) -> Option<Scalar<'a>> {
+        self.text[self.pos..].starts_with(word).then(|| {
+            self.pos += word.len();
+            value
+        })
+    }
+
+    /// A canonical JSON integer that fits an i64; fractions and exponents are left to the
+    /// general parser, which also decides what their text is.
+    fn integer(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        if self.text[self.pos] == b'-' {
+            self.pos += 1;
+        }
+        let digits = self.pos;
+        while let Some(b'0'..=b'9') = self.text.get(self.pos) {
+            self.pos += 1;
+        }
+        let n = self.pos - digits;
+        let leading_zero = n > 1 && self.text[digits] == b'0';
+        if n == 0 || n > 18 || leading_zero || matches!(self.text.get(self.pos), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        std::str::from_utf8(&self.text[start..self.pos]).ok()
+    }
+
+    /// A double-quoted string; borrowed unless it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.skip_ws();
+        if self.text.get(self.pos) != Some(&b'"') {
+            return None;
+        }
+        self.pos += 1;
+        let start = self.pos;
+        loop {
+            match *self.text.get(self.pos)? {
+                b'"' => {
+                    let raw = &self.text[start..self.pos];
+                    self.pos += 1;
+                    return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+                }
+                b'\\' => break,
+                _ => self.pos += 1,
+            }
+        }
+        let mut out: Vec<u8> = self.text[start..self.pos].to_vec();
+        loop {
+            let b = *self.text.get(self.pos)?;
+            self.pos += 1;
+            match b {
+                b'"' => return String::from_utf8(out).ok().map(Cow::Owned),
+                b'\\' => {
+                    let esc = *self.text.get(self.pos)?;
+                    self.pos += 1;
+                    match esc {
+                        b'"' | b'\\' | b'/' => out.push(esc),
+                        b'n' => out.push(b'\n'),
+                        b't' => out.push(b'\t'),
+                        b'r' => out.push(b'\r'),
+                        b'b' => out.push(0x08),
+                        b'f' => out.push(0x0c),
+                        b'u' => {
+                            let c = self.unicode_escape()?;
+                            out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
+                        }
+                        _ => return None,
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.pos..self.pos + 4)?;
+        let value = u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?;
+        self.pos += 4;
+        Some(value)
+    }
+
+    /// `\uXXXX`, joining a surrogate pair; a lone surrogate is left to the general parser.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        if (0xD800..0xDC00).contains(&first) {
+            if !self.text[self.pos..].starts_with(b"\\u") {
+                return None;
+            }
+            self.pos += 2;
+            let second = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&second) {
+                return None;
+            }
+            return char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00));
+        }
+        char::from_u32(first)
+    }
+}
+
+/// Writes the header as Java's fastjson does: members in alphabetical order, absent
+/// (null) members left out, ext fields in their own order.
+pub(crate) fn encode(cmd: &RemotingCommand, out: &mut impl BufMut) {
+    out.put_slice(b"{\"code\":");
+    put_int(out, cmd.code as i64);
+    if let Some(ext) = &cmd.ext_fields {
+        out.put_slice(b",\"extFields\":{");
+        for (i, (k, v)) in ext.iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b',');
+            }
+            put_str(out, k);
+            out.put_u8(b':');
+            put_str(out, v);
+        }
+        out.put_u8(b'}');
+    }
+    out.put_slice(b",\"flag\":");
+    put_int(out, cmd.flag as i64);
+    out.put_slice(b",\"language\":");
+    match cmd.language.name() {
+        Some(name) => put_str(out, name),
+        None => put_int(out, cmd.language.0 as i64),
+    }
+    out.put_slice(b",\"opaque\":");
+    put_int(out, cmd.opaque as i64);
+    if let Some(remark) = &cmd.remark {
+        out.put_slice(b",\"remark\":");
+        put_str(out, remark);
+    }
+    out.put_slice(b",\"serializeTypeCurrentRPC\":");
+    put_str(out, cmd.serialize_type.name());
+    out.put_slice(b",\"version\":");
+    put_int(out, cmd.version as i64);
+    out.put_u8(b'}');
+}
+
+fn put_int(out: &mut impl BufMut, value: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.put_u8(b'-');
+    }
+    out.put_slice(&buf[at..]);
+}
+
+/// A JSON string, escaped the way serde_json escapes (control characters, quote and
+/// backslash; everything else as is).
+fn put_str(out: &mut impl BufMut, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.put_u8(b'"');
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.put_slice(&bytes[run..i]);
+        run = i + 1;
+        if escape.is_empty() {
+            out.put_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+        } else {
+            out.put_slice(escape);
+        }
+    }
+    out.put_slice(&bytes[run..]);
+    out.put_u8(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn general(text: &str) -> RemotingCommand {
+        crate::frame::decode_json_header_general(text.as_bytes()).unwrap()
+    }
+
+    /// The fast reader either agrees with the general one or leaves the text to it.
+    fn agrees(text: &str) -> bool {
+        match decode(text.as_bytes()) {
+            Some(fast) => {
+                assert_eq!(fast, general(text), "{text}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn flat_headers_read_the_same_as_the_general_parser() {
+        for text in [
+            r#"{"code":310,"extFields":{"a":"PG","b":"TopicTest","c":"TBW102","d":"4","e":"1","f":"0","g":"1700000000000","h":"0","i":"KEYS\u0001k1\u0002","j":"0","k":"false","m":"false"},"flag":0,"language":"JAVA","opaque":7,"serializeTypeCurrentRPC":"JSON","version":453}"#,
+            r#"{"code":10,"extFields":{"queueId":3,"flag":0,"unitMode":false,"batch":true,"nothing":null},"flag":0,"language":"CPP","opaque":-2,"version":0}"#,
+            r#" { "code" : "34" , "language" : 9 , "remark" : null , "extFields" : null , "opaque" : 1 } "#,
+            r#"{"code":0,"remark":"tab\there \"quoted\" \\ \u00e9 \ud83d\ude00","language":"RUST","extFields":{}}"#,
+            r#"{"code":1,"language":"NOSUCH","someNewMember":"x","flag":1}"#,
+            r#"{}"#,
+        ] {
+            assert!(agrees(text), "fast reader gave up on {text}");
+        }
+    }
+
+    #[test]
+    fn unusual_input_is_left_to_the_general_parser() {
+        for text in [
+            r#"{"code":1.5}"#,
+            r#"{"code":1e3}"#,
+            r#"{"code":007}"#,
+            r#"{code:1}"#,
+            r#"{'code':1}"#,
+            r#"{"code":1,"extFields":{"a":{"nested":1}}}"#,
+            r#"{"code":1,"extFields":{"a":"b",}}"#,
+            r#"{"code":99999999999999999999}"#,
+            r#"{"code":1} trailing"#,
+            r#"{"remark":"\ud800"}"#,
+        ] {
+            assert!(decode(text.as_bytes()).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn encoding_matches_serde_json_escaping() {
+        let mut cmd = RemotingCommand::request(105);
+        cmd.opaque = -5;
+        cmd.remark = Some("a\"b\\c\n\u{1}\u{7f}é".into());
+        cmd.ext_mut().insert("topic", "T\t1");
+        cmd.language = LanguageCode(42);
+        let mut out = Vec::new();
+        encode(&cmd, &mut out);
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["remark"], "a\"b\\c\n\u{1}\u{7f}é");
+        assert_eq!(value["extFields"]["topic"], "T\t1");
+        assert_eq!(value["language"], 42);
+        assert_eq!(value["opaque"], -5);
+        assert!(std::str::from_utf8(&out).unwrap().contains(r#""a\"b\\c\n\u0001"#));
+        assert_eq!(general(std::str::from_utf8(&out).unwrap()), {
+            let mut expected = cmd.clone();
+            expected.serialize_type = SerializeType::Json;
+            expected
+        });
+    }
+}
