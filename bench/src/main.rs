@@ -1,6 +1,11 @@
 //! `rmq-bench`: produce, consume and end-to-end load against any RocketMQ name server, over
 //! our remoting client. Prints a line a second and a final JSON summary.
 
+// The load generator shares the machine with the server: keep its own per-request
+// allocations cheap (same allocator as the broker binaries).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod report;
 mod target;
 

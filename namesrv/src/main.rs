@@ -1,5 +1,9 @@
 //! `namesrv`: the name server binary, with the flags of Java's `mqnamesrv`.
 
+// Same allocator as the broker binaries (see broker/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::Parser;
 use namesrv::{NameServer, NamesrvConfig};

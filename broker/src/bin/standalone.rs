@@ -2,6 +2,11 @@
 //! the box: data under ./data, name server on 127.0.0.1:9876, broker on :10911, topics and
 //! groups created on first use.
 
+// The broker allocates and frees small buffers for every request; mimalloc does that
+// for a fraction of glibc malloc's cost (measured in docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use broker::{Broker, BrokerConfig};
 use clap::Parser;
