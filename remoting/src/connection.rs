@@ -10,15 +10,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use bytes::{Buf, BytesMut};
+use futures::StreamExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio::sync::{oneshot, Notify};
+use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::codec::RemotingCodec;
 use crate::command::{RemotingCommand, FLAG_RESPONSE};
+use crate::frame;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -51,8 +54,8 @@ pub enum RemotingError {
     Timeout { addr: String, millis: u64 },
 }
 
-/// How many outbound commands may wait for the writer before senders are made to wait.
-const OUTBOUND_QUEUE: usize = 4096;
+/// How many encoded bytes may wait for the socket before senders are made to wait.
+const OUTBOUND_HIGH_WATER: usize = 8 << 20;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -65,9 +68,26 @@ pub struct Connection {
 struct Inner {
     id: u64,
     peer: SocketAddr,
-    outbound: mpsc::Sender<RemotingCommand>,
+    outbox: Mutex<Outbox>,
+    /// Taken (and so shut down) by the writer task when the connection ends.
+    socket: Mutex<Option<Arc<OwnedWriteHalf>>>,
+    /// Hands the socket to the writer task when it cannot take more bytes right now.
+    wake_writer: Notify,
+    /// Tells senders waiting at the high-water mark that the buffer was emptied.
+    room: Notify,
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     closed: CancellationToken,
+}
+
+/// Frames waiting to be written. Whoever sets `draining` (a sender, or the writer task
+/// once the socket pushed back) is the only one writing, so frames keep their order;
+/// everyone else just appends to `buf`.
+#[derive(Default)]
+struct Outbox {
+    buf: BytesMut,
+    /// Bytes of an earlier frame the socket did not take; they go before `buf`.
+    carry: BytesMut,
+    draining: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -99,22 +119,20 @@ impl Connection {
         let peer = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
-        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let conn = Connection {
             inner: Arc::new(Inner {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
                 peer,
-                outbound: tx,
+                outbox: Mutex::new(Outbox::default()),
+                socket: Mutex::new(Some(Arc::new(write_half))),
+                wake_writer: Notify::new(),
+                room: Notify::new(),
                 pending: Mutex::new(HashMap::new()),
                 closed: shutdown.child_token(),
             }),
         };
         let codec = RemotingCodec::new(max_frame_length);
-        tokio::spawn(write_loop(
-            conn.clone(),
-            FramedWrite::new(write_half, codec.clone()),
-            rx,
-        ));
+        tokio::spawn(write_loop(conn.clone()));
         handler.on_connected(&conn);
         tokio::spawn(read_loop(conn.clone(), FramedRead::new(read_half, codec), handler));
         Ok(conn)
@@ -141,12 +159,85 @@ impl Connection {
         self.inner.closed.cancelled().await
     }
 
-    /// Queues a command (a response or a oneway request) for writing.
+    /// Writes a command (a response or a oneway request): straight to the socket when it
+    /// takes the bytes, else queued for the writer task. Waits only when the queue is full.
     pub async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
-        if self.is_closed() {
-            return Err(self.closed_error());
+        let inner = &self.inner;
+        loop {
+            if self.is_closed() {
+                return Err(self.closed_error());
+            }
+            let room = inner.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut out = inner.outbox.lock().unwrap();
+                if out.buf.len() + out.carry.len() < OUTBOUND_HIGH_WATER {
+                    frame::encode(&cmd, &mut out.buf);
+                    if out.draining {
+                        return Ok(());
+                    }
+                    out.draining = true;
+                    break;
+                }
+            }
+            tokio::select! {
+                _ = room => {}
+                _ = inner.closed.cancelled() => {}
+            }
         }
-        self.inner.outbound.send(cmd).await.map_err(|_| self.closed_error())
+        match self.drain() {
+            Ok(true) => {}
+            Ok(false) => inner.wake_writer.notify_one(),
+            Err(_) => self.close(),
+        }
+        Ok(())
+    }
+
+    /// Writes queued bytes until they are all out (true) or the socket is full (false; the
+    /// caller still holds the drainer role). Only the holder of the role may call this.
+    fn drain(&self) -> std::io::Result<bool> {
+        let inner = &self.inner;
+        loop {
+            let mut chunk = {
+                let mut out = inner.outbox.lock().unwrap();
+                if !out.carry.is_empty() {
+                    std::mem::take(&mut out.carry)
+                } else if !out.buf.is_empty() {
+                    out.buf.split()
+                } else {
+                    out.draining = false;
+                    return Ok(true);
+                }
+            };
+            inner.room.notify_waiters();
+            let socket = inner.socket.lock().unwrap();
+            let Some(socket) = socket.as_ref() else {
+                return Err(std::io::ErrorKind::NotConnected.into());
+            };
+            while !chunk.is_empty() {
+                match socket.try_write(&chunk) {
+                    Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                    Ok(n) => chunk.advance(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        inner.outbox.lock().unwrap().carry = chunk;
+                        return Ok(false);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    /// Waits until the socket can take more bytes.
+    async fn writable(&self) -> std::io::Result<()> {
+        // The guard must not be held across the await.
+        let socket = self.inner.socket.lock().unwrap().clone();
+        match socket {
+            Some(s) => s.writable().await,
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
     }
 
     /// Sends a request and waits for the response with the same opaque.
@@ -191,39 +282,64 @@ impl Connection {
     }
 }
 
-async fn write_loop(
-    conn: Connection,
-    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
-    mut rx: mpsc::Receiver<RemotingCommand>,
-) {
-    loop {
-        let cmd = tokio::select! {
-            cmd = rx.recv() => cmd,
-            _ = conn.inner.closed.cancelled() => None,
-        };
-        let Some(cmd) = cmd else { break };
-        if sink.feed(cmd).await.is_err() {
-            break;
+/// Takes over writing when a sender found the socket full, and hangs up at the end.
+async fn write_loop(conn: Connection) {
+    let inner = &conn.inner;
+    // Whether this task holds the drainer role (see `Outbox`).
+    let mut holding = false;
+    'serve: loop {
+        tokio::select! {
+            _ = inner.wake_writer.notified() => holding = true,
+            _ = inner.closed.cancelled() => break,
         }
-        // Batch whatever else is already queued into the same flush.
-        while let Ok(cmd) = rx.try_recv() {
-            if sink.feed(cmd).await.is_err() {
-                conn.close();
-                return;
+        loop {
+            match conn.drain() {
+                Ok(true) => {
+                    holding = false;
+                    break;
+                }
+                Ok(false) => {
+                    tokio::select! {
+                        ready = conn.writable() => if ready.is_err() { break 'serve },
+                        _ = inner.closed.cancelled() => break 'serve,
+                    }
+                }
+                Err(_) => break 'serve,
             }
         }
-        if sink.flush().await.is_err() {
-            break;
-        }
     }
-    // Write out anything queued before the close (e.g. a last response), then hang up.
-    while let Ok(cmd) = rx.try_recv() {
-        if sink.feed(cmd).await.is_err() {
-            break;
-        }
-    }
-    let _ = sink.flush().await;
     conn.close();
+    // Write out what was queued before the close (e.g. a last response), then hang up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while !holding && tokio::time::Instant::now() < deadline {
+        {
+            let mut out = inner.outbox.lock().unwrap();
+            if !out.draining {
+                out.draining = true;
+                holding = true;
+                break;
+            }
+        }
+        // A sender is writing; it finishes, or hands the role over through `wake_writer`.
+        tokio::select! {
+            biased;
+            _ = inner.wake_writer.notified() => holding = true,
+            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+        }
+    }
+    while holding && tokio::time::Instant::now() < deadline {
+        match conn.drain() {
+            Ok(false) => {
+                if tokio::time::timeout_at(deadline, conn.writable()).await.is_err() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    // Nobody writes after this; dropping the write half sends FIN.
+    inner.outbox.lock().unwrap().draining = true;
+    drop(inner.socket.lock().unwrap().take());
 }
 
 /// What a response must copy from its request.
