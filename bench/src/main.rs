@@ -83,6 +83,10 @@ enum Command {
         rate: u64,
         #[arg(long, default_value_t = 1024)]
         size: usize,
+        /// Seconds at the start whose messages are sent but not measured (connections,
+        /// routes and queue files being set up)
+        #[arg(long, default_value_t = 1)]
+        warmup: u64,
         #[arg(long, default_value = "bench_e2e_cg")]
         group: String,
     },
@@ -103,8 +107,9 @@ async fn main() -> anyhow::Result<()> {
             common,
             rate,
             size,
+            warmup,
             group,
-        } => e2e(common, rate, size, group).await,
+        } => e2e(common, rate, size, warmup, group).await,
     }
 }
 
@@ -287,12 +292,14 @@ async fn consume(common: Common, group: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::Result<()> {
+async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String) -> anyhow::Result<()> {
     let target = Arc::new(Target::connect(&common.namesrv, &common.topic, common.queues).await?);
     // Latency is measured from a send time this process writes into the first 8 bytes of
     // each body (nanoseconds since `base`): the born timestamp has only millisecond
     // resolution, too coarse for a millisecond-scale p99.
     let base = Instant::now();
+    // The consumers start 300 ms before the first send.
+    let measure_from = (Duration::from_millis(300) + Duration::from_secs(warmup)).as_nanos() as u64;
     let stats = Arc::new(Stats::new(size));
     let send_stats = Arc::new(Stats::new(size));
     let stop = Arc::new(AtomicBool::new(false));
@@ -323,7 +330,9 @@ async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::R
                             .body
                             .get(..8)
                             .map_or(now, |b| u64::from_be_bytes(b.try_into().unwrap()));
-                        stats.ok(1, Duration::from_nanos(now.saturating_sub(sent_at)));
+                        if sent_at >= measure_from {
+                            stats.ok(1, Duration::from_nanos(now.saturating_sub(sent_at)));
+                        }
                     }
                 }
                 if let Some(next) = res.ext().get("nextBeginOffset").and_then(|v| v.parse().ok()) {
@@ -371,7 +380,7 @@ async fn e2e(common: Common, rate: u64, size: usize, group: String) -> anyhow::R
         &stats,
         "e2e",
         serde_json::json!({"rate": rate, "size": size, "sent": sent, "send_errors": send_stats.errors_json(),
-            "send_latency": send_stats.latency_json()}),
+            "send_latency": send_stats.latency_json(), "warmup_s": warmup}),
     );
     Ok(())
 }

@@ -27,7 +27,20 @@ pub(crate) fn run_commit_log(inner: &Inner) {
     }
 }
 
+/// How often the CommitLog's read pages are dropped from the resident set.
+const RELEASE_READ_PAGES_EVERY: Duration = Duration::from_secs(1);
+
+fn release_read_pages(inner: &Inner, last: &mut Instant) {
+    if last.elapsed() >= RELEASE_READ_PAGES_EVERY {
+        *last = Instant::now();
+        for file in inner.commit_log.queue().files() {
+            file.release_flushed_pages();
+        }
+    }
+}
+
 fn run_async(inner: &Inner) {
+    let mut last_release = Instant::now();
     let cfg = &inner.config;
     let interval = Duration::from_millis(cfg.flush_interval_commit_log.max(1));
     let thorough = Duration::from_millis(cfg.flush_commit_log_thorough_interval);
@@ -47,13 +60,16 @@ fn run_async(inner: &Inner) {
             Ok(_) => note_flushed(inner),
             Err(e) => tracing::error!("commitlog flush failed: {e}"),
         }
+        release_read_pages(inner, &mut last_release);
     }
 }
 
 fn run_group_commit(inner: &Inner) {
     let (mut rounds, mut served, mut flush_ns) = (0u64, 0u64, 0u128);
     let debug = std::env::var_os("STORE_DEBUG_GROUP_COMMIT").is_some();
+    let mut last_release = Instant::now();
     while !inner.stopped.load(Ordering::Acquire) {
+        release_read_pages(inner, &mut last_release);
         // Whoever queued up while the previous sync ran goes in this one.
         // (Waiting to gather more writers was tried: bigger batches, but
         // fewer syncs per second and lower throughput overall.)

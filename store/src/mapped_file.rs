@@ -296,6 +296,23 @@ impl MappedFile {
         let _ = self.mmap.flush_range(pos as usize, n);
     }
 
+    /// Unmaps the pages below the flushed position from this process. Readers map them
+    /// again as they copy messages out, so without this every page ever read (a consumer
+    /// catching up, say) would stay in the broker's resident set. The data stays in the
+    /// page cache, and a later read simply faults the page back in.
+    pub fn release_flushed_pages(&self) {
+        const PAGE: u64 = 4096;
+        let upto = self.flushed_position() & !(PAGE - 1);
+        if upto > 0 {
+            // SAFETY: shared file mapping, pages already on disk and never written through
+            // the map again (the writer is past them): dropping them loses nothing.
+            let _ = unsafe {
+                self.mmap
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto as usize)
+            };
+        }
+    }
+
     /// Tells the kernel we won't read `[0, upto)` again soon, so scanned
     /// pages leave our resident set.
     pub fn drop_pages(&self) {
