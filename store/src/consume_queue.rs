@@ -285,6 +285,14 @@ impl ConsumeQueue {
         self.queue.flush(least_pages).map(|_| ())
     }
 
+    /// Unmaps this queue's pages from the process (they stay in the page cache); the
+    /// next write or read maps its page again. Keeps the resident set to recent activity.
+    pub fn release_pages(&self) {
+        for f in self.queue.files() {
+            f.drop_pages();
+        }
+    }
+
     /// Records that all units are on disk (after a file-system-wide sync).
     pub fn mark_flushed(&self) {
         self.queue.mark_flushed();

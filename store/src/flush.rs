@@ -152,6 +152,14 @@ pub(crate) fn run_consume_queue(inner: &Inner) {
         if let Err(e) = flush_logics(inner, least) {
             tracing::error!("consume queue flush failed: {e}");
         }
+        // Dirty pages are kept (shared mapping): this only shrinks the resident set,
+        // which otherwise grows with every queue and index page ever touched.
+        for cq in inner.all_queues() {
+            cq.release_pages();
+        }
+        if inner.config.message_index_enable {
+            inner.index.release_pages();
+        }
     }
 }
 

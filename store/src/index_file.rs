@@ -408,6 +408,13 @@ impl IndexService {
         Ok(files.last().map(|f| f.end_timestamp()).unwrap_or(0))
     }
 
+    /// Unmaps the index files' pages from the process, as `ConsumeQueue::release_pages`.
+    pub fn release_pages(&self) {
+        for f in self.files() {
+            f.file.drop_pages();
+        }
+    }
+
     pub fn destroy(&self) {
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         for f in files.drain(..) {
