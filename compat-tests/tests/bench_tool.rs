@@ -71,6 +71,9 @@ async fn produce_consume_and_e2e_summaries() {
         "500",
         "--duration",
         "2",
+        // Measure from the first message, so every message sent is also counted.
+        "--warmup",
+        "0",
     ]);
     assert_eq!(
         e2e["messages"], e2e["params"]["sent"],
