@@ -162,6 +162,12 @@ impl Connection {
     /// Writes a command (a response or a oneway request): straight to the socket when it
     /// takes the bytes, else queued for the writer task. Waits only when the queue is full.
     pub async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        self.send_or_queue(cmd, true).await
+    }
+
+    /// Like `send`, but with `write_now` false leaves the bytes queued for a later
+    /// [`Connection::write_queued`], so responses to pipelined requests go out in one write.
+    async fn send_or_queue(&self, cmd: RemotingCommand, write_now: bool) -> Result<(), RemotingError> {
         let inner = &self.inner;
         loop {
             if self.is_closed() {
@@ -174,13 +180,15 @@ impl Connection {
                 let mut out = inner.outbox.lock().unwrap();
                 if out.buf.len() + out.carry.len() < OUTBOUND_HIGH_WATER {
                     frame::encode(&cmd, &mut out.buf);
-                    if out.draining {
+                    if out.draining || !write_now {
                         return Ok(());
                     }
                     out.draining = true;
                     break;
                 }
             }
+            // Full: make sure someone is writing (queued bytes may be waiting for us).
+            self.write_queued();
             tokio::select! {
                 _ = room => {}
                 _ = inner.closed.cancelled() => {}
@@ -192,6 +200,22 @@ impl Connection {
             Err(_) => self.close(),
         }
         Ok(())
+    }
+
+    /// Writes what `send_or_queue` left queued, unless someone is already writing.
+    fn write_queued(&self) {
+        {
+            let mut out = self.inner.outbox.lock().unwrap();
+            if out.draining || out.buf.is_empty() {
+                return;
+            }
+            out.draining = true;
+        }
+        match self.drain() {
+            Ok(true) => {}
+            Ok(false) => self.inner.wake_writer.notify_one(),
+            Err(_) => self.close(),
+        }
     }
 
     /// Writes queued bytes until they are all out (true) or the socket is full (false; the
@@ -350,14 +374,21 @@ struct Reply {
 }
 
 impl Reply {
-    async fn send(self, conn: &Connection, response: Option<RemotingCommand>) {
+    /// `write_now` false: the reader writes it with whatever else it answers from the
+    /// bytes it already has (see `read_loop`).
+    async fn send(self, conn: &Connection, response: Option<RemotingCommand>, write_now: bool) {
         if let (false, Some(mut response)) = (self.oneway, response) {
             response.opaque = self.opaque;
             response.flag |= FLAG_RESPONSE;
             response.serialize_type = self.serialize_type;
-            let _ = conn.send(response).await;
+            let _ = conn.send_or_queue(response, write_now).await;
         }
     }
+}
+
+/// Whether `buf` already holds another whole frame.
+fn holds_frame(buf: &BytesMut) -> bool {
+    matches!(frame::check(buf, usize::MAX), Ok(Some(_)))
 }
 
 async fn read_loop(
@@ -366,6 +397,11 @@ async fn read_loop(
     handler: Arc<dyn RequestHandler>,
 ) {
     loop {
+        // Answers to requests that arrived together leave in one write, once the reader
+        // has no whole frame left to handle.
+        if !holds_frame(stream.read_buffer()) {
+            conn.write_queued();
+        }
         let next = tokio::select! {
             next = stream.next() => next,
             _ = conn.inner.closed.cancelled() => break,
@@ -384,12 +420,12 @@ async fn read_loop(
                 // The rest run as their own tasks, so a held long poll does not stall a
                 // heartbeat that arrives behind it on the same connection.
                 match futures::poll!(handling.as_mut()) {
-                    std::task::Poll::Ready(response) => reply.send(&conn, response).await,
+                    std::task::Poll::Ready(response) => reply.send(&conn, response, false).await,
                     std::task::Poll::Pending => {
                         let conn = conn.clone();
                         tokio::spawn(async move {
                             let response = handling.await;
-                            reply.send(&conn, response).await;
+                            reply.send(&conn, response, true).await;
                         });
                     }
                 }
