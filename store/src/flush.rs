@@ -31,8 +31,10 @@ pub(crate) fn run_commit_log(inner: &Inner) {
 const RELEASE_READ_PAGES_EVERY: Duration = Duration::from_secs(1);
 
 fn release_read_pages(inner: &Inner, last: &mut Instant) {
-    if last.elapsed() >= RELEASE_READ_PAGES_EVERY {
+    let read = inner.read_since_release.load(Ordering::Relaxed);
+    if last.elapsed() >= RELEASE_READ_PAGES_EVERY || read >= 32 << 20 {
         *last = Instant::now();
+        inner.read_since_release.store(0, Ordering::Relaxed);
         for file in inner.commit_log.queue().files() {
             file.release_flushed_pages();
         }
@@ -46,11 +48,9 @@ fn run_async(inner: &Inner) {
     let thorough = Duration::from_millis(cfg.flush_commit_log_thorough_interval);
     let mut last_thorough = Instant::now();
     while !inner.stopped.load(Ordering::Acquire) {
-        if cfg.flush_commit_log_timed {
-            std::thread::sleep(interval);
-        } else {
-            inner.flush_signal.wait(interval);
-        }
+        // Timed or not, the wait ends early only when writers have dirtied a lot of pages
+        // (see `MessageStore::nudge_flush`) or at shutdown.
+        inner.flush_signal.wait(interval);
         let mut least = cfg.flush_commit_log_least_pages;
         if last_thorough.elapsed() >= thorough {
             last_thorough = Instant::now();

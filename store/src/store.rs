@@ -112,6 +112,10 @@ pub(crate) struct Inner {
     /// SYNC_FLUSH requests: (offset that must be flushed, who waits).
     pub flush_requests: Mutex<Vec<(i64, FlushWaiter)>>,
     pub flush_signal: Signal,
+    /// CommitLog offset at which the next early flush is asked for (ASYNC_FLUSH).
+    pub next_flush_nudge: AtomicI64,
+    /// CommitLog bytes read since the flush thread last dropped read pages.
+    pub read_since_release: std::sync::atomic::AtomicU64,
     pub stopped: AtomicBool,
     /// False once the disk is nearly full: puts are refused.
     pub writable: AtomicBool,
@@ -267,6 +271,8 @@ impl MessageStore {
             dispatching: AtomicBool::new(false),
             flush_requests: Mutex::new(Vec::new()),
             flush_signal: Signal::default(),
+            next_flush_nudge: AtomicI64::new(0),
+            read_since_release: std::sync::atomic::AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             writable: AtomicBool::new(true),
             listener: RwLock::new(None),
@@ -346,10 +352,29 @@ impl MessageStore {
             }
             PutResult::failed(status)
         });
-        if result.is_ok() {
+        if let Ok(a) = &result {
             dispatcher::dispatch_pending(&self.inner);
+            self.nudge_flush(a.wrote_offset + a.wrote_bytes as i64);
         }
         result
+    }
+
+    /// Under ASYNC_FLUSH, wakes the flush thread early once `DIRTY_NUDGE` bytes were written
+    /// since the last nudge. Pages written through the map stay in the broker's resident
+    /// set until flushed; at a few hundred MB/s the 500 ms interval alone would let that
+    /// grow past 100 MiB.
+    fn nudge_flush(&self, end: i64) {
+        const DIRTY_NUDGE: i64 = 32 << 20;
+        let next = &self.inner.next_flush_nudge;
+        let at = next.load(Ordering::Relaxed);
+        if end >= at
+            && self.inner.config.flush_disk_type == FlushDiskType::AsyncFlush
+            && next
+                .compare_exchange(at, end + DIRTY_NUDGE, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.inner.flush_signal.notify();
+        }
     }
 
     fn needs_flush_wait(&self, wait: bool) -> bool {
@@ -526,8 +551,19 @@ impl MessageStore {
                 }
             }
             res.next_begin_offset = offset + consumed as i64;
+            self.note_read(total);
         }
         res
+    }
+
+    /// Reading maps CommitLog pages into the process; after `READ_NUDGE` bytes the flush
+    /// thread is asked to drop them early instead of at its next one-second round.
+    fn note_read(&self, bytes: usize) {
+        const READ_NUDGE: u64 = 32 << 20;
+        let before = self.inner.read_since_release.fetch_add(bytes as u64, Ordering::Relaxed);
+        if before < READ_NUDGE && before + bytes as u64 >= READ_NUDGE {
+            self.inner.flush_signal.notify();
+        }
     }
 
     /// Queue offset one past the newest message (0 for an unknown queue).
