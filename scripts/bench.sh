@@ -4,7 +4,8 @@
 #   scripts/bench.sh      # two runs of the matrix, about 4 minutes each on 2 cores
 # BENCH_RUNS (default 2) runs the whole matrix that many times, each against a fresh server
 # and data directory, so the report shows how far the numbers move between runs.
-# BENCH_SECONDS (default 10) sets each produce run's length.
+# BENCH_SECONDS (default 10) sets each produce run's length. MAX_STEAL (default 10) is the
+# hypervisor steal, in percent, above which a row is measured again (at most 3 attempts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${BENCH_SECONDS:-10}"
@@ -19,6 +20,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cpu_ticks() { awk '/^cpu / {t=0; for (i=2;i<=NF;i++) t+=$i; print $9, t}' /proc/stat; }
 
 run_matrix() { # run number
+  local run_no=$1
   local dir="$work/run$1"
   mkdir -p "$dir"
   local ns_port broker_port
@@ -50,25 +52,40 @@ run_matrix() { # run number
   row() { # label, then rmq-bench arguments
     local label=$1; shift
     n=$((n + 1))
-    local cpu0 ticks0 cpu1 ticks1 summary
-    cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    ticks0=$(cpu_ticks)
-    summary=$("$bin/rmq-bench" "$@" 2> /dev/null | tail -n 1)
-    cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    ticks1=$(cpu_ticks)
-    python3 - "$label" "$summary" "$cpu0" "$cpu1" "$ticks0" "$ticks1" > "$dir/row$(printf %02d $n).json" <<'PY'
-import json, sys
-label, summary, cpu0, cpu1, t0, t1 = sys.argv[1:]
+    local out="$dir/row$(printf %02d $n).json"
+    # A row measured while the hypervisor took more than MAX_STEAL% of the CPU is measured
+    # again (up to 3 attempts; the one with the least steal is kept): those minutes say
+    # more about the host's other guests than about the server.
+    local attempt cpu0 ticks0 cpu1 ticks1 summary
+    for attempt in 1 2 3; do
+      cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+      ticks0=$(cpu_ticks)
+      summary=$("$bin/rmq-bench" "$@" 2> /dev/null | tail -n 1)
+      cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+      ticks1=$(cpu_ticks)
+      python3 - "$label" "$summary" "$cpu0" "$cpu1" "$ticks0" "$ticks1" "$attempt" "$out" <<'PY'
+import json, os, sys
+label, summary, cpu0, cpu1, t0, t1, attempt, out = sys.argv[1:]
 steal0, total0 = map(int, t0.split())
 steal1, total1 = map(int, t1.split())
-print(json.dumps({
+row = {
     "label": label,
     "summary": json.loads(summary),
     "server_cpu_s": (int(cpu1) - int(cpu0)) / 100,
     "steal_pct": 100 * (steal1 - steal0) / max(1, total1 - total0),
-}))
+    "attempts": int(attempt),
+}
+if os.path.exists(out):
+    kept = json.load(open(out))
+    if kept["steal_pct"] <= row["steal_pct"]:
+        kept["attempts"] = int(attempt)
+        row = kept
+json.dump(row, open(out, "w"))
 PY
-    echo "run $1: $label: $(tail -c 300 <<< "$summary")" >&2
+      local steal; steal=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["steal_pct"]))' "$out")
+      echo "run $run_no: $label (attempt $attempt, steal $steal%): $(tail -c 200 <<< "$summary")" >&2
+      if [ "$steal" -le "${MAX_STEAL:-10}" ]; then break; fi
+    done
   }
   for size in 128 1024; do
     for producers in 1 8 64; do
@@ -117,17 +134,18 @@ out.append(f"`scripts/bench.sh` on {cores} cores, {day}, benchmark client and se
            "(send or pull); end to end, it is from a send timestamp the benchmark writes into each body to "
            "receipt by a long-polling pull consumer, after a 1 s warm-up. *Steal* is the share of CPU time "
            "the hypervisor gave to other guests during the row: on this shared VM it is the main source of "
-           "run-to-run variation and of latency tails.\n")
+           "run-to-run variation and of latency tails, so a row with more than 10% steal is measured again "
+           "(up to 3 attempts, the attempt with the least steal is shown; *tries* counts them).\n")
 for r in range(1, runs + 1):
     out.append(f"Run {r}:\n")
-    out.append("| run | msg/s | MB/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s | steal | errors |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| run | msg/s | MB/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s | steal | tries | errors |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows[r]:
         s = row["summary"]
         errors = ", ".join(f"{k}: {v}" for k, v in s["errors"].items()) or "none"
         out.append(f"| {row['label']} | {s['tps']:,.0f} | {s['mb_s']:.1f} | {s['p50_ms']:.2f} | {s['p90_ms']:.2f} "
                    f"| {s['p99_ms']:.2f} | {s['p999_ms']:.2f} | {s['max_ms']:.2f} | {row['server_cpu_s']:.1f} "
-                   f"| {row['steal_pct']:.0f}% | {errors} |")
+                   f"| {row['steal_pct']:.0f}% | {row.get('attempts', 1)} | {errors} |")
     out.append("")
 if runs > 1:
     out.append("Run to run (difference between the highest and lowest run, as a share of the highest):\n")
