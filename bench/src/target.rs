@@ -134,16 +134,7 @@ async fn create_topic(ns: &Connection, topic: &str, queues: i32) -> anyhow::Resu
         .request(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO), TIMEOUT)
         .await?;
     let info: ClusterInfo = fastjson::from_slice(&answer.body).map_err(anyhow::Error::msg)?;
-    let header = CreateTopicRequestHeader {
-        topic: topic.into(),
-        default_topic: "TBW102".into(),
-        read_queue_nums: queues,
-        write_queue_nums: queues,
-        perm: 6,
-        topic_filter_type: "SINGLE_TAG".into(),
-        topic_sys_flag: Some(0),
-        order: false,
-    };
+    let header = CreateTopicRequestHeader::read_write(topic, queues);
     let masters: Vec<String> = info
         .broker_addr_table
         .values()

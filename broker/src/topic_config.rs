@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::config::BrokerConfig;
 
 /// The topic whose settings auto-created topics inherit.
-pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
+pub use remoting::protocol::topic::AUTO_CREATE_TOPIC_KEY;
 pub const SELF_TEST_TOPIC: &str = "SELF_TEST_TOPIC";
 pub const BENCHMARK_TOPIC: &str = "BenchmarkTest";
 pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";

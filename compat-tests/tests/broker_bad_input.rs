@@ -30,16 +30,7 @@ async fn ask(conn: &Connection, req: RemotingCommand) -> RemotingCommand {
 }
 
 async fn create_topic(conn: &Connection, topic: &str, queues: i32) {
-    let header = CreateTopicRequestHeader {
-        topic: topic.into(),
-        default_topic: "TBW102".into(),
-        read_queue_nums: queues,
-        write_queue_nums: queues,
-        perm: 6,
-        topic_filter_type: "SINGLE_TAG".into(),
-        topic_sys_flag: Some(0),
-        order: false,
-    };
+    let header = CreateTopicRequestHeader::read_write(topic, queues);
     let answer = ask(
         conn,
         RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header),

@@ -17,16 +17,7 @@ async fn create_topic(broker: &str, namesrv: &str, topic: &str) {
     use remoting::code::request;
     use remoting::header::broker::CreateTopicRequestHeader;
     let conn = connect(broker).await;
-    let header = CreateTopicRequestHeader {
-        topic: topic.into(),
-        default_topic: "TBW102".into(),
-        read_queue_nums: 4,
-        write_queue_nums: 4,
-        perm: 6,
-        topic_filter_type: "SINGLE_TAG".into(),
-        topic_sys_flag: Some(0),
-        order: false,
-    };
+    let header = CreateTopicRequestHeader::read_write(topic, 4);
     let req = remoting::RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header);
     assert_eq!(conn.request(req, Duration::from_secs(5)).await.unwrap().code, 0);
     let ns = connect(namesrv).await;

@@ -202,16 +202,7 @@ async fn two_namesrvs_two_brokers_and_a_broker_killed() {
 
     // The topic on both brokers; both name servers route to both.
     for i in 0..2 {
-        let header = CreateTopicRequestHeader {
-            topic: TOPIC.into(),
-            default_topic: "TBW102".into(),
-            read_queue_nums: 4,
-            write_queue_nums: 4,
-            perm: 6,
-            topic_filter_type: "SINGLE_TAG".into(),
-            topic_sys_flag: Some(0),
-            order: false,
-        };
+        let header = CreateTopicRequestHeader::read_write(TOPIC, 4);
         let req = RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header);
         assert_eq!(
             connect(&cluster.broker(i))

@@ -225,6 +225,24 @@ command_header! {
     }
 }
 
+impl CreateTopicRequestHeader {
+    /// A plain read-write topic with `queues` read and write queues, the rest as Java's
+    /// `TopicConfig` defaults (what the admin tool's `updateTopic` sends by default).
+    pub fn read_write(topic: impl Into<String>, queues: i32) -> Self {
+        let defaults = crate::protocol::topic::TopicConfig::default();
+        CreateTopicRequestHeader {
+            topic: topic.into(),
+            default_topic: crate::protocol::topic::AUTO_CREATE_TOPIC_KEY.into(),
+            read_queue_nums: queues,
+            write_queue_nums: queues,
+            perm: defaults.perm,
+            topic_filter_type: defaults.topic_filter_type,
+            topic_sys_flag: Some(defaults.topic_sys_flag),
+            order: defaults.order,
+        }
+    }
+}
+
 command_header! {
     pub struct DeleteTopicRequestHeader {
         req topic: String = "topic",

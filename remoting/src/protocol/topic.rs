@@ -40,6 +40,10 @@ pub fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
+/// The topic whose route clients use when they send to a topic not created yet (Java's
+/// `TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC`).
+pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
+
 /// `TopicConfig`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
