@@ -61,19 +61,14 @@ case "${1:-}" in
       cargo build --release --bins
     fi
     # Name servers first, so brokers register at once.
-    for name in "${names[@]}"; do
-      [[ $name == namesrv-* ]] || continue
-      running "$name" && continue
-      [ -f "$dir/$name/out.log" ] && mv "$dir/$name/out.log" "$dir/$name/out.log.1"
-      nohup ${commands[$name]} > "$dir/$name/out.log" 2>&1 &
-      echo $! > "$dir/$name/pid"
-    done
-    for name in "${names[@]}"; do
-      [[ $name == broker-* ]] || continue
-      running "$name" && continue
-      [ -f "$dir/$name/out.log" ] && mv "$dir/$name/out.log" "$dir/$name/out.log.1"
-      nohup ${commands[$name]} > "$dir/$name/out.log" 2>&1 &
-      echo $! > "$dir/$name/pid"
+    for kind in namesrv broker; do
+      for name in "${names[@]}"; do
+        [[ $name == "$kind"-* ]] || continue
+        running "$name" && continue
+        [ -f "$dir/$name/out.log" ] && mv "$dir/$name/out.log" "$dir/$name/out.log.1"
+        nohup ${commands[$name]} > "$dir/$name/out.log" 2>&1 &
+        echo $! > "$dir/$name/pid"
+      done
     done
     # Wait until every process has printed its boot line for this start.
     for name in "${names[@]}"; do
