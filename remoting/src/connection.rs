@@ -194,11 +194,7 @@ impl Connection {
                 _ = inner.closed.cancelled() => {}
             }
         }
-        match self.drain() {
-            Ok(true) => {}
-            Ok(false) => inner.wake_writer.notify_one(),
-            Err(_) => self.close(),
-        }
+        self.write_as_drainer();
         Ok(())
     }
 
@@ -211,6 +207,12 @@ impl Connection {
             }
             out.draining = true;
         }
+        self.write_as_drainer();
+    }
+
+    /// Writes as the holder of the drainer role: hands the role to the writer task if the
+    /// socket pushes back, and closes the connection if writing fails.
+    fn write_as_drainer(&self) {
         match self.drain() {
             Ok(true) => {}
             Ok(false) => self.inner.wake_writer.notify_one(),
