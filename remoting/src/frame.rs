@@ -95,36 +95,32 @@ pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, FrameError> {
     }
 }
 
-/// Appends `cmd` as one frame to `dst`.
+/// Appends `cmd` as one frame to `dst`. The header is written in place and the two
+/// length words are filled in once its size is known.
 pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
-    if cmd.serialize_type == SerializeType::Json {
-        // Written in place: the lengths are patched in once the header is out.
-        let start = dst.len();
-        dst.reserve(8 + 256 + cmd.body.len());
-        dst.put_u64(0);
-        json_header::encode(cmd, dst);
-        let header_len = dst.len() - start - 8;
-        dst.put_slice(&cmd.body);
-        let length = (dst.len() - start - 4) as u32;
-        dst[start..start + 4].copy_from_slice(&length.to_be_bytes());
-        let word = ((SerializeType::Json.code() as u32) << 24) | (header_len as u32 & 0x00FF_FFFF);
-        dst[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
-        return;
-    }
-    let header = encode_header(cmd);
-    let length = 4 + header.len() + cmd.body.len();
-    dst.reserve(4 + length);
-    dst.put_u32(length as u32);
-    dst.put_u32(((cmd.serialize_type.code() as u32) << 24) | (header.len() as u32 & 0x00FF_FFFF));
-    dst.put_slice(&header);
+    let start = dst.len();
+    dst.reserve(8 + 256 + cmd.body.len());
+    dst.put_u64(0);
+    write_header(cmd, dst);
+    let header_len = dst.len() - start - 8;
     dst.put_slice(&cmd.body);
+    let length = (dst.len() - start - 4) as u32;
+    dst[start..start + 4].copy_from_slice(&length.to_be_bytes());
+    let word = ((cmd.serialize_type.code() as u32) << 24) | (header_len as u32 & 0x00FF_FFFF);
+    dst[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
 }
 
 /// The header bytes of `cmd` in its serialize type.
 pub fn encode_header(cmd: &RemotingCommand) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_header(cmd, &mut out);
+    out
+}
+
+fn write_header(cmd: &RemotingCommand, out: &mut impl BufMut) {
     match cmd.serialize_type {
-        SerializeType::Json => encode_json_header(cmd),
-        SerializeType::RocketMq => encode_binary_header(cmd),
+        SerializeType::Json => json_header::encode(cmd, out),
+        SerializeType::RocketMq => encode_binary_header(cmd, out),
     }
 }
 
@@ -206,12 +202,6 @@ pub fn decode_json_header_general(header: &[u8]) -> Result<RemotingCommand, Fram
     })
 }
 
-fn encode_json_header(cmd: &RemotingCommand) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    json_header::encode(cmd, &mut out);
-    out
-}
-
 // ---- ROCKETMQ binary headers -----------------------------------------------------------
 //
 // | code: i16 | language: u8 | version: i16 | opaque: i32 | flag: i32 |
@@ -286,8 +276,7 @@ pub fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, FrameError
     })
 }
 
-fn encode_binary_header(cmd: &RemotingCommand) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+fn encode_binary_header(cmd: &RemotingCommand, out: &mut impl BufMut) {
     out.put_i16(cmd.code as i16);
     out.put_u8(cmd.language.0);
     out.put_i16(cmd.version as i16);
@@ -300,17 +289,14 @@ fn encode_binary_header(cmd: &RemotingCommand) -> Vec<u8> {
         }
         _ => out.put_i32(0),
     }
-    let len_at = out.len();
-    out.put_i32(0);
+    let ext_len: usize = cmd.ext().iter().map(|(k, v)| 2 + k.len() + 4 + v.len()).sum();
+    out.put_i32(ext_len as i32);
     for (k, v) in cmd.ext().iter() {
         out.put_i16(k.len() as i16);
         out.put_slice(k.as_bytes());
         out.put_i32(v.len() as i32);
         out.put_slice(v.as_bytes());
     }
-    let ext_len = (out.len() - len_at - 4) as i32;
-    out[len_at..len_at + 4].copy_from_slice(&ext_len.to_be_bytes());
-    out
 }
 
 #[cfg(test)]
@@ -371,11 +357,11 @@ mod tests {
 
     #[test]
     fn lying_binary_lengths_are_errors() {
-        let mut header = encode_binary_header(&sample(SerializeType::RocketMq));
+        let mut header = encode_header(&sample(SerializeType::RocketMq));
         // remark length claims far more than the header holds
         header[13..17].copy_from_slice(&1000i32.to_be_bytes());
         assert!(decode_binary_header(&header).is_err());
-        let mut header = encode_binary_header(&sample(SerializeType::RocketMq));
+        let mut header = encode_header(&sample(SerializeType::RocketMq));
         header[13..17].copy_from_slice(&(-5i32).to_be_bytes());
         assert!(decode_binary_header(&header).is_err());
     }
