@@ -40,6 +40,19 @@ pub fn parse(text: &[u8]) -> Result<Value, ParseError> {
     Ok(value)
 }
 
+/// Reads the string whose opening quote is at `text[at]`, unescaping as [`parse`] does.
+/// Returns the string and the position just past its closing quote.
+pub(crate) fn read_string(text: &[u8], at: usize) -> Result<(String, usize), ParseError> {
+    let mut parser = Parser {
+        text,
+        pos: at,
+        depth: 0,
+    };
+    let quote = text.get(at).copied().unwrap_or(b'"');
+    let s = parser.string(quote)?;
+    Ok((s, parser.pos))
+}
+
 /// Parses fastjson-dialect text and deserializes it into `T`.
 pub fn from_slice<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
     let value = parse(text).map_err(|e| e.to_string())?;
