@@ -243,15 +243,7 @@ impl MappedFile {
         let zap_from = flushed & !(PAGE - 1);
         let zap_to = wrote & !(PAGE - 1);
         if zap_to > zap_from {
-            // SAFETY: shared file mapping; these pages are complete (below
-            // the write position) and never written through the map again.
-            let _ = unsafe {
-                self.mmap.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    zap_from as usize,
-                    (zap_to - zap_from) as usize,
-                )
-            };
+            self.unmap(zap_from, zap_to - zap_from);
         }
         self.mmap.flush_range(flushed as usize, (wrote - flushed) as usize)?;
         self.flushed.fetch_max(wrote, Ordering::AcqRel);
@@ -304,20 +296,25 @@ impl MappedFile {
         const PAGE: u64 = 4096;
         let upto = self.flushed_position() & !(PAGE - 1);
         if upto > 0 {
-            // SAFETY: shared file mapping, pages already on disk and never written through
-            // the map again (the writer is past them): dropping them loses nothing.
-            let _ = unsafe {
-                self.mmap
-                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto as usize)
-            };
+            self.unmap(0, upto);
         }
     }
 
     /// Tells the kernel we won't read `[0, upto)` again soon, so scanned
     /// pages leave our resident set.
     pub fn drop_pages(&self) {
-        // SAFETY: shared file mapping: dropping pages loses nothing, they are re-read from the file.
-        let _ = unsafe { self.mmap.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        self.unmap(0, self.size);
+    }
+
+    /// Drops `[from, from+len)` from this process's page tables (`MADV_DONTNEED`).
+    fn unmap(&self, from: u64, len: u64) {
+        // SAFETY: a shared file mapping. The kernel keeps the data, dirty pages included,
+        // in the page cache, and any later access through the map faults the same page
+        // back in, so dropping the mapping loses nothing.
+        let _ = unsafe {
+            self.mmap
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from as usize, len as usize)
+        };
     }
 
     pub fn mark_removed(&self) {
