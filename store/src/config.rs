@@ -29,6 +29,9 @@ pub struct StoreConfig {
     /// `flushIntervalCommitLog` (ms)
     pub flush_interval_commit_log: u64,
     /// `flushCommitLogTimed`: sleep the interval rather than wait for a wakeup
+    /// Accepted for compatibility with Java's key; both values behave alike here: the
+    /// flush thread sleeps `flushIntervalCommitLog` and is woken early only after
+    /// 32 MiB written or read (to bound resident memory) or at shutdown.
     pub flush_commit_log_timed: bool,
     /// `flushCommitLogLeastPages`
     pub flush_commit_log_least_pages: u32,

@@ -118,15 +118,19 @@ fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
 /// Dispatches everything currently in the CommitLog, waiting for any other thread that
 /// is dispatching to finish first.
 pub(crate) fn catch_up(inner: &Inner) {
-    while inner
-        .dispatching
-        .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
-        .is_err()
-    {
+    while !try_hold(inner) {
         std::thread::yield_now();
     }
     catch_up_locked(inner);
     inner.dispatching.store(false, Ordering::SeqCst);
+}
+
+/// Takes the dispatcher role if nobody holds it.
+fn try_hold(inner: &Inner) -> bool {
+    inner
+        .dispatching
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok()
 }
 
 fn catch_up_locked(inner: &Inner) {
@@ -154,11 +158,7 @@ pub(crate) fn dispatch_pending(inner: &Inner) {
         if from >= inner.commit_log.max_offset() {
             return;
         }
-        if inner
-            .dispatching
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
-            .is_err()
-        {
+        if !try_hold(inner) {
             return;
         }
         catch_up_locked(inner);

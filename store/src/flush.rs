@@ -29,10 +29,13 @@ pub(crate) fn run_commit_log(inner: &Inner) {
 
 /// How often the CommitLog's read pages are dropped from the resident set.
 const RELEASE_READ_PAGES_EVERY: Duration = Duration::from_secs(1);
+/// Bytes read, or (ASYNC_FLUSH) written, after which the flush thread is woken early to
+/// drop mapped CommitLog pages instead of waiting for its next round.
+pub(crate) const RELEASE_AFTER_BYTES: u64 = 32 << 20;
 
 fn release_read_pages(inner: &Inner, last: &mut Instant) {
     let read = inner.read_since_release.load(Ordering::Relaxed);
-    if last.elapsed() >= RELEASE_READ_PAGES_EVERY || read >= 32 << 20 {
+    if last.elapsed() >= RELEASE_READ_PAGES_EVERY || read >= RELEASE_AFTER_BYTES {
         *last = Instant::now();
         inner.read_since_release.store(0, Ordering::Relaxed);
         for file in inner.commit_log.queue().files() {

@@ -359,12 +359,12 @@ impl MessageStore {
         result
     }
 
-    /// Under ASYNC_FLUSH, wakes the flush thread early once `DIRTY_NUDGE` bytes were written
-    /// since the last nudge. Pages written through the map stay in the broker's resident
-    /// set until flushed; at a few hundred MB/s the 500 ms interval alone would let that
-    /// grow past 100 MiB.
+    /// Under ASYNC_FLUSH, wakes the flush thread early once `RELEASE_AFTER_BYTES` were
+    /// written since the last nudge. Pages written through the map stay in the broker's
+    /// resident set until flushed; at a few hundred MB/s the 500 ms interval alone would
+    /// let that grow past 100 MiB.
     fn nudge_flush(&self, end: i64) {
-        const DIRTY_NUDGE: i64 = 32 << 20;
+        const DIRTY_NUDGE: i64 = flush::RELEASE_AFTER_BYTES as i64;
         let next = &self.inner.next_flush_nudge;
         let at = next.load(Ordering::Relaxed);
         if end >= at
@@ -556,10 +556,10 @@ impl MessageStore {
         res
     }
 
-    /// Reading maps CommitLog pages into the process; after `READ_NUDGE` bytes the flush
+    /// Reading maps CommitLog pages into the process; after `RELEASE_AFTER_BYTES` the flush
     /// thread is asked to drop them early instead of at its next one-second round.
     fn note_read(&self, bytes: usize) {
-        const READ_NUDGE: u64 = 32 << 20;
+        const READ_NUDGE: u64 = flush::RELEASE_AFTER_BYTES;
         let before = self.inner.read_since_release.fetch_add(bytes as u64, Ordering::Relaxed);
         if before < READ_NUDGE && before + bytes as u64 >= READ_NUDGE {
             self.inner.flush_signal.notify();
