@@ -431,79 +431,27 @@ impl DecodedMessage {
 
 /// Decodes one message at the start of `buf` (which may hold more after it).
 pub fn decode_message(buf: &[u8]) -> Result<DecodedMessage, CodecError> {
-    let mut r = Reader { buf, pos: 0 };
-    let store_size = r.i32()?;
-    let magic_code = r.i32()?;
-    let topic_len_size = match magic_code {
-        MESSAGE_MAGIC_CODE => 1,
-        MESSAGE_MAGIC_CODE_V2 => 2,
-        BLANK_MAGIC_CODE => return Err(CodecError::Blank),
-        other => return Err(CodecError::BadMagic(other)),
-    };
-    if store_size < 0 || store_size as usize > buf.len() {
-        return Err(CodecError::Truncated);
-    }
-    let body_crc = r.i32()?;
-    let queue_id = r.i32()?;
-    let flag = r.i32()?;
-    let queue_offset = r.i64()?;
-    let commit_log_offset = r.i64()?;
-    let sys_flag = r.i32()?;
-    let born_timestamp = r.i64()?;
-    let born_host = r.addr(sys_flag & sys_flag::BORN_HOST_V6 != 0)?;
-    let store_timestamp = r.i64()?;
-    let store_host = r.addr(sys_flag & sys_flag::STORE_HOST_V6 != 0)?;
-    let reconsume_times = r.i32()?;
-    let prepared_transaction_offset = r.i64()?;
-    let body_len = r.i32()?;
-    if body_len < 0 {
-        return Err(CodecError::Malformed("negative body length"));
-    }
-    let body = Bytes::copy_from_slice(r.take(body_len as usize)?);
-    let topic_len = if topic_len_size == 1 {
-        r.i8()? as u8 as usize
-    } else {
-        r.i16()? as u16 as usize
-    };
-    let topic = String::from_utf8_lossy(r.take(topic_len)?).into_owned();
-    let props_len = r.i16()?;
-    if props_len < 0 {
-        return Err(CodecError::Malformed("negative properties length"));
-    }
-    let properties_string = String::from_utf8_lossy(r.take(props_len as usize)?).into_owned();
-    let computed = encoded_length_with(
-        sys_flag,
-        body_len as usize,
-        topic_len,
-        props_len as usize,
-        topic_len_size,
-    );
-    if computed != store_size as usize {
-        return Err(CodecError::SizeMismatch {
-            declared: store_size,
-            computed: computed as i32,
-        });
-    }
-    let properties = string_to_properties(&properties_string);
+    let v = view_record(buf)?;
+    let properties_string = v.properties.into_owned();
     Ok(DecodedMessage {
-        store_size,
-        magic_code,
-        body_crc,
-        queue_id,
-        flag,
-        queue_offset,
-        commit_log_offset,
-        sys_flag,
-        born_timestamp,
-        born_host,
-        store_timestamp,
-        store_host,
-        reconsume_times,
-        prepared_transaction_offset,
-        body,
-        topic,
+        store_size: v.size,
+        magic_code: v.magic_code,
+        body_crc: v.body_crc,
+        queue_id: v.queue_id,
+        flag: v.flag,
+        queue_offset: v.queue_offset,
+        commit_log_offset: v.commit_log_offset,
+        sys_flag: v.sys_flag,
+        born_timestamp: v.born_timestamp,
+        born_host: v.born_host,
+        store_timestamp: v.store_timestamp,
+        store_host: v.store_host,
+        reconsume_times: v.reconsume_times,
+        prepared_transaction_offset: v.prepared_transaction_offset,
+        body: Bytes::copy_from_slice(v.body),
+        topic: v.topic.into_owned(),
+        properties: string_to_properties(&properties_string),
         properties_string,
-        properties,
     })
 }
 
@@ -525,16 +473,23 @@ pub fn decode_messages(mut buf: &[u8]) -> Vec<DecodedMessage> {
 }
 
 /// A borrowed view of one CommitLog record: no copies, no allocation in
-/// the common case (valid UTF-8). Used on the dispatch and recovery paths.
+/// the common case (valid UTF-8). Used on the dispatch and recovery paths, and
+/// by `decode_message`, which copies it out.
 #[derive(Debug, Clone)]
 pub struct RecordView<'a> {
     pub size: i32,
+    pub magic_code: i32,
     pub body_crc: i32,
     pub queue_id: i32,
+    pub flag: i32,
     pub queue_offset: i64,
     pub commit_log_offset: i64,
     pub sys_flag: i32,
+    pub born_timestamp: i64,
+    pub born_host: SocketAddr,
     pub store_timestamp: i64,
+    pub store_host: SocketAddr,
+    pub reconsume_times: i32,
     pub prepared_transaction_offset: i64,
     pub body: &'a [u8],
     pub topic: Cow<'a, str>,
@@ -553,8 +508,8 @@ fn utf8(b: &[u8]) -> Cow<'_, str> {
 pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
     let mut r = Reader { buf, pos: 0 };
     let size = r.i32()?;
-    let magic = r.i32()?;
-    let topic_len_size = match magic {
+    let magic_code = r.i32()?;
+    let topic_len_size = match magic_code {
         MESSAGE_MAGIC_CODE => 1,
         MESSAGE_MAGIC_CODE_V2 => 2,
         BLANK_MAGIC_CODE => return Err(CodecError::Blank),
@@ -565,15 +520,15 @@ pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
     }
     let body_crc = r.i32()?;
     let queue_id = r.i32()?;
-    let _flag = r.i32()?;
+    let flag = r.i32()?;
     let queue_offset = r.i64()?;
     let commit_log_offset = r.i64()?;
     let sys_flag = r.i32()?;
-    let _born_ts = r.i64()?;
-    r.take(if sys_flag & sys_flag::BORN_HOST_V6 == 0 { 8 } else { 20 })?;
+    let born_timestamp = r.i64()?;
+    let born_host = r.addr(sys_flag & sys_flag::BORN_HOST_V6 != 0)?;
     let store_timestamp = r.i64()?;
-    r.take(if sys_flag & sys_flag::STORE_HOST_V6 == 0 { 8 } else { 20 })?;
-    let _reconsume = r.i32()?;
+    let store_host = r.addr(sys_flag & sys_flag::STORE_HOST_V6 != 0)?;
+    let reconsume_times = r.i32()?;
     let prepared_transaction_offset = r.i64()?;
     let body_len = r.i32()?;
     if body_len < 0 {
@@ -606,12 +561,18 @@ pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
     }
     Ok(RecordView {
         size,
+        magic_code,
         body_crc,
         queue_id,
+        flag,
         queue_offset,
         commit_log_offset,
         sys_flag,
+        born_timestamp,
+        born_host,
         store_timestamp,
+        store_host,
+        reconsume_times,
         prepared_transaction_offset,
         body,
         topic,
