@@ -9,23 +9,18 @@
 
 use std::borrow::Cow;
 
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
 
 use crate::command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
 
 /// Reads a header in the common flat form, or `None` when the general parser must decide.
 pub(crate) fn decode(text: &[u8]) -> Option<RemotingCommand> {
     let mut s = Scanner { text, pos: 0 };
+    // A member left out reads as Java's field default: 0, also for the version.
     let mut cmd = RemotingCommand {
-        code: 0,
-        language: LanguageCode::JAVA,
         version: 0,
-        opaque: 0,
-        flag: 0,
-        remark: None,
-        ext_fields: None,
         serialize_type: SerializeType::Json,
-        body: Bytes::new(),
+        ..RemotingCommand::default()
     };
     s.expect(b'{')?;
     if !s.eat(b'}') {
