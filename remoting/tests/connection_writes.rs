@@ -29,20 +29,27 @@ async fn start_server() -> remoting::ServerHandle {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_that_falls_behind_gets_every_response_in_order() {
-    let server = start_server().await;
+/// Connects and sends requests with opaques 1..=`count` in one write, reading nothing,
+/// then gives the server a moment to answer into its buffers.
+async fn connect_and_send(server: &remoting::ServerHandle, count: i32) -> TcpStream {
     let mut socket = TcpStream::connect(server.local_addr()).await.unwrap();
-    // 64 requests of 512 KiB answers (32 MiB) sent before reading anything: far more than
-    // the socket buffers hold, so the server must hand over to its writer task and wait.
     let mut out = BytesMut::new();
-    for opaque in 1..=64 {
+    for opaque in 1..=count {
         let mut req = RemotingCommand::request(ECHO_BIG);
         req.opaque = opaque;
         frame::encode(&req, &mut out);
     }
     socket.write_all(&out).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    socket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_behind_gets_every_response_in_order() {
+    let server = start_server().await;
+    // 64 requests of 512 KiB answers (32 MiB) sent before reading anything: far more than
+    // the socket buffers hold, so the server must hand over to its writer task and wait.
+    let mut socket = connect_and_send(&server, 64).await;
 
     let mut codec = RemotingCodec::default();
     let mut buf = BytesMut::new();
@@ -78,15 +85,7 @@ async fn a_reader_that_falls_behind_gets_every_response_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_writes_out_what_is_queued_then_hangs_up() {
     let server = start_server().await;
-    let mut socket = TcpStream::connect(server.local_addr()).await.unwrap();
-    let mut out = BytesMut::new();
-    for opaque in 1..=8 {
-        let mut req = RemotingCommand::request(ECHO_BIG);
-        req.opaque = opaque;
-        frame::encode(&req, &mut out);
-    }
-    socket.write_all(&out).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut socket = connect_and_send(&server, 8).await;
     let stopping = tokio::spawn(server.shutdown());
 
     let mut codec = RemotingCodec::default();
