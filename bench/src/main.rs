@@ -185,12 +185,7 @@ async fn produce(common: Common, producers: usize, size: usize, window: usize, b
                 let req = send_request(&mq, &topic, payload.clone(), batch);
                 let (target, stats) = (target.clone(), stats.clone());
                 tokio::spawn(async move {
-                    let started = Instant::now();
-                    match target.invoke(&mq.broker_addr, req).await {
-                        Ok(res) if res.code == response::SUCCESS => stats.ok(batch as u64, started.elapsed()),
-                        Ok(res) => stats.error(res.code),
-                        Err(_) => stats.error(-1),
-                    }
+                    timed_send(&target, &mq.broker_addr, req, &stats, batch as u64).await;
                     drop(permit);
                 });
             }
@@ -216,6 +211,16 @@ async fn produce(common: Common, producers: usize, size: usize, window: usize, b
         serde_json::json!({"producers": producers, "size": size, "window": window, "batch": batch}),
     );
     Ok(())
+}
+
+/// Sends one request and records its latency, or its error code (-1: no answer).
+async fn timed_send(target: &Target, addr: &str, req: RemotingCommand, stats: &Stats, messages: u64) {
+    let started = Instant::now();
+    match target.invoke(addr, req).await {
+        Ok(res) if res.code == response::SUCCESS => stats.ok(messages, started.elapsed()),
+        Ok(res) => stats.error(res.code),
+        Err(_) => stats.error(-1),
+    }
 }
 
 async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
@@ -359,14 +364,7 @@ async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String)
             stamped[..n].copy_from_slice(&at[..n]);
             let req = send_request(&mq, &common.topic, Bytes::from(stamped), 1);
             let (target, send_stats) = (target.clone(), send_stats.clone());
-            tokio::spawn(async move {
-                let t = Instant::now();
-                match target.invoke(&mq.broker_addr, req).await {
-                    Ok(res) if res.code == response::SUCCESS => send_stats.ok(1, t.elapsed()),
-                    Ok(res) => send_stats.error(res.code),
-                    Err(_) => send_stats.error(-1),
-                }
-            });
+            tokio::spawn(async move { timed_send(&target, &mq.broker_addr, req, &send_stats, 1).await });
             sent += 1;
         }
     }
