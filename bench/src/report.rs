@@ -21,11 +21,11 @@ pub struct Stats {
     errors: Mutex<BTreeMap<i32, u64>>,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
-fn percentiles(h: &Histogram<u64>) -> Value {
+pub(crate) fn percentiles(h: &Histogram<u64>) -> Value {
     let ms = |us: u64| us as f64 / 1000.0;
     json!({
         "p50_ms": ms(h.value_at_quantile(0.50)),
@@ -114,8 +114,14 @@ pub fn start(stats: Arc<Stats>, mode: &'static str) -> JoinHandle<()> {
 
 /// Stops the per-second lines and prints the summary as the last line of stdout.
 pub fn finish(reporter: JoinHandle<()>, stats: &Stats, mode: &str, params: Value) {
-    reporter.abort();
     let secs = stats.started.elapsed().as_secs_f64();
+    finish_over(reporter, stats, mode, params, secs)
+}
+
+/// Like `finish`, with rates over `secs` (the measured window, when a run has a warm-up
+/// or a drain its counts leave out).
+pub fn finish_over(reporter: JoinHandle<()>, stats: &Stats, mode: &str, params: Value, secs: f64) {
+    reporter.abort();
     let messages = stats.messages.load(Ordering::Relaxed);
     let bytes = stats.bytes.load(Ordering::Relaxed);
     let mut summary = json!({
