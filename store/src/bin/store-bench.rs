@@ -261,6 +261,10 @@ fn main() -> anyhow::Result<()> {
             );
             runs.push((mbs / raw_here, raw_here, mbs, o.puts as f64 / o.secs));
         }
+        // The raw rate itself moves by up to 4x between minutes on a shared VM (fresh
+        // page-cache pages and the disk both vary), so also compare with the fastest raw
+        // run seen: the conservative figure.
+        let fastest_raw = runs.iter().map(|r| r.1).fold(raw, f64::max);
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (ratio, raw_here, mbs, rate) = runs[runs.len() / 2];
         println!(
@@ -274,6 +278,12 @@ fn main() -> anyhow::Result<()> {
             rate,
             mbs,
             ratio * 100.0
+        );
+        println!(
+            "| ASYNC_FLUSH {body_len} B, same run against the fastest raw run ({fastest_raw:.1} MB/s) | {:.0} | {:.1} | {:.0}% |",
+            rate,
+            mbs,
+            mbs / fastest_raw * 100.0
         );
         for writers in if args.only_async { vec![] } else { vec![1usize, 64] } {
             let d = args.dir.join(format!("sync-{body_len}-{writers}"));
