@@ -11,18 +11,6 @@ use std::time::{Duration, Instant};
 use crate::config::FlushDiskType;
 use crate::store::Inner;
 
-/// Lowers the calling thread's CPU priority (nice 19). Background flushing and cleaning
-/// must not delay request handling: on a busy machine a request thread woken while one of
-/// these runs could otherwise wait in the run queue behind it for milliseconds (seen as
-/// the end-to-end latency tail). They still get CPU whenever a core is free.
-pub(crate) fn yield_to_request_threads() {
-    // SAFETY: plain syscalls; on Linux `setpriority` with a thread id affects that thread only.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
-    }
-}
-
 fn note_flushed(inner: &Inner) {
     if let Some(last) = inner.commit_log.queue().last() {
         let ts = last.last_store_timestamp();
@@ -34,11 +22,7 @@ fn note_flushed(inner: &Inner) {
 
 pub(crate) fn run_commit_log(inner: &Inner) {
     match inner.config.flush_disk_type {
-        FlushDiskType::AsyncFlush => {
-            // Nobody waits for an ASYNC_FLUSH round; under SYNC_FLUSH every put does.
-            yield_to_request_threads();
-            run_async(inner)
-        }
+        FlushDiskType::AsyncFlush => run_async(inner),
         FlushDiskType::SyncFlush => run_group_commit(inner),
     }
 }
@@ -152,7 +136,6 @@ fn flush_logics(inner: &Inner, least_pages: u32) -> std::io::Result<()> {
 }
 
 pub(crate) fn run_consume_queue(inner: &Inner) {
-    yield_to_request_threads();
     let cfg = &inner.config;
     let interval = Duration::from_millis(cfg.flush_interval_consume_queue.max(1));
     let thorough = Duration::from_millis(cfg.flush_consume_queue_thorough_interval);

@@ -92,7 +92,6 @@ pub(crate) fn clean_once(inner: &Inner, force: bool) -> usize {
 }
 
 pub(crate) fn run(inner: &Inner) {
-    crate::flush::yield_to_request_threads();
     let interval = Duration::from_millis(inner.config.clean_resource_interval.max(100));
     let mut last = Instant::now();
     while !inner.stopped.load(Ordering::Acquire) {

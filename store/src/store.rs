@@ -300,36 +300,39 @@ impl MessageStore {
     }
 
     fn start_threads(&self) {
+        // Nobody waits for an ASYNC_FLUSH round; under SYNC_FLUSH every put waits for the
+        // group commit. The dispatcher keeps normal priority: writers skip dispatching
+        // while it holds that role.
+        let async_flush = self.inner.config.flush_disk_type == FlushDiskType::AsyncFlush;
+        let threads: [(&str, Priority, ThreadMain); 4] = [
+            ("store-reput", Priority::Normal, dispatcher::run),
+            (
+                "store-flush-cl",
+                if async_flush {
+                    Priority::Background
+                } else {
+                    Priority::Normal
+                },
+                flush::run_commit_log,
+            ),
+            ("store-flush-cq", Priority::Background, flush::run_consume_queue),
+            ("store-clean", Priority::Background, retention::run),
+        ];
         let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-        let i = self.inner.clone();
-        t.push(
-            std::thread::Builder::new()
-                .name("store-reput".into())
-                .spawn(move || dispatcher::run(&i))
-                .expect("spawn"),
-        );
-        let i = self.inner.clone();
-        t.push(
-            std::thread::Builder::new()
-                .name("store-flush-cl".into())
-                .spawn(move || flush::run_commit_log(&i))
-                .expect("spawn"),
-        );
-
-        let i = self.inner.clone();
-        t.push(
-            std::thread::Builder::new()
-                .name("store-flush-cq".into())
-                .spawn(move || flush::run_consume_queue(&i))
-                .expect("spawn"),
-        );
-        let i = self.inner.clone();
-        t.push(
-            std::thread::Builder::new()
-                .name("store-clean".into())
-                .spawn(move || retention::run(&i))
-                .expect("spawn"),
-        );
+        for (name, priority, run) in threads {
+            let i = self.inner.clone();
+            t.push(
+                std::thread::Builder::new()
+                    .name(name.into())
+                    .spawn(move || {
+                        if priority == Priority::Background {
+                            lower_thread_priority();
+                        }
+                        run(&i)
+                    })
+                    .expect("spawn"),
+            );
+        }
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -885,5 +888,28 @@ fn physical_memory() -> u64 {
         pages as u64 * size as u64
     } else {
         8 << 30
+    }
+}
+
+/// The body of a store thread.
+type ThreadMain = fn(&Inner);
+
+/// CPU priority of a store thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Priority {
+    Normal,
+    /// Flushing and cleaning that no request waits for.
+    Background,
+}
+
+/// Lowers the calling thread to nice 19. On a busy machine a request thread woken while a
+/// background round runs (a flush keeps a core for a few milliseconds) would otherwise
+/// wait in the run queue behind it, seen as the end-to-end latency tail. Background
+/// threads still get CPU whenever a core is free.
+fn lower_thread_priority() {
+    // SAFETY: plain syscalls; on Linux `setpriority` with a thread id affects that thread only.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
     }
 }
