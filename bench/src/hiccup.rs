@@ -29,8 +29,7 @@ impl PauseMeter {
                 while !flag.load(Ordering::Relaxed) {
                     let asked = Instant::now();
                     std::thread::sleep(TICK);
-                    let over = asked.elapsed().saturating_sub(TICK);
-                    let _ = late.record((over.as_micros() as u64).clamp(1, 60_000_000));
+                    crate::report::record(&mut late, asked.elapsed().saturating_sub(TICK));
                 }
                 late
             })

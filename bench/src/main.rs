@@ -376,8 +376,13 @@ async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String)
         }
     }
     let pauses = pauses.map(hiccup::PauseMeter::finish);
-    // The measured messages were sent in this window; rates are over it.
-    let window = common.duration.saturating_sub(warmup).max(1) as f64;
+    // The measured messages were sent after the warm-up; rates are over that window (which
+    // --count may end early).
+    let window = started
+        .elapsed()
+        .saturating_sub(Duration::from_secs(warmup))
+        .as_secs_f64()
+        .max(1e-3);
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     for c in consumers {

@@ -25,6 +25,11 @@ pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
+/// Records a latency in microseconds, clamped to the histogram's bounds.
+pub(crate) fn record(h: &mut Histogram<u64>, latency: Duration) {
+    let _ = h.record((latency.as_micros() as u64).clamp(1, 60_000_000));
+}
+
 pub(crate) fn percentiles(h: &Histogram<u64>) -> Value {
     let ms = |us: u64| us as f64 / 1000.0;
     json!({
@@ -62,9 +67,8 @@ impl Stats {
     pub fn ok_bytes(&self, messages: u64, bytes: u64, latency: Duration) {
         self.messages.fetch_add(messages, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        let us = (latency.as_micros() as u64).clamp(1, 60_000_000);
-        let _ = self.total.lock().unwrap().record(us);
-        let _ = self.interval.lock().unwrap().record(us);
+        record(&mut self.total.lock().unwrap(), latency);
+        record(&mut self.interval.lock().unwrap(), latency);
     }
 
     pub fn error(&self, code: i32) {
