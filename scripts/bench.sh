@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Standard benchmark matrix against our standalone server, written as markdown tables into
 # docs/benchmarks.md (between the broker-bench markers).
-#   scripts/bench.sh      # two runs of the matrix, about 4 minutes each on 2 cores
+#   scripts/bench.sh      # two runs of the matrix: about 5 minutes on 2 cores, more when rows are repeated
 # BENCH_RUNS (default 2) runs the whole matrix that many times, each against a fresh server
 # and data directory, so the report shows how far the numbers move between runs.
 # BENCH_SECONDS (default 10) sets each produce run's length. MAX_STEAL (default 10) is the

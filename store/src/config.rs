@@ -28,7 +28,7 @@ pub struct StoreConfig {
     pub flush_disk_type: FlushDiskType,
     /// `flushIntervalCommitLog` (ms)
     pub flush_interval_commit_log: u64,
-    /// `flushCommitLogTimed`: sleep the interval rather than wait for a wakeup
+    /// `flushCommitLogTimed`: in Java, sleep the interval rather than wait for a wakeup.
     /// Accepted for compatibility with Java's key; both values behave alike here: the
     /// flush thread sleeps `flushIntervalCommitLog` and is woken early only after
     /// 32 MiB written or read (to bound resident memory) or at shutdown.
