@@ -3,6 +3,8 @@
 # consumes them with a push consumer.
 #   scripts/smoke.sh [NAMESRV_ADDR] [cpp|node]     (default 127.0.0.1:9876, cpp)
 # cpp needs `pip install rocketmq==0.4.4`; node needs `npm ci` in compat-tests/clients/node.
+# ali-ons (node) does not create topics through TBW102 as the other clients do: on a fresh
+# server run the cpp smoke first, or create SmokeTopic (mqadmin updateTopic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ns="${1:-127.0.0.1:9876}"
