@@ -1,12 +1,15 @@
 //! The CommitLog: every message of every topic appended to one sequence of
 //! mapped files. A single appender (under a mutex) assigns queue offsets,
 //! physical offsets and the store timestamp, and pads the end of a file with
-//! a blank record when the next message does not fit.
+//! a blank record when the next message does not fit. With staged writes
+//! (`transientStorePoolEnable`) the appender fills memory chunks and the commit
+//! thread writes and publishes them (see `staging`).
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -14,6 +17,7 @@ use crate::codec::{self, property, sys_flag, EncodeFields};
 use crate::fast_hash::FastMap;
 use crate::mapped_file::{MappedFile, MappedFileQueue};
 use crate::message::{now_millis, AppendResult, MessageBatchToStore, MessageToStore, PutMessageStatus};
+use crate::staging::{self, Staging};
 
 /// The topic delayed messages wait in (queue = level - 1).
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
@@ -31,6 +35,8 @@ pub struct AppendLimits {
     /// longer to sync than pages written with `pwrite` (measured 500 us vs
     /// 200 us per sync on our CI disk), and every put waits for a sync.
     pub write_through_file: bool,
+    /// Stage appends in memory for the commit thread (`transientStorePoolEnable`).
+    pub stage_writes: bool,
 }
 
 /// The appender's state, guarded by one lock.
@@ -39,6 +45,11 @@ struct AppendState {
     topic_queue_table: FastMap<String, FastMap<i32, i64>>,
     /// The file being written (saves finding it on every put).
     current: Option<Arc<MappedFile>>,
+    /// Where the next record goes in `current`. Ahead of the file's published
+    /// position while staged bytes wait for the commit thread.
+    append_pos: u64,
+    /// Appended bytes not yet written to their file (staged writes only).
+    staging: Option<Staging>,
     /// How far the current file's pages have been prepared (see `prepare_ahead`).
     prepared_upto: u64,
 }
@@ -70,6 +81,10 @@ pub struct CommitLog {
     queue: MappedFileQueue,
     append: Mutex<AppendState>,
     limits: AppendLimits,
+    /// Held while staged chunks are written, so they are published in order.
+    commit: Mutex<()>,
+    /// Signalled after staged chunks were written (appenders waiting for room).
+    committed: Condvar,
 }
 
 /// A message ready to append: encoded with placeholders for the fields only
@@ -91,10 +106,68 @@ impl CommitLog {
             append: Mutex::new(AppendState {
                 topic_queue_table: FastMap::default(),
                 current: None,
+                append_pos: 0,
+                staging: limits.stage_writes.then(Staging::default),
                 prepared_upto: 0,
             }),
             limits,
+            commit: Mutex::new(()),
+            committed: Condvar::new(),
         }
+    }
+
+    /// Whether appends are staged for the commit thread.
+    pub fn stages_writes(&self) -> bool {
+        self.limits.stage_writes
+    }
+
+    /// Takes the append lock. With staged writes, first makes sure the staged bytes
+    /// stay bounded: when the commit thread is behind, wait for it, or write the
+    /// waiting chunks here if it is not writing right now.
+    fn lock_for_append(&self) -> MutexGuard<'_, AppendState> {
+        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        while state.staging.as_ref().is_some_and(Staging::is_backed_up) {
+            if let Ok(_writing) = self.commit.try_lock() {
+                let Some(st) = state.staging.as_mut() else { break };
+                let mut chunks = st.take_all();
+                let mut buffers = Vec::new();
+                let written = staging::write_out(&mut chunks, &mut buffers);
+                st.give_back(chunks, buffers);
+                self.committed.notify_all();
+                if let Err(e) = written {
+                    // Let the put go ahead; the commit thread reports and retries.
+                    tracing::warn!("writing staged CommitLog data failed: {e}");
+                    break;
+                }
+            } else {
+                state = self
+                    .committed
+                    .wait_timeout(state, Duration::from_millis(10))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+        state
+    }
+
+    /// Writes every staged chunk to its file and publishes it. Returns whether there
+    /// was anything to write.
+    pub fn commit_staged(&self) -> io::Result<bool> {
+        let _writing = self.commit.lock().unwrap_or_else(|e| e.into_inner());
+        let mut chunks = match self.append.lock().unwrap_or_else(|e| e.into_inner()).staging.as_mut() {
+            Some(st) => st.take_all(),
+            None => return Ok(false),
+        };
+        if chunks.is_empty() {
+            return Ok(false);
+        }
+        let mut buffers = Vec::with_capacity(chunks.len());
+        let written = staging::write_out(&mut chunks, &mut buffers);
+        if let Some(st) = self.append.lock().unwrap_or_else(|e| e.into_inner()).staging.as_mut() {
+            st.give_back(chunks, buffers);
+        }
+        self.committed.notify_all();
+        written.map(|_| true)
     }
 
     pub fn queue(&self) -> &MappedFileQueue {
@@ -247,7 +320,7 @@ impl CommitLog {
     pub fn put(&self, msg: &MessageToStore) -> Result<AppendResult, PutMessageStatus> {
         let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let enc = self.encode_single(msg, &mut scratch)?;
-        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.lock_for_append();
         let queue_offset = if enc.takes_queue_offset {
             state.next_queue_offset(&enc.topic, enc.queue_id)
         } else {
@@ -260,11 +333,10 @@ impl CommitLog {
             .map_err(|_| PutMessageStatus::CreateMappedFileFailed)?;
         let wrote_offset = file.file_from_offset() + pos as i64;
         patch(&mut bytes, 0, queue_offset, wrote_offset, store_timestamp, enc.sys_flag);
-        if !self.copy_in(&file, pos, &bytes) {
+        if !self.copy_in(&mut state, &file, pos, &bytes) {
             return Err(PutMessageStatus::UnknownError);
         }
         file.set_last_store_timestamp(store_timestamp);
-        file.publish(pos + bytes.len() as u64);
         if enc.takes_queue_offset {
             state.set_next_queue_offset(&enc.topic, enc.queue_id, queue_offset + 1);
         }
@@ -349,7 +421,7 @@ impl CommitLog {
             );
             lens.push(all.len() - before);
         }
-        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.lock_for_append();
         let first_queue_offset = state.next_queue_offset(&batch.topic, batch.queue_id);
         let store_timestamp = now_millis();
         let (file, pos) = self
@@ -364,11 +436,10 @@ impl CommitLog {
             ids.push(phys);
             at += len;
         }
-        if !self.copy_in(&file, pos, &all) {
+        if !self.copy_in(&mut state, &file, pos, &all) {
             return Err(PutMessageStatus::UnknownError);
         }
         file.set_last_store_timestamp(store_timestamp);
-        file.publish(pos + all.len() as u64);
         state.set_next_queue_offset(&batch.topic, batch.queue_id, first_queue_offset + lens.len() as i64);
         drop(state);
         Ok(AppendResult {
@@ -384,29 +455,58 @@ impl CommitLog {
         })
     }
 
-    fn copy_in(&self, file: &MappedFile, pos: u64, data: &[u8]) -> bool {
-        if self.limits.write_through_file {
-            file.write_via_file(pos, data)
+    /// Copies a record in at `pos` (the append position) and advances past it:
+    /// published at once, or staged for the commit thread.
+    fn copy_in(&self, state: &mut AppendState, file: &Arc<MappedFile>, pos: u64, data: &[u8]) -> bool {
+        let end = pos + data.len() as u64;
+        if let Some(st) = state.staging.as_mut() {
+            st.stage(file, pos, data);
         } else {
-            file.write_at(pos, data)
+            let copied = if self.limits.write_through_file {
+                file.write_via_file(pos, data)
+            } else {
+                file.write_at(pos, data)
+            };
+            if !copied {
+                return false;
+            }
+            file.publish(end);
         }
+        state.append_pos = end;
+        true
+    }
+
+    fn switch_to(&self, state: &mut AppendState, file: &Arc<MappedFile>) {
+        state.current = Some(file.clone());
+        state.append_pos = file.wrote_position();
+        // Staged writes put whole chunks into the page cache: nothing to prepare.
+        state.prepared_upto = if state.staging.is_some() {
+            file.size()
+        } else {
+            state.append_pos
+        };
     }
 
     /// Finds room for `len` bytes, padding the current file with a blank
     /// record and moving to a new file when they don't fit. Must be called
     /// with the append lock held.
     fn reserve(&self, state: &mut AppendState, len: usize) -> io::Result<(Arc<MappedFile>, u64)> {
-        let file = match &state.current {
-            Some(f) if !f.is_full() && !f.is_removed() => f.clone(),
+        let file = match state.current.clone() {
+            Some(f) if state.append_pos < f.size() && !f.is_removed() => f,
+            // Its successor could not be created last time (out of disk, say).
+            Some(f) if !f.is_removed() => {
+                let next = self.queue.next_after(&f)?;
+                self.switch_to(state, &next);
+                next
+            }
             _ => {
                 let f = self.queue.last_or_create(self.queue.max_offset())?;
-                state.current = Some(f.clone());
-                state.prepared_upto = f.wrote_position();
+                self.switch_to(state, &f);
                 f
             }
         };
-        let pos = file.wrote_position();
-        let remaining = file.remaining() as usize;
+        let pos = state.append_pos;
+        let remaining = (file.size() - pos) as usize;
         if len + END_FILE_MIN_BLANK_LENGTH <= remaining {
             prepare_ahead(state, &file, pos + len as u64);
             return Ok((file, pos));
@@ -421,17 +521,19 @@ impl CommitLog {
         let mut blank = [0u8; 8];
         blank[..4].copy_from_slice(&(remaining as i32).to_be_bytes());
         blank[4..].copy_from_slice(&codec::BLANK_MAGIC_CODE.to_be_bytes());
-        if remaining >= 8 {
-            file.write_at(pos, &blank);
+        let blank = &blank[..if remaining >= 8 { 8 } else { 0 }];
+        if let Some(st) = state.staging.as_mut() {
+            st.close_file(&file, pos, blank);
+        } else {
+            file.write_at(pos, blank);
+            file.publish(file.size());
         }
-        file.publish(file.size());
-        let next = self
-            .queue
-            .last_or_create(file.file_from_offset() + file.size() as i64)?;
-        state.current = Some(next.clone());
-        state.prepared_upto = next.wrote_position();
-        prepare_ahead(state, &next, next.wrote_position() + len as u64);
-        Ok((next.clone(), next.wrote_position()))
+        state.append_pos = file.size();
+        let next = self.queue.next_after(&file)?;
+        self.switch_to(state, &next);
+        let pos = state.append_pos;
+        prepare_ahead(state, &next, pos + len as u64);
+        Ok((next, pos))
     }
 }
 

@@ -35,6 +35,14 @@ pub struct StoreConfig {
     pub flush_commit_log_timed: bool,
     /// `flushCommitLogLeastPages`
     pub flush_commit_log_least_pages: u32,
+    /// `transientStorePoolEnable`: under ASYNC_FLUSH, appends go to an in-memory staging
+    /// buffer that a commit thread writes to the CommitLog file in large writes (Java's
+    /// transient store pool). Faster appends; messages become readable once committed,
+    /// and a crash of the process loses what was acknowledged but not yet committed.
+    pub transient_store_pool_enable: bool,
+    /// `commitIntervalCommitLog` (ms): how long the commit thread sleeps when nothing
+    /// wakes it. Appends wake it, so it commits as soon as there is data.
+    pub commit_interval_commit_log: u64,
     /// `flushCommitLogThoroughInterval` (ms)
     pub flush_commit_log_thorough_interval: u64,
     /// `flushIntervalConsumeQueue` (ms)
@@ -101,6 +109,8 @@ impl Default for StoreConfig {
             flush_interval_commit_log: 500,
             flush_commit_log_timed: true,
             flush_commit_log_least_pages: 4,
+            transient_store_pool_enable: false,
+            commit_interval_commit_log: 200,
             flush_commit_log_thorough_interval: 10_000,
             flush_interval_consume_queue: 1000,
             flush_consume_queue_least_pages: 2,
@@ -210,6 +220,8 @@ impl StoreConfig {
                 "flushIntervalCommitLog" => self.flush_interval_commit_log = num(k, v)?,
                 "flushCommitLogTimed" => self.flush_commit_log_timed = boolean(k, v)?,
                 "flushCommitLogLeastPages" => self.flush_commit_log_least_pages = num(k, v)?,
+                "transientStorePoolEnable" => self.transient_store_pool_enable = boolean(k, v)?,
+                "commitIntervalCommitLog" => self.commit_interval_commit_log = num(k, v)?,
                 "flushCommitLogThoroughInterval" => self.flush_commit_log_thorough_interval = num(k, v)?,
                 "flushIntervalConsumeQueue" => self.flush_interval_consume_queue = num(k, v)?,
                 "flushConsumeQueueLeastPages" => self.flush_consume_queue_least_pages = num(k, v)?,
@@ -239,6 +251,11 @@ impl StoreConfig {
             }
         }
         Ok(())
+    }
+
+    /// Whether appends are staged (Java honours the setting only under ASYNC_FLUSH).
+    pub fn stages_commit_log_writes(&self) -> bool {
+        self.transient_store_pool_enable && self.flush_disk_type == FlushDiskType::AsyncFlush
     }
 
     pub fn commit_log_dir(&self) -> PathBuf {

@@ -169,6 +169,7 @@ pub(crate) fn run_consume_queue(inner: &Inner) {
 /// Flushes everything (shutdown, explicit flush). With many queues one
 /// file-system-wide sync is far cheaper than one sync per ConsumeQueue file.
 pub(crate) fn flush_all(inner: &Inner) -> std::io::Result<()> {
+    inner.commit_log.commit_staged()?;
     inner.commit_log.queue().flush(0)?;
     note_flushed(inner);
     let queues = inner.all_queues();

@@ -21,6 +21,7 @@ pub mod mapped_file;
 pub mod message;
 mod recovery;
 pub mod retention;
+mod staging;
 mod store;
 
 pub use codec::{

@@ -182,6 +182,22 @@ impl MappedFile {
         }
     }
 
+    /// Writes staged bytes at `pos` through the file descriptor (see `write_via_file`),
+    /// reporting the error.
+    pub fn write_staged(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        match pos.checked_add(data.len() as u64) {
+            Some(e) if e <= self.size => {
+                self.written_via_file.store(true, Ordering::Relaxed);
+                self.file.write_all_at(data, pos)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "staged write past the end of the file",
+            )),
+        }
+    }
+
     /// Publishes bytes up to `pos` to readers.
     pub fn publish(&self, pos: u64) {
         self.wrote.store(pos.min(self.size), Ordering::Release);
@@ -422,6 +438,22 @@ impl MappedFileQueue {
             Some(last) => last.file_from_offset() + self.file_size as i64,
             None => start_offset - start_offset.rem_euclid(self.file_size as i64),
         };
+        self.create(from)
+    }
+
+    /// The file after `prev`, created when `prev` is the last one. Unlike
+    /// `last_or_create` this does not look at `prev`'s published position, which
+    /// lags the appender's when writes are staged.
+    pub fn next_after(&self, prev: &MappedFile) -> io::Result<Arc<MappedFile>> {
+        if let Some(last) = self.last() {
+            if last.file_from_offset() > prev.file_from_offset() {
+                return Ok(last);
+            }
+        }
+        self.create(prev.file_from_offset() + self.file_size as i64)
+    }
+
+    fn create(&self, from: i64) -> io::Result<Arc<MappedFile>> {
         std::fs::create_dir_all(&self.dir)?;
         let f = Arc::new(MappedFile::open_with(
             &self.dir.join(offset_to_file_name(from)),
@@ -457,9 +489,22 @@ impl MappedFileQueue {
 
     /// Offset just past the last published byte.
     pub fn max_offset(&self) -> i64 {
-        self.last()
-            .map(|f| f.file_from_offset() + f.wrote_position() as i64)
-            .unwrap_or(0)
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        // With staged writes the appender can open the next file before the end of the
+        // previous one is published; the log then still ends in the previous file.
+        let mut end = None;
+        for f in files.iter().rev() {
+            let here = f.file_from_offset() + f.wrote_position() as i64;
+            match end {
+                None => end = Some(here),
+                Some(_) if f.is_full() => break,
+                Some(_) => end = Some(here),
+            }
+            if f.wrote_position() > 0 {
+                break;
+            }
+        }
+        end.unwrap_or(0)
     }
 
     /// Offset up to which everything is flushed.

@@ -17,7 +17,7 @@ use crate::consume_queue::ConsumeQueue;
 use crate::fast_hash::FastMap;
 use crate::index_file::IndexService;
 use crate::message::*;
-use crate::{dispatcher, flush, recovery, retention};
+use crate::{dispatcher, flush, recovery, retention, staging};
 
 /// Errors opening or running the store.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     pub reput_from: AtomicI64,
     /// Wakes the dispatcher after an append.
     pub new_data: Signal,
+    /// Wakes the commit thread after an append (staged writes).
+    pub commit_signal: Signal,
     /// Signalled by the dispatcher after it advanced.
     pub dispatched: Signal,
     /// Held by whichever thread is dispatching (see `dispatcher::dispatch_pending`).
@@ -260,6 +262,7 @@ impl MessageStore {
                     max_message_size: config.max_message_size,
                     max_delay_level: delay_levels_ms.len() as i32,
                     write_through_file: config.flush_disk_type == FlushDiskType::SyncFlush,
+                    stage_writes: config.stages_commit_log_writes(),
                 },
             ),
             queues: RwLock::new(FastMap::default()),
@@ -267,6 +270,7 @@ impl MessageStore {
             checkpoint: Checkpoint::open(&config.checkpoint_path())?,
             reput_from: AtomicI64::new(0),
             new_data: Signal::default(),
+            commit_signal: Signal::default(),
             dispatched: Signal::default(),
             dispatching: AtomicBool::new(false),
             flush_requests: Mutex::new(Vec::new()),
@@ -304,7 +308,7 @@ impl MessageStore {
         // group commit. The dispatcher keeps normal priority: writers skip dispatching
         // while it holds that role.
         let async_flush = self.inner.config.flush_disk_type == FlushDiskType::AsyncFlush;
-        let threads: [(&str, Priority, ThreadMain); 4] = [
+        let mut threads: Vec<(&str, Priority, ThreadMain)> = vec![
             ("store-reput", Priority::Normal, dispatcher::run),
             (
                 "store-flush-cl",
@@ -318,6 +322,10 @@ impl MessageStore {
             ("store-flush-cq", Priority::Background, flush::run_consume_queue),
             ("store-clean", Priority::Background, retention::run),
         ];
+        if self.inner.commit_log.stages_writes() {
+            // Messages become readable only once committed: not a background job.
+            threads.push(("store-commit-cl", Priority::Normal, staging::run_committer));
+        }
         let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         for (name, priority, run) in threads {
             let i = self.inner.clone();
@@ -356,7 +364,12 @@ impl MessageStore {
             PutResult::failed(status)
         });
         if let Ok(a) = &result {
-            dispatcher::dispatch_pending(&self.inner);
+            if self.inner.commit_log.stages_writes() {
+                // The commit thread dispatches once the bytes are in the file.
+                self.inner.commit_signal.notify();
+            } else {
+                dispatcher::dispatch_pending(&self.inner);
+            }
             self.nudge_flush(a.wrote_offset + a.wrote_bytes as i64);
         }
         result
@@ -753,6 +766,9 @@ impl MessageStore {
     /// Waits until ConsumeQueues and indexes cover everything appended so far.
     pub fn wait_for_dispatch(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        if let Err(e) = self.inner.commit_log.commit_staged() {
+            tracing::warn!("writing staged CommitLog data failed: {e}");
+        }
         let target = self.max_commit_log_offset();
         while self.dispatched_offset() < target {
             if Instant::now() >= deadline {
@@ -807,6 +823,7 @@ impl MessageStore {
         }
         self.inner.new_data.notify();
         self.inner.flush_signal.notify();
+        self.inner.commit_signal.notify();
         let threads: Vec<_> = self
             .threads
             .lock()
@@ -815,6 +832,9 @@ impl MessageStore {
             .collect();
         for t in threads {
             let _ = t.join();
+        }
+        if let Err(e) = self.inner.commit_log.commit_staged() {
+            tracing::error!("writing staged CommitLog data at shutdown failed: {e}");
         }
         dispatcher::catch_up(&self.inner);
         let flushed = flush::flush_all(&self.inner);

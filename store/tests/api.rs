@@ -59,6 +59,72 @@ fn async_sync_flush_puts_complete_and_notify_listeners() {
     assert_eq!(r.messages[0].tags_code, codec::tags_hash_code("A"));
 }
 
+/// `transientStorePoolEnable`: puts are staged in memory and become readable once the
+/// commit thread has written them. Across many small files (each one closes a chunk,
+/// so appenders also meet the back-pressure limit), every message arrives, in order,
+/// without anyone nudging the store, and survives a reopen.
+#[test]
+fn staged_writes_are_committed_dispatched_and_recovered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path(), FlushDiskType::AsyncFlush);
+    cfg.transient_store_pool_enable = true;
+    cfg.mapped_file_size_consume_queue = 3000 * 20;
+    let store = Arc::new(MessageStore::open(cfg.clone()).unwrap());
+    let seen = Arc::new(AtomicI64::new(0));
+    let s2 = seen.clone();
+    store.set_arrival_listener(Arc::new(move |topic: &str, _q, next_offset, _tags, _ts| {
+        if topic == "StagedTopic" {
+            s2.fetch_max(next_offset, Ordering::SeqCst);
+        }
+    }));
+    const N: i64 = 2000;
+    let body = |i: i64| format!("staged-{i:05}-{}", "x".repeat(1000)).into_bytes();
+    let mut last_end = 0;
+    for i in 0..N {
+        let m = MessageToStore::new("StagedTopic", 0, body(i), vec![("KEYS".into(), format!("sk{i}"))]);
+        let a = store.put_message(&m).append.expect("put");
+        assert_eq!(a.logics_offset, i);
+        last_end = a.wrote_offset + a.wrote_bytes as i64;
+    }
+    assert!(last_end > 10 * 128 * 1024, "the test should span many CommitLog files");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.load(Ordering::SeqCst) < N {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "commit thread did not dispatch everything"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(store.max_commit_log_offset(), last_end);
+    let check = |store: &MessageStore| {
+        let mut next = 0;
+        while next < N {
+            let r = store.get_messages("StagedTopic", 0, next, 32, 0, None);
+            assert_eq!(r.status, GetMessageStatus::Found, "at {next}");
+            for m in &r.messages {
+                let d = codec::decode_message(&m.bytes).unwrap();
+                assert_eq!(d.queue_offset, next);
+                assert_eq!(d.body.as_ref(), body(next).as_slice());
+                next += 1;
+            }
+        }
+        assert_eq!(
+            store
+                .query_by_key("StagedTopic", "sk1999", 10, 0, i64::MAX)
+                .messages
+                .len(),
+            1
+        );
+    };
+    check(&store);
+    store.shutdown();
+    drop(store);
+    let store = MessageStore::open(cfg).unwrap();
+    assert_eq!(store.max_offset_in_queue("StagedTopic", 0), N);
+    assert_eq!(store.max_commit_log_offset(), last_end);
+    check(&store);
+}
+
 #[test]
 fn delayed_messages_wait_in_the_schedule_topic() {
     let tmp = tempfile::tempdir().unwrap();

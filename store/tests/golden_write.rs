@@ -77,10 +77,22 @@ fn mask_store_timestamps(data: &mut [u8], records: &[(i64, codec::DecodedMessage
 
 #[test]
 fn our_bytes_equal_java_bytes() {
+    write_like_java(false);
+}
+
+/// The same bytes when appends are staged and written by the commit thread
+/// (`transientStorePoolEnable`), including the blank record that closes the first file.
+#[test]
+fn staged_writes_produce_the_same_bytes() {
+    write_like_java(true);
+}
+
+fn write_like_java(staged: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("store");
     let mut cfg = golden_config(&root);
     cfg.flush_disk_type = FlushDiskType::AsyncFlush;
+    cfg.transient_store_pool_enable = staged;
     let golden_cl = golden_dir().join("store/commitlog");
     let records = golden_records(&golden_cl, cfg.mapped_file_size_commit_log);
     assert_eq!(records.len(), 3001);
