@@ -62,6 +62,17 @@ impl AppendState {
             .copied()
             .unwrap_or(0)
     }
+    /// Makes `file` the one being appended to, from its published position.
+    fn switch_to(&mut self, file: &Arc<MappedFile>) {
+        self.current = Some(file.clone());
+        self.append_pos = file.wrote_position();
+        // Staged writes put whole chunks into the page cache: nothing to prepare.
+        self.prepared_upto = if self.staging.is_some() {
+            file.size()
+        } else {
+            self.append_pos
+        };
+    }
     fn set_next_queue_offset(&mut self, topic: &str, queue_id: i32, next: i64) {
         match self.topic_queue_table.get_mut(topic) {
             Some(m) => {
@@ -150,16 +161,15 @@ impl CommitLog {
         state
     }
 
-    /// Writes every staged chunk to its file and publishes it. Returns whether there
-    /// was anything to write.
-    pub fn commit_staged(&self) -> io::Result<bool> {
+    /// Writes every staged chunk to its file and publishes it.
+    pub fn commit_staged(&self) -> io::Result<()> {
         let _writing = self.commit.lock().unwrap_or_else(|e| e.into_inner());
         let mut chunks = match self.append.lock().unwrap_or_else(|e| e.into_inner()).staging.as_mut() {
             Some(st) => st.take_all(),
-            None => return Ok(false),
+            None => return Ok(()),
         };
         if chunks.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
         let mut buffers = Vec::with_capacity(chunks.len());
         let written = staging::write_out(&mut chunks, &mut buffers);
@@ -167,7 +177,7 @@ impl CommitLog {
             st.give_back(chunks, buffers);
         }
         self.committed.notify_all();
-        written.map(|_| true)
+        written
     }
 
     pub fn queue(&self) -> &MappedFileQueue {
@@ -476,17 +486,6 @@ impl CommitLog {
         true
     }
 
-    fn switch_to(&self, state: &mut AppendState, file: &Arc<MappedFile>) {
-        state.current = Some(file.clone());
-        state.append_pos = file.wrote_position();
-        // Staged writes put whole chunks into the page cache: nothing to prepare.
-        state.prepared_upto = if state.staging.is_some() {
-            file.size()
-        } else {
-            state.append_pos
-        };
-    }
-
     /// Finds room for `len` bytes, padding the current file with a blank
     /// record and moving to a new file when they don't fit. Must be called
     /// with the append lock held.
@@ -496,12 +495,12 @@ impl CommitLog {
             // Its successor could not be created last time (out of disk, say).
             Some(f) if !f.is_removed() => {
                 let next = self.queue.next_after(&f)?;
-                self.switch_to(state, &next);
+                state.switch_to(&next);
                 next
             }
             _ => {
                 let f = self.queue.last_or_create(self.queue.max_offset())?;
-                self.switch_to(state, &f);
+                state.switch_to(&f);
                 f
             }
         };
@@ -530,7 +529,7 @@ impl CommitLog {
         }
         state.append_pos = file.size();
         let next = self.queue.next_after(&file)?;
-        self.switch_to(state, &next);
+        state.switch_to(&next);
         let pos = state.append_pos;
         prepare_ahead(state, &next, pos + len as u64);
         Ok((next, pos))

@@ -172,18 +172,10 @@ impl MappedFile {
     /// Like `write_at`, through the file descriptor (`pwrite`); the mapping
     /// shares the page cache, so readers see the same bytes.
     pub fn write_via_file(&self, pos: u64, data: &[u8]) -> bool {
-        use std::os::unix::fs::FileExt;
-        match pos.checked_add(data.len() as u64) {
-            Some(e) if e <= self.size => {
-                self.written_via_file.store(true, Ordering::Relaxed);
-                self.file.write_all_at(data, pos).is_ok()
-            }
-            _ => false,
-        }
+        self.write_staged(pos, data).is_ok()
     }
 
-    /// Writes staged bytes at `pos` through the file descriptor (see `write_via_file`),
-    /// reporting the error.
+    /// `write_via_file` reporting the error (the commit thread logs and retries it).
     pub fn write_staged(&self, pos: u64, data: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         match pos.checked_add(data.len() as u64) {
@@ -490,21 +482,19 @@ impl MappedFileQueue {
     /// Offset just past the last published byte.
     pub fn max_offset(&self) -> i64 {
         let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        let end_of = |f: &MappedFile| f.file_from_offset() + f.wrote_position() as i64;
+        let Some(last) = files.last() else { return 0 };
+        let mut end = end_of(last);
         // With staged writes the appender can open the next file before the end of the
         // previous one is published; the log then still ends in the previous file.
-        let mut end = None;
-        for f in files.iter().rev() {
-            let here = f.file_from_offset() + f.wrote_position() as i64;
-            match end {
-                None => end = Some(here),
-                Some(_) if f.is_full() => break,
-                Some(_) => end = Some(here),
-            }
-            if f.wrote_position() > 0 {
+        for pair in files.windows(2).rev() {
+            let (prev, next) = (&pair[0], &pair[1]);
+            if next.wrote_position() > 0 || prev.is_full() {
                 break;
             }
+            end = end_of(prev);
         }
-        end.unwrap_or(0)
+        end
     }
 
     /// Offset up to which everything is flushed.
@@ -606,5 +596,32 @@ fn preallocate(file: &File, size: u64, blocks: bool) -> io::Result<()> {
         0 => Ok(()),
         libc::EINVAL | libc::EOPNOTSUPP => Ok(()), // file system can't; keep the sparse file
         e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// While staged writes roll over, the next file exists before the end of the previous
+    /// one is published: the log's end stays in the previous file until then.
+    #[test]
+    fn max_offset_stays_in_a_file_not_yet_published_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = MappedFileQueue::new(dir.path(), 4096);
+        let first = queue.last_or_create(0).unwrap();
+        first.publish(100);
+        let second = queue.next_after(&first).unwrap();
+        assert_eq!(second.file_from_offset(), 4096);
+        assert_eq!(
+            queue.next_after(&first).unwrap().file_from_offset(),
+            4096,
+            "no third file"
+        );
+        assert_eq!(queue.max_offset(), 100);
+        first.publish(4096);
+        assert_eq!(queue.max_offset(), 4096);
+        second.publish(10);
+        assert_eq!(queue.max_offset(), 4106);
     }
 }

@@ -132,7 +132,7 @@ pub(crate) fn run_committer(inner: &Inner) {
         inner.commit_signal.wait(idle);
         match inner.commit_log.commit_staged() {
             // Also after an idle round: an appender may have written chunks itself.
-            Ok(_) => dispatcher::dispatch_pending(inner),
+            Ok(()) => dispatcher::dispatch_pending(inner),
             Err(e) => {
                 tracing::error!("writing staged CommitLog data failed (will retry): {e}");
                 std::thread::sleep(Duration::from_millis(100));
