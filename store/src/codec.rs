@@ -78,7 +78,7 @@ pub mod property {
 }
 
 /// Errors of the codec: the bytes do not hold a well-formed message.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CodecError {
     #[error("buffer too short for a message")]
     Truncated,
@@ -620,8 +620,8 @@ pub enum RecordCheck<'a> {
     Message(DispatchInfo<'a>),
     /// The blank record: the rest of this file is padding.
     EndOfFile,
-    /// Not a valid message: the end of valid data.
-    Invalid,
+    /// Not a valid message: the end of valid data (why, for the log).
+    Invalid(CodecError),
 }
 
 /// Checks the record at the start of `buf` as recovery and the dispatcher do:
@@ -630,10 +630,10 @@ pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck<'_> {
     let v = match view_record(buf) {
         Ok(v) => v,
         Err(CodecError::Blank) => return RecordCheck::EndOfFile,
-        Err(_) => return RecordCheck::Invalid,
+        Err(e) => return RecordCheck::Invalid(e),
     };
     if check_crc && !v.body.is_empty() && body_crc(v.body) != v.body_crc {
-        return RecordCheck::Invalid;
+        return RecordCheck::Invalid(CodecError::BadCrc);
     }
     let (tags_code, keys, unique_key, delay_level) = match &v.properties {
         Cow::Borrowed(p) => {

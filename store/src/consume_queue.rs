@@ -155,15 +155,16 @@ impl ConsumeQueue {
         Ok(())
     }
 
-    /// Appends the unit for queue offset `cq_offset`. Units already present
-    /// (at or below the last indexed CommitLog end) are skipped, which makes
-    /// re-dispatching the CommitLog harmless.
+    /// Appends the unit for queue offset `cq_offset`. A unit already present (the
+    /// CommitLog re-dispatched after recovery) is skipped, which makes catching up
+    /// harmless; but a slot that already holds a *different* CommitLog position means
+    /// two records were given one queue offset, and is an error, never a silent skip.
     pub fn put(&self, unit: CqUnit, cq_offset: i64) -> std::io::Result<()> {
         let _g = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if unit.commit_log_offset + unit.size as i64 <= self.max_physic_offset() {
-            return Ok(());
-        }
         let expect = cq_offset * CQ_STORE_UNIT_SIZE as i64;
+        if unit.commit_log_offset + unit.size as i64 <= self.max_physic_offset() {
+            return self.check_already_indexed(unit, cq_offset);
+        }
         let was_empty = self.queue.is_empty();
         let f = self.queue.last_or_create(expect)?;
         if was_empty && cq_offset != 0 && f.wrote_position() == 0 {
@@ -183,7 +184,7 @@ impl ConsumeQueue {
         if cq_offset != 0 {
             let current = f.file_from_offset() + f.wrote_position() as i64;
             if expect < current {
-                return Ok(()); // already indexed
+                return self.check_already_indexed(unit, cq_offset);
             }
             if expect != current {
                 tracing::warn!(topic = %self.topic, queue = self.queue_id, expect, current, "consume queue gap");
@@ -195,6 +196,31 @@ impl ConsumeQueue {
         self.max_physic_offset
             .store(unit.commit_log_offset + unit.size as i64, Ordering::Release);
         Ok(())
+    }
+
+    /// For a unit that is not new: Ok when its slot holds this very record, an error
+    /// naming both records when the slot holds another one (or is missing).
+    fn check_already_indexed(&self, unit: CqUnit, cq_offset: i64) -> std::io::Result<()> {
+        match self.unit(cq_offset) {
+            Some(u) if u.commit_log_offset == unit.commit_log_offset => Ok(()),
+            // Placeholder units before a queue's first live message (see above).
+            Some(u) if u.size == i32::MAX && u.commit_log_offset == 0 => Ok(()),
+            found => {
+                let msg = match found {
+                    Some(u) => format!(
+                        "queue offset {cq_offset} of {}/{} already holds the record at CommitLog offset {}; \
+                         the record at {} claims it too and cannot be indexed",
+                        self.topic, self.queue_id, u.commit_log_offset, unit.commit_log_offset
+                    ),
+                    None => format!(
+                        "the record at CommitLog offset {} (queue offset {cq_offset} of {}/{}) lies before \
+                         what this queue has indexed, but its slot is missing",
+                        unit.commit_log_offset, self.topic, self.queue_id
+                    ),
+                };
+                Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, msg))
+            }
+        }
     }
 
     /// Queue offset one past the last unit.

@@ -60,12 +60,13 @@ fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Ste
             Step::Next(offset + size)
         }
         RecordCheck::EndOfFile => Step::Next(cl.roll_next_file(offset)),
-        RecordCheck::Invalid => {
+        RecordCheck::Invalid(why) => {
             // Published bytes are always whole records; this means damage
             // written by someone else. Skip to the next file rather than spin.
             tracing::error!(
                 offset,
-                "unreadable CommitLog record during dispatch; skipping to next file"
+                file = %file.path().display(),
+                "unreadable CommitLog record during dispatch ({why}); skipping to next file"
             );
             Step::Next(cl.roll_next_file(offset))
         }
@@ -89,6 +90,9 @@ fn tags_code_for(inner: &Inner, d: &DispatchInfo<'_>) -> i64 {
 }
 
 fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
+    if inner.deleted_topics.covers(&d.topic, d.commit_log_offset) {
+        return;
+    }
     let tran = sys_flag::transaction_type(d.sys_flag);
     if tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE {
         let cq = inner.find_or_create_queue(&d.topic, d.queue_id);

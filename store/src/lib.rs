@@ -13,6 +13,7 @@ pub mod commit_log;
 pub mod config;
 pub mod config_files;
 pub mod consume_queue;
+mod deleted_topics;
 mod dispatcher;
 mod fast_hash;
 mod flush;

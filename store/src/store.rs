@@ -14,6 +14,7 @@ use crate::codec::{self, DecodedMessage};
 use crate::commit_log::{AppendLimits, CommitLog};
 use crate::config::{FlushDiskType, StoreConfig};
 use crate::consume_queue::ConsumeQueue;
+use crate::deleted_topics::DeletedTopics;
 use crate::fast_hash::FastMap;
 use crate::index_file::IndexService;
 use crate::message::*;
@@ -123,6 +124,8 @@ pub(crate) struct Inner {
     pub writable: AtomicBool,
     pub listener: RwLock<Option<ArrivalListener>>,
     pub delay_levels_ms: Vec<i64>,
+    /// Deleted topics whose records must not be dispatched again.
+    pub deleted_topics: DeletedTopics,
 }
 
 impl Inner {
@@ -281,6 +284,7 @@ impl MessageStore {
             writable: AtomicBool::new(true),
             listener: RwLock::new(None),
             delay_levels_ms,
+            deleted_topics: DeletedTopics::load(config.config_dir()),
             config,
         });
         inner.commit_log.queue().load()?;
@@ -288,8 +292,10 @@ impl MessageStore {
         inner.index.load(last_exit_ok, inner.checkpoint.index_msg_timestamp())?;
         let rec = recovery::recover(&inner, last_exit_ok)?;
         inner.reput_from.store(rec.reput_from, Ordering::Release);
-        // Rebuild what is missing before serving reads.
+        // Rebuild what is missing before serving reads, and only then take the next
+        // queue offsets from the ConsumeQueues.
         dispatcher::catch_up(&inner);
+        recovery::restore_queue_offsets(&inner);
         // From here on an unclean exit is detectable.
         File::create(inner.config.abort_path())?;
         inner.checkpoint.flush()?;
@@ -803,6 +809,13 @@ impl MessageStore {
 
     /// Drops the ConsumeQueues of topics (their CommitLog data ages out normally).
     pub fn delete_topics(&self, topics: &[&str]) {
+        // Before the queues go: a recovery must not rebuild them from these records.
+        if let Err(e) = self.inner.commit_log.commit_staged() {
+            tracing::warn!("writing staged CommitLog data failed: {e}");
+        }
+        self.inner
+            .deleted_topics
+            .add(topics, self.inner.commit_log.max_offset());
         let mut q = self.inner.queues.write().unwrap_or_else(|e| e.into_inner());
         for t in topics {
             if let Some(m) = q.remove(*t) {
