@@ -34,6 +34,8 @@ pub struct BrokerConfig {
     pub channel_expired_timeout: u64,
     /// Puts waiting for the store beyond this many get SYSTEM_BUSY.
     pub send_thread_pool_queue_capacity: usize,
+    /// Transport settings (`serverSocketBacklog`, `serverChannelMaxIdleTimeSeconds`, ...).
+    pub server: remoting::ServerSettings,
     /// Every key given (file, -D, -n), for the store's own settings.
     pub raw: HashMap<String, String>,
 }
@@ -67,6 +69,7 @@ impl Default for BrokerConfig {
             notify_consumer_ids_changed_enable: true,
             channel_expired_timeout: 120_000,
             send_thread_pool_queue_capacity: 10_000,
+            server: remoting::ServerSettings::default(),
             raw: HashMap::new(),
         }
     }
@@ -122,7 +125,12 @@ impl BrokerConfig {
             "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = parse(key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = parse(key, v)?,
             "sendThreadPoolQueueCapacity" => self.send_thread_pool_queue_capacity = parse(key, v)?,
-            _ => {}
+            _ => {
+                self.server.set(key, v).map_err(|_| ConfigError {
+                    key: key.into(),
+                    value: v.into(),
+                })?;
+            }
         }
         self.raw.insert(key.to_string(), v.to_string());
         Ok(())
@@ -149,7 +157,7 @@ impl BrokerConfig {
 
     /// Every broker-level setting as (key, value), for `-p` and GET_BROKER_CONFIG.
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut pairs = vec![
             ("brokerClusterName", self.broker_cluster_name.clone()),
             ("brokerName", self.broker_name.clone()),
             ("brokerId", self.broker_id.to_string()),
@@ -190,7 +198,9 @@ impl BrokerConfig {
                 "sendThreadPoolQueueCapacity",
                 self.send_thread_pool_queue_capacity.to_string(),
             ),
-        ]
+        ];
+        pairs.extend(self.server.to_pairs());
+        pairs
     }
 }
 

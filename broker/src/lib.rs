@@ -95,7 +95,7 @@ impl Broker {
         let store = MessageStore::open(store_config).map_err(|e| StartError::Store(e.to_string()))?;
         // Bind before building the state: with listenPort=0 the address we advertise and
         // stamp into messages needs the port the OS picked.
-        let listener = tokio::net::TcpListener::bind(local_listen_addr(config.listen_port)).await?;
+        let listener = remoting::server::bind(local_listen_addr(config.listen_port), config.server.socket_backlog)?;
         let mut config = config;
         config.listen_port = listener.local_addr()?.port();
         let port = config.listen_port;
@@ -129,7 +129,11 @@ impl Broker {
             }));
 
         let router = processor::router(state.clone());
-        let server = remoting::serve_listener(listener, ServerConfig::new(local_listen_addr(port)), Arc::new(router))?;
+        let server = remoting::serve_listener(
+            listener,
+            ServerConfig::new(local_listen_addr(port)).with_settings(state.config.server.clone()),
+            Arc::new(router),
+        )?;
 
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(registration::run(state.clone())));

@@ -33,6 +33,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     launch::init_logging();
+    remoting::server::raise_open_file_limit();
     let args = Args::parse();
     let mut config = BrokerConfig::default();
     for (key, value) in

@@ -98,6 +98,8 @@ pub fn frame_files() -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(String::from))
         .filter_map(|n| n.strip_suffix(".jsonl").map(String::from))
+        // The raw HA stream is not remoting frames (see its own loader when HA exists).
+        .filter(|n| !n.ends_with("-ha-stream"))
         .collect();
     names.sort();
     names

@@ -21,6 +21,8 @@ pub struct NamesrvConfig {
     pub broker_channel_expired_time: u64,
     pub listen_port: u16,
     pub bind_address: String,
+    /// Transport settings (`serverSocketBacklog`, `serverChannelMaxIdleTimeSeconds`, ...).
+    pub server: remoting::ServerSettings,
 }
 
 fn home_dir() -> PathBuf {
@@ -44,6 +46,7 @@ impl Default for NamesrvConfig {
             broker_channel_expired_time: 120_000,
             listen_port: 9876,
             bind_address: "0.0.0.0".into(),
+            server: remoting::ServerSettings::default(),
         }
     }
 }
@@ -78,7 +81,12 @@ impl NamesrvConfig {
             "brokerChannelExpiredTime" => self.broker_channel_expired_time = parse_value(key, value)?,
             "listenPort" => self.listen_port = parse_value(key, value)?,
             "bindAddress" => self.bind_address = value.to_string(),
-            _ => return Ok(false),
+            _ => {
+                return self.server.set(key, value).map_err(|_| ConfigError {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                })
+            }
         }
         Ok(true)
     }
@@ -92,7 +100,7 @@ impl NamesrvConfig {
 
     /// Every setting as (key, value), in a stable order.
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut pairs = vec![
             ("rocketmqHome", self.rocketmq_home.clone()),
             ("kvConfigPath", self.kv_config_path.clone()),
             ("configStorePath", self.config_store_path.clone()),
@@ -107,7 +115,9 @@ impl NamesrvConfig {
             ("brokerChannelExpiredTime", self.broker_channel_expired_time.to_string()),
             ("listenPort", self.listen_port.to_string()),
             ("bindAddress", self.bind_address.clone()),
-        ]
+        ];
+        pairs.extend(self.server.to_pairs());
+        pairs
     }
 
     pub fn to_properties(&self) -> String {

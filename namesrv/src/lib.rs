@@ -39,13 +39,14 @@ impl NameServer {
             .parse()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad listen address: {e}")))?;
         let scan_interval = Duration::from_millis(config.scan_not_active_broker_interval.max(10));
+        let settings = config.server.clone();
         let state = Arc::new(NamesrvState {
             config: RwLock::new(config),
             routes: RouteInfoManager::new(),
             kv,
         });
         let router = processor::router(state.clone());
-        let server = remoting::serve(ServerConfig::new(addr), Arc::new(router)).await?;
+        let server = remoting::serve(ServerConfig::new(addr).with_settings(settings), Arc::new(router)).await?;
 
         let scan_state = state.clone();
         let scanner = tokio::spawn(async move {

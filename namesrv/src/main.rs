@@ -32,6 +32,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     launch::init_logging();
+    remoting::server::raise_open_file_limit();
     let args = Args::parse();
     let mut config = NamesrvConfig::default();
     for (key, value) in

@@ -39,12 +39,16 @@ impl Decoder for RemotingCodec {
         match frame::check(src, self.max_frame_length)? {
             Some(size) => Ok(Some(frame::parse(src, size)?)),
             None => {
-                // Reserve for the rest of a partly received frame in one go.
+                // Reserve for the rest of a partly received frame, but never more than
+                // what has arrived so far (at least 8 KiB): a peer that announces a large
+                // frame and then trickles bytes (or nothing) must not make us allocate it.
+                // The buffer still grows by doubling, so a big frame costs a few copies.
                 if src.len() >= 4 {
                     let length = i32::from_be_bytes([src[0], src[1], src[2], src[3]]);
                     let want = length as usize + 4;
                     if want > src.len() {
-                        src.reserve(want - src.len());
+                        let ahead = (want - src.len()).min(src.len().max(8 * 1024));
+                        src.reserve(ahead);
                     }
                 }
                 Ok(None)

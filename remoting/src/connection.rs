@@ -19,7 +19,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::codec::RemotingCodec;
+use crate::codec::{CodecError, RemotingCodec};
 use crate::command::{RemotingCommand, FLAG_RESPONSE};
 use crate::frame;
 
@@ -57,6 +57,42 @@ pub enum RemotingError {
 /// How many encoded bytes may wait for the socket before senders are made to wait.
 const OUTBOUND_HIGH_WATER: usize = 8 << 20;
 
+/// Initial read buffer of a connection.
+const READ_BUFFER_START: usize = 1024;
+
+/// What one connection may hold of the process: the frame size it may send, how long it
+/// may stay silent, how long it may leave its responses unread, and how many of its
+/// requests may be in progress at once.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    pub max_frame_length: usize,
+    /// No traffic either way for this long closes the connection (Java's idle handler).
+    pub idle_timeout: Option<Duration>,
+    /// A peer whose queued responses (past the high-water mark) see no progress for this
+    /// long is not reading them: the connection is closed instead of holding them.
+    pub write_stall_timeout: Duration,
+    /// Requests still being handled (long polls, sync flushes) beyond this many make the
+    /// reader wait before it reads the next one, so a flood is held back by TCP.
+    pub max_in_flight: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_frame_length: frame::DEFAULT_MAX_FRAME_LENGTH,
+            idle_timeout: None,
+            write_stall_timeout: Duration::from_secs(30),
+            max_in_flight: 4096,
+        }
+    }
+}
+
+/// Milliseconds on a process-wide monotonic clock (for cheap activity stamps).
+fn now_millis() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+}
+
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A cheap, cloneable handle on a live connection.
@@ -77,6 +113,9 @@ struct Inner {
     room: Notify,
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     closed: CancellationToken,
+    /// `now_millis` of the last frame read or bytes written (idle detection).
+    last_activity: AtomicU64,
+    limits: ConnectionLimits,
 }
 
 /// Frames waiting to be written. Whoever sets `draining` (a sender, or the writer task
@@ -116,6 +155,20 @@ impl Connection {
         max_frame_length: usize,
         shutdown: CancellationToken,
     ) -> std::io::Result<Connection> {
+        let limits = ConnectionLimits {
+            max_frame_length,
+            ..ConnectionLimits::default()
+        };
+        Self::spawn_with(stream, handler, limits, shutdown)
+    }
+
+    /// `spawn` with every limit given (servers use this for accepted connections).
+    pub fn spawn_with(
+        stream: TcpStream,
+        handler: Arc<dyn RequestHandler>,
+        limits: ConnectionLimits,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Connection> {
         let peer = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
@@ -129,12 +182,20 @@ impl Connection {
                 room: Notify::new(),
                 pending: Mutex::new(HashMap::new()),
                 closed: shutdown.child_token(),
+                last_activity: AtomicU64::new(now_millis()),
+                limits,
             }),
         };
-        let codec = RemotingCodec::new(max_frame_length);
+        let codec = RemotingCodec::new(conn.inner.limits.max_frame_length);
         tokio::spawn(write_loop(conn.clone()));
+        if let Some(idle) = conn.inner.limits.idle_timeout {
+            tokio::spawn(idle_watch(conn.clone(), idle));
+        }
         handler.on_connected(&conn);
-        tokio::spawn(read_loop(conn.clone(), FramedRead::new(read_half, codec), handler));
+        // A small first buffer: idle connections are the common case (10,000 of them would
+        // hold 80 MiB with FramedRead's default 8 KiB); the codec reserves ahead for frames.
+        let reader = FramedRead::with_capacity(read_half, codec, READ_BUFFER_START);
+        tokio::spawn(read_loop(conn.clone(), reader, handler));
         Ok(conn)
     }
 
@@ -189,13 +250,54 @@ impl Connection {
             }
             // Full: make sure someone is writing (queued bytes may be waiting for us).
             self.write_queued();
-            tokio::select! {
-                _ = room => {}
-                _ = inner.closed.cancelled() => {}
+            if !self.wait_for(room).await {
+                return Err(self.closed_error());
             }
         }
         self.write_as_drainer();
         Ok(())
+    }
+
+    /// Waits for `room` (the queue drained some): false if the connection closed first, or
+    /// if nothing drained for `write_stall_timeout`, in which case it closes the connection:
+    /// a peer that does not read its responses must not pin them in memory.
+    async fn wait_for(&self, room: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool {
+        let inner = &self.inner;
+        tokio::select! {
+            _ = room => !self.is_closed(),
+            _ = inner.closed.cancelled() => false,
+            _ = tokio::time::sleep(inner.limits.write_stall_timeout) => {
+                let queued = { let out = inner.outbox.lock().unwrap(); out.buf.len() + out.carry.len() };
+                warn!(
+                    peer = %inner.peer,
+                    queued,
+                    stalled_secs = inner.limits.write_stall_timeout.as_secs(),
+                    "peer is not reading its responses; closing the connection"
+                );
+                self.close();
+                false
+            }
+        }
+    }
+
+    /// Waits while the queue is above the high-water mark (the reader does, before taking
+    /// another request). False when the connection closed meanwhile.
+    async fn wait_below_high_water(&self) -> bool {
+        loop {
+            let room = self.inner.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let out = self.inner.outbox.lock().unwrap();
+                if out.buf.len() + out.carry.len() < OUTBOUND_HIGH_WATER {
+                    return !self.is_closed();
+                }
+            }
+            self.write_queued();
+            if !self.wait_for(room).await {
+                return false;
+            }
+        }
     }
 
     /// Writes what `send_or_queue` left queued, unless someone is already writing.
@@ -244,7 +346,10 @@ impl Connection {
             while !chunk.is_empty() {
                 match socket.try_write(&chunk) {
                     Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                    Ok(n) => chunk.advance(n),
+                    Ok(n) => {
+                        chunk.advance(n);
+                        inner.last_activity.store(now_millis(), Ordering::Relaxed);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         inner.outbox.lock().unwrap().carry = chunk;
                         return Ok(false);
@@ -304,6 +409,25 @@ impl Connection {
                 let _ = tx.send(response);
             }
             None => debug!(peer = %self.inner.peer, opaque = response.opaque, "response nobody waits for"),
+        }
+    }
+}
+
+/// Closes the connection once it has seen no traffic either way for `idle`, as Java's
+/// `IdleStateHandler(0, 0, serverChannelMaxIdleTimeSeconds)` does. Wakes once per period.
+async fn idle_watch(conn: Connection, idle: Duration) {
+    let idle_ms = idle.as_millis() as u64;
+    loop {
+        let last = conn.inner.last_activity.load(Ordering::Relaxed);
+        let quiet = now_millis().saturating_sub(last);
+        if quiet >= idle_ms {
+            debug!(peer = %conn.inner.peer, idle_secs = idle.as_secs(), "closing idle connection");
+            conn.close();
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(idle_ms - quiet)) => {}
+            _ = conn.closed() => return,
         }
     }
 }
@@ -398,16 +522,24 @@ async fn read_loop(
     mut stream: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
     handler: Arc<dyn RequestHandler>,
 ) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(conn.inner.limits.max_in_flight.max(1)));
     loop {
         // Answers to requests that arrived together leave in one write, once the reader
         // has no whole frame left to handle.
         if !holds_frame(stream.read_buffer()) {
             conn.write_queued();
         }
+        // A peer that sends requests but does not read the answers is held back here.
+        if !conn.wait_below_high_water().await {
+            break;
+        }
         let next = tokio::select! {
             next = stream.next() => next,
             _ = conn.inner.closed.cancelled() => break,
         };
+        if next.is_some() {
+            conn.inner.last_activity.store(now_millis(), Ordering::Relaxed);
+        }
         match next {
             Some(Ok(cmd)) if cmd.is_response() => conn.complete(cmd),
             Some(Ok(request)) => {
@@ -420,20 +552,32 @@ async fn read_loop(
                 // Most requests (a send under ASYNC_FLUSH, a heartbeat) complete on their
                 // first poll: answer those here, saving a task and a wake-up per request.
                 // The rest run as their own tasks, so a held long poll does not stall a
-                // heartbeat that arrives behind it on the same connection.
+                // heartbeat that arrives behind it on the same connection; at most
+                // `max_in_flight` of them at once.
                 match futures::poll!(handling.as_mut()) {
                     std::task::Poll::Ready(response) => reply.send(&conn, response, false).await,
                     std::task::Poll::Pending => {
+                        let permit = tokio::select! {
+                            p = in_flight.clone().acquire_owned() => p,
+                            _ = conn.inner.closed.cancelled() => break,
+                        };
+                        let Ok(permit) = permit else { break };
                         let conn = conn.clone();
                         tokio::spawn(async move {
                             let response = handling.await;
                             reply.send(&conn, response, true).await;
+                            drop(permit);
                         });
                     }
                 }
             }
-            Some(Err(e)) => {
+            Some(Err(CodecError::Frame(e))) => {
                 warn!(peer = %conn.inner.peer, error = %e, "closing connection after an undecodable frame");
+                break;
+            }
+            // A reset, or the peer gone in the middle of a frame: ordinary ends of a client.
+            Some(Err(CodecError::Io(e))) => {
+                debug!(peer = %conn.inner.peer, error = %e, "connection read ended");
                 break;
             }
             None => break,

@@ -1,9 +1,12 @@
 //! What the server binaries share at start-up: logging, settings from a properties file
 //! and `-D key=value` flags, and waiting for a shutdown signal.
 
-/// Logs to stderr through `tracing`, at INFO unless `RUST_LOG` says otherwise.
+/// Logs to stderr through `tracing`, at INFO unless `RUST_LOG` says otherwise; colours only
+/// when stderr is a terminal (not in log files).
 pub fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();

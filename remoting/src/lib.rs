@@ -23,5 +23,7 @@ pub mod server;
 
 pub use client::{ClientConfig, RemotingClient};
 pub use command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
-pub use connection::{BoxFuture, Connection, RemotingError, RequestHandler};
-pub use server::{serve, serve_listener, HandlerError, HandlerResult, Router, ServerConfig, ServerHandle};
+pub use connection::{BoxFuture, Connection, ConnectionLimits, RemotingError, RequestHandler};
+pub use server::{
+    serve, serve_listener, HandlerError, HandlerResult, Router, ServerConfig, ServerHandle, ServerSettings,
+};

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use crate::code::response;
 use crate::command::RemotingCommand;
-use crate::connection::{BoxFuture, Connection, RequestHandler};
+use crate::connection::{BoxFuture, Connection, ConnectionLimits, RequestHandler};
 use crate::frame::DEFAULT_MAX_FRAME_LENGTH;
 use crate::header::HeaderError;
 
@@ -135,20 +135,129 @@ impl RequestHandler for Router {
     }
 }
 
+/// The transport settings of a server, under the keys Java's `NettyServerConfig` and
+/// `NettySystemConfig` use (plus `serverMaxConnections`, ours). Name server and broker
+/// keep one each and hand it the keys they do not know themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// `serverSocketBacklog`: the listen queue (Java's default 1024). A short queue drops
+    /// SYNs in a connection storm and the client waits a second to retry.
+    pub socket_backlog: u32,
+    /// `serverChannelMaxIdleTimeSeconds`: a connection with no traffic either way for this
+    /// long is closed, as Java's idle handler does (0 disables).
+    pub channel_max_idle_seconds: u64,
+    /// `serverMaxConnections`: connections beyond this many are closed on accept.
+    pub max_connections: usize,
+    /// `com.rocketmq.remoting.frameMaxLength`: larger frames close the connection before
+    /// anything is allocated for them.
+    pub max_frame_length: usize,
+    /// `serverWriteStallTimeoutSeconds` (ours): a peer that leaves its responses unread
+    /// (past the 8 MiB queue) this long is disconnected.
+    pub write_stall_timeout_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            socket_backlog: 1024,
+            channel_max_idle_seconds: 120,
+            max_connections: 65_536,
+            max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
+            write_stall_timeout_seconds: 30,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Applies one key; Ok(false) for keys that are not transport settings.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        fn num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("config key {key}: cannot use {value:?}"))
+        }
+        match key {
+            "serverSocketBacklog" | "com.rocketmq.remoting.socket.backlog" => self.socket_backlog = num(key, value)?,
+            "serverChannelMaxIdleTimeSeconds" => self.channel_max_idle_seconds = num(key, value)?,
+            "serverMaxConnections" => self.max_connections = num(key, value)?,
+            "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => self.max_frame_length = num(key, value)?,
+            "serverWriteStallTimeoutSeconds" => self.write_stall_timeout_seconds = num(key, value)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("serverSocketBacklog", self.socket_backlog.to_string()),
+            (
+                "serverChannelMaxIdleTimeSeconds",
+                self.channel_max_idle_seconds.to_string(),
+            ),
+            ("serverMaxConnections", self.max_connections.to_string()),
+            ("frameMaxLength", self.max_frame_length.to_string()),
+            (
+                "serverWriteStallTimeoutSeconds",
+                self.write_stall_timeout_seconds.to_string(),
+            ),
+        ]
+    }
+
+    /// What each accepted connection is held to.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_frame_length: self.max_frame_length,
+            idle_timeout: (self.channel_max_idle_seconds > 0)
+                .then(|| std::time::Duration::from_secs(self.channel_max_idle_seconds)),
+            write_stall_timeout: std::time::Duration::from_secs(self.write_stall_timeout_seconds.max(1)),
+            ..ConnectionLimits::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen_addr: SocketAddr,
-    /// Connections beyond this many are closed as soon as they are accepted.
-    pub max_connections: usize,
-    pub max_frame_length: usize,
+    pub settings: ServerSettings,
 }
 
 impl ServerConfig {
     pub fn new(listen_addr: SocketAddr) -> Self {
         ServerConfig {
             listen_addr,
-            max_connections: 65_536,
-            max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
+            settings: ServerSettings::default(),
+        }
+    }
+
+    pub fn with_settings(mut self, settings: ServerSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// Binds a listening socket with SO_REUSEADDR and the given backlog (tokio's own `bind`
+/// always asks for 128).
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Raises this process's open-file limit to its hard limit: every connection is a file
+/// descriptor, and the usual soft limit (1024) is far below what a broker serves.
+pub fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }
@@ -180,7 +289,7 @@ impl ServerHandle {
 
 /// Binds `config.listen_addr` and serves `handler` until shut down.
 pub async fn serve(config: ServerConfig, handler: Arc<dyn RequestHandler>) -> std::io::Result<ServerHandle> {
-    let listener = TcpListener::bind(config.listen_addr).await?;
+    let listener = bind(config.listen_addr, config.settings.socket_backlog)?;
     serve_listener(listener, config, handler)
 }
 
@@ -209,6 +318,11 @@ async fn accept_loop(
     shutdown: CancellationToken,
 ) {
     let open = Arc::new(AtomicUsize::new(0));
+    let limits = config.settings.connection_limits();
+    let max_connections = config.settings.max_connections;
+    // Refusals are counted and logged at most every 10 s, so a storm does not flood the log.
+    let mut refused = 0u64;
+    let mut refused_logged = std::time::Instant::now() - std::time::Duration::from_secs(10);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -223,12 +337,17 @@ async fn accept_loop(
                 continue;
             }
         };
-        if open.load(Ordering::Relaxed) >= config.max_connections {
-            warn!(%peer, limit = config.max_connections, "connection limit reached, closing new connection");
+        if open.load(Ordering::Relaxed) >= max_connections {
+            refused += 1;
+            if refused_logged.elapsed() >= std::time::Duration::from_secs(10) {
+                warn!(%peer, limit = max_connections, refused, "connection limit (serverMaxConnections) reached; closing new connections");
+                refused_logged = std::time::Instant::now();
+                refused = 0;
+            }
             drop(stream);
             continue;
         }
-        match Connection::spawn(stream, handler.clone(), config.max_frame_length, shutdown.clone()) {
+        match Connection::spawn_with(stream, handler.clone(), limits.clone(), shutdown.clone()) {
             Ok(conn) => {
                 open.fetch_add(1, Ordering::Relaxed);
                 let open = open.clone();

@@ -44,6 +44,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     launch::init_logging();
+    remoting::server::raise_open_file_limit();
     let args = Args::parse();
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
     let data = args.data.canonicalize()?;
