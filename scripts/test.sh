@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: builds the server binaries (the compatibility tests start them
-# as processes), then every crate's tests. The stock clients must be installed first
-# (.ci/run does that: pip install rocketmq==0.4.4, npm ci in compat-tests/clients/node).
+# Runs the whole test suite on a fresh machine: installs the stock clients the compatibility
+# tests drive (PyPI rocketmq 0.4.4, npm ali-ons, crates.io rocketmq-client-rust 1.0; each
+# step is quick when already done), builds the server binaries (the tests start them as
+# processes), then runs every crate's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# PyPI rocketmq 0.4.4: Apache's C++ client; bundles librocketmq, needs only libstdc++/libgcc.
+if ! python3 -c "import rocketmq.client" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check rocketmq==0.4.4
+    python3 -c "import rocketmq.client"
+fi
+# npm ali-ons, pinned by the lock file.
+if [ ! -d compat-tests/clients/node/node_modules/ali-ons ]; then
+    (cd compat-tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# crates.io rocketmq-client-rust 1.0, in its own Cargo project (its C parts need only gcc).
+(cd compat-tests/clients/rust && CARGO_TARGET_DIR="$PWD/target" cargo build --locked --quiet)
+
 cargo build --workspace --bins
 cargo test --workspace

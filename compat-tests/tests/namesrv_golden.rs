@@ -69,6 +69,13 @@ async fn replayed_requests_get_java_answers() {
     let mut compared = HashMap::<i32, usize>::new();
 
     for file in golden::frame_files() {
+        // Recordings 09-16 each start on a name server whose broker had registered (and
+        // whose topics were created) before the capture began, a state the recording does
+        // not hold; replaying them in order would compare against state we never saw.
+        // Their name-server frames are still decoded and re-encoded by golden_codec.
+        if file.as_str() >= "09" {
+            continue;
+        }
         let frames = golden::load_frames(&file);
         let mut requests: Vec<&GoldenFrame> = frames
             .iter()

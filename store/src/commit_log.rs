@@ -113,7 +113,7 @@ struct Encoded<'a> {
 impl CommitLog {
     pub fn new(dir: std::path::PathBuf, file_size: u64, limits: AppendLimits) -> CommitLog {
         CommitLog {
-            queue: MappedFileQueue::new_preallocated(dir, file_size),
+            queue: MappedFileQueue::new_sequential(dir, file_size),
             append: Mutex::new(AppendState {
                 topic_queue_table: FastMap::default(),
                 current: None,

@@ -19,6 +19,9 @@ enum Step {
     Next(i64),
     /// Nothing more to read yet.
     Idle,
+    /// The record at this offset could not be indexed (an I/O error, most likely a full
+    /// disk): stay here and retry later; puts are refused meanwhile.
+    Stalled,
 }
 
 fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Step {
@@ -56,8 +59,16 @@ fn step(inner: &Inner, offset: i64, cached: &mut Option<Arc<MappedFile>>) -> Ste
     match codec::check_record(buf, false) {
         RecordCheck::Message(d) => {
             let size = d.size as i64;
-            dispatch(inner, &d);
-            Step::Next(offset + size)
+            match dispatch(inner, &d) {
+                Ok(()) => {
+                    logics_recovered(inner);
+                    Step::Next(offset + size)
+                }
+                Err(e) => {
+                    logics_failed(inner, offset, &e);
+                    Step::Stalled
+                }
+            }
         }
         RecordCheck::EndOfFile => Step::Next(cl.roll_next_file(offset)),
         RecordCheck::Invalid(why) => {
@@ -89,11 +100,15 @@ fn tags_code_for(inner: &Inner, d: &DispatchInfo<'_>) -> i64 {
     d.tags_code
 }
 
-fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
+/// Indexes one record. Err for a failure worth retrying (the files could not be written);
+/// a record whose queue slot another record holds is logged and passed over, since
+/// retrying cannot change that.
+fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) -> std::io::Result<()> {
     if inner.deleted_topics.covers(&d.topic, d.commit_log_offset) {
-        return;
+        return Ok(());
     }
     let tran = sys_flag::transaction_type(d.sys_flag);
+    let mut arrived = None;
     if tran == sys_flag::TRANSACTION_NOT_TYPE || tran == sys_flag::TRANSACTION_COMMIT_TYPE {
         let cq = inner.find_or_create_queue(&d.topic, d.queue_id);
         let tags_code = tags_code_for(inner, d);
@@ -102,20 +117,48 @@ fn dispatch(inner: &Inner, d: &DispatchInfo<'_>) {
             size: d.size,
             tags_code,
         };
-        if let Err(e) = cq.put(unit, d.queue_offset) {
-            tracing::error!(topic = %d.topic, queue = d.queue_id, "consume queue write failed: {e}");
-        } else {
-            inner.checkpoint.set_logics_msg_timestamp(d.store_timestamp);
+        match cq.put(unit, d.queue_offset) {
+            Ok(()) => {
+                inner.checkpoint.set_logics_msg_timestamp(d.store_timestamp);
+                arrived = Some(tags_code);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tracing::error!(topic = %d.topic, queue = d.queue_id, "consume queue write refused: {e}");
+            }
+            Err(e) => return Err(e),
         }
+    }
+    if inner.config.message_index_enable {
+        inner.index.build_index(d)?;
+    }
+    if let Some(tags_code) = arrived {
         let listener = inner.listener.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(l) = listener {
             l(&d.topic, d.queue_id, d.queue_offset + 1, tags_code, d.store_timestamp);
         }
     }
-    if inner.config.message_index_enable {
-        if let Err(e) = inner.index.build_index(d) {
-            tracing::error!("index write failed: {e}");
-        }
+    Ok(())
+}
+
+/// How often a lasting indexing failure is logged again.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
+
+fn logics_failed(inner: &Inner, offset: i64, e: &std::io::Error) {
+    let first = !inner.logics_error.swap(true, Ordering::AcqRel);
+    let mut last = inner.logics_error_logged.lock().unwrap_or_else(|e| e.into_inner());
+    if first || last.is_none_or(|t| t.elapsed() >= FAILURE_LOG_EVERY) {
+        tracing::error!(
+            offset,
+            "cannot write ConsumeQueue or index for the record at this CommitLog offset ({e}); \
+             refusing puts and retrying"
+        );
+        *last = Some(std::time::Instant::now());
+    }
+}
+
+fn logics_recovered(inner: &Inner) {
+    if inner.logics_error.load(Ordering::Relaxed) && inner.logics_error.swap(false, Ordering::AcqRel) {
+        tracing::info!("ConsumeQueue and index writes work again; accepting puts");
     }
 }
 
@@ -143,7 +186,17 @@ fn catch_up_locked(inner: &Inner) {
         let from = inner.reput_from.load(Ordering::Acquire);
         match step(inner, from, &mut cached) {
             Step::Next(n) => inner.reput_from.store(n, Ordering::Release),
-            Step::Idle => break,
+            Step::Idle => {
+                if inner.queue_offsets_pending.load(Ordering::Acquire) {
+                    // Opened while indexing failed: the next queue offsets could only be
+                    // taken now that every recovered record is indexed.
+                    crate::recovery::restore_queue_offsets(inner);
+                    inner.queue_offsets_pending.store(false, Ordering::Release);
+                    tracing::info!("recovered records indexed; next queue offsets restored, accepting puts");
+                }
+                break;
+            }
+            Step::Stalled => break,
         }
     }
     inner.dispatched.notify();

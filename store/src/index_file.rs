@@ -284,6 +284,12 @@ impl IndexService {
             }
             files.push(Arc::new(f));
         }
+        // Java writes index files sparse; the last one is written to again.
+        if let Some(last) = files.last() {
+            if let Err(e) = last.file.reserve_blocks() {
+                tracing::warn!(file = %last.file.path().display(), "cannot reserve the index file's blocks: {e}");
+            }
+        }
         *self.files.write().unwrap_or_else(|e| e.into_inner()) = files;
         Ok(())
     }

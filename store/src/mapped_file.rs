@@ -50,13 +50,14 @@ impl MappedFile {
         Self::open_with(path, size, false)
     }
 
-    /// Like `open`; `preallocate` reserves the blocks of a new file up front.
-    pub fn open_with(path: &Path, size: u64, preallocate: bool) -> io::Result<MappedFile> {
+    /// Like `open`; `sequential` (the CommitLog) keeps the kernel's read-ahead, which
+    /// scattered small writes (ConsumeQueue, index) are better off without.
+    pub fn open_with(path: &Path, size: u64, sequential: bool) -> io::Result<MappedFile> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let file_from_offset: i64 = name
             .parse()
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("not an offset file name: {name}")))?;
-        Self::open_at(path, size, file_from_offset, preallocate)
+        Self::open_at(path, size, file_from_offset, sequential)
     }
 
     /// Opens a file whose name is not an offset (index files).
@@ -64,7 +65,20 @@ impl MappedFile {
         Self::open_at(path, size, 0, false)
     }
 
-    fn open_at(path: &Path, size: u64, file_from_offset: i64, preallocate_blocks: bool) -> io::Result<MappedFile> {
+    /// Reserves the blocks of an existing file (one another program wrote sparse, as
+    /// Java's ConsumeQueue and index files are), so writes through the map cannot fault
+    /// on a full disk. Existing data is kept.
+    pub fn reserve_blocks(&self) -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        let file = OpenOptions::new().write(true).open(&self.path)?;
+        // SAFETY: plain syscall on an open descriptor.
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, self.size as libc::off_t) } {
+            0 | libc::EINVAL | libc::EOPNOTSUPP => Ok(()),
+            e => Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+
+    fn open_at(path: &Path, size: u64, file_from_offset: i64, sequential: bool) -> io::Result<MappedFile> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -74,9 +88,10 @@ impl MappedFile {
         let len = file.metadata()?.len();
         if len != size {
             if len == 0 {
-                // Reserve the blocks now: a full disk then fails here, with
-                // an error, instead of as SIGBUS on a later write to the map.
-                if let Err(e) = preallocate(&file, size, preallocate_blocks) {
+                // Reserve the blocks now, for every kind of file: a full disk then
+                // fails here, with an error, instead of as SIGBUS on a later write
+                // to the map (which kills the process).
+                if let Err(e) = preallocate(&file, size) {
                     drop(file);
                     let _ = std::fs::remove_file(path);
                     return Err(e);
@@ -91,10 +106,10 @@ impl MappedFile {
         // SAFETY: the store owns its directory; other processes must not
         // truncate these files while we run (guarded by the `lock` file).
         let mut mmap = unsafe { MmapMut::map_mut(&file)? };
-        if !preallocate_blocks {
+        if !sequential {
             // Small scattered writes (ConsumeQueue, index): without this the
-            // first write fault reads ahead and zero-fills megabytes of a
-            // sparse file, and those pages count as resident.
+            // first write fault reads ahead and zero-fills megabytes of the
+            // file, and those pages count as resident.
             let _ = mmap.advise(memmap2::Advice::Random);
         }
         let ptr = mmap.as_mut_ptr();
@@ -342,9 +357,8 @@ impl MappedFile {
 pub struct MappedFileQueue {
     dir: PathBuf,
     file_size: u64,
-    /// Reserve disk blocks when creating files (CommitLog: a full disk then
-    /// fails file creation instead of a write into the mapping).
-    preallocate: bool,
+    /// Written and read front to back (the CommitLog): keeps read-ahead.
+    sequential: bool,
     files: RwLock<Vec<Arc<MappedFile>>>,
 }
 
@@ -353,15 +367,15 @@ impl MappedFileQueue {
         MappedFileQueue {
             dir: dir.into(),
             file_size,
-            preallocate: false,
+            sequential: false,
             files: RwLock::new(Vec::new()),
         }
     }
 
-    /// A queue whose new files get their blocks reserved up front.
-    pub fn new_preallocated(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
+    /// A queue of files written and read front to back (the CommitLog).
+    pub fn new_sequential(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
         MappedFileQueue {
-            preallocate: true,
+            sequential: true,
             ..Self::new(dir, file_size)
         }
     }
@@ -400,6 +414,12 @@ impl MappedFileQueue {
             let f = MappedFile::open(&path, self.file_size)?;
             f.set_positions(self.file_size);
             files.push(Arc::new(f));
+        }
+        // Only the last file is written to again.
+        if let Some(last) = files.last() {
+            if let Err(e) = last.reserve_blocks() {
+                tracing::warn!(file = %last.path().display(), "cannot reserve the file's blocks: {e}");
+            }
         }
         *self.files.write().unwrap_or_else(|e| e.into_inner()) = files;
         Ok(())
@@ -450,7 +470,7 @@ impl MappedFileQueue {
         let f = Arc::new(MappedFile::open_with(
             &self.dir.join(offset_to_file_name(from)),
             self.file_size,
-            self.preallocate,
+            self.sequential,
         )?);
         self.files.write().unwrap_or_else(|e| e.into_inner()).push(f.clone());
         Ok(f)
@@ -584,12 +604,9 @@ impl MappedFileQueue {
 }
 
 /// Sizes the file and allocates its blocks.
-fn preallocate(file: &File, size: u64, blocks: bool) -> io::Result<()> {
+fn preallocate(file: &File, size: u64) -> io::Result<()> {
     use std::os::unix::io::AsRawFd;
     file.set_len(size)?;
-    if !blocks {
-        return Ok(());
-    }
     // SAFETY: plain syscall on an open descriptor.
     let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
     match rc {

@@ -126,6 +126,12 @@ pub(crate) struct Inner {
     pub delay_levels_ms: Vec<i64>,
     /// Deleted topics whose records must not be dispatched again.
     pub deleted_topics: DeletedTopics,
+    /// The dispatcher cannot write a ConsumeQueue or index (full disk): puts are refused.
+    pub logics_error: AtomicBool,
+    pub logics_error_logged: Mutex<Option<Instant>>,
+    /// Recovery could not index every record yet, so the next queue offsets are not
+    /// known: puts are refused until the dispatcher restores them.
+    pub queue_offsets_pending: AtomicBool,
 }
 
 impl Inner {
@@ -285,6 +291,9 @@ impl MessageStore {
             listener: RwLock::new(None),
             delay_levels_ms,
             deleted_topics: DeletedTopics::load(config.config_dir()),
+            logics_error: AtomicBool::new(false),
+            logics_error_logged: Mutex::new(None),
+            queue_offsets_pending: AtomicBool::new(false),
             config,
         });
         inner.commit_log.queue().load()?;
@@ -295,7 +304,12 @@ impl MessageStore {
         // Rebuild what is missing before serving reads, and only then take the next
         // queue offsets from the ConsumeQueues.
         dispatcher::catch_up(&inner);
-        recovery::restore_queue_offsets(&inner);
+        if inner.reput_from.load(Ordering::Acquire) >= inner.commit_log.max_offset() {
+            recovery::restore_queue_offsets(&inner);
+        } else {
+            tracing::error!("recovered records could not all be indexed; puts wait until they are");
+            inner.queue_offsets_pending.store(true, Ordering::Release);
+        }
         // From here on an unclean exit is detectable.
         File::create(inner.config.abort_path())?;
         inner.checkpoint.flush()?;
@@ -359,7 +373,12 @@ impl MessageStore {
         &self,
         write: impl FnOnce() -> Result<AppendResult, PutMessageStatus>,
     ) -> Result<AppendResult, PutResult> {
-        if self.inner.stopped.load(Ordering::Acquire) || !self.inner.writable.load(Ordering::Acquire) {
+        let inner = &self.inner;
+        if inner.stopped.load(Ordering::Acquire)
+            || !inner.writable.load(Ordering::Acquire)
+            || inner.logics_error.load(Ordering::Acquire)
+            || inner.queue_offsets_pending.load(Ordering::Acquire)
+        {
             return Err(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
         }
         let result = write().map_err(|status| {
@@ -791,9 +810,11 @@ impl MessageStore {
         *self.inner.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(l);
     }
 
-    /// Whether puts are accepted (false when the disk is full).
+    /// Whether puts are accepted (false when the disk is full or indexing fails).
     pub fn is_writable(&self) -> bool {
         self.inner.writable.load(Ordering::Acquire)
+            && !self.inner.logics_error.load(Ordering::Acquire)
+            && !self.inner.queue_offsets_pending.load(Ordering::Acquire)
     }
 
     /// Flushes CommitLog, ConsumeQueues, indexes and the checkpoint now.
