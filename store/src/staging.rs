@@ -126,13 +126,35 @@ pub(crate) fn write_out(chunks: &mut VecDeque<Chunk>, buffers: &mut Vec<Vec<u8>>
 }
 
 /// The commit thread: writes staged chunks as appends wake it, then dispatches them.
+/// Answers the puts whose bytes are now in the file (published up to the log's end).
+pub(crate) fn complete_committed(inner: &Inner) {
+    let committed = inner.commit_log.max_offset();
+    let done: Vec<_> = {
+        let mut waiting = inner.commit_requests.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.is_empty() {
+            return;
+        }
+        let (done, rest) = std::mem::take(&mut *waiting)
+            .into_iter()
+            .partition(|(end, _)| *end <= committed);
+        *waiting = rest;
+        done
+    };
+    for (_, w) in done {
+        w.complete(true);
+    }
+}
+
 pub(crate) fn run_committer(inner: &Inner) {
     let idle = Duration::from_millis(inner.config.commit_interval_commit_log.max(1));
     while !inner.stopped.load(Ordering::Acquire) {
         inner.commit_signal.wait(idle);
         match inner.commit_log.commit_staged() {
             // Also after an idle round: an appender may have written chunks itself.
-            Ok(()) => dispatcher::dispatch_pending(inner),
+            Ok(()) => {
+                complete_committed(inner);
+                dispatcher::dispatch_pending(inner);
+            }
             Err(e) => {
                 tracing::error!("writing staged CommitLog data failed (will retry): {e}");
                 std::thread::sleep(Duration::from_millis(100));

@@ -114,6 +114,9 @@ pub(crate) struct Inner {
     pub dispatching: AtomicBool,
     /// SYNC_FLUSH requests: (offset that must be flushed, who waits).
     pub flush_requests: Mutex<Vec<(i64, FlushWaiter)>>,
+    /// Staged writes: puts waiting for their bytes to be written to the file (the page
+    /// cache), which a killed process cannot lose: (offset that must be committed, who).
+    pub commit_requests: Mutex<Vec<(i64, FlushWaiter)>>,
     pub flush_signal: Signal,
     /// CommitLog offset at which the next early flush is asked for (ASYNC_FLUSH).
     pub next_flush_nudge: AtomicI64,
@@ -283,6 +286,7 @@ impl MessageStore {
             dispatched: Signal::default(),
             dispatching: AtomicBool::new(false),
             flush_requests: Mutex::new(Vec::new()),
+            commit_requests: Mutex::new(Vec::new()),
             flush_signal: Signal::default(),
             next_flush_nudge: AtomicI64::new(0),
             read_since_release: std::sync::atomic::AtomicU64::new(0),
@@ -418,8 +422,12 @@ impl MessageStore {
         }
     }
 
+    /// Whether a put is answered only after its bytes are safe: on disk under SYNC_FLUSH,
+    /// and, with staged writes, in the file at all (staged bytes live only in this
+    /// process, so a kill would lose an acknowledged message; Java's transient store
+    /// pool has that window, we do not).
     fn needs_flush_wait(&self, wait: bool) -> bool {
-        self.inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait
+        wait && (self.inner.config.flush_disk_type == FlushDiskType::SyncFlush || self.inner.commit_log.stages_writes())
     }
 
     fn wait_flush_blocking(&self, a: AppendResult) -> PutResult {
@@ -448,6 +456,18 @@ impl MessageStore {
     }
 
     fn submit_flush(&self, next_offset: i64, w: FlushWaiter) {
+        if self.inner.config.flush_disk_type != FlushDiskType::SyncFlush {
+            // Staged writes under ASYNC_FLUSH: answered by the commit thread.
+            self.inner
+                .commit_requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((next_offset, w));
+            // The commit thread may have committed these bytes already and gone to sleep.
+            staging::complete_committed(&self.inner);
+            self.inner.commit_signal.notify();
+            return;
+        }
         self.inner
             .flush_requests
             .lock()
@@ -872,15 +892,12 @@ impl MessageStore {
         }
         dispatcher::catch_up(&self.inner);
         let flushed = flush::flush_all(&self.inner);
-        // Anyone still waiting for a flush gets an answer.
-        for (_, w) in self
-            .inner
-            .flush_requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            w.complete(flushed.is_ok());
+        // Anyone still waiting for a flush or a commit gets an answer.
+        staging::complete_committed(&self.inner);
+        for requests in [&self.inner.flush_requests, &self.inner.commit_requests] {
+            for (_, w) in requests.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                w.complete(flushed.is_ok());
+            }
         }
 
         if flushed.is_ok() {

@@ -2,7 +2,8 @@
 //! acknowledged put: `ACK <i> <topic> <queueId> <queueOffset> <offsetMsgId>`.
 //! The crash tests kill it with SIGKILL and then check the directory.
 //!
-//! Usage: store-crash-writer <root> <sync|async> <threads> <max_messages>
+//! Usage: store-crash-writer <root> <sync|async|staged> <threads> <max_messages>
+//! (`staged`: ASYNC_FLUSH with `transientStorePoolEnable`)
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use store::{FlushDiskType, MessageStore, MessageToStore, StoreConfig};
 
 /// The config the crash tests use (small files so rolling happens).
-pub fn crash_config(root: &str, sync: bool) -> StoreConfig {
+pub fn crash_config(root: &str, mode: &str) -> StoreConfig {
+    let sync = mode == "sync";
     let mut c = StoreConfig::with_root(root);
     c.mapped_file_size_commit_log = 256 * 1024;
     c.mapped_file_size_consume_queue = 100 * 20;
@@ -22,6 +24,7 @@ pub fn crash_config(root: &str, sync: bool) -> StoreConfig {
     } else {
         FlushDiskType::AsyncFlush
     };
+    c.transient_store_pool_enable = mode == "staged";
     c
 }
 
@@ -52,9 +55,9 @@ fn main() -> anyhow::Result<()> {
         return report_rss(&args);
     }
     if args.len() < 5 {
-        anyhow::bail!("usage: store-crash-writer <root> <sync|async> <threads> <max_messages>");
+        anyhow::bail!("usage: store-crash-writer <root> <sync|async|staged> <threads> <max_messages>");
     }
-    let store = Arc::new(MessageStore::open(crash_config(&args[1], args[2] == "sync"))?);
+    let store = Arc::new(MessageStore::open(crash_config(&args[1], &args[2]))?);
     let threads: usize = args[3].parse()?;
     let max: u64 = args[4].parse()?;
     let next = Arc::new(AtomicU64::new(0));
