@@ -6,6 +6,7 @@ pub mod config;
 pub mod consumer_offset;
 pub mod long_polling;
 pub mod processor;
+pub mod rebalance_lock;
 pub mod registration;
 pub mod schedule;
 pub mod subscription_group;
@@ -43,6 +44,8 @@ pub struct BrokerState {
     pub delay_offsets: schedule::DelayOffsets,
     pub clients: ClientManager,
     pub hold: PullRequestHold,
+    /// Queue locks of orderly consumers.
+    pub rebalance_locks: rebalance_lock::RebalanceLockManager,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
     pub send_permits: Semaphore,
     pub store_addr: SocketAddr,
@@ -111,6 +114,9 @@ impl Broker {
             delay_offsets: schedule::DelayOffsets::load(&root)?,
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
+            rebalance_locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
+                config.rebalance_lock_max_live_time,
+            )),
             send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
             store_addr,
             outbound: RemotingClient::default(),

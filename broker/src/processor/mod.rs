@@ -2,6 +2,7 @@
 
 mod admin;
 mod client;
+mod lock;
 mod offset;
 mod pull;
 mod send;
@@ -27,6 +28,9 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::UNREGISTER_CLIENT, client::unregister_client);
     r.route_with(s, request::GET_CONSUMER_LIST_BY_GROUP, client::consumer_list);
     r.route_with(s, request::CHECK_CLIENT_CONFIG, client::check_client_config);
+
+    r.route_with(s, request::LOCK_BATCH_MQ, lock::lock_batch_mq);
+    r.route_with(s, request::UNLOCK_BATCH_MQ, lock::unlock_batch_mq);
 
     r.route_with(s, request::QUERY_CONSUMER_OFFSET, offset::query_consumer_offset);
     r.route_with(s, request::UPDATE_CONSUMER_OFFSET, offset::update_consumer_offset);

@@ -1,6 +1,7 @@
 //! Typed request and response bodies shared by the name server and the broker. Field names
 //! and their (alphabetical) order follow what Java's fastjson writes.
 
+pub mod lock;
 pub mod register;
 pub mod route;
 pub mod topic;
