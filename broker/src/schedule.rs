@@ -117,17 +117,22 @@ async fn deliver_due(state: &BrokerState, level: i32) {
     }
 }
 
-/// The message as it was before it was parked: its real topic and queue, without the
-/// scheduling properties.
+/// The message as it goes to its real topic and queue when due. As in Java, the stored
+/// properties keep everything, `DELAY`, `REAL_TOPIC` and `REAL_QID` included (Java writes
+/// the properties text before it clears `DELAY` from the map, and consumers read
+/// `getDelayTimeLevel()` on delivery); only the map the store acts on loses `DELAY`, so
+/// the message is not parked again.
 fn restore(msg: store::DecodedMessage) -> Option<MessageToStore> {
     let topic = msg.property(property::REAL_TOPIC)?.to_string();
     let queue_id = msg.property(property::REAL_QUEUE_ID)?.parse().ok()?;
+    let stored = store::codec::properties_string_java_order(&msg.properties);
     let properties: Vec<(String, String)> = msg
         .properties
         .into_iter()
-        .filter(|(name, _)| name != property::DELAY && name != property::REAL_TOPIC && name != property::REAL_QUEUE_ID)
+        .filter(|(name, _)| name != property::DELAY)
         .collect();
     let mut real = MessageToStore::new(&topic, queue_id, msg.body, properties);
+    real.properties_string = Some(stored);
     real.flag = msg.flag;
     real.sys_flag = msg.sys_flag & !(store::codec::sys_flag::BORN_HOST_V6 | store::codec::sys_flag::STORE_HOST_V6);
     real.born_timestamp = msg.born_timestamp;

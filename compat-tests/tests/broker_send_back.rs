@@ -97,7 +97,10 @@ async fn handed_back_messages_are_retried_later_or_dead_lettered() {
     assert_eq!(retried.keys(), Some("key0"));
     assert_eq!(retried.reconsume_times, 1);
     assert_eq!(retried.property("RETRY_TOPIC"), Some("SendBackTopic"));
-    assert!(retried.property("DELAY").is_none() && retried.property("REAL_TOPIC").is_none());
+    // As Java's ScheduleMessageService delivers it: the scheduling properties stay.
+    assert_eq!(retried.property("DELAY"), Some("1"));
+    assert_eq!(retried.property("REAL_TOPIC"), Some("%RETRY%sb_cg"));
+    assert_eq!(retried.property("REAL_QID"), Some("0"));
 
     // A negative level sends it straight to the dead-letter topic.
     assert_eq!(
