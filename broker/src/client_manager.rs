@@ -112,6 +112,17 @@ impl ClientManager {
         changed
     }
 
+    /// The connection of a producer by its client id (Java's `ProducerManager.findChannel`):
+    /// where request-reply sends a reply.
+    pub fn find_producer(&self, client_id: &str) -> Option<Connection> {
+        let g = self.groups.lock().unwrap();
+        g.producers
+            .values()
+            .flat_map(|channels| channels.values())
+            .find(|c| c.client_id == client_id && !c.conn.is_closed())
+            .map(|c| c.conn.clone())
+    }
+
     /// Removes a client from the named groups; returns consumer groups that changed.
     pub fn unregister(
         &self,

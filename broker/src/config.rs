@@ -34,6 +34,8 @@ pub struct BrokerConfig {
     pub channel_expired_timeout: u64,
     /// Puts waiting for the store beyond this many get SYSTEM_BUSY.
     pub send_thread_pool_queue_capacity: usize,
+    /// Whether replies (SEND_REPLY_MESSAGE) are also stored in the reply topic.
+    pub store_reply_message_enable: bool,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
     /// system property `rocketmq.broker.rebalance.lockMaxLiveTime`, read here as a key).
     pub rebalance_lock_max_live_time: u64,
@@ -72,6 +74,7 @@ impl Default for BrokerConfig {
             notify_consumer_ids_changed_enable: true,
             channel_expired_timeout: 120_000,
             send_thread_pool_queue_capacity: 10_000,
+            store_reply_message_enable: true,
             rebalance_lock_max_live_time: 60_000,
             server: remoting::ServerSettings::default(),
             raw: HashMap::new(),
@@ -129,6 +132,7 @@ impl BrokerConfig {
             "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = parse(key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = parse(key, v)?,
             "sendThreadPoolQueueCapacity" => self.send_thread_pool_queue_capacity = parse(key, v)?,
+            "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             _ => {
                 self.server.set(key, v).map_err(|_| ConfigError {
@@ -203,6 +207,7 @@ impl BrokerConfig {
                 "sendThreadPoolQueueCapacity",
                 self.send_thread_pool_queue_capacity.to_string(),
             ),
+            ("storeReplyMessageEnable", self.store_reply_message_enable.to_string()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",
                 self.rebalance_lock_max_live_time.to_string(),

@@ -5,6 +5,7 @@ mod client;
 mod lock;
 mod offset;
 mod pull;
+mod reply;
 mod send;
 
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::SEND_MESSAGE_V2, send::send_message);
     r.route_with(s, request::SEND_BATCH_MESSAGE, send::send_message);
     r.route_with(s, request::CONSUMER_SEND_MSG_BACK, send::consumer_send_msg_back);
+    r.route_with(s, request::SEND_REPLY_MESSAGE, reply::send_reply_message);
+    r.route_with(s, request::SEND_REPLY_MESSAGE_V2, reply::send_reply_message);
 
     r.route_with(s, request::PULL_MESSAGE, pull::pull_message);
 

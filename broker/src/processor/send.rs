@@ -15,7 +15,7 @@ use crate::topic_config::{is_send_forbidden, validate_topic_name, DLQ_GROUP_TOPI
 use crate::{faq, BrokerState};
 
 fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
-    Ok(Some(RemotingCommand::response_to(req, code, Some(remark.into()))))
+    Ok(Some(refuse(req, code, remark)))
 }
 
 pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -26,74 +26,11 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     } else {
         req.decode_header()?
     };
+    let queue_id = match msg_check(&state, &conn, &req, &h) {
+        Ok(queue_id) => queue_id,
+        Err(refused) => return Ok(Some(refused)),
+    };
     let config = &state.config;
-    // A broker without write permission refuses order topics here; for the rest the name
-    // server already advertises the reduced permission (as Java does).
-    if config.broker_permission & perm::WRITE == 0 && state.topics.select(&h.topic).is_some_and(|t| t.order) {
-        return reply(
-            &req,
-            response::NO_PERMISSION,
-            format!("the broker[{}] sending message is forbidden", config.broker_ip1),
-        );
-    }
-    if let Err(remark) = validate_topic_name(&h.topic) {
-        return reply(&req, response::SYSTEM_ERROR, remark);
-    }
-    if is_send_forbidden(&h.topic) {
-        return reply(
-            &req,
-            response::NO_PERMISSION,
-            format!("Sending message to topic[{}] is forbidden.", h.topic),
-        );
-    }
-
-    let topic_config = match state.topics.select(&h.topic) {
-        Some(tc) => Some(tc),
-        None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
-            Some(state.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0))
-        }
-        None if config.auto_create_topic_enable => {
-            state
-                .topics
-                .create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
-        }
-        None => None,
-    };
-    let Some(topic_config) = topic_config else {
-        return reply(
-            &req,
-            response::TOPIC_NOT_EXIST,
-            format!("topic[{}] not exist, apply first please!{}", h.topic, faq()),
-        );
-    };
-    let queue_count = topic_config.write_queue_nums.max(topic_config.read_queue_nums);
-    if h.queue_id >= queue_count {
-        return reply(
-            &req,
-            response::SYSTEM_ERROR,
-            format!(
-                "request queueId[{}] is illegal, {:?} Producer: {}",
-                h.queue_id,
-                topic_config,
-                conn.peer_addr()
-            ),
-        );
-    }
-    let queue_id = if h.queue_id < 0 {
-        random_queue(topic_config.write_queue_nums)
-    } else {
-        h.queue_id
-    };
-    if req.body.len() > state.store.config().max_message_size {
-        return reply(
-            &req,
-            response::MESSAGE_ILLEGAL,
-            format!(
-                "the message body size over max value, MAX: {}",
-                state.store.config().max_message_size
-            ),
-        );
-    }
 
     // Backpressure: a bounded number of puts may wait on the store at once.
     let Ok(_permit) = state.send_permits.try_acquire() else {
@@ -174,6 +111,91 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     res.ext_mut().insert("MSG_REGION", "DefaultRegion");
     res.ext_mut().insert("TRACE_ON", "true");
     Ok(Some(res))
+}
+
+/// Java's `msgCheck`, shared by sends and replies: write permission, the topic's name,
+/// existence (auto-created from the default topic when allowed, retry topics always),
+/// queue id and body size. The queue to write to, or the refusal to send back.
+pub(crate) fn msg_check(
+    state: &BrokerState,
+    conn: &Connection,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+) -> Result<i32, RemotingCommand> {
+    let config = &state.config;
+    // A broker without write permission refuses order topics here; for the rest the name
+    // server already advertises the reduced permission (as Java does).
+    if config.broker_permission & perm::WRITE == 0 && state.topics.select(&h.topic).is_some_and(|t| t.order) {
+        return Err(refuse(
+            req,
+            response::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", config.broker_ip1),
+        ));
+    }
+    if let Err(remark) = validate_topic_name(&h.topic) {
+        return Err(refuse(req, response::SYSTEM_ERROR, remark));
+    }
+    if is_send_forbidden(&h.topic) {
+        return Err(refuse(
+            req,
+            response::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        ));
+    }
+
+    let topic_config = match state.topics.select(&h.topic) {
+        Some(tc) => Some(tc),
+        None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
+            Some(state.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0))
+        }
+        None if config.auto_create_topic_enable => {
+            state
+                .topics
+                .create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
+        }
+        None => None,
+    };
+    let Some(topic_config) = topic_config else {
+        return Err(refuse(
+            req,
+            response::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist, apply first please!{}", h.topic, faq()),
+        ));
+    };
+    let queue_count = topic_config.write_queue_nums.max(topic_config.read_queue_nums);
+    if h.queue_id >= queue_count {
+        return Err(refuse(
+            req,
+            response::SYSTEM_ERROR,
+            format!(
+                "request queueId[{}] is illegal, {:?} Producer: {}",
+                h.queue_id,
+                topic_config,
+                conn.peer_addr()
+            ),
+        ));
+    }
+    let queue_id = if h.queue_id < 0 {
+        random_queue(topic_config.write_queue_nums)
+    } else {
+        h.queue_id
+    };
+    if req.body.len() > state.store.config().max_message_size {
+        return Err(refuse(
+            req,
+            response::MESSAGE_ILLEGAL,
+            format!(
+                "the message body size over max value, MAX: {}",
+                state.store.config().max_message_size
+            ),
+        ));
+    }
+
+    Ok(queue_id)
+}
+
+fn refuse(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
+    RemotingCommand::response_to(req, code, Some(remark.into()))
 }
 
 fn random_queue(write_queues: i32) -> i32 {

@@ -93,6 +93,27 @@ command_header! {
 }
 
 command_header! {
+    /// PUSH_REPLY_MESSAGE_TO_CLIENT (326): a reply the broker hands to the requester, with
+    /// the long field names (unlike the one-letter SEND_REPLY_MESSAGE_V2 it came in).
+    pub struct ReplyMessageRequestHeader {
+        req producer_group: String = "producerGroup",
+        req topic: String = "topic",
+        req default_topic: String = "defaultTopic",
+        req default_topic_queue_nums: i32 = "defaultTopicQueueNums",
+        req queue_id: i32 = "queueId",
+        req sys_flag: i32 = "sysFlag",
+        req born_timestamp: i64 = "bornTimestamp",
+        req flag: i32 = "flag",
+        opt properties: String = "properties",
+        opt reconsume_times: i32 = "reconsumeTimes",
+        opt unit_mode: bool = "unitMode",
+        req born_host: String = "bornHost",
+        req store_host: String = "storeHost",
+        req store_timestamp: i64 = "storeTimestamp",
+    }
+}
+
+command_header! {
     pub struct PullMessageRequestHeader {
         req consumer_group: String = "consumerGroup",
         req topic: String = "topic",
