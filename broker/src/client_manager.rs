@@ -123,6 +123,18 @@ impl ClientManager {
             .map(|c| c.conn.clone())
     }
 
+    /// A live connection of a producer of `group` (Java's `getAvailableChannel`): where
+    /// transaction checks go.
+    pub fn producer_of_group(&self, group: &str) -> Option<Connection> {
+        let g = self.groups.lock().unwrap();
+        g.producers
+            .get(group)?
+            .values()
+            .filter(|c| !c.conn.is_closed())
+            .max_by_key(|c| c.last_update)
+            .map(|c| c.conn.clone())
+    }
+
     /// Removes a client from the named groups; returns consumer groups that changed.
     pub fn unregister(
         &self,

@@ -34,6 +34,13 @@ pub struct BrokerConfig {
     pub channel_expired_timeout: u64,
     /// Puts waiting for the store beyond this many get SYSTEM_BUSY.
     pub send_thread_pool_queue_capacity: usize,
+    /// Transactions: how often half messages are checked, how old one must be before
+    /// its producer is asked, how many checks before it is given up, and whether
+    /// transactional sends are refused (Java's keys and defaults).
+    pub transaction_check_interval: u64,
+    pub transaction_time_out: u64,
+    pub transaction_check_max: i32,
+    pub reject_transaction_message: bool,
     /// Whether replies (SEND_REPLY_MESSAGE) are also stored in the reply topic.
     pub store_reply_message_enable: bool,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
@@ -74,6 +81,10 @@ impl Default for BrokerConfig {
             notify_consumer_ids_changed_enable: true,
             channel_expired_timeout: 120_000,
             send_thread_pool_queue_capacity: 10_000,
+            transaction_check_interval: 60_000,
+            transaction_time_out: 6_000,
+            transaction_check_max: 15,
+            reject_transaction_message: false,
             store_reply_message_enable: true,
             rebalance_lock_max_live_time: 60_000,
             server: remoting::ServerSettings::default(),
@@ -132,6 +143,10 @@ impl BrokerConfig {
             "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = parse(key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = parse(key, v)?,
             "sendThreadPoolQueueCapacity" => self.send_thread_pool_queue_capacity = parse(key, v)?,
+            "transactionCheckInterval" => self.transaction_check_interval = parse(key, v)?,
+            "transactionTimeOut" => self.transaction_time_out = parse(key, v)?,
+            "transactionCheckMax" => self.transaction_check_max = parse(key, v)?,
+            "rejectTransactionMessage" => self.reject_transaction_message = parse(key, v)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             _ => {
@@ -207,6 +222,10 @@ impl BrokerConfig {
                 "sendThreadPoolQueueCapacity",
                 self.send_thread_pool_queue_capacity.to_string(),
             ),
+            ("transactionCheckInterval", self.transaction_check_interval.to_string()),
+            ("transactionTimeOut", self.transaction_time_out.to_string()),
+            ("transactionCheckMax", self.transaction_check_max.to_string()),
+            ("rejectTransactionMessage", self.reject_transaction_message.to_string()),
             ("storeReplyMessageEnable", self.store_reply_message_enable.to_string()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",

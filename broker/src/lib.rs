@@ -11,6 +11,7 @@ pub mod registration;
 pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;
+pub mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct BrokerState {
     pub delay_offsets: schedule::DelayOffsets,
     pub clients: ClientManager,
     pub hold: PullRequestHold,
+    /// Held while a transaction is decided or a check round runs (see `transaction`).
+    pub transaction_lock: tokio::sync::Mutex<()>,
     /// Queue locks of orderly consumers.
     pub rebalance_locks: rebalance_lock::RebalanceLockManager,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
@@ -114,6 +117,7 @@ impl Broker {
             delay_offsets: schedule::DelayOffsets::load(&root)?,
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
+            transaction_lock: tokio::sync::Mutex::new(()),
             rebalance_locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
             )),
@@ -145,6 +149,7 @@ impl Broker {
         tasks.push(tokio::spawn(registration::run(state.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone())));
         tasks.push(tokio::spawn(schedule::run(state.clone())));
+        tasks.push(tokio::spawn(transaction::run(state.clone())));
         info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
         Ok(Broker { server, state, tasks })
     }

@@ -7,6 +7,7 @@ mod offset;
 mod pull;
 mod reply;
 mod send;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::SEND_MESSAGE_V2, send::send_message);
     r.route_with(s, request::SEND_BATCH_MESSAGE, send::send_message);
     r.route_with(s, request::CONSUMER_SEND_MSG_BACK, send::consumer_send_msg_back);
+    r.route_with(s, request::END_TRANSACTION, transaction::end_transaction);
     r.route_with(s, request::SEND_REPLY_MESSAGE, reply::send_reply_message);
     r.route_with(s, request::SEND_REPLY_MESSAGE_V2, reply::send_reply_message);
 

@@ -12,7 +12,7 @@ use store::codec::{self, property};
 use store::{MessageBatchToStore, MessageToStore, PutMessageStatus};
 
 use crate::topic_config::{is_send_forbidden, validate_topic_name, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
-use crate::{faq, BrokerState};
+use crate::{faq, transaction, BrokerState};
 
 fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
     Ok(Some(refuse(req, code, remark)))
@@ -43,9 +43,23 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
 
     let mut properties = codec::string_to_properties(h.properties.as_deref().unwrap_or(""));
     codec::insert_property(&mut properties, "CLUSTER", &config.broker_cluster_name);
-    // WAIT only tells the broker whether to wait for the flush; Java does not store it.
+    // WAIT only tells the broker whether to wait for the flush; Java does not store it
+    // (except in a half message, whose text it writes again from the whole map).
     let wait = codec::get_property(&properties, property::WAIT) != Some("false");
-    properties.retain(|(name, _)| name != property::WAIT);
+    let prepared = !is_batch_header(&h) && transaction::is_prepared(&properties);
+    if prepared && config.reject_transaction_message {
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!(
+                "the broker[{}] sending transaction message is forbidden",
+                config.broker_ip1
+            ),
+        );
+    }
+    if !prepared {
+        properties.retain(|(name, _)| name != property::WAIT);
+    }
     let born_host = conn.peer_addr();
     // As in Java, the header's batch flag (not the request code) picks the batch path.
     let is_batch = h.batch == Some(true);
@@ -72,6 +86,9 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         msg.store_host = state.store_addr;
         msg.reconsume_times = h.reconsume_times.unwrap_or(0);
         msg.wait_store_msg_ok = wait;
+        if prepared {
+            transaction::to_half(&mut msg);
+        }
         state.store.put_message_async(&msg).await
     };
 
@@ -196,6 +213,10 @@ pub(crate) fn msg_check(
 
 fn refuse(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
     RemotingCommand::response_to(req, code, Some(remark.into()))
+}
+
+fn is_batch_header(h: &SendMessageRequestHeader) -> bool {
+    h.batch == Some(true)
 }
 
 fn random_queue(write_queues: i32) -> i32 {

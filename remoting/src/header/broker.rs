@@ -114,6 +114,30 @@ command_header! {
 }
 
 command_header! {
+    /// END_TRANSACTION (37, oneway): the producer's decision on a half message.
+    pub struct EndTransactionRequestHeader {
+        req producer_group: String = "producerGroup",
+        req tran_state_table_offset: i64 = "tranStateTableOffset",
+        req commit_log_offset: i64 = "commitLogOffset",
+        req commit_or_rollback: i32 = "commitOrRollback",
+        opt from_transaction_check: bool = "fromTransactionCheck",
+        req msg_id: String = "msgId",
+        opt transaction_id: String = "transactionId",
+    }
+}
+
+command_header! {
+    /// CHECK_TRANSACTION_STATE (39, oneway push): the broker asks a producer to decide.
+    pub struct CheckTransactionStateRequestHeader {
+        req tran_state_table_offset: i64 = "tranStateTableOffset",
+        req commit_log_offset: i64 = "commitLogOffset",
+        opt msg_id: String = "msgId",
+        opt transaction_id: String = "transactionId",
+        opt offset_msg_id: String = "offsetMsgId",
+    }
+}
+
+command_header! {
     pub struct PullMessageRequestHeader {
         req consumer_group: String = "consumerGroup",
         req topic: String = "topic",

@@ -1,0 +1,432 @@
+//! Transactional messages, stored as Java 4.9.8 stores them so either broker can resolve
+//! what the other left pending.
+//!
+//! - A prepared send (`TRAN_MSG=true`) is stored as a plain message in
+//!   `RMQ_SYS_TRANS_HALF_TOPIC` queue 0, its real topic and queue in `REAL_TOPIC` /
+//!   `REAL_QID`: consumers never see it.
+//! - END_TRANSACTION commits (the message goes to its real topic with the COMMIT sys flag,
+//!   its properties as in the half message, `preparedTransactionOffset` pointing back at
+//!   it) or rolls back; either way an op record goes to `RMQ_SYS_TRANS_OP_HALF_TOPIC`
+//!   (same queue id, tag `d`, body = the half message's queue offset).
+//! - The check service walks the half queue from its own progress (consumer offsets of
+//!   group `CID_RMQ_SYS_TRANS`, as Java keeps them): a half message with an op record is
+//!   done; one older than `transactionTimeOut` (or its `CHECK_IMMUNITY_TIME_IN_SECONDS`) is
+//!   put back at the end of the half queue with `TRANSACTION_CHECK_TIMES` raised and its
+//!   producer group is asked with CHECK_TRANSACTION_STATE; past `transactionCheckMax`
+//!   checks it goes to `TRANS_CHECK_MAX_TIME_TOPIC` instead.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use remoting::code::request;
+use remoting::header::broker::CheckTransactionStateRequestHeader;
+use remoting::protocol::route::perm;
+use remoting::RemotingCommand;
+use store::codec::{self, property, sys_flag, DecodedMessage, EncodeFields};
+use store::{MessageToStore, PutMessageStatus};
+use tracing::{debug, info, warn};
+
+use crate::BrokerState;
+
+pub const HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+pub const OP_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+pub const CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
+/// The group under which the check service keeps its progress.
+pub const CHECK_GROUP: &str = "CID_RMQ_SYS_TRANS";
+/// Tag of op records.
+const REMOVE_TAG: &str = "d";
+const PRODUCER_GROUP: &str = "PGROUP";
+const CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
+const CHECK_IMMUNITY_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+/// Half messages read per step of a check round.
+const BATCH: usize = 32;
+
+/// Whether a send is the prepared half of a transaction (`Boolean.parseBoolean` of TRAN_MSG).
+pub fn is_prepared(properties: &[(String, String)]) -> bool {
+    codec::get_property(properties, property::TRANSACTION_PREPARED).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Turns a prepared send into its half message. `properties` are the message's as sent
+/// plus CLUSTER, WAIT still in them (Java keeps it in a half message's text).
+pub fn to_half(msg: &mut MessageToStore) {
+    codec::insert_property(&mut msg.properties, property::REAL_TOPIC, &msg.topic);
+    codec::insert_property(&mut msg.properties, property::REAL_QUEUE_ID, &msg.queue_id.to_string());
+    msg.properties_string = Some(codec::properties_string_java_order(&msg.properties));
+    // The store acts on its map only: a half message is never delayed.
+    msg.properties.retain(|(k, _)| k != property::DELAY);
+    msg.sys_flag &= !sys_flag::TRANSACTION_ROLLBACK_TYPE;
+    msg.topic = HALF_TOPIC.to_string();
+    msg.queue_id = 0;
+}
+
+/// Why an END_TRANSACTION cannot be applied (Java's remarks).
+#[derive(Debug, PartialEq, Eq)]
+pub enum EndError {
+    NotFound,
+    WrongGroup,
+    WrongQueueOffset,
+    WrongCommitLogOffset,
+    AlreadyResolved,
+    Store(PutMessageStatus),
+}
+
+impl EndError {
+    pub fn remark(&self) -> String {
+        match self {
+            EndError::NotFound => "Find prepared transaction message failed".into(),
+            EndError::WrongGroup => "The producer group wrong".into(),
+            EndError::WrongQueueOffset => "The transaction state table offset wrong".into(),
+            EndError::WrongCommitLogOffset => "The commit log offset wrong".into(),
+            EndError::AlreadyResolved => "The transaction was already committed or rolled back".into(),
+            EndError::Store(status) => format!("storing the transaction's outcome failed: {status:?}"),
+        }
+    }
+}
+
+/// The half message at `commit_log_offset`, checked against what the producer says of it.
+fn half_message(
+    state: &BrokerState,
+    producer_group: &str,
+    tran_state_table_offset: i64,
+    commit_log_offset: i64,
+) -> Result<DecodedMessage, EndError> {
+    let (_, half) = state
+        .store
+        .message_by_commitlog_offset(commit_log_offset)
+        .filter(|(_, m)| m.topic == HALF_TOPIC)
+        .ok_or(EndError::NotFound)?;
+    if half.property(PRODUCER_GROUP) != Some(producer_group) {
+        return Err(EndError::WrongGroup);
+    }
+    if half.queue_offset != tran_state_table_offset {
+        return Err(EndError::WrongQueueOffset);
+    }
+    if half.commit_log_offset != commit_log_offset {
+        return Err(EndError::WrongCommitLogOffset);
+    }
+    Ok(half)
+}
+
+/// Commits (`commit`) or rolls back the half message the producer names.
+pub async fn end(
+    state: &BrokerState,
+    producer_group: &str,
+    tran_state_table_offset: i64,
+    commit_log_offset: i64,
+    commit: bool,
+) -> Result<(), EndError> {
+    let half = half_message(state, producer_group, tran_state_table_offset, commit_log_offset)?;
+    // One decision at a time, and not while a check round runs: a round that had read the
+    // op records before this decision's would put the half message back and ask again.
+    let _one_at_a_time = state.transaction_lock.lock().await;
+    // Java would commit a second time; a second decision changes nothing here. Below the
+    // check service's progress a half message is either decided or was put back (the
+    // copy is what gets decided).
+    if half.queue_offset < progress(state, HALF_TOPIC, half.queue_id)
+        || resolved_offsets(state, half.queue_id).contains(&half.queue_offset)
+    {
+        return Err(EndError::AlreadyResolved);
+    }
+    if commit {
+        let real = committed(&half).ok_or(EndError::NotFound)?;
+        let result = state.store.put_message_async(&real).await;
+        if !result.is_ok() {
+            return Err(EndError::Store(result.status));
+        }
+    }
+    write_op(state, &half).await;
+    Ok(())
+}
+
+/// The real message a commit stores: the half message's body and properties (their text
+/// as stored, REAL_TOPIC and TRAN_MSG included, as Java writes it), in its real topic and
+/// queue, with the COMMIT sys flag and a pointer back at the half message.
+fn committed(half: &DecodedMessage) -> Option<MessageToStore> {
+    let topic = half.property(property::REAL_TOPIC)?.to_string();
+    let queue_id: i32 = half.property(property::REAL_QUEUE_ID)?.parse().ok()?;
+    let mut map = half.properties.clone();
+    map.retain(|(k, _)| k != property::DELAY);
+    let mut msg = MessageToStore::new(&topic, queue_id, half.body.clone(), map);
+    msg.properties_string = Some(half.properties_string.clone());
+    msg.flag = half.flag;
+    msg.sys_flag = (half.sys_flag
+        & !(sys_flag::TRANSACTION_ROLLBACK_TYPE | sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6))
+        | sys_flag::TRANSACTION_COMMIT_TYPE;
+    msg.born_timestamp = half.born_timestamp;
+    msg.born_host = half.born_host;
+    msg.store_host = half.store_host;
+    msg.reconsume_times = half.reconsume_times;
+    msg.prepared_transaction_offset = half.commit_log_offset;
+    msg.wait_store_msg_ok = false;
+    Some(msg)
+}
+
+/// The op record that marks a half message done.
+async fn write_op(state: &BrokerState, half: &DecodedMessage) {
+    state.topics.create_if_absent(OP_TOPIC, 1, perm::READ | perm::WRITE, 0);
+    let props = vec![
+        (property::TAGS.to_string(), REMOVE_TAG.to_string()),
+        (property::WAIT.to_string(), "true".to_string()),
+    ];
+    let text = codec::properties_string_java_order(&props);
+    let mut op = MessageToStore::new(
+        OP_TOPIC,
+        half.queue_id,
+        half.queue_offset.to_string().into_bytes(),
+        props,
+    );
+    op.properties_string = Some(text);
+    op.born_host = state.store_addr;
+    op.store_host = state.store_addr;
+    op.wait_store_msg_ok = false;
+    let result = state.store.put_message_async(&op).await;
+    if !result.is_ok() {
+        warn!(half_offset = half.queue_offset, status = ?result.status, "writing a transaction op record failed");
+    }
+}
+
+/// Half queue offsets that have an op record, among the op records the check service has
+/// not moved past yet (the only ones that can name offsets at or after its progress).
+fn resolved_offsets(state: &BrokerState, queue_id: i32) -> HashSet<i64> {
+    let mut done = HashSet::new();
+    let mut offset = progress(state, OP_TOPIC, queue_id);
+    loop {
+        let found = state.store.get_messages(OP_TOPIC, queue_id, offset, BATCH, 0, None);
+        if found.messages.is_empty() {
+            if found.next_begin_offset > offset {
+                offset = found.next_begin_offset;
+                continue;
+            }
+            break;
+        }
+        for m in &found.messages {
+            if let Some(half) = op_target(&m.bytes) {
+                done.insert(half);
+            }
+            offset = m.queue_offset + 1;
+        }
+    }
+    done
+}
+
+/// The half queue offset an op record names.
+fn op_target(bytes: &[u8]) -> Option<i64> {
+    let m = store::decode_message(bytes).ok()?;
+    if m.tags() != Some(REMOVE_TAG) {
+        return None;
+    }
+    std::str::from_utf8(&m.body).ok()?.trim().parse().ok()
+}
+
+/// The check service's progress in a queue of the half or op topic.
+fn progress(state: &BrokerState, topic: &str, queue_id: i32) -> i64 {
+    let committed = state.offsets.query(CHECK_GROUP, topic, queue_id);
+    if committed >= 0 {
+        committed
+    } else {
+        state.store.min_offset_in_queue(topic, queue_id)
+    }
+}
+
+pub async fn run(state: Arc<BrokerState>) {
+    let interval = Duration::from_millis(state.config.transaction_check_interval.max(100));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await; // the first tick is immediate; Java waits a whole interval
+    loop {
+        ticker.tick().await;
+        for queue_id in state.store.queue_ids(HALF_TOPIC) {
+            let _one_at_a_time = state.transaction_lock.lock().await;
+            check_queue(&state, queue_id).await;
+        }
+    }
+}
+
+/// One check round over one half queue.
+async fn check_queue(state: &BrokerState, queue_id: i32) {
+    let start = progress(state, HALF_TOPIC, queue_id);
+    let max = state.store.max_offset_in_queue(HALF_TOPIC, queue_id);
+    if start >= max {
+        return;
+    }
+    let done = resolved_offsets(state, queue_id);
+    let now = remoting::protocol::topic::now_millis();
+    let mut next = start;
+    'scan: while next < max {
+        let found = state.store.get_messages(HALF_TOPIC, queue_id, next, BATCH, 0, None);
+        if found.messages.is_empty() {
+            if found.next_begin_offset > next {
+                next = found.next_begin_offset; // CommitLog data gone (retention)
+                continue;
+            }
+            break;
+        }
+        for stored in &found.messages {
+            if stored.queue_offset < next {
+                continue;
+            }
+            if done.contains(&stored.queue_offset) {
+                next = stored.queue_offset + 1;
+                continue;
+            }
+            let Ok(half) = store::decode_message(&stored.bytes) else {
+                warn!(offset = stored.queue_offset, "skipping an undecodable half message");
+                next = stored.queue_offset + 1;
+                continue;
+            };
+            let checks: i32 = half.property(CHECK_TIMES).and_then(|v| v.parse().ok()).unwrap_or(0);
+            if checks >= state.config.transaction_check_max {
+                discard(state, &half).await;
+                next = stored.queue_offset + 1;
+                continue;
+            }
+            let immunity_ms = half
+                .property(CHECK_IMMUNITY_SECONDS)
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(|s| s * 1000)
+                .unwrap_or(state.config.transaction_time_out as i64);
+            if now - half.born_timestamp < immunity_ms {
+                break 'scan; // this one and all after it are too young
+            }
+            if !check(state, half, checks + 1).await {
+                break 'scan; // could not put it back: try again next round
+            }
+            next = stored.queue_offset + 1;
+        }
+    }
+    if next > start {
+        state.offsets.commit(CHECK_GROUP, HALF_TOPIC, queue_id, next);
+        advance_op_progress(state, queue_id, next);
+    }
+}
+
+/// Moves the op progress past op records that name half offsets below `half_progress`.
+fn advance_op_progress(state: &BrokerState, queue_id: i32, half_progress: i64) {
+    let mut offset = progress(state, OP_TOPIC, queue_id);
+    let start = offset;
+    'scan: loop {
+        let found = state.store.get_messages(OP_TOPIC, queue_id, offset, BATCH, 0, None);
+        if found.messages.is_empty() {
+            break;
+        }
+        for m in &found.messages {
+            match op_target(&m.bytes) {
+                Some(target) if target >= half_progress => break 'scan,
+                _ => offset = m.queue_offset + 1,
+            }
+        }
+    }
+    if offset > start {
+        state.offsets.commit(CHECK_GROUP, OP_TOPIC, queue_id, offset);
+    }
+}
+
+/// Puts the half message back at the end of its queue with one more check counted, then
+/// asks a producer of its group. False when it could not be put back.
+async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
+    let mut props = half.properties.clone();
+    codec::insert_property(&mut props, CHECK_TIMES, &checks.to_string());
+    let mut renewed = MessageToStore::new(HALF_TOPIC, half.queue_id, half.body.clone(), props.clone());
+    renewed.properties_string = Some(codec::properties_string_java_order(&props));
+    renewed.properties.retain(|(k, _)| k != property::DELAY);
+    renewed.flag = half.flag;
+    renewed.sys_flag = half.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6);
+    renewed.born_timestamp = half.born_timestamp;
+    renewed.born_host = half.born_host;
+    renewed.store_host = half.store_host;
+    renewed.reconsume_times = half.reconsume_times;
+    renewed.wait_store_msg_ok = false;
+    let result = state.store.put_message_async(&renewed).await;
+    let ok = result.is_ok();
+    let Some(append) = result.append.filter(|_| ok) else {
+        warn!(status = ?result.status, "putting a half message back for its check failed");
+        return false;
+    };
+    let group = half.property(PRODUCER_GROUP).unwrap_or_default().to_string();
+    let Some(producer) = state.clients.producer_of_group(&group) else {
+        warn!(group, "Check transaction failed, channel is null");
+        return true;
+    };
+    let Some((_, renewed_msg)) = state.store.message_by_commitlog_offset(append.wrote_offset) else {
+        return true;
+    };
+    let uniq = renewed_msg.unique_key().map(str::to_string);
+    let header = CheckTransactionStateRequestHeader {
+        tran_state_table_offset: append.logics_offset,
+        commit_log_offset: append.wrote_offset,
+        msg_id: uniq.clone(),
+        transaction_id: uniq,
+        offset_msg_id: Some(append.msg_id()),
+    };
+    let body = check_body(&renewed_msg);
+    let ask = RemotingCommand::request_with_header(request::CHECK_TRANSACTION_STATE, &header).with_body(body);
+    debug!(
+        group,
+        offset = append.logics_offset,
+        checks,
+        "asking a producer for a transaction's state"
+    );
+    if let Err(e) = producer.oneway(ask).await {
+        warn!(group, error = %e, "sending a transaction check failed");
+    }
+    true
+}
+
+/// The message a check carries: the half message encoded as stored, but in its real
+/// topic and queue (as Java's `sendCheckMessage` sends it).
+fn check_body(m: &DecodedMessage) -> Vec<u8> {
+    let topic = m.property(property::REAL_TOPIC).unwrap_or(&m.topic).to_string();
+    let queue_id = m
+        .property(property::REAL_QUEUE_ID)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(m.queue_id);
+    let mut out = Vec::new();
+    let born: SocketAddr = m.born_host;
+    let stored: SocketAddr = m.store_host;
+    codec::encode_message(
+        &mut out,
+        &EncodeFields {
+            body_crc: m.body_crc,
+            queue_id,
+            flag: m.flag,
+            queue_offset: m.queue_offset,
+            physical_offset: m.commit_log_offset,
+            sys_flag: m.sys_flag,
+            born_timestamp: m.born_timestamp,
+            born_host: &born,
+            store_timestamp: m.store_timestamp,
+            store_host: &stored,
+            reconsume_times: m.reconsume_times,
+            prepared_transaction_offset: m.prepared_transaction_offset,
+            body: &m.body,
+            topic: topic.as_bytes(),
+            properties: &[m.properties_string.as_bytes()],
+        },
+    );
+    out
+}
+
+/// A half message checked too often: kept in TRANS_CHECK_MAX_TIME_TOPIC, no longer checked.
+async fn discard(state: &BrokerState, half: &DecodedMessage) {
+    state
+        .topics
+        .create_if_absent(CHECK_MAX_TIME_TOPIC, 1, perm::READ | perm::WRITE, 0);
+    let mut msg = MessageToStore::new(CHECK_MAX_TIME_TOPIC, 0, half.body.clone(), half.properties.clone());
+    msg.properties_string = Some(half.properties_string.clone());
+    msg.properties.retain(|(k, _)| k != property::DELAY);
+    msg.flag = half.flag;
+    msg.sys_flag = half.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6);
+    msg.born_timestamp = half.born_timestamp;
+    msg.born_host = half.born_host;
+    msg.store_host = half.store_host;
+    msg.reconsume_times = half.reconsume_times;
+    msg.wait_store_msg_ok = false;
+    let result = state.store.put_message_async(&msg).await;
+    info!(
+        offset = half.queue_offset,
+        ok = result.is_ok(),
+        "half message checked transactionCheckMax times; moved to {CHECK_MAX_TIME_TOPIC}"
+    );
+}
