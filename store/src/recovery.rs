@@ -134,7 +134,7 @@ fn written_bytes_after(f: &MappedFile, from: u64) -> u64 {
 }
 
 /// First message's store timestamp in a file (0 when none).
-fn first_store_timestamp(f: &MappedFile) -> i64 {
+pub(crate) fn first_store_timestamp(f: &MappedFile) -> i64 {
     let buf = f.read_unpublished(0);
     if codec::read_i32(buf, 4) != Some(codec::MESSAGE_MAGIC_CODE)
         && codec::read_i32(buf, 4) != Some(codec::MESSAGE_MAGIC_CODE_V2)

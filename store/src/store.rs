@@ -527,6 +527,22 @@ impl MessageStore {
         max_bytes: usize,
         tag_filter: Option<&dyn Fn(i64) -> bool>,
     ) -> GetResult {
+        self.get_messages_filtered(topic, queue_id, offset, max_count, max_bytes, tag_filter, None)
+    }
+
+    /// `get_messages` with a second filter that sees each record's bytes (SQL92 filters
+    /// read the properties); a message it rejects is passed over like a tag mismatch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_messages_filtered(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_count: usize,
+        max_bytes: usize,
+        tag_filter: Option<&dyn Fn(i64) -> bool>,
+        record_filter: Option<&dyn Fn(&[u8]) -> bool>,
+    ) -> GetResult {
         let inner = &self.inner;
         let mut res = GetResult {
             status: GetMessageStatus::NoMessageInQueue,
@@ -592,6 +608,9 @@ impl MessageStore {
                     }
                 }
                 match inner.commit_log.read(u.commit_log_offset, u.size.max(0) as usize) {
+                    Some(bytes) if record_filter.is_some_and(|f| !f(&bytes)) => {
+                        next_file_start = i64::MIN;
+                    }
                     Some(bytes) => {
                         total += bytes.len();
                         res.messages.push(StoredMessage {
@@ -792,6 +811,37 @@ impl MessageStore {
             messages,
             index_last_update_timestamp: ts,
             index_last_update_phy_offset: phy,
+        }
+    }
+
+    /// Calls `f` for every record stored at or after `since` (store time, ms), oldest first,
+    /// starting from the newest CommitLog file that began before `since`.
+    pub fn for_each_stored_since(&self, since: i64, mut f: impl FnMut(&codec::DispatchInfo<'_>)) {
+        let files = self.inner.commit_log.queue().files();
+        let start = files
+            .iter()
+            .rposition(|file| {
+                let ts = recovery::first_store_timestamp(file);
+                ts != 0 && ts <= since
+            })
+            .unwrap_or(0);
+        for file in &files[start..] {
+            let published = file.wrote_position();
+            if let Some(buf) = file.read(0, published as usize) {
+                let mut pos = 0usize;
+                while pos + 8 <= buf.len() {
+                    match codec::check_record(&buf[pos..], false) {
+                        codec::RecordCheck::Message(d) => {
+                            if d.store_timestamp >= since {
+                                f(&d);
+                            }
+                            pos += d.size as usize;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            file.drop_pages();
         }
     }
 
