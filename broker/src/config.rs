@@ -41,6 +41,13 @@ pub struct BrokerConfig {
     pub transaction_time_out: u64,
     pub transaction_check_max: i32,
     pub reject_transaction_message: bool,
+    /// Our extension: answer a retried send (same UNIQ_KEY and topic, within the window)
+    /// with the first send's result instead of storing it again (see `dedup`).
+    pub duplicate_send_check_enable: bool,
+    pub duplicate_send_check_window_seconds: u64,
+    pub duplicate_send_check_max_keys: usize,
+    /// Whether consumers may subscribe with SQL92 expressions (Java's default: false).
+    pub enable_property_filter: bool,
     /// Whether replies (SEND_REPLY_MESSAGE) are also stored in the reply topic.
     pub store_reply_message_enable: bool,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
@@ -85,6 +92,10 @@ impl Default for BrokerConfig {
             transaction_time_out: 6_000,
             transaction_check_max: 15,
             reject_transaction_message: false,
+            duplicate_send_check_enable: false,
+            duplicate_send_check_window_seconds: 120,
+            duplicate_send_check_max_keys: 1_000_000,
+            enable_property_filter: false,
             store_reply_message_enable: true,
             rebalance_lock_max_live_time: 60_000,
             server: remoting::ServerSettings::default(),
@@ -147,6 +158,10 @@ impl BrokerConfig {
             "transactionTimeOut" => self.transaction_time_out = parse(key, v)?,
             "transactionCheckMax" => self.transaction_check_max = parse(key, v)?,
             "rejectTransactionMessage" => self.reject_transaction_message = parse(key, v)?,
+            "duplicateSendCheckEnable" => self.duplicate_send_check_enable = parse(key, v)?,
+            "duplicateSendCheckWindowSeconds" => self.duplicate_send_check_window_seconds = parse(key, v)?,
+            "duplicateSendCheckMaxKeys" => self.duplicate_send_check_max_keys = parse(key, v)?,
+            "enablePropertyFilter" => self.enable_property_filter = parse(key, v)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             _ => {
@@ -226,6 +241,16 @@ impl BrokerConfig {
             ("transactionTimeOut", self.transaction_time_out.to_string()),
             ("transactionCheckMax", self.transaction_check_max.to_string()),
             ("rejectTransactionMessage", self.reject_transaction_message.to_string()),
+            ("duplicateSendCheckEnable", self.duplicate_send_check_enable.to_string()),
+            (
+                "duplicateSendCheckWindowSeconds",
+                self.duplicate_send_check_window_seconds.to_string(),
+            ),
+            (
+                "duplicateSendCheckMaxKeys",
+                self.duplicate_send_check_max_keys.to_string(),
+            ),
+            ("enablePropertyFilter", self.enable_property_filter.to_string()),
             ("storeReplyMessageEnable", self.store_reply_message_enable.to_string()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",

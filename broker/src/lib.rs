@@ -4,6 +4,7 @@
 pub mod client_manager;
 pub mod config;
 pub mod consumer_offset;
+pub mod dedup;
 pub mod long_polling;
 pub mod processor;
 pub mod rebalance_lock;
@@ -47,6 +48,8 @@ pub struct BrokerState {
     pub hold: PullRequestHold,
     /// Held while a transaction is decided or a check round runs (see `transaction`).
     pub transaction_lock: tokio::sync::Mutex<()>,
+    /// Retried sends already stored (`duplicateSendCheckEnable`; None when off).
+    pub dedup: Option<dedup::DuplicateSendCheck>,
     /// Queue locks of orderly consumers.
     pub rebalance_locks: rebalance_lock::RebalanceLockManager,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
@@ -63,6 +66,24 @@ pub enum StartError {
     Config(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Fills the duplicate-send table from the CommitLog records of the last window, so retries
+/// of sends acknowledged before a restart are still caught.
+fn rebuild_dedup(state: &BrokerState, dedup: &dedup::DuplicateSendCheck) {
+    let window_ms = (state.config.duplicate_send_check_window_seconds * 1000) as i64;
+    let since = remoting::protocol::topic::now_millis() - window_ms;
+    state.store.for_each_stored_since(since, |d| {
+        if let Some(uniq) = d.unique_key {
+            let first = dedup::FirstSend {
+                msg_id: store::encode_offset_msg_id(&state.store_addr, d.commit_log_offset),
+                queue_id: d.queue_id,
+                queue_offset: d.queue_offset,
+            };
+            dedup.remember(&d.topic, uniq, first, d.store_timestamp);
+        }
+    });
+    info!(keys = dedup.len(), "duplicate-send table rebuilt from the CommitLog");
 }
 
 impl BrokerState {
@@ -118,6 +139,12 @@ impl Broker {
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
             transaction_lock: tokio::sync::Mutex::new(()),
+            dedup: config.duplicate_send_check_enable.then(|| {
+                dedup::DuplicateSendCheck::new(
+                    Duration::from_secs(config.duplicate_send_check_window_seconds),
+                    config.duplicate_send_check_max_keys,
+                )
+            }),
             rebalance_locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
             )),
@@ -128,6 +155,9 @@ impl Broker {
             config,
         });
         state.topics.persist()?;
+        if let Some(dedup) = state.dedup.as_ref() {
+            rebuild_dedup(&state, dedup);
+        }
 
         let hold_state = Arc::downgrade(&state);
         state

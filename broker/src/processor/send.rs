@@ -11,6 +11,7 @@ use remoting::{Connection, HandlerResult, RemotingCommand};
 use store::codec::{self, property};
 use store::{MessageBatchToStore, MessageToStore, PutMessageStatus};
 
+use crate::dedup::{FirstSend, Seen};
 use crate::topic_config::{is_send_forbidden, validate_topic_name, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::{faq, transaction, BrokerState};
 
@@ -63,11 +64,63 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     let born_host = conn.peer_addr();
     // As in Java, the header's batch flag (not the request code) picks the batch path.
     let is_batch = h.batch == Some(true);
+    // Our extension: a retried send already stored is answered with its first result.
+    let mut batch_body = req.body.clone();
+    let mut new_keys = Vec::new();
+    if let Some(dedup) = state.dedup.as_ref().filter(|_| !prepared) {
+        let now = remoting::protocol::topic::now_millis();
+        let keys: Vec<String> = if is_batch {
+            match codec::decode_batch_body(&req.body) {
+                Ok(items) => items
+                    .iter()
+                    .map(|item| {
+                        let props = String::from_utf8_lossy(item.properties);
+                        codec::find_property(&props, property::UNIQ_KEY)
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect(),
+                Err(_) => Vec::new(), // the store refuses it below
+            }
+        } else {
+            vec![codec::get_property(&properties, property::UNIQ_KEY)
+                .unwrap_or_default()
+                .to_string()]
+        };
+        let mut duplicates = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            if key.is_empty() {
+                continue;
+            }
+            match dedup.begin(&h.topic, key, now, DEDUP_WAIT).await {
+                Seen::Duplicate(first) => duplicates.push((i, first)),
+                Seen::New(k) => new_keys.push(k),
+            }
+        }
+        if !duplicates.is_empty() && duplicates.len() == keys.len() {
+            for k in new_keys {
+                dedup.abandon(k);
+            }
+            return Ok(Some(send_ok(&req, &duplicates[0].1)));
+        }
+        if !duplicates.is_empty() {
+            // A batch with some messages stored before: store only the others.
+            let items = codec::decode_batch_body(&req.body).unwrap_or_default();
+            let kept: Vec<(i32, &[u8], String)> = items
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !duplicates.iter().any(|(d, _)| d == i))
+                .map(|(_, it)| (it.flag, it.body, String::from_utf8_lossy(it.properties).into_owned()))
+                .collect();
+            let refs: Vec<(i32, &[u8], &str)> = kept.iter().map(|(f, b, p)| (*f, *b, p.as_str())).collect();
+            batch_body = codec::encode_batch_body(&refs).into();
+        }
+    }
     let result = if is_batch {
         let batch = MessageBatchToStore {
             topic: h.topic.clone(),
             queue_id,
-            body: req.body.clone(),
+            body: batch_body,
             properties,
             sys_flag: h.sys_flag,
             born_timestamp: h.born_timestamp,
@@ -117,8 +170,24 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         .append
         .filter(|_| code == response::SUCCESS || code == response::FLUSH_DISK_TIMEOUT)
     else {
+        if let Some(dedup) = state.dedup.as_ref() {
+            for k in new_keys {
+                dedup.abandon(k);
+            }
+        }
         return Ok(Some(RemotingCommand::response_to(&req, code, remark)));
     };
+    if let Some(dedup) = state.dedup.as_ref() {
+        let first = FirstSend {
+            msg_id: append.msg_id(),
+            queue_id,
+            queue_offset: append.logics_offset,
+        };
+        let now = remoting::protocol::topic::now_millis();
+        for k in new_keys {
+            dedup.stored(k, first.clone(), now);
+        }
+    }
     let mut res = RemotingCommand::response_to(&req, code, remark).with_header(&SendMessageResponseHeader {
         msg_id: append.msg_id(),
         queue_id,
@@ -213,6 +282,22 @@ pub(crate) fn msg_check(
 
 fn refuse(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
     RemotingCommand::response_to(req, code, Some(remark.into()))
+}
+
+/// How long a retry waits for its original's put to finish.
+const DEDUP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A send's answer repeated for a retry.
+fn send_ok(req: &RemotingCommand, first: &FirstSend) -> RemotingCommand {
+    let mut res = RemotingCommand::success(req).with_header(&SendMessageResponseHeader {
+        msg_id: first.msg_id.clone(),
+        queue_id: first.queue_id,
+        queue_offset: first.queue_offset,
+        transaction_id: None,
+    });
+    res.ext_mut().insert("MSG_REGION", "DefaultRegion");
+    res.ext_mut().insert("TRACE_ON", "true");
+    res
 }
 
 fn is_batch_header(h: &SendMessageRequestHeader) -> bool {
