@@ -3,8 +3,10 @@
 
 pub mod client_manager;
 pub mod config;
+pub mod consumer_filter;
 pub mod consumer_offset;
 pub mod dedup;
+pub mod filter;
 pub mod long_polling;
 pub mod processor;
 pub mod rebalance_lock;
@@ -50,6 +52,8 @@ pub struct BrokerState {
     pub transaction_lock: tokio::sync::Mutex<()>,
     /// Retried sends already stored (`duplicateSendCheckEnable`; None when off).
     pub dedup: Option<dedup::DuplicateSendCheck>,
+    /// Compiled SQL92 subscriptions, by topic and group.
+    pub filters: consumer_filter::ConsumerFilterManager,
     /// Queue locks of orderly consumers.
     pub rebalance_locks: rebalance_lock::RebalanceLockManager,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
@@ -136,6 +140,7 @@ impl Broker {
             groups: SubscriptionGroupManager::load(&root, config.auto_create_subscription_group)?,
             offsets: ConsumerOffsetManager::load(&root)?,
             delay_offsets: schedule::DelayOffsets::load(&root)?,
+            filters: consumer_filter::ConsumerFilterManager::load(&root)?,
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
             transaction_lock: tokio::sync::Mutex::new(()),

@@ -9,7 +9,11 @@ use remoting::protocol::route::perm;
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 use serde_json::json;
 
+use tracing::warn;
+
 use crate::client_manager::HeartbeatData;
+use crate::consumer_filter::is_tag_type;
+use crate::filter;
 use crate::topic_config::RETRY_GROUP_TOPIC_PREFIX;
 use crate::BrokerState;
 
@@ -24,6 +28,9 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
                 .topics
                 .create_if_absent(&retry_topic, group.retry_queue_nums.max(1), perm::READ | perm::WRITE, 0);
         }
+    }
+    for consumer in &data.consumer_data_set {
+        state.filters.register(&consumer.group_name, &consumer.subscription_data_set);
     }
     state.announce_membership_changes(state.clients.heartbeat(&conn, &data));
     Ok(Some(RemotingCommand::success(&req)))
@@ -52,18 +59,35 @@ pub async fn consumer_list(state: Arc<BrokerState>, _conn: Connection, req: Remo
     Ok(Some(RemotingCommand::success(&req).with_body(body)))
 }
 
-pub async fn check_client_config(_state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn check_client_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let body: serde_json::Value = fastjson::parse(&req.body).unwrap_or_default();
-    let expression_type = body
-        .pointer("/subscriptionData/expressionType")
-        .and_then(|v| v.as_str())
-        .unwrap_or("TAG");
-    if !expression_type.eq_ignore_ascii_case("TAG") {
+    let Some(sub) = body.get("subscriptionData").filter(|s| s.is_object()) else {
+        return Ok(Some(RemotingCommand::success(&req)));
+    };
+    let expression_type = sub.get("expressionType").and_then(|v| v.as_str());
+    if is_tag_type(expression_type) {
+        return Ok(Some(RemotingCommand::success(&req)));
+    }
+    let expression_type = expression_type.unwrap_or_default();
+    if !state.config.enable_property_filter {
         return Ok(Some(RemotingCommand::response_to(
             &req,
             response::SYSTEM_ERROR,
-            Some("The broker does not support consumer to filter message by SQL92".into()),
+            Some(format!("The broker does not support consumer to filter message by {expression_type}")),
         )));
+    }
+    // SQL92 is the only filter type; Java fails any other one while looking up its filter.
+    // (a NullPointerException, whose message, the remark, is null).
+    let compiled = if expression_type == "SQL92" {
+        filter::compile(sub.get("subString").and_then(|v| v.as_str()).unwrap_or_default())
+            .map_err(|e| Some(e.to_string()))
+    } else {
+        Err(None)
+    };
+    if let Err(text) = compiled {
+        warn!(group = ?body.get("group"), client = ?body.get("clientId"), expression_type,
+            "a consumer's filter does not compile: {}", text.as_deref().unwrap_or("no such filter type"));
+        return Ok(Some(RemotingCommand::response_to(&req, response::SUBSCRIPTION_PARSE_FAILED, text)));
     }
     Ok(Some(RemotingCommand::success(&req)))
 }

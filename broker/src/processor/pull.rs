@@ -9,8 +9,12 @@ use remoting::code::response;
 use remoting::header::broker::{PullMessageRequestHeader, PullMessageResponseHeader};
 use remoting::protocol::route::perm;
 use remoting::{Connection, HandlerResult, RemotingCommand};
+use store::codec::{find_property, view_record};
 use store::GetMessageStatus;
+use tracing::warn;
 
+use crate::consumer_filter::{is_tag_type, sub_version};
+use crate::filter::{self, Expression};
 use crate::{faq, BrokerState};
 
 /// `PullSysFlag` bits.
@@ -33,6 +37,104 @@ fn tag_codes(expression: &str) -> Option<HashSet<i64>> {
         return None;
     }
     Some(tags.into_iter().map(store::tags_hash_code).collect())
+}
+
+/// How a pull picks its messages: by tag hash codes (`None`: every tag), or by a compiled
+/// SQL92 expression over each record's properties (`None`: every message, which is what
+/// Java does with a header expression that does not compile).
+enum Selector {
+    Tags(Option<HashSet<i64>>),
+    Sql(Option<Arc<Expression>>),
+}
+
+impl Selector {
+    fn tag_filter(&self) -> Option<impl Fn(i64) -> bool + '_> {
+        match self {
+            Selector::Tags(Some(codes)) => Some(move |code: i64| codes.contains(&code)),
+            _ => None,
+        }
+    }
+
+    fn record_filter(&self) -> Option<impl Fn(&[u8]) -> bool + '_> {
+        match self {
+            Selector::Sql(Some(expression)) => Some(move |record: &[u8]| {
+                // A record that cannot be read is not handed to this consumer.
+                view_record(record).is_ok_and(|view| {
+                    expression.matches(&|name| find_property(&view.properties, name).map(str::to_string))
+                })
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The subscription a pull filters by: the one in its header (sysFlag SUBSCRIPTION) or the
+/// one its group's heartbeat registered, checked as Java's PullMessageProcessor checks it.
+fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<Selector, (i32, String)> {
+    let (expression_type, selector) = if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
+        let expression = h.subscription.clone().unwrap_or_else(|| "*".into());
+        if is_tag_type(h.expression_type.as_deref()) {
+            (None, Selector::Tags(tag_codes(&expression)))
+        } else {
+            let compiled = match filter::compile(&expression) {
+                Ok(compiled) => Some(Arc::new(compiled)),
+                Err(e) => {
+                    warn!(group = %h.consumer_group, topic = %h.topic, %expression,
+                        "the pull's expression does not compile, so it is not filtered (as in Java): {e}");
+                    None
+                }
+            };
+            (h.expression_type.clone(), Selector::Sql(compiled))
+        }
+    } else {
+        let sub = match state.clients.subscription(&h.consumer_group, &h.topic) {
+            None => {
+                return Err((
+                    response::SUBSCRIPTION_NOT_EXIST,
+                    format!("the consumer's group info not exist{}", faq()),
+                ))
+            }
+            Some(None) => {
+                return Err((
+                    response::SUBSCRIPTION_NOT_EXIST,
+                    format!("the consumer's subscription not exist{}", faq()),
+                ))
+            }
+            Some(Some(sub)) => sub,
+        };
+        if sub_version(&sub) < h.sub_version {
+            return Err((
+                response::SUBSCRIPTION_NOT_LATEST,
+                "the consumer's subscription not latest".into(),
+            ));
+        }
+        if is_tag_type(sub.expression_type.as_deref()) {
+            (None, Selector::Tags(tag_codes(&sub.sub_string)))
+        } else {
+            let Some(filter) = state.filters.get(&h.topic, &h.consumer_group) else {
+                return Err((
+                    response::FILTER_DATA_NOT_EXIST,
+                    "The broker's consumer filter data is not exist!Your expression may be wrong!".into(),
+                ));
+            };
+            if filter.client_version < h.sub_version {
+                return Err((
+                    response::FILTER_DATA_NOT_LATEST,
+                    "the consumer's consumer filter data not latest".into(),
+                ));
+            }
+            (sub.expression_type.clone(), Selector::Sql(Some(filter.compiled)))
+        }
+    };
+    if let Some(kind) = expression_type {
+        if !state.config.enable_property_filter {
+            return Err((
+                response::SYSTEM_ERROR,
+                format!("The broker does not support consumer to filter message by {kind}"),
+            ));
+        }
+    }
+    Ok(selector)
 }
 
 pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -87,39 +189,12 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         );
     }
 
-    let expression = if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
-        if h.expression_type
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("TAG"))
-        {
-            return reply(
-                &req,
-                response::SUBSCRIPTION_PARSE_FAILED,
-                "The broker does not support consumer to filter message by SQL92",
-            );
-        }
-        h.subscription.clone().unwrap_or_else(|| "*".into())
-    } else {
-        match state.clients.subscription(&h.consumer_group, &h.topic) {
-            None => {
-                return reply(
-                    &req,
-                    response::SUBSCRIPTION_NOT_EXIST,
-                    format!("the consumer's group info not exist{}", faq()),
-                )
-            }
-            Some(None) => {
-                return reply(
-                    &req,
-                    response::SUBSCRIPTION_NOT_EXIST,
-                    format!("the consumer's subscription not exist{}", faq()),
-                )
-            }
-            Some(Some(sub)) => sub.sub_string,
-        }
+    let selector = match select_messages(&state, &h) {
+        Ok(selector) => selector,
+        Err((code, remark)) => return reply(&req, code, remark),
     };
-    let codes = tag_codes(&expression);
-    let filter = codes.as_ref().map(|set| move |code: i64| set.contains(&code));
+    let tag_filter = selector.tag_filter();
+    let record_filter = selector.record_filter();
 
     // Committing the offset a pull carries happens once, before any waiting.
     if h.sys_flag & FLAG_COMMIT_OFFSET != 0 {
@@ -144,13 +219,14 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         tokio::pin!(notified);
         notified.as_mut().enable();
 
-        let got = state.store.get_messages(
+        let got = state.store.get_messages_filtered(
             &h.topic,
             h.queue_id,
             h.queue_offset,
             max_count,
             max_bytes,
-            filter.as_ref().map(|f| f as &dyn Fn(i64) -> bool),
+            tag_filter.as_ref().map(|f| f as &dyn Fn(i64) -> bool),
+            record_filter.as_ref().map(|f| f as &dyn Fn(&[u8]) -> bool),
         );
         let code = match got.status {
             GetMessageStatus::Found => response::SUCCESS,
