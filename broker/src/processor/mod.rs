@@ -1,7 +1,10 @@
 //! The broker's dispatch table: one module per request family.
 
 mod admin;
+mod broker_stats;
 mod client;
+mod client_admin;
+mod consumer_admin;
 mod lock;
 mod offset;
 mod pull;
@@ -64,6 +67,11 @@ pub fn router(state: Arc<BrokerState>) -> Router {
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
         admin::all_subscription_groups,
     );
+
+    // Admin families that route their own codes.
+    broker_stats::routes(&mut r, s);
+    consumer_admin::routes(&mut r, s);
+    client_admin::routes(&mut r, s);
 
     let state = state.clone();
     r.on_disconnected(move |conn| state.announce_membership_changes(state.clients.connection_closed(conn.id())));
