@@ -60,12 +60,67 @@ struct ClientChannel {
     conn: Connection,
     client_id: String,
     last_update: Instant,
+    /// What the heartbeat's request header said (Java's ClientChannelInfo).
+    language: String,
+    version: i32,
+    last_update_millis: i64,
 }
 
 #[derive(Default)]
 struct ConsumerGroup {
     channels: HashMap<u64, ClientChannel>,
     subscriptions: BTreeMap<String, SubscriptionData>,
+    consume_type: Value,
+    message_model: Value,
+    consume_from_where: Value,
+}
+
+/// One client connection as the admin codes report it (Java's `Connection` and
+/// `ProducerInfo`).
+#[derive(Debug, Clone)]
+pub struct ClientConnectionInfo {
+    pub client_id: String,
+    pub client_addr: String,
+    pub language: String,
+    pub version: i32,
+    pub last_update_timestamp: i64,
+}
+
+/// What GET_CONSUMER_CONNECTION_LIST reports of a consumer group.
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupView {
+    pub connections: Vec<ClientConnectionInfo>,
+    pub subscriptions: BTreeMap<String, SubscriptionData>,
+    pub consume_type: Value,
+    pub message_model: Value,
+    pub consume_from_where: Value,
+}
+
+impl ClientChannel {
+    fn info(&self) -> ClientConnectionInfo {
+        ClientConnectionInfo {
+            client_id: self.client_id.clone(),
+            client_addr: self.conn.peer_addr().to_string(),
+            language: self.language.clone(),
+            version: self.version,
+            last_update_timestamp: self.last_update_millis,
+        }
+    }
+}
+
+impl SubscriptionData {
+    /// The subscription as Java serializes SubscriptionData (fields in fastjson's order).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "classFilterMode": self.class_filter_mode.as_bool().unwrap_or(false),
+            "codeSet": self.code_set,
+            "expressionType": self.expression_type.as_deref().unwrap_or("TAG"),
+            "subString": self.sub_string,
+            "subVersion": crate::consumer_filter::sub_version(self),
+            "tagsSet": self.tags_set,
+            "topic": self.topic,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -82,12 +137,16 @@ pub struct ClientManager {
 impl ClientManager {
     /// Registers what a heartbeat says. Returns the consumer groups whose membership
     /// changed (their consumers must be notified).
-    pub fn heartbeat(&self, conn: &Connection, data: &HeartbeatData) -> Vec<String> {
+    /// `language` and `version` are the heartbeat request's header fields.
+    pub fn heartbeat(&self, conn: &Connection, data: &HeartbeatData, language: &str, version: i32) -> Vec<String> {
         let mut g = self.groups.lock().unwrap();
         let channel = ClientChannel {
             conn: conn.clone(),
             client_id: data.client_id.clone(),
             last_update: Instant::now(),
+            language: language.to_string(),
+            version,
+            last_update_millis: remoting::protocol::topic::now_millis(),
         };
         let mut changed = Vec::new();
         for consumer in &data.consumer_data_set {
@@ -98,6 +157,9 @@ impl ClientManager {
                 .iter()
                 .map(|s| (s.topic.clone(), s.clone()))
                 .collect();
+            group.consume_type = consumer.consume_type.clone();
+            group.message_model = consumer.message_model.clone();
+            group.consume_from_where = consumer.consume_from_where.clone();
             if is_new {
                 info!(group = %consumer.group_name, client = %data.client_id, "new consumer connected");
                 changed.push(consumer.group_name.clone());
@@ -203,6 +265,66 @@ impl ClientManager {
         let g = self.groups.lock().unwrap();
         let group = g.consumers.get(group).filter(|c| !c.channels.is_empty())?;
         Some(group.subscriptions.get(topic).cloned())
+    }
+
+    /// A consumer group's connections and subscriptions; `None` when it has no consumers.
+    pub fn consumer_group_view(&self, group: &str) -> Option<ConsumerGroupView> {
+        let g = self.groups.lock().unwrap();
+        let c = g.consumers.get(group).filter(|c| !c.channels.is_empty())?;
+        let mut connections: Vec<ClientConnectionInfo> = c.channels.values().map(ClientChannel::info).collect();
+        connections.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Some(ConsumerGroupView {
+            connections,
+            subscriptions: c.subscriptions.clone(),
+            consume_type: c.consume_type.clone(),
+            message_model: c.message_model.clone(),
+            consume_from_where: c.consume_from_where.clone(),
+        })
+    }
+
+    /// The connections of a producer group; `None` when the group is unknown.
+    pub fn producer_connections(&self, group: &str) -> Option<Vec<ClientConnectionInfo>> {
+        let g = self.groups.lock().unwrap();
+        let channels = g.producers.get(group)?;
+        let mut list: Vec<ClientConnectionInfo> = channels.values().map(ClientChannel::info).collect();
+        list.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Some(list)
+    }
+
+    /// Every producer group with its connections (GET_ALL_PRODUCER_INFO).
+    pub fn producer_table(&self) -> BTreeMap<String, Vec<ClientConnectionInfo>> {
+        let g = self.groups.lock().unwrap();
+        g.producers
+            .iter()
+            .filter(|(_, channels)| !channels.is_empty())
+            .map(|(group, channels)| {
+                let mut list: Vec<ClientConnectionInfo> = channels.values().map(ClientChannel::info).collect();
+                list.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+                (group.clone(), list)
+            })
+            .collect()
+    }
+
+    /// Consumer groups online that subscribe to `topic`.
+    pub fn groups_subscribing(&self, topic: &str) -> Vec<String> {
+        let g = self.groups.lock().unwrap();
+        let mut groups: Vec<String> = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.channels.is_empty() && c.subscriptions.contains_key(topic))
+            .map(|(name, _)| name.clone())
+            .collect();
+        groups.sort();
+        groups
+    }
+
+    /// How many topics an online group subscribes to (0 when it is not online).
+    pub fn subscription_count(&self, group: &str) -> usize {
+        let g = self.groups.lock().unwrap();
+        g.consumers
+            .get(group)
+            .filter(|c| !c.channels.is_empty())
+            .map_or(0, |c| c.subscriptions.len())
     }
 
     /// Sends NOTIFY_CONSUMER_IDS_CHANGED to every consumer of `group`.

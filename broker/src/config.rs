@@ -53,6 +53,10 @@ pub struct BrokerConfig {
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
     /// system property `rocketmq.broker.rebalance.lockMaxLiveTime`, read here as a key).
     pub rebalance_lock_max_live_time: u64,
+    /// Keys UPDATE_BROKER_CONFIG may not change, `;`-separated (besides Java's fixed ones).
+    pub config_black_list: String,
+    /// The file given with `-c`, where UPDATE_BROKER_CONFIG persists (not a key).
+    pub broker_config_path: Option<std::path::PathBuf>,
     /// Transport settings (`serverSocketBacklog`, `serverChannelMaxIdleTimeSeconds`, ...).
     pub server: remoting::ServerSettings,
     /// Every key given (file, -D, -n), for the store's own settings.
@@ -98,6 +102,8 @@ impl Default for BrokerConfig {
             enable_property_filter: false,
             store_reply_message_enable: true,
             rebalance_lock_max_live_time: 60_000,
+            config_black_list: "configBlackList;brokerConfigPath".into(),
+            broker_config_path: None,
             server: remoting::ServerSettings::default(),
             raw: HashMap::new(),
         }
@@ -164,6 +170,7 @@ impl BrokerConfig {
             "enablePropertyFilter" => self.enable_property_filter = parse(key, v)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
+            "configBlackList" => self.config_black_list = v.into(),
             _ => {
                 self.server.set(key, v).map_err(|_| ConfigError {
                     key: key.into(),
@@ -256,6 +263,7 @@ impl BrokerConfig {
                 "rocketmq.broker.rebalance.lockMaxLiveTime",
                 self.rebalance_lock_max_live_time.to_string(),
             ),
+            ("configBlackList", self.config_black_list.clone()),
         ];
         pairs.extend(self.server.to_pairs());
         pairs

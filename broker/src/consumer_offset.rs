@@ -1,6 +1,7 @@
 //! Committed consumer offsets, `topic@group` → queue → offset, persisted to
 //! `config/consumerOffset.json` periodically and at shutdown.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -55,6 +56,71 @@ impl ConsumerOffsetManager {
             .collect()
     }
 
+    /// Topics a group has offsets for (Java's `whichTopicByConsumer`).
+    pub fn topics_of_group(&self, group: &str) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .table
+            .read()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.split_once('@'))
+            .filter(|(_, g)| *g == group)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        topics.sort();
+        topics
+    }
+
+    /// Queue id -> offset of one group on one topic; `None` when it has none.
+    pub fn queue_offsets(&self, group: &str, topic: &str) -> Option<BTreeMap<i32, i64>> {
+        self.table
+            .read()
+            .unwrap()
+            .get(&key(topic, group))
+            .map(|queues| queues.iter().map(|(q, o)| (*q, *o)).collect())
+    }
+
+    /// Per queue, the smallest offset any group other than `filter_groups` (comma-separated)
+    /// has on `topic` (Java's `queryMinOffsetInAllGroup`).
+    pub fn min_offsets_in_all_groups(&self, topic: &str, filter_groups: Option<&str>) -> BTreeMap<i32, i64> {
+        let excluded: Vec<&str> = filter_groups
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .collect();
+        let mut min: BTreeMap<i32, i64> = BTreeMap::new();
+        for (k, queues) in self.table.read().unwrap().iter() {
+            let Some((t, g)) = k.split_once('@') else { continue };
+            if t != topic || excluded.contains(&g) {
+                continue;
+            }
+            for (q, o) in queues {
+                min.entry(*q).and_modify(|m| *m = (*m).min(*o)).or_insert(*o);
+            }
+        }
+        min
+    }
+
+    /// Copies `src`'s offsets on `topic` to `dest` (Java's `cloneOffset`).
+    pub fn clone_offsets(&self, src: &str, dest: &str, topic: &str) {
+        let mut table = self.table.write().unwrap();
+        if let Some(queues) = table.get(&key(topic, src)).cloned() {
+            table.insert(key(topic, dest), queues);
+        }
+    }
+
+    /// The whole table as GET_ALL_CONSUMER_OFFSET sends it: `{"offsetTable":{...}}` with
+    /// bare queue-id keys, as fastjson writes Integer keys.
+    pub fn encode(&self) -> Vec<u8> {
+        let table = self.table.read().unwrap();
+        let sorted: BTreeMap<&String, BTreeMap<i64, i64>> = table
+            .iter()
+            .map(|(k, queues)| (k, queues.iter().map(|(q, o)| (*q as i64, *o)).collect()))
+            .collect();
+        remoting::fastjson::to_legacy_vec(&OffsetTableBody { offset_table: sorted })
+    }
+
     pub fn remove_topic(&self, topic: &str) {
         self.table
             .write()
@@ -75,4 +141,10 @@ impl ConsumerOffsetManager {
             warn!(error = %e, "persisting consumerOffset.json failed");
         }
     }
+}
+
+#[derive(serde::Serialize)]
+struct OffsetTableBody<'a> {
+    #[serde(rename = "offsetTable")]
+    offset_table: BTreeMap<&'a String, BTreeMap<i64, i64>>,
 }

@@ -11,6 +11,7 @@ pub mod long_polling;
 pub mod processor;
 pub mod rebalance_lock;
 pub mod registration;
+pub mod runtime_config;
 pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;
@@ -40,7 +41,11 @@ pub fn faq() -> &'static str {
 
 /// Everything the processors share.
 pub struct BrokerState {
+    /// The settings the broker started with; settings Java applies hot are read through
+    /// `live()` instead.
     pub config: BrokerConfig,
+    /// Current settings, changed by UPDATE_BROKER_CONFIG.
+    pub runtime_config: runtime_config::RuntimeConfig,
     pub store: MessageStore,
     pub topics: TopicConfigManager,
     pub groups: SubscriptionGroupManager,
@@ -91,10 +96,15 @@ fn rebuild_dedup(state: &BrokerState, dedup: &dedup::DuplicateSendCheck) {
 }
 
 impl BrokerState {
+    /// The current settings (see `runtime_config`).
+    pub fn live(&self) -> Arc<BrokerConfig> {
+        self.runtime_config.current()
+    }
+
     /// Tells the consumers of each group whose membership changed (code 40), so they
     /// rebalance; unless the broker or the group has that turned off.
     pub fn announce_membership_changes(&self, groups: Vec<String>) {
-        if !self.config.notify_consumer_ids_changed_enable {
+        if !self.live().notify_consumer_ids_changed_enable {
             return;
         }
         for group in groups {
@@ -123,6 +133,14 @@ impl Broker {
             .apply_properties(&config.raw)
             .map_err(|e| StartError::Config(e.to_string()))?;
         let root = store_config.store_path_root_dir.clone();
+        let config_path = config
+            .broker_config_path
+            .clone()
+            .unwrap_or_else(|| root.join("config").join("broker.properties"));
+        let mut store_pairs: Vec<(String, String)> = config.raw.clone().into_iter().collect();
+        store_pairs.retain(|(k, _)| k != "storePathRootDir");
+        store_pairs.push(("storePathRootDir".into(), root.display().to_string()));
+        store_pairs.sort();
         let store = MessageStore::open(store_config).map_err(|e| StartError::Store(e.to_string()))?;
         // Bind before building the state: with listenPort=0 the address we advertise and
         // stamp into messages needs the port the OS picked.
@@ -157,6 +175,7 @@ impl Broker {
             store_addr,
             outbound: RemotingClient::default(),
             store,
+            runtime_config: runtime_config::RuntimeConfig::new(config.clone(), config_path, store_pairs),
             config,
         });
         state.topics.persist()?;

@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
+    config.broker_config_path = args.config_file.as_ref().map(std::path::PathBuf::from);
     let broker = Broker::start(config).await.context("starting the broker")?;
     let c = &broker.state().config;
     println!(

@@ -27,9 +27,10 @@ pub async fn run(state: Arc<BrokerState>) {
 fn register_request(state: &BrokerState) -> RemotingCommand {
     let mut wrapper = state.topics.wrapper();
     // A broker without write (or read) permission advertises that on every topic.
-    if state.config.broker_permission & (perm::READ | perm::WRITE) != (perm::READ | perm::WRITE) {
+    let permission = state.live().broker_permission;
+    if permission & (perm::READ | perm::WRITE) != (perm::READ | perm::WRITE) {
         for topic in wrapper.topic_config_table.values_mut() {
-            topic.perm &= state.config.broker_permission;
+            topic.perm &= permission;
         }
     }
     let body = RegisterBrokerBody {

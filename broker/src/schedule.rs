@@ -53,6 +53,13 @@ impl DelayOffsets {
         self.table.lock().unwrap().insert(level, offset);
     }
 
+    /// The table as GET_ALL_DELAY_OFFSET sends it: `{"offsetTable":{1:5,...}}`.
+    pub fn encode(&self) -> Vec<u8> {
+        let offset_table: BTreeMap<i64, i64> =
+            self.table.lock().unwrap().iter().map(|(l, o)| (*l as i64, *o)).collect();
+        remoting::fastjson::to_legacy_vec(&DelayOffsetBody { offset_table })
+    }
+
     pub fn persist(&self) {
         let offsets: serde_json::Map<String, Value> = self
             .table
@@ -141,4 +148,10 @@ fn restore(msg: store::DecodedMessage) -> Option<MessageToStore> {
     real.reconsume_times = msg.reconsume_times;
     real.wait_store_msg_ok = false;
     Some(real)
+}
+
+#[derive(serde::Serialize)]
+struct DelayOffsetBody {
+    #[serde(rename = "offsetTable")]
+    offset_table: BTreeMap<i64, i64>,
 }

@@ -144,6 +144,12 @@ impl TopicConfigManager {
         self.tables.read().unwrap().topics.keys().cloned().collect()
     }
 
+    /// Marks the table changed without changing a topic (the broker's permission changed,
+    /// which every registration applies to all topics).
+    pub fn bump_data_version(&self) {
+        self.tables.write().unwrap().data_version.next_version();
+    }
+
     /// Creates or replaces a topic (UPDATE_AND_CREATE_TOPIC).
     pub fn update(&self, config: TopicConfig) {
         {

@@ -277,7 +277,7 @@ async fn check_queue(state: &BrokerState, queue_id: i32) {
                 continue;
             };
             let checks: i32 = half.property(CHECK_TIMES).and_then(|v| v.parse().ok()).unwrap_or(0);
-            if checks >= state.config.transaction_check_max {
+            if checks >= state.live().transaction_check_max {
                 discard(state, &half).await;
                 next = stored.queue_offset + 1;
                 continue;
@@ -286,7 +286,7 @@ async fn check_queue(state: &BrokerState, queue_id: i32) {
                 .property(CHECK_IMMUNITY_SECONDS)
                 .and_then(|v| v.parse::<i64>().ok())
                 .map(|s| s * 1000)
-                .unwrap_or(state.config.transaction_time_out as i64);
+                .unwrap_or(state.live().transaction_time_out as i64);
             if now - half.born_timestamp < immunity_ms {
                 break 'scan; // this one and all after it are too young
             }

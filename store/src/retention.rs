@@ -51,6 +51,12 @@ fn is_time_to_delete(delete_when: &str) -> bool {
 
 /// One pass; returns the number of CommitLog files deleted.
 pub(crate) fn clean_once(inner: &Inner, force: bool) -> usize {
+    clean(inner, force, false)
+}
+
+/// One retention pass; `manual` is an operator's request (DELETE_EXPIRED_COMMITLOG): files
+/// past `fileReservedTime` go now, whatever `deleteWhen` says.
+pub(crate) fn clean(inner: &Inner, force: bool, manual: bool) -> usize {
     let cfg = &inner.config;
     let ratio = disk_used_ratio(&cfg.commit_log_dir()).unwrap_or(0.0);
     if ratio > DISK_FULL_RATIO {
@@ -64,7 +70,7 @@ pub(crate) fn clean_once(inner: &Inner, force: bool) -> usize {
     let over_limit = ratio > cfg.disk_max_used_space_ratio as f64 / 100.0;
     let clean_at_once = force || (over_limit && cfg.clean_file_forcibly_enable);
     let mut deleted = 0;
-    if force || over_limit || is_time_to_delete(&cfg.delete_when) {
+    if force || manual || over_limit || is_time_to_delete(&cfg.delete_when) {
         let reserved_ms = cfg.file_reserved_time as i64 * 3600 * 1000;
         let files = inner.commit_log.queue().files();
         let now = now_millis();

@@ -898,6 +898,56 @@ impl MessageStore {
         retention::clean_once(&self.inner, force)
     }
 
+    /// A ConsumeQueue's offsets and up to `count` entries from `index` (QUERY_CONSUME_QUEUE):
+    /// `None` when the queue does not exist; entries `None` when `index` is not stored.
+    pub fn consume_queue_entries(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        index: i64,
+        count: usize,
+    ) -> Option<(i64, i64, Option<Vec<crate::consume_queue::CqUnit>>)> {
+        let cq = self.inner.find_queue(topic, queue_id)?;
+        let units = cq.units_from(index, count).filter(|u| !u.is_empty());
+        Some((cq.min_offset_in_queue(), cq.max_offset_in_queue(), units))
+    }
+
+    /// An operator's retention pass (DELETE_EXPIRED_COMMITLOG): CommitLog files older than
+    /// `fileReservedTime` are deleted now instead of at `deleteWhen`.
+    pub fn delete_expired_files_now(&self) -> usize {
+        retention::clean(&self.inner, false, true)
+    }
+
+    /// Destroys the ConsumeQueues whose last entry points below the CommitLog's first
+    /// offset (all their messages are gone), except the schedule topic's, as Java's
+    /// `cleanExpiredConsumerQueue` does. Returns how many were destroyed.
+    pub fn clean_expired_consume_queues(&self) -> usize {
+        let min_phy = self.inner.commit_log.min_offset();
+        let mut destroyed = 0;
+        let mut q = self.inner.queues.write().unwrap_or_else(|e| e.into_inner());
+        q.retain(|topic, queues| {
+            if topic == "SCHEDULE_TOPIC_XXXX" {
+                return true;
+            }
+            queues.retain(|qid, cq| {
+                let max = cq.max_offset_in_queue();
+                let last = if max > 0 { cq.unit(max - 1).map(|u| u.commit_log_offset) } else { None };
+                match last {
+                    Some(last) if last < min_phy => {
+                        tracing::info!(topic = %topic, queue_id = qid, min_phy, last, "expired ConsumeQueue destroyed");
+                        cq.destroy();
+                        self.inner.commit_log.remove_queue(topic, *qid);
+                        destroyed += 1;
+                        false
+                    }
+                    _ => true,
+                }
+            });
+            !queues.is_empty()
+        });
+        destroyed
+    }
+
     /// Drops the ConsumeQueues of topics (their CommitLog data ages out normally).
     pub fn delete_topics(&self, topics: &[&str]) {
         // Before the queues go: a recovery must not rebuild them from these records.

@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
     {
         config.set(&key, &value)?;
     }
+    config.broker_config_path = args.config_file.as_ref().map(std::path::PathBuf::from);
     let broker = Broker::start(config).await.context("starting the broker")?;
     println!(
         "Standalone RocketMQ boot success: name server {namesrv_addr}, broker {}, data {}, listening on {}",

@@ -32,7 +32,7 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
     for consumer in &data.consumer_data_set {
         state.filters.register(&consumer.group_name, &consumer.subscription_data_set);
     }
-    state.announce_membership_changes(state.clients.heartbeat(&conn, &data));
+    state.announce_membership_changes(state.clients.heartbeat(&conn, &data, &req.language.to_string(), req.version));
     Ok(Some(RemotingCommand::success(&req)))
 }
 
@@ -69,7 +69,7 @@ pub async fn check_client_config(state: Arc<BrokerState>, _conn: Connection, req
         return Ok(Some(RemotingCommand::success(&req)));
     }
     let expression_type = expression_type.unwrap_or_default();
-    if !state.config.enable_property_filter {
+    if !state.live().enable_property_filter {
         return Ok(Some(RemotingCommand::response_to(
             &req,
             response::SYSTEM_ERROR,

@@ -58,7 +58,7 @@ pub async fn send_reply_message(state: Arc<BrokerState>, conn: Connection, req: 
         transaction_id: None,
     };
     let mut stored = false;
-    if state.config.store_reply_message_enable {
+    if state.live().store_reply_message_enable {
         // Stored as it arrived: the properties text unchanged (no CLUSTER, no push time).
         let mut msg = MessageToStore::new(&h.topic, queue_id, req.body.clone(), properties);
         msg.properties_string = Some(properties_text);

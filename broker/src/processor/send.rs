@@ -31,7 +31,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         Ok(queue_id) => queue_id,
         Err(refused) => return Ok(Some(refused)),
     };
-    let config = &state.config;
+    let config = state.live();
 
     // Backpressure: a bounded number of puts may wait on the store at once.
     let Ok(_permit) = state.send_permits.try_acquire() else {
@@ -208,7 +208,7 @@ pub(crate) fn msg_check(
     req: &RemotingCommand,
     h: &SendMessageRequestHeader,
 ) -> Result<i32, RemotingCommand> {
-    let config = &state.config;
+    let config = state.live();
     // A broker without write permission refuses order topics here; for the rest the name
     // server already advertises the reduced permission (as Java does).
     if config.broker_permission & perm::WRITE == 0 && state.topics.select(&h.topic).is_some_and(|t| t.order) {
@@ -317,7 +317,7 @@ fn random_queue(write_queues: i32) -> i32 {
 /// to the group's dead-letter topic once it has been retried too often.
 pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: ConsumerSendMsgBackRequestHeader = req.decode_header()?;
-    let config = &state.config;
+    let config = state.live();
     let Some(group) = state.groups.find(&h.group) else {
         return reply(
             &req,

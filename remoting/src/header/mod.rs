@@ -8,6 +8,7 @@
 
 use crate::command::ExtFields;
 
+pub mod admin;
 pub mod broker;
 pub mod namesrv;
 

@@ -1,0 +1,131 @@
+//! The broker's settings as UPDATE_BROKER_CONFIG (25) and GET_BROKER_CONFIG (26) see them
+//! (Java's `Configuration`): the current values behind a lock, a data version bumped on
+//! every update, and the whole set written back to the broker's config file.
+//!
+//! Handlers that read a setting Java re-reads on every use (permissions, polling, filters,
+//! transaction timing, ...) take `BrokerState::live()`, so an update applies at once.
+//! Settings read only at start (names, ports, addresses) change in the file and in
+//! GET_BROKER_CONFIG but take effect at the next start, as in Java.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use remoting::protocol::topic::DataVersion;
+use remoting::{code::response, properties};
+use tracing::{info, warn};
+
+use crate::config::BrokerConfig;
+
+/// Keys UPDATE_BROKER_CONFIG never changes (Java's fixed list plus `configBlackList`).
+const ALWAYS_BLACK_LISTED: [&str; 3] = ["brokerConfigPath", "rocketmqHome", "configBlackList"];
+
+pub struct RuntimeConfig {
+    current: RwLock<Arc<BrokerConfig>>,
+    version: Mutex<DataVersion>,
+    /// Where updates are persisted: the `-c` file, else `<storePathRootDir>/config/broker.properties`.
+    path: PathBuf,
+    /// Store settings as started with (the store reads them once).
+    store_pairs: Vec<(String, String)>,
+}
+
+/// Why an update was refused: the response code and remark Java gives.
+pub struct UpdateRefused {
+    pub code: i32,
+    pub remark: String,
+}
+
+impl RuntimeConfig {
+    pub fn new(config: BrokerConfig, path: PathBuf, store_pairs: Vec<(String, String)>) -> Self {
+        RuntimeConfig {
+            current: RwLock::new(Arc::new(config)),
+            version: Mutex::new(DataVersion::now()),
+            path,
+            store_pairs,
+        }
+    }
+
+    pub fn current(&self) -> Arc<BrokerConfig> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn version_json(&self) -> String {
+        let v = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        format!("{{\"counter\":{},\"timestamp\":{}}}", v.counter, v.timestamp)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Every setting as `key=value` lines (GET_BROKER_CONFIG's body and the persisted file).
+    pub fn all_configs_text(&self) -> String {
+        properties::to_string(self.all_pairs())
+    }
+
+    fn all_pairs(&self) -> Vec<(&str, String)> {
+        let config = self.current();
+        let mut pairs: Vec<(&str, String)> = config.to_pairs().into_iter().collect();
+        let known: HashSet<&str> = pairs.iter().map(|(k, _)| *k).collect();
+        let mut extra: Vec<(&str, String)> = self
+            .store_pairs
+            .iter()
+            .filter(|(k, _)| !known.contains(k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        pairs.append(&mut extra);
+        pairs
+    }
+
+    /// Applies a properties text. Keys Java does not know are ignored, as are values that
+    /// do not parse (Java drops both silently); returns whether `brokerPermission` was given.
+    pub fn update(&self, text: &str) -> Result<bool, UpdateRefused> {
+        let given = properties::parse(text);
+        let black_list = self.black_list();
+        if given.iter().any(|(k, _)| black_list.contains(k.as_str())) {
+            return Err(UpdateRefused {
+                code: response::NO_PERMISSION,
+                remark: "Can not update config in black list.".into(),
+            });
+        }
+        let known: HashSet<String> = self.all_pairs().into_iter().map(|(k, _)| k.to_string()).collect();
+        let permission_given = given.iter().any(|(k, _)| k == "brokerPermission");
+        {
+            let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+            let mut next = BrokerConfig::clone(&current);
+            for (key, value) in &given {
+                if !known.contains(key) {
+                    continue;
+                }
+                if let Err(e) = next.set(key, value) {
+                    warn!("UPDATE_BROKER_CONFIG: {e}; ignored");
+                }
+            }
+            *current = Arc::new(next);
+            self.version.lock().unwrap_or_else(|e| e.into_inner()).next_version();
+        }
+        info!(keys = ?given.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), "broker config updated");
+        self.persist();
+        Ok(permission_given)
+    }
+
+    fn black_list(&self) -> HashSet<String> {
+        let mut set: HashSet<String> = ALWAYS_BLACK_LISTED.iter().map(|s| s.to_string()).collect();
+        set.extend(
+            self.current()
+                .config_black_list
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
+        set
+    }
+
+    pub fn persist(&self) {
+        let text = self.all_configs_text();
+        if let Err(e) = store::config_files::persist(&self.path, &text) {
+            warn!(path = %self.path.display(), error = %e, "persisting the broker config failed");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Headers of the broker's admin requests (mqadmin, dashboards, the admin API).
+
+use crate::command_header;
+
+command_header! {
+    /// GET_TOPIC_STATS_INFO (202) and QUERY_TOPIC_CONSUME_BY_WHO (300).
+    pub struct TopicRequestHeader {
+        req topic: String = "topic",
+    }
+}
+
+command_header! {
+    /// GET_CONSUMER_CONNECTION_LIST (203).
+    pub struct GetConsumerConnectionListRequestHeader {
+        req consumer_group: String = "consumerGroup",
+    }
+}
+
+command_header! {
+    /// GET_PRODUCER_CONNECTION_LIST (204).
+    pub struct GetProducerConnectionListRequestHeader {
+        req producer_group: String = "producerGroup",
+    }
+}
+
+command_header! {
+    /// GET_CONSUME_STATS (208); no topic means every topic the group has offsets for.
+    pub struct GetConsumeStatsRequestHeader {
+        req consumer_group: String = "consumerGroup",
+        opt topic: String = "topic",
+    }
+}
+
+command_header! {
+    /// QUERY_CONSUME_TIME_SPAN (303).
+    pub struct QueryConsumeTimeSpanRequestHeader {
+        req topic: String = "topic",
+        req group: String = "group",
+    }
+}
+
+command_header! {
+    /// QUERY_CORRECTION_OFFSET (308).
+    pub struct QueryCorrectionOffsetHeader {
+        opt filter_groups: String = "filterGroups",
+        req compare_group: String = "compareGroup",
+        req topic: String = "topic",
+    }
+}
+
+command_header! {
+    /// CLONE_GROUP_OFFSET (314).
+    pub struct CloneGroupOffsetRequestHeader {
+        req src_group: String = "srcGroup",
+        req dest_group: String = "destGroup",
+        opt topic: String = "topic",
+        opt offline: bool = "offline",
+    }
+}
+
+command_header! {
+    /// QUERY_CONSUME_QUEUE (321); Java declares no field required (numbers default to 0).
+    pub struct QueryConsumeQueueRequestHeader {
+        opt topic: String = "topic",
+        opt queue_id: i32 = "queueId",
+        opt index: i64 = "index",
+        opt count: i32 = "count",
+        opt consumer_group: String = "consumerGroup",
+    }
+}
+
+command_header! {
+    /// GET_BROKER_CONFIG (26) response: the config's data version as JSON text.
+    pub struct GetBrokerConfigResponseHeader {
+        req version: String = "version",
+    }
+}
