@@ -40,11 +40,10 @@ fn tag_codes(expression: &str) -> Option<HashSet<i64>> {
 }
 
 /// How a pull picks its messages: by tag hash codes (`None`: every tag), or by a compiled
-/// SQL92 expression over each record's properties (`None`: every message, which is what
-/// Java does with a header expression that does not compile).
+/// SQL92 expression over each record's properties.
 enum Selector {
     Tags(Option<HashSet<i64>>),
-    Sql(Option<Arc<Expression>>),
+    Sql(Arc<Expression>),
 }
 
 impl Selector {
@@ -57,7 +56,7 @@ impl Selector {
 
     fn record_filter(&self) -> Option<impl Fn(&[u8]) -> bool + '_> {
         match self {
-            Selector::Sql(Some(expression)) => Some(move |record: &[u8]| {
+            Selector::Sql(expression) => Some(move |record: &[u8]| {
                 // A record that cannot be read is not handed to this consumer.
                 view_record(record).is_ok_and(|view| {
                     expression.matches(&|name| find_property(&view.properties, name).map(str::to_string))
@@ -76,12 +75,18 @@ fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<
         if is_tag_type(h.expression_type.as_deref()) {
             (None, Selector::Tags(tag_codes(&expression)))
         } else {
+            // Java would build no filter for an expression that does not compile and then
+            // let every message through; a consumer asking for a filter must not get
+            // everything, so this pull is refused with the remark Java uses for a
+            // subscription it cannot parse.
             let compiled = match filter::compile(&expression) {
-                Ok(compiled) => Some(Arc::new(compiled)),
+                Ok(compiled) => Arc::new(compiled),
                 Err(e) => {
-                    warn!(group = %h.consumer_group, topic = %h.topic, %expression,
-                        "the pull's expression does not compile, so it is not filtered (as in Java): {e}");
-                    None
+                    warn!(group = %h.consumer_group, topic = %h.topic, %expression, "the pull's expression does not compile: {e}");
+                    return Err((
+                        response::SUBSCRIPTION_PARSE_FAILED,
+                        "parse the consumer's subscription failed".into(),
+                    ));
                 }
             };
             (h.expression_type.clone(), Selector::Sql(compiled))
@@ -122,7 +127,7 @@ fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<
                     "the consumer's consumer filter data not latest".into(),
                 ));
             }
-            (sub.expression_type.clone(), Selector::Sql(Some(filter.compiled)))
+            (sub.expression_type.clone(), Selector::Sql(filter.compiled))
         }
     };
     if let Some(kind) = expression_type {
