@@ -13,14 +13,16 @@ use tracing::{debug, warn};
 
 use crate::BrokerState;
 
+/// The periodic re-registration. The first registration is not made here: `Broker::start`
+/// awaits it, as Java's broker does, so a broker that says it started is already routable.
 pub async fn run(state: Arc<BrokerState>) {
     let period = Duration::from_millis(state.config.register_name_server_period.clamp(1000, 60_000));
     loop {
-        register_all(&state).await;
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = state.topics.changed.notified() => {}
         }
+        register_all(&state).await;
     }
 }
 
