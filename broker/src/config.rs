@@ -50,6 +50,10 @@ pub struct BrokerConfig {
     pub enable_property_filter: bool,
     /// Whether replies (SEND_REPLY_MESSAGE) are also stored in the reply topic.
     pub store_reply_message_enable: bool,
+    /// Per-queue statistics, and pull latency keyed per queue (Java's default: true).
+    pub enable_detail_stat: bool,
+    /// Whether deleting a topic or group also drops its statistics (Java's default: false).
+    pub auto_delete_unused_stats: bool,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
     /// system property `rocketmq.broker.rebalance.lockMaxLiveTime`, read here as a key).
     pub rebalance_lock_max_live_time: u64,
@@ -101,6 +105,8 @@ impl Default for BrokerConfig {
             duplicate_send_check_max_keys: 1_000_000,
             enable_property_filter: false,
             store_reply_message_enable: true,
+            enable_detail_stat: true,
+            auto_delete_unused_stats: false,
             rebalance_lock_max_live_time: 60_000,
             config_black_list: "configBlackList;brokerConfigPath".into(),
             broker_config_path: None,
@@ -169,6 +175,8 @@ impl BrokerConfig {
             "duplicateSendCheckMaxKeys" => self.duplicate_send_check_max_keys = parse(key, v)?,
             "enablePropertyFilter" => self.enable_property_filter = parse(key, v)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
+            "enableDetailStat" => self.enable_detail_stat = parse(key, v)?,
+            "autoDeleteUnusedStats" => self.auto_delete_unused_stats = parse(key, v)?,
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             "configBlackList" => self.config_black_list = v.into(),
             _ => {
@@ -259,6 +267,8 @@ impl BrokerConfig {
             ),
             ("enablePropertyFilter", self.enable_property_filter.to_string()),
             ("storeReplyMessageEnable", self.store_reply_message_enable.to_string()),
+            ("enableDetailStat", self.enable_detail_stat.to_string()),
+            ("autoDeleteUnusedStats", self.auto_delete_unused_stats.to_string()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",
                 self.rebalance_lock_max_live_time.to_string(),

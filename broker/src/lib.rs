@@ -7,12 +7,14 @@ pub mod consumer_filter;
 pub mod consumer_offset;
 pub mod dedup;
 pub mod filter;
+pub mod java_order;
 pub mod long_polling;
 pub mod processor;
 pub mod rebalance_lock;
 pub mod registration;
 pub mod runtime_config;
 pub mod schedule;
+pub mod stats;
 pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;
@@ -61,6 +63,8 @@ pub struct BrokerState {
     pub filters: consumer_filter::ConsumerFilterManager,
     /// Queue locks of orderly consumers.
     pub rebalance_locks: rebalance_lock::RebalanceLockManager,
+    /// Statistics as Java's BrokerStatsManager and StoreStatsService keep them.
+    pub stats: stats::BrokerStats,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
     pub send_permits: Semaphore,
     pub store_addr: SocketAddr,
@@ -171,6 +175,7 @@ impl Broker {
             rebalance_locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
             )),
+            stats: stats::BrokerStats::new(&config.broker_cluster_name, config.enable_detail_stat),
             send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
             store_addr,
             outbound: RemotingClient::default(),
@@ -199,11 +204,13 @@ impl Broker {
             Arc::new(router),
         )?;
 
+        registration::register_all(&state).await;
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(registration::run(state.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone())));
         tasks.push(tokio::spawn(schedule::run(state.clone())));
         tasks.push(tokio::spawn(transaction::run(state.clone())));
+        tasks.push(tokio::spawn(stats::run(state.clone())));
         info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
         Ok(Broker { server, state, tasks })
     }

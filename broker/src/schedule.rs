@@ -53,6 +53,11 @@ impl DelayOffsets {
         self.table.lock().unwrap().insert(level, offset);
     }
 
+    /// Level -> next offset, for the levels that have progress (runtime info).
+    pub fn snapshot(&self) -> BTreeMap<i32, i64> {
+        self.table.lock().unwrap().clone()
+    }
+
     /// The table as GET_ALL_DELAY_OFFSET sends it: `{"offsetTable":{1:5,...}}`.
     pub fn encode(&self) -> Vec<u8> {
         let offset_table: BTreeMap<i64, i64> =
@@ -114,6 +119,9 @@ async fn deliver_due(state: &BrokerState, level: i32) {
                         if !result.is_ok() {
                             warn!(level, status = ?result.status, "delayed delivery failed, retrying later");
                             return;
+                        }
+                        if let Some(append) = &result.append {
+                            state.stats.on_scheduled_delivery(level, append);
                         }
                     }
                 }

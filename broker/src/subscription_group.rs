@@ -133,6 +133,24 @@ impl SubscriptionGroupManager {
         self.persist();
     }
 
+    /// Every group's name: the ones Java creates at start first, in the order it creates
+    /// them, then the rest.
+    pub fn names(&self) -> Vec<String> {
+        let t = self.table.read().unwrap();
+        let mut names: Vec<String> = SYSTEM_GROUPS
+            .iter()
+            .filter(|g| t.subscription_group_table.contains_key(**g))
+            .map(|g| g.to_string())
+            .collect();
+        names.extend(
+            t.subscription_group_table
+                .keys()
+                .filter(|g| !SYSTEM_GROUPS.contains(&g.as_str()))
+                .cloned(),
+        );
+        names
+    }
+
     pub fn body(&self) -> Vec<u8> {
         remoting::fastjson::to_standard_vec(&*self.table.read().unwrap())
     }

@@ -192,6 +192,21 @@ impl CommitLog {
     pub fn max_offset(&self) -> i64 {
         self.queue.max_offset()
     }
+    /// Whether `len` bytes from `offset` are all written in the file holding `offset`.
+    pub fn is_published(&self, offset: i64, len: usize) -> bool {
+        self.queue.find_by_offset(offset).is_some_and(|f| {
+            let pos = (offset - f.file_from_offset()) as u64;
+            pos + len as u64 <= f.wrote_position()
+        })
+    }
+    /// Offset just past the last appended byte, staged bytes included.
+    pub fn appended_offset(&self) -> i64 {
+        let state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        match &state.current {
+            Some(file) => file.file_from_offset() + state.append_pos as i64,
+            None => self.max_offset(),
+        }
+    }
 
     /// Sets the next queue offset of every queue (after recovery).
     pub fn set_topic_queue_table(&self, table: HashMap<(String, i32), i64>) {

@@ -23,6 +23,7 @@ pub mod message;
 mod recovery;
 pub mod retention;
 mod staging;
+pub mod stats;
 mod store;
 
 pub use codec::{

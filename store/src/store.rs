@@ -135,6 +135,8 @@ pub(crate) struct Inner {
     /// Recovery could not index every record yet, so the next queue offsets are not
     /// known: puts are refused until the dispatcher restores them.
     pub queue_offsets_pending: AtomicBool,
+    /// Put counters for the broker's statistics.
+    pub put_stats: crate::stats::PutStats,
 }
 
 impl Inner {
@@ -298,6 +300,7 @@ impl MessageStore {
             logics_error: AtomicBool::new(false),
             logics_error_logged: Mutex::new(None),
             queue_offsets_pending: AtomicBool::new(false),
+            put_stats: Default::default(),
             config,
         });
         inner.commit_log.queue().load()?;
@@ -393,6 +396,7 @@ impl MessageStore {
             PutResult::failed(status)
         });
         if let Ok(a) = &result {
+            self.inner.put_stats.appended(a.msg_num, a.wrote_bytes);
             if self.inner.commit_log.stages_writes() {
                 // The commit thread dispatches once the bytes are in the file.
                 self.inner.commit_signal.notify();
@@ -479,39 +483,61 @@ impl MessageStore {
     /// Appends a message. Under SYNC_FLUSH (and `wait_store_msg_ok`) returns
     /// only once the bytes are on disk; blocks the calling thread.
     pub fn put_message(&self, msg: &MessageToStore) -> PutResult {
-        match self.append(|| self.inner.commit_log.put(msg)) {
+        let begin = Instant::now();
+        let result = match self.append(|| self.inner.commit_log.put(msg)) {
             Ok(a) if self.needs_flush_wait(msg.wait_store_msg_ok) => self.wait_flush_blocking(a),
             Ok(a) => PutResult::ok(a),
             Err(failed) => failed,
-        }
+        };
+        self.put_finished(begin, result)
     }
 
     /// `put_message` for async callers: the append is immediate, the wait
     /// for the flush does not block a runtime thread.
     pub async fn put_message_async(&self, msg: &MessageToStore) -> PutResult {
-        match self.append(|| self.inner.commit_log.put(msg)) {
+        let begin = Instant::now();
+        let result = match self.append(|| self.inner.commit_log.put(msg)) {
             Ok(a) if self.needs_flush_wait(msg.wait_store_msg_ok) => self.wait_flush_async(a).await,
             Ok(a) => PutResult::ok(a),
             Err(failed) => failed,
-        }
+        };
+        self.put_finished(begin, result)
     }
 
     /// Appends a client batch (SEND_BATCH_MESSAGE) to one queue.
     pub fn put_messages(&self, batch: &MessageBatchToStore) -> PutResult {
-        match self.append(|| self.inner.commit_log.put_batch(batch)) {
+        let begin = Instant::now();
+        let result = match self.append(|| self.inner.commit_log.put_batch(batch)) {
             Ok(a) if self.needs_flush_wait(batch.wait_store_msg_ok) => self.wait_flush_blocking(a),
             Ok(a) => PutResult::ok(a),
             Err(failed) => failed,
-        }
+        };
+        self.put_finished(begin, result)
     }
 
     /// `put_messages` for async callers.
     pub async fn put_messages_async(&self, batch: &MessageBatchToStore) -> PutResult {
-        match self.append(|| self.inner.commit_log.put_batch(batch)) {
+        let begin = Instant::now();
+        let result = match self.append(|| self.inner.commit_log.put_batch(batch)) {
             Ok(a) if self.needs_flush_wait(batch.wait_store_msg_ok) => self.wait_flush_async(a).await,
             Ok(a) => PutResult::ok(a),
             Err(failed) => failed,
+        };
+        self.put_finished(begin, result)
+    }
+
+    /// Times a put for the statistics. A put the store refused outright (shut down, not
+    /// writable) is not timed: Java refuses those before it starts its clock.
+    fn put_finished(&self, begin: Instant, result: PutResult) -> PutResult {
+        if result.status != PutMessageStatus::ServiceNotAvailable {
+            self.inner.put_stats.finished(begin.elapsed(), result.append.is_none());
         }
+        result
+    }
+
+    /// What the store counted about its puts (Java's StoreStatsService, put side).
+    pub fn put_stats(&self) -> &crate::stats::PutStats {
+        &self.inner.put_stats
     }
 
     /// Reads up to `max_count` messages of a queue from queue offset
@@ -843,6 +869,28 @@ impl MessageStore {
             }
             file.drop_pages();
         }
+    }
+
+    /// Java's `getEarliestMessageTime`: the store time of the record at the CommitLog's
+    /// minimum offset, read through a window of twice `maxMessageSize`, so -1 until that
+    /// much has been written after it (a young store answers -1, as Java's does).
+    pub fn earliest_message_time_java(&self) -> i64 {
+        let min = self.inner.commit_log.min_offset();
+        if !self.inner.commit_log.is_published(min, self.inner.config.max_message_size * 2) {
+            return -1;
+        }
+        self.earliest_message_time_in_store()
+    }
+
+    /// CommitLog bytes written but not yet flushed (`remainHowManyDataToFlush`).
+    pub fn remain_to_flush(&self) -> i64 {
+        (self.inner.commit_log.max_offset() - self.inner.commit_log.queue().flushed_offset()).max(0)
+    }
+
+    /// With staged writes, bytes appended but not yet written to their file
+    /// (`remainHowManyDataToCommit`).
+    pub fn remain_to_commit(&self) -> i64 {
+        (self.inner.commit_log.appended_offset() - self.inner.commit_log.max_offset()).max(0)
     }
 
     /// Smallest CommitLog offset still stored.

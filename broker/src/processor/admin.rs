@@ -57,6 +57,9 @@ pub async fn delete_topic(state: Arc<BrokerState>, _conn: Connection, req: Remot
     state.topics.delete(&h.topic);
     state.offsets.remove_topic(&h.topic);
     state.store.delete_topics(&[h.topic.as_str()]);
+    if state.live().auto_delete_unused_stats {
+        state.stats.on_topic_deleted(&h.topic);
+    }
     Ok(Some(RemotingCommand::success(&req)))
 }
 
@@ -83,6 +86,9 @@ pub async fn delete_subscription_group(
 ) -> HandlerResult {
     let h: DeleteSubscriptionGroupRequestHeader = req.decode_header()?;
     state.groups.delete(&h.group_name);
+    if state.live().auto_delete_unused_stats {
+        state.stats.on_group_deleted(&h.group_name);
+    }
     if h.clean_offset == Some(true) {
         state.offsets.remove_group(&h.group_name);
     }

@@ -194,8 +194,8 @@ async fn consume_stats(state: Arc<BrokerState>, _conn: Connection, req: Remoting
 }
 
 /// Messages per second the group pulled from the topic over the last minute.
-fn group_consume_tps(_state: &BrokerState, _topic: &str, _group: &str) -> f64 {
-    0.0
+fn group_consume_tps(state: &BrokerState, topic: &str, group: &str) -> f64 {
+    state.stats.consume_tps(topic, group)
 }
 
 async fn all_consumer_offsets(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {

@@ -143,6 +143,8 @@ fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<
 
 pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: PullMessageRequestHeader = req.decode_header()?;
+    // Java times a pull's latency from when its processing (or a woken re-run) began.
+    let mut round_start = Instant::now();
     let config = state.live();
     if config.broker_permission & perm::READ == 0 {
         return reply(
@@ -223,6 +225,7 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         tokio::pin!(notified);
         notified.as_mut().enable();
 
+        let lookup_start = Instant::now();
         let got = state.store.get_messages_filtered(
             &h.topic,
             h.queue_id,
@@ -232,6 +235,8 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             tag_filter.as_ref().map(|f| f as &dyn Fn(i64) -> bool),
             record_filter.as_ref().map(|f| f as &dyn Fn(&[u8]) -> bool),
         );
+        let found = if got.status == GetMessageStatus::Found { got.messages.len() } else { 0 };
+        state.stats.on_store_get(found, lookup_start.elapsed());
         let code = match got.status {
             GetMessageStatus::Found => response::SUCCESS,
             GetMessageStatus::MessageWasRemoving | GetMessageStatus::NoMatchedMessage => {
@@ -253,9 +258,21 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
                 // The hold expired: look once more without suspending, then answer.
                 may_suspend = false;
             }
+            round_start = Instant::now();
             continue;
         }
-        return Ok(Some(answer(&req, &got, code)));
+        let res = answer(&req, &got, code);
+        if code == response::SUCCESS {
+            state.stats.on_pull_found(
+                &h.consumer_group,
+                &h.topic,
+                h.queue_id,
+                got.messages.len(),
+                got.buffer_total_size(),
+                round_start.elapsed().as_millis() as i64,
+            );
+        }
+        return Ok(Some(res));
     }
 }
 

@@ -77,6 +77,7 @@ pub async fn send_reply_message(state: Arc<BrokerState>, conn: Connection, req: 
                 | PutMessageStatus::SlaveNotAvailable,
                 Some(append),
             ) => {
+                state.stats.on_put(&append);
                 header.msg_id = append.msg_id();
                 header.queue_offset = append.logics_offset;
                 stored = true;

@@ -166,6 +166,18 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         }
         PutMessageStatus::UnknownError => (response::SYSTEM_ERROR, Some("UNKNOWN_ERROR".to_string())),
     };
+    // Java counts a send once the store kept it, even if the flush or the slave timed out.
+    if let Some(append) = result.append.as_ref().filter(|_| {
+        matches!(
+            result.status,
+            PutMessageStatus::PutOk
+                | PutMessageStatus::FlushDiskTimeout
+                | PutMessageStatus::FlushSlaveTimeout
+                | PutMessageStatus::SlaveNotAvailable
+        )
+    }) {
+        state.stats.on_put(append);
+    }
     let Some(append) = result
         .append
         .filter(|_| code == response::SUCCESS || code == response::FLUSH_DISK_TIMEOUT)
@@ -377,6 +389,10 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
         (retry, random_queue(group.retry_queue_nums))
     };
 
+    // Send-backs are counted under the topic the message first came from.
+    let back_topic = codec::get_property(&properties, "RETRY_TOPIC")
+        .unwrap_or(&original.topic)
+        .to_string();
     let mut msg = MessageToStore::new(&topic, queue_id, original.body.clone(), properties);
     msg.flag = original.flag;
     msg.sys_flag = original.sys_flag & !(codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6);
@@ -387,6 +403,9 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
     msg.wait_store_msg_ok = false;
     let result = state.store.put_message_async(&msg).await;
     if result.is_ok() {
+        if let Some(append) = &result.append {
+            state.stats.on_send_back(&h.group, &back_topic, append);
+        }
         Ok(Some(RemotingCommand::success(&req)))
     } else {
         reply(&req, response::SYSTEM_ERROR, format!("{:?}", result.status))

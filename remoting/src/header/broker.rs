@@ -313,3 +313,19 @@ command_header! {
         opt max_reconsume_times: i32 = "maxReconsumeTimes",
     }
 }
+
+command_header! {
+    /// VIEW_BROKER_STATS_DATA (315): one statistic's item, by set name and key.
+    pub struct ViewBrokerStatsDataRequestHeader {
+        req stats_name: String = "statsName",
+        req stats_key: String = "statsKey",
+    }
+}
+
+command_header! {
+    /// GET_BROKER_CONSUME_STATS (317): consume stats of every group; `isOrder` keeps only
+    /// order topics.
+    pub struct GetConsumeStatsInBrokerHeader {
+        req is_order: bool = "isOrder",
+    }
+}
