@@ -327,6 +327,23 @@ impl ClientManager {
             .map_or(0, |c| c.subscriptions.len())
     }
 
+    /// Every connection of a consumer group with what its heartbeat said; empty when the
+    /// group has no consumer online.
+    pub fn consumer_channels(&self, group: &str) -> Vec<(Connection, ClientConnectionInfo)> {
+        let g = self.groups.lock().unwrap();
+        g.consumers
+            .get(group)
+            .map(|c| c.channels.values().map(|ch| (ch.conn.clone(), ch.info())).collect())
+            .unwrap_or_default()
+    }
+
+    /// The connection of the consumer `client_id` of `group` (Java's `findChannel`).
+    pub fn find_consumer(&self, group: &str, client_id: &str) -> Option<(Connection, ClientConnectionInfo)> {
+        self.consumer_channels(group)
+            .into_iter()
+            .find(|(conn, info)| info.client_id == client_id && !conn.is_closed())
+    }
+
     /// Sends NOTIFY_CONSUMER_IDS_CHANGED to every consumer of `group`.
     pub fn notify_consumer_ids_changed(&self, group: &str) {
         let conns: Vec<Connection> = {

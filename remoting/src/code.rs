@@ -135,4 +135,59 @@ pub mod version {
     pub const V4_9_8: i32 = 409;
     /// What this implementation announces.
     pub const CURRENT: i32 = V4_9_8;
+    /// The oldest client the broker pushes offset resets and status queries to.
+    pub const V3_0_7_SNAPSHOT: i32 = 28;
+    /// The oldest client the broker relays running-info and direct-consume calls to.
+    pub const V3_1_8_SNAPSHOT: i32 = 62;
+
+    /// The enum constant's name for the old versions the broker's refusals name
+    /// (below V3_1_8_SNAPSHOT); newer ones are given as their number.
+    pub fn name(version: i32) -> String {
+        const FIRST: [&str; 16] = [
+            "V3_0_0_SNAPSHOT",
+            "V3_0_0_ALPHA1",
+            "V3_0_0_BETA1",
+            "V3_0_0_BETA2",
+            "V3_0_0_BETA3",
+            "V3_0_0_BETA4",
+            "V3_0_0_BETA5",
+            "V3_0_0_BETA6_SNAPSHOT",
+            "V3_0_0_BETA6",
+            "V3_0_0_BETA7_SNAPSHOT",
+            "V3_0_0_BETA7",
+            "V3_0_0_BETA8_SNAPSHOT",
+            "V3_0_0_BETA8",
+            "V3_0_0_BETA9_SNAPSHOT",
+            "V3_0_0_BETA9",
+            "V3_0_0_FINAL",
+        ];
+        match version {
+            0..=15 => FIRST[version as usize].to_string(),
+            // From V3_0_1 on each release follows its snapshot: 3.0.1-3.0.15, then 3.1.0-.
+            16..=V3_1_8_SNAPSHOT => {
+                let step = (version - 16) / 2;
+                let (minor, patch) = if step < 15 { (0, step + 1) } else { (1, step - 15) };
+                let snapshot = if (version - 16) % 2 == 0 { "_SNAPSHOT" } else { "" };
+                format!("V3_{minor}_{patch}{snapshot}")
+            }
+            _ => version.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::version;
+
+    #[test]
+    fn old_version_names_follow_javas_enum() {
+        assert_eq!(version::name(0), "V3_0_0_SNAPSHOT");
+        assert_eq!(version::name(15), "V3_0_0_FINAL");
+        assert_eq!(version::name(16), "V3_0_1_SNAPSHOT");
+        assert_eq!(version::name(28), "V3_0_7_SNAPSHOT");
+        assert_eq!(version::name(45), "V3_0_15");
+        assert_eq!(version::name(46), "V3_1_0_SNAPSHOT");
+        assert_eq!(version::name(61), "V3_1_7");
+        assert_eq!(version::name(62), "V3_1_8_SNAPSHOT");
+    }
 }

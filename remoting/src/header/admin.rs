@@ -75,3 +75,43 @@ command_header! {
         req version: String = "version",
     }
 }
+
+command_header! {
+    /// INVOKE_BROKER_TO_RESET_OFFSET (222) and the RESET_CONSUMER_CLIENT_OFFSET (220) push.
+    /// `timestamp` -1 means "to the end of each queue".
+    pub struct ResetOffsetRequestHeader {
+        req topic: String = "topic",
+        req group: String = "group",
+        req timestamp: i64 = "timestamp",
+        req is_force: bool = "isForce",
+    }
+}
+
+command_header! {
+    /// INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223) and the GET_CONSUMER_STATUS_FROM_CLIENT
+    /// (221) push; `clientAddr` (a client id, despite the name) narrows it to one client.
+    pub struct GetConsumerStatusRequestHeader {
+        req topic: String = "topic",
+        req group: String = "group",
+        opt client_addr: String = "clientAddr",
+    }
+}
+
+command_header! {
+    /// GET_CONSUMER_RUNNING_INFO (307), relayed to the named client.
+    pub struct GetConsumerRunningInfoRequestHeader {
+        req consumer_group: String = "consumerGroup",
+        req client_id: String = "clientId",
+        opt jstack_enable: bool = "jstackEnable",
+    }
+}
+
+command_header! {
+    /// CONSUME_MESSAGE_DIRECTLY (309), relayed to the named client with the message.
+    pub struct ConsumeMessageDirectlyResultRequestHeader {
+        req consumer_group: String = "consumerGroup",
+        opt client_id: String = "clientId",
+        opt msg_id: String = "msgId",
+        opt broker_name: String = "brokerName",
+    }
+}
