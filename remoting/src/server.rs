@@ -49,12 +49,14 @@ impl From<HeaderError> for HandlerError {
 pub type HandlerResult = Result<Option<RemotingCommand>, HandlerError>;
 type Route = Box<dyn Fn(Connection, RemotingCommand) -> BoxFuture<HandlerResult> + Send + Sync>;
 type ConnectionHook = Box<dyn Fn(&Connection) + Send + Sync>;
+type RequestGuard = Box<dyn Fn(&Connection, &RemotingCommand) -> Result<(), HandlerError> + Send + Sync>;
 
 /// A dispatch table keyed by request code. Unknown codes get REQUEST_CODE_NOT_SUPPORTED,
 /// handler errors become error responses carrying the error text.
 #[derive(Default)]
 pub struct Router {
     routes: HashMap<i32, Route>,
+    guards: Vec<RequestGuard>,
     on_connected: Vec<ConnectionHook>,
     on_disconnected: Vec<ConnectionHook>,
 }
@@ -91,6 +93,17 @@ impl Router {
         self.routes.contains_key(&code)
     }
 
+    /// Adds a check every request with a route passes before its handler runs (Java's
+    /// `RPCHook.doBeforeRequest`, where ACL lives); a refusal is the request's answer.
+    /// Unsupported codes are answered without it, as in Java.
+    pub fn guard(
+        &mut self,
+        check: impl Fn(&Connection, &RemotingCommand) -> Result<(), HandlerError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.guards.push(Box::new(check));
+        self
+    }
+
     pub fn on_connected(&mut self, hook: impl Fn(&Connection) + Send + Sync + 'static) -> &mut Self {
         self.on_connected.push(Box::new(hook));
         self
@@ -111,6 +124,13 @@ impl RequestHandler for Router {
             return Box::pin(async move { Some(response) });
         };
         let (opaque_holder, code) = (RemotingCommand::success(&request), request.code);
+        if let Some(refusal) = self.guards.iter().find_map(|check| check(&conn, &request).err()) {
+            debug!(peer = %conn.peer_addr(), code, error = %refusal.remark, "request refused");
+            let mut response = opaque_holder;
+            response.code = refusal.code;
+            response.remark = Some(refusal.remark);
+            return Box::pin(async move { Some(response) });
+        }
         let fut = route(conn, request);
         Box::pin(async move {
             match fut.await {
