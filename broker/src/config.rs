@@ -54,6 +54,13 @@ pub struct BrokerConfig {
     pub enable_detail_stat: bool,
     /// Whether deleting a topic or group also drops its statistics (Java's default: false).
     pub auto_delete_unused_stats: bool,
+    /// ACL 1.0 (`aclEnable`): requests are checked against `plain_acl.yml`.
+    pub acl_enable: bool,
+    /// Where `conf/plain_acl.yml` lives (`rocketmqHome`, also set by `rocketmq.home.dir`;
+    /// default `ROCKETMQ_HOME`); empty means the store root.
+    pub rocketmq_home: String,
+    /// The ACL file, relative to the home (Java's `rocketmq.acl.plain.file`).
+    pub acl_plain_file: String,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
     /// system property `rocketmq.broker.rebalance.lockMaxLiveTime`, read here as a key).
     pub rebalance_lock_max_live_time: u64,
@@ -107,6 +114,9 @@ impl Default for BrokerConfig {
             store_reply_message_enable: true,
             enable_detail_stat: true,
             auto_delete_unused_stats: false,
+            acl_enable: false,
+            rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
+            acl_plain_file: "conf/plain_acl.yml".into(),
             rebalance_lock_max_live_time: 60_000,
             config_black_list: "configBlackList;brokerConfigPath".into(),
             broker_config_path: None,
@@ -177,6 +187,9 @@ impl BrokerConfig {
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "enableDetailStat" => self.enable_detail_stat = parse(key, v)?,
             "autoDeleteUnusedStats" => self.auto_delete_unused_stats = parse(key, v)?,
+            "aclEnable" => self.acl_enable = parse(key, v)?,
+            "rocketmqHome" | "rocketmq.home.dir" => self.rocketmq_home = v.into(),
+            "rocketmq.acl.plain.file" => self.acl_plain_file = v.into(),
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             "configBlackList" => self.config_black_list = v.into(),
             _ => {
@@ -269,6 +282,8 @@ impl BrokerConfig {
             ("storeReplyMessageEnable", self.store_reply_message_enable.to_string()),
             ("enableDetailStat", self.enable_detail_stat.to_string()),
             ("autoDeleteUnusedStats", self.auto_delete_unused_stats.to_string()),
+            ("aclEnable", self.acl_enable.to_string()),
+            ("rocketmqHome", self.rocketmq_home.clone()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",
                 self.rebalance_lock_max_live_time.to_string(),

@@ -1,6 +1,7 @@
 //! A RocketMQ-compatible broker: topic and group configuration, the message store, client
 //! management, and the request processors of Java's broker, served over remoting.
 
+pub mod acl;
 pub mod client_manager;
 pub mod config;
 pub mod consumer_filter;
@@ -65,6 +66,8 @@ pub struct BrokerState {
     pub rebalance_locks: rebalance_lock::RebalanceLockManager,
     /// Statistics as Java's BrokerStatsManager and StoreStatsService keep them.
     pub stats: stats::BrokerStats,
+    /// ACL 1.0, when `aclEnable` is on.
+    pub acl: Option<acl::AclManager>,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
     pub send_permits: Semaphore,
     pub store_addr: SocketAddr,
@@ -176,6 +179,14 @@ impl Broker {
                 config.rebalance_lock_max_live_time,
             )),
             stats: stats::BrokerStats::new(&config.broker_cluster_name, config.enable_detail_stat),
+            acl: config.acl_enable.then(|| {
+                let home = if config.rocketmq_home.is_empty() {
+                    root.clone()
+                } else {
+                    std::path::PathBuf::from(&config.rocketmq_home)
+                };
+                acl::AclManager::open(&home, &config.acl_plain_file)
+            }),
             send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
             store_addr,
             outbound: RemotingClient::default(),
@@ -211,6 +222,9 @@ impl Broker {
         tasks.push(tokio::spawn(schedule::run(state.clone())));
         tasks.push(tokio::spawn(transaction::run(state.clone())));
         tasks.push(tokio::spawn(stats::run(state.clone())));
+        if state.acl.is_some() {
+            tasks.push(tokio::spawn(watch_acl_files(state.clone())));
+        }
         info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
         Ok(Broker { server, state, tasks })
     }
@@ -249,6 +263,18 @@ fn default_store_root() -> std::path::PathBuf {
 }
 
 /// Periodic chores: persist consumer offsets, expire silent clients.
+/// Re-reads the ACL files when they change (Java's AclFileWatchService).
+async fn watch_acl_files(state: Arc<BrokerState>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Some(acl) = &state.acl {
+            acl.reload_if_changed();
+        }
+    }
+}
+
 async fn housekeeping(state: Arc<BrokerState>) {
     let interval = Duration::from_millis(state.config.flush_consumer_offset_interval.max(100));
     let mut ticker = tokio::time::interval(interval);

@@ -87,6 +87,10 @@ pub mod request {
     pub const ADD_WRITE_PERM_OF_BROKER: i32 = 327;
     pub const GET_ALL_PRODUCER_INFO: i32 = 328;
     pub const DELETE_EXPIRED_COMMITLOG: i32 = 329;
+    pub const UPDATE_AND_CREATE_ACL_CONFIG: i32 = 50;
+    pub const DELETE_ACL_CONFIG: i32 = 51;
+    pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
 }
 
 /// Response codes (the `code` of a response command).
@@ -125,6 +129,9 @@ pub mod response {
     pub const CONSUME_MSG_TIMEOUT: i32 = 207;
     pub const NO_MESSAGE: i32 = 208;
     pub const FLOW_CONTROL: i32 = 215;
+    pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
+    pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
 }
 
 /// Version numbers as Java's `MQVersion.Version` ordinals.

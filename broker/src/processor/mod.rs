@@ -1,5 +1,6 @@
 //! The broker's dispatch table: one module per request family.
 
+mod acl_admin;
 mod admin;
 mod broker_stats;
 mod client;
@@ -72,6 +73,14 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     broker_stats::routes(&mut r, s);
     consumer_admin::routes(&mut r, s);
     client_admin::routes(&mut r, s);
+    acl_admin::routes(&mut r, s);
+    if state.acl.is_some() {
+        let guarded = state.clone();
+        r.guard(move |conn, req| match &guarded.acl {
+            Some(acl) => acl.check(&conn.peer_addr().ip(), req),
+            None => Ok(()),
+        });
+    }
 
     let state = state.clone();
     r.on_disconnected(move |conn| state.announce_membership_changes(state.clients.connection_closed(conn.id())));

@@ -115,3 +115,32 @@ command_header! {
         opt broker_name: String = "brokerName",
     }
 }
+
+command_header! {
+    /// UPDATE_AND_CREATE_ACL_CONFIG (50); the perms lists are comma-separated `Res=Perm`.
+    pub struct CreateAccessConfigRequestHeader {
+        req access_key: String = "accessKey",
+        opt secret_key: String = "secretKey",
+        opt white_remote_address: String = "whiteRemoteAddress",
+        opt admin: bool = "admin",
+        opt default_topic_perm: String = "defaultTopicPerm",
+        opt default_group_perm: String = "defaultGroupPerm",
+        opt topic_perms: String = "topicPerms",
+        opt group_perms: String = "groupPerms",
+    }
+}
+
+command_header! {
+    /// DELETE_ACL_CONFIG (51).
+    pub struct DeleteAccessConfigRequestHeader {
+        req access_key: String = "accessKey",
+    }
+}
+
+command_header! {
+    /// UPDATE_GLOBAL_WHITE_ADDRS_CONFIG (53).
+    pub struct UpdateGlobalWhiteAddrsConfigRequestHeader {
+        req global_white_addrs: String = "globalWhiteAddrs",
+        req acl_file_full_path: String = "aclFileFullPath",
+    }
+}
