@@ -63,6 +63,8 @@ def parse_args(argv):
                         choices=sorted(LOG_LEVELS))
     common.add_argument('--instance-name', default=None,
                         help='client instance name (push consumer only; default: pid based)')
+    common.add_argument('--access-key', default=None, help='ACL: sign requests as this account')
+    common.add_argument('--secret-key', default=None, help='ACL: the account\'s secret')
 
     p = argparse.ArgumentParser(prog='rmq_client.py', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -177,6 +179,12 @@ def set_logging(kind, handle):
 
 
 # --------------------------------------------------------------------------
+def set_credentials(client):
+    # The C++ client's session credentials: every request signed with HMAC-SHA1 (ACL 1.0).
+    if ARGS.access_key is not None:
+        client.set_session_credentials(ARGS.access_key, ARGS.secret_key or '', 'ALIYUN')
+
+
 def cmd_send():
     tags = [t for t in (ARGS.tags or '').split(',') if t] if ARGS.tags else []
     props = []
@@ -189,6 +197,7 @@ def cmd_send():
     producer = Producer(ARGS.group, timeout=ARGS.send_timeout_ms)
     try:
         producer.set_namesrv_addr(ARGS.namesrv)
+        set_credentials(producer)
         set_logging('Producer', producer._handle)
         producer.start()
     except Exception as e:
@@ -250,6 +259,7 @@ def cmd_push_consume():
     consumer = PushConsumer(ARGS.group, message_model=model)
     try:
         consumer.set_namesrv_addr(ARGS.namesrv)
+        set_credentials(consumer)
         set_logging('PushConsumer', consumer._handle)
         if ARGS.threads:
             consumer.set_thread_count(ARGS.threads)
