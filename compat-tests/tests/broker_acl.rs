@@ -130,7 +130,12 @@ async fn the_capture_replayed_gets_javas_verdicts() {
         };
         if is_acl_refusal(&java) {
             let ours = ours.expect("a refusal is answered at once");
-            assert_eq!((ours.code, ours.remark.as_deref()), (java.code, java.remark.as_deref()), "code {}", req.code);
+            assert_eq!(
+                (ours.code, ours.remark.as_deref()),
+                (java.code, java.remark.as_deref()),
+                "code {}",
+                req.code
+            );
             refusals += 1;
         } else {
             if let Some(ours) = &ours {
@@ -176,7 +181,11 @@ async fn refusals_white_lists_and_admin_codes() {
     changed.ext_mut().insert("topic", "T2");
     assert!(is_acl_refusal(&ask(&conn, changed).await));
 
-    let res = ask(&conn, signed(create_topic("AclTopic"), "RocketMQAdmin", "admin12345678")).await;
+    let res = ask(
+        &conn,
+        signed(create_topic("AclTopic"), "RocketMQAdmin", "admin12345678"),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS, "{}", remark(&res));
     let res = ask(&conn, signed(create_topic("AclTopic"), "RocketMQ", "12345678")).await;
     assert!(remark(&res).contains("Need admin permission for request code=17, but accessKey=RocketMQ is not"));
@@ -186,11 +195,22 @@ async fn refusals_white_lists_and_admin_codes() {
     assert_eq!(ask(&conn, unsigned).await.code, response::SUCCESS);
 
     // 52: the data versions, in the header keys Java's answer has.
-    let res = ask(&conn, signed(RemotingCommand::request(request::GET_BROKER_CLUSTER_ACL_INFO), "RocketMQAdmin", "admin12345678")).await;
+    let res = ask(
+        &conn,
+        signed(
+            RemotingCommand::request(request::GET_BROKER_CLUSTER_ACL_INFO),
+            "RocketMQAdmin",
+            "admin12345678",
+        ),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
     let java_keys: Vec<String> = {
         let frames = golden::load_frames("16-acl");
-        let req = frames.iter().find(|f| f.is_request() && f.code == request::GET_BROKER_CLUSTER_ACL_INFO).unwrap();
+        let req = frames
+            .iter()
+            .find(|f| f.is_request() && f.code == request::GET_BROKER_CLUSTER_ACL_INFO)
+            .unwrap();
         let mut keys: Vec<String> = golden::response_to(&frames, req).unwrap().header["extFields"]
             .as_object()
             .unwrap()
@@ -223,32 +243,62 @@ async fn refusals_white_lists_and_admin_codes() {
     assert!(file.contains("NewUser1") && file.contains("NewTopic=PUB"), "{file}");
     let pull_as_new_user = |topic: &str| {
         let mut pull = RemotingCommand::request(request::QUERY_MESSAGE);
-        for (k, v) in [("topic", topic), ("key", "k"), ("maxNum", "1"), ("beginTimestamp", "0"), ("endTimestamp", "1")] {
+        for (k, v) in [
+            ("topic", topic),
+            ("key", "k"),
+            ("maxNum", "1"),
+            ("beginTimestamp", "0"),
+            ("endTimestamp", "1"),
+        ] {
             pull.ext_mut().insert(k, v);
         }
         signed(pull, "NewUser1", "newsecret1")
     };
     assert!(!is_acl_refusal(&ask(&conn, pull_as_new_user("Other")).await));
     let res = ask(&conn, pull_as_new_user("NewTopic")).await;
-    assert!(remark(&res).contains("No default permission for topic:NewTopic"), "{}", remark(&res));
-    let res = ask(&conn, signed(RemotingCommand::request(request::GET_BROKER_CLUSTER_ACL_INFO), "RocketMQAdmin", "admin12345678")).await;
+    assert!(
+        remark(&res).contains("No default permission for topic:NewTopic"),
+        "{}",
+        remark(&res)
+    );
+    let res = ask(
+        &conn,
+        signed(
+            RemotingCommand::request(request::GET_BROKER_CLUSTER_ACL_INFO),
+            "RocketMQAdmin",
+            "admin12345678",
+        ),
+    )
+    .await;
     let version: serde_json::Value = serde_json::from_str(res.ext().get("version").unwrap()).unwrap();
     assert_eq!(version["counter"], 1, "the file's data version moved on");
 
     let mut delete = RemotingCommand::request(request::DELETE_ACL_CONFIG);
     delete.ext_mut().insert("accessKey", "NewUser1");
-    assert_eq!(ask(&conn, signed(delete, "RocketMQAdmin", "admin12345678")).await.code, response::SUCCESS);
+    assert_eq!(
+        ask(&conn, signed(delete, "RocketMQAdmin", "admin12345678")).await.code,
+        response::SUCCESS
+    );
     let res = ask(&conn, pull_as_new_user("Other")).await;
     assert!(remark(&res).contains("No acl config for NewUser1"));
     let mut delete = RemotingCommand::request(request::DELETE_ACL_CONFIG);
     delete.ext_mut().insert("accessKey", "NewUser1");
-    assert_eq!(ask(&conn, signed(delete, "RocketMQAdmin", "admin12345678")).await.code, response::DELETE_ACL_CONFIG_FAILED);
+    assert_eq!(
+        ask(&conn, signed(delete, "RocketMQAdmin", "admin12345678")).await.code,
+        response::DELETE_ACL_CONFIG_FAILED
+    );
 
     // 53: a global white list lets unsigned requests in.
     let mut white = RemotingCommand::request(request::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG);
     white.ext_mut().insert("globalWhiteAddrs", "127.0.0.1");
-    white.ext_mut().insert("aclFileFullPath", home.path().join("conf/plain_acl.yml").display().to_string());
-    assert_eq!(ask(&conn, signed(white, "RocketMQAdmin", "admin12345678")).await.code, response::SUCCESS);
+    white.ext_mut().insert(
+        "aclFileFullPath",
+        home.path().join("conf/plain_acl.yml").display().to_string(),
+    );
+    assert_eq!(
+        ask(&conn, signed(white, "RocketMQAdmin", "admin12345678")).await.code,
+        response::SUCCESS
+    );
     assert_eq!(ask(&conn, create_topic("UnsignedNow")).await.code, response::SUCCESS);
 }
 
@@ -264,7 +314,10 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_is_not() {
     // An account added by hand is in force within a few seconds.
     std::fs::write(
         &file,
-        format!("{}\n  - accessKey: LaterAdmin\n    secretKey: latersecret\n    admin: true\n", golden_yml().trim_end()),
+        format!(
+            "{}\n  - accessKey: LaterAdmin\n    secretKey: latersecret\n    admin: true\n",
+            golden_yml().trim_end()
+        ),
     )
     .unwrap();
     let mut picked_up = false;

@@ -46,7 +46,8 @@ struct TestConsumer {
     seen: Arc<Mutex<Seen>>,
 }
 
-const RUNNING_INFO: &str = r#"{"jstack":"","mqTable":{},"properties":{"PROP_CLIENT_VERSION":"V4_9_8"},"statusTable":{},"subscriptionSet":[]}"#;
+const RUNNING_INFO: &str =
+    r#"{"jstack":"","mqTable":{},"properties":{"PROP_CLIENT_VERSION":"V4_9_8"},"statusTable":{},"subscriptionSet":[]}"#;
 const DIRECT_RESULT: &str = r#"{"autoCommit":true,"consumeResult":"CR_SUCCESS","order":false,"spentTimeMills":3}"#;
 
 impl RequestHandler for TestConsumer {
@@ -127,7 +128,11 @@ async fn commit(conn: &Connection, queue_id: i32, offset: i64) {
         queue_id,
         commit_offset: offset,
     };
-    let res = ask(conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header)).await;
+    let res = ask(
+        conn,
+        RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
 }
 
@@ -176,7 +181,12 @@ fn golden_ext_keys(code: i32, dir: &str) -> Vec<String> {
         .header
         .get("extFields")
         .and_then(|e| e.as_object())
-        .map(|e| e.keys().filter(|k| *k != "AccessKey" && *k != "Signature").cloned().collect())
+        .map(|e| {
+            e.keys()
+                .filter(|k| *k != "AccessKey" && *k != "Signature")
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     keys.sort();
     keys
@@ -184,7 +194,11 @@ fn golden_ext_keys(code: i32, dir: &str) -> Vec<String> {
 
 async fn create_topic(conn: &Connection) {
     let header = CreateTopicRequestHeader::read_write(TOPIC, 2);
-    let res = ask(conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await;
+    let res = ask(
+        conn,
+        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
 }
 
@@ -217,7 +231,12 @@ async fn reset_offset_by_time_pushes_to_the_consumer_and_moves_stored_offsets() 
         let ts = timestamp.to_string();
         with_ext(
             request::INVOKE_BROKER_TO_RESET_OFFSET,
-            &[("topic", TOPIC), ("group", GROUP), ("timestamp", ts.as_str()), ("isForce", if force { "true" } else { "false" })],
+            &[
+                ("topic", TOPIC),
+                ("group", GROUP),
+                ("timestamp", ts.as_str()),
+                ("isForce", if force { "true" } else { "false" }),
+            ],
         )
     };
 
@@ -230,7 +249,12 @@ async fn reset_offset_by_time_pushes_to_the_consumer_and_moves_stored_offsets() 
         &admin,
         with_ext(
             request::INVOKE_BROKER_TO_RESET_OFFSET,
-            &[("topic", "NoSuchTopic"), ("group", GROUP), ("timestamp", "-1"), ("isForce", "true")],
+            &[
+                ("topic", "NoSuchTopic"),
+                ("group", GROUP),
+                ("timestamp", "-1"),
+                ("isForce", "true"),
+            ],
         ),
     )
     .await;
@@ -259,7 +283,12 @@ async fn reset_offset_by_time_pushes_to_the_consumer_and_moves_stored_offsets() 
     assert_eq!(res.code, response::SUCCESS, "{:?}", res.remark);
     let body = fastjson::parse(&res.body).unwrap();
     assert_eq!(offsets_by_queue(&body["offsetTable"]), BTreeMap::from([(0, 5), (1, 5)]));
-    wait_for(&seen, |s| s.requests.iter().any(|r| r.code == request::RESET_CONSUMER_CLIENT_OFFSET)).await;
+    wait_for(&seen, |s| {
+        s.requests
+            .iter()
+            .any(|r| r.code == request::RESET_CONSUMER_CLIENT_OFFSET)
+    })
+    .await;
     let push = seen
         .lock()
         .unwrap()
@@ -269,12 +298,18 @@ async fn reset_offset_by_time_pushes_to_the_consumer_and_moves_stored_offsets() 
         .cloned()
         .unwrap();
     assert!(push.is_oneway());
-    assert_eq!(ext_keys(&push), golden_ext_keys(request::RESET_CONSUMER_CLIENT_OFFSET, "push"));
+    assert_eq!(
+        ext_keys(&push),
+        golden_ext_keys(request::RESET_CONSUMER_CLIENT_OFFSET, "push")
+    );
     // As in golden 12, the push says isForce=false whatever the admin asked.
     assert_eq!(push.ext().get("isForce"), Some("false"));
     assert_eq!(push.ext().get("timestamp"), Some(reset_to.to_string().as_str()));
     let pushed = fastjson::parse(&push.body).unwrap();
-    assert_eq!(offsets_by_queue(&pushed["offsetTable"]), BTreeMap::from([(0, 5), (1, 5)]));
+    assert_eq!(
+        offsets_by_queue(&pushed["offsetTable"]),
+        BTreeMap::from([(0, 5), (1, 5)])
+    );
     assert_eq!(stored_offset(&admin, 0).await, 5);
     assert_eq!(stored_offset(&admin, 1).await, 5);
 
@@ -286,7 +321,10 @@ async fn reset_offset_by_time_pushes_to_the_consumer_and_moves_stored_offsets() 
     // With it, -1 skips to the end (mqadmin skipAccumulatedMessage).
     let res = ask(&admin, reset(-1, true)).await;
     let body = fastjson::parse(&res.body).unwrap();
-    assert_eq!(offsets_by_queue(&body["offsetTable"]), BTreeMap::from([(0, 10), (1, 10)]));
+    assert_eq!(
+        offsets_by_queue(&body["offsetTable"]),
+        BTreeMap::from([(0, 10), (1, 10)])
+    );
     assert_eq!(stored_offset(&admin, 1).await, 10);
 
     // A client older than V3_0_7_SNAPSHOT cannot take the push.
@@ -311,12 +349,19 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
         &admin,
         with_ext(
             request::GET_CONSUMER_RUNNING_INFO,
-            &[("consumerGroup", GROUP), ("clientId", CLIENT_ID), ("jstackEnable", "false")],
+            &[
+                ("consumerGroup", GROUP),
+                ("clientId", CLIENT_ID),
+                ("jstackEnable", "false"),
+            ],
         ),
     )
     .await;
     assert_eq!(res.code, response::SYSTEM_ERROR);
-    assert_eq!(res.remark.unwrap(), format!("The Consumer <{GROUP}> <{CLIENT_ID}> not online"));
+    assert_eq!(
+        res.remark.unwrap(),
+        format!("The Consumer <{GROUP}> <{CLIENT_ID}> not online")
+    );
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let consumer = consumer_connection(&broker.addr, seen.clone()).await;
@@ -340,8 +385,15 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
     );
     {
         let s = seen.lock().unwrap();
-        let ask_status = s.requests.iter().find(|r| r.code == request::GET_CONSUMER_STATUS_FROM_CLIENT).unwrap();
-        assert_eq!(ext_keys(ask_status), golden_ext_keys(request::GET_CONSUMER_STATUS_FROM_CLIENT, "push"));
+        let ask_status = s
+            .requests
+            .iter()
+            .find(|r| r.code == request::GET_CONSUMER_STATUS_FROM_CLIENT)
+            .unwrap();
+        assert_eq!(
+            ext_keys(ask_status),
+            golden_ext_keys(request::GET_CONSUMER_STATUS_FROM_CLIENT, "push")
+        );
     }
 
     // 307: the admin's ext fields (signature included) go to the client, its answer comes back.
@@ -364,7 +416,11 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
     assert_eq!(&res.body[..], RUNNING_INFO.as_bytes());
     {
         let s = seen.lock().unwrap();
-        let relayed = s.requests.iter().find(|r| r.code == request::GET_CONSUMER_RUNNING_INFO).unwrap();
+        let relayed = s
+            .requests
+            .iter()
+            .find(|r| r.code == request::GET_CONSUMER_RUNNING_INFO)
+            .unwrap();
         assert_eq!(relayed.ext().get("Signature"), Some("c2lnbmF0dXJl"));
         assert_eq!(relayed.ext().get("clientId"), Some(CLIENT_ID));
     }
@@ -374,7 +430,11 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
         &admin,
         with_ext(
             request::CONSUME_MESSAGE_DIRECTLY,
-            &[("consumerGroup", GROUP), ("clientId", CLIENT_ID), ("msgId", msg_id.as_str())],
+            &[
+                ("consumerGroup", GROUP),
+                ("clientId", CLIENT_ID),
+                ("msgId", msg_id.as_str()),
+            ],
         ),
     )
     .await;
@@ -382,7 +442,11 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
     assert_eq!(&res.body[..], DIRECT_RESULT.as_bytes());
     {
         let s = seen.lock().unwrap();
-        let relayed = s.requests.iter().find(|r| r.code == request::CONSUME_MESSAGE_DIRECTLY).unwrap();
+        let relayed = s
+            .requests
+            .iter()
+            .find(|r| r.code == request::CONSUME_MESSAGE_DIRECTLY)
+            .unwrap();
         let mut expected = golden_ext_keys(request::CONSUME_MESSAGE_DIRECTLY, "push");
         expected.retain(|k| k != "AccessKey" && k != "Signature");
         assert_eq!(ext_keys(relayed), expected);
@@ -397,7 +461,11 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
         &admin,
         with_ext(
             request::CONSUME_MESSAGE_DIRECTLY,
-            &[("consumerGroup", GROUP), ("clientId", CLIENT_ID), ("msgId", "7F00000100002A9F00000000FFFFFFFF")],
+            &[
+                ("consumerGroup", GROUP),
+                ("clientId", CLIENT_ID),
+                ("msgId", "7F00000100002A9F00000000FFFFFFFF"),
+            ],
         ),
     )
     .await;
@@ -407,7 +475,10 @@ async fn status_running_info_and_direct_consume_are_relayed_to_the_named_consume
     heartbeat(&consumer, 61).await;
     let res = ask(
         &admin,
-        with_ext(request::GET_CONSUMER_RUNNING_INFO, &[("consumerGroup", GROUP), ("clientId", CLIENT_ID)]),
+        with_ext(
+            request::GET_CONSUMER_RUNNING_INFO,
+            &[("consumerGroup", GROUP), ("clientId", CLIENT_ID)],
+        ),
     )
     .await;
     assert_eq!(res.code, response::SYSTEM_ERROR);

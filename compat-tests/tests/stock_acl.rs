@@ -39,8 +39,19 @@ async fn create_topic_as_admin(broker: &str, namesrv: &str, topic: &str) {
 async fn send(ns: &str, topic: &str, credentials: Option<(&str, &str)>, count: usize) -> ClientRun {
     let count = count.to_string();
     let mut args = vec![
-        "send", "--namesrv", ns, "--topic", topic, "--group", "pg_acl", "--count", &count, "--key-prefix", "acl-",
-        "--send-timeout-ms", "5000",
+        "send",
+        "--namesrv",
+        ns,
+        "--topic",
+        topic,
+        "--group",
+        "pg_acl",
+        "--count",
+        &count,
+        "--key-prefix",
+        "acl-",
+        "--send-timeout-ms",
+        "5000",
     ];
     if let Some((ak, sk)) = credentials {
         args.extend(["--access-key", ak, "--secret-key", sk]);
@@ -75,8 +86,23 @@ async fn cpp_client_with_credentials_is_served_and_refused_as_java_would() {
     let consumed = StockClient::Cpp
         .run(
             &[
-                "push-consume", "--namesrv", &ns, "--topic", "AclTopic", "--group", "cg_acl", "--expect", "5",
-                "--timeout", "60", "--idle", "3", "--access-key", "RocketMQ", "--secret-key", "12345678",
+                "push-consume",
+                "--namesrv",
+                &ns,
+                "--topic",
+                "AclTopic",
+                "--group",
+                "cg_acl",
+                "--expect",
+                "5",
+                "--timeout",
+                "60",
+                "--idle",
+                "3",
+                "--access-key",
+                "RocketMQ",
+                "--secret-key",
+                "12345678",
             ],
             LIMIT,
         )
@@ -90,7 +116,11 @@ async fn cpp_client_with_credentials_is_served_and_refused_as_java_would() {
 
     for (topic, credentials, why) in [
         ("AclTopic", Some(("RocketMQ", "wrong-secret")), "a wrong secret"),
-        ("AclDeniedTopic", Some(("RocketMQ", "12345678")), "a topic the account may not use"),
+        (
+            "AclDeniedTopic",
+            Some(("RocketMQ", "12345678")),
+            "a topic the account may not use",
+        ),
         ("AclTopic", None, "no credentials"),
     ] {
         let refused = send(&ns, topic, credentials, 1).await;

@@ -18,7 +18,13 @@ pub enum AddressPattern {
     Everything,
     Set(Vec<String>),
     /// Parts before the ranged one (with their separators), the ranged part's index and bounds.
-    Range { head: String, index: usize, start: u32, end: u32, v6: bool },
+    Range {
+        head: String,
+        index: usize,
+        start: u32,
+        end: u32,
+        v6: bool,
+    },
     One(String),
 }
 
@@ -66,13 +72,23 @@ impl AddressPattern {
             let (head, list) = (&p[..open], &p[open + 1..p.len() - 1]);
             let v6 = p.contains(':');
             if !v6 && p.split('.').filter(|s| !s.is_empty()).count() < 4 {
-                return Err(format!("MultipleRemoteAddressStrategy has got a/some wrong format IP(s) {p}"));
+                return Err(format!(
+                    "MultipleRemoteAddressStrategy has got a/some wrong format IP(s) {p}"
+                ));
             }
-            let addrs: Vec<String> = list.split(',').filter(|s| !s.is_empty()).map(|s| format!("{head}{s}")).collect();
+            let addrs: Vec<String> = list
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("{head}{s}"))
+                .collect();
             return Self::set(&addrs);
         }
         if p.contains(',') {
-            let addrs: Vec<String> = p.split(',').filter(|s| !s.is_empty()).map(|s| s.trim().to_string()).collect();
+            let addrs: Vec<String> = p
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.trim().to_string())
+                .collect();
             return Self::set(&addrs);
         }
         if p.contains('*') || p.contains('-') {
@@ -111,7 +127,9 @@ impl AddressPattern {
                 (0, max)
             } else if let Some((a, b)) = value.split_once('-') {
                 if a.is_empty() {
-                    return Err(format!("RangeRemoteAddressStrategy netaddress examine scope Exception value {value} "));
+                    return Err(format!(
+                        "RangeRemoteAddressStrategy netaddress examine scope Exception value {value} "
+                    ));
                 }
                 let start = u32::from_str_radix(a.trim(), radix).map_err(|_| scope())?;
                 let end = u32::from_str_radix(b.trim(), radix).map_err(|_| scope())?;
@@ -141,7 +159,13 @@ impl AddressPattern {
                 }
                 head.push(sep);
             }
-            return Ok(AddressPattern::Range { head, index, start, end, v6 });
+            return Ok(AddressPattern::Range {
+                head,
+                index,
+                start,
+                end,
+                v6,
+            });
         }
         Err(scope())
     }
@@ -153,7 +177,13 @@ impl AddressPattern {
             AddressPattern::Everything => true,
             AddressPattern::Set(set) => set.iter().any(|a| a == addr),
             AddressPattern::One(one) => one.eq_ignore_ascii_case(addr),
-            AddressPattern::Range { head, index, start, end, v6 } => {
+            AddressPattern::Range {
+                head,
+                index,
+                start,
+                end,
+                v6,
+            } => {
                 let sep = if *v6 { ':' } else { '.' };
                 if *v6 != addr.contains(':') || !addr.starts_with(head.as_str()) {
                     return false;

@@ -104,7 +104,11 @@ impl AccountConfig {
                         if is_topic { "topic" } else { "group" }
                     ));
                 };
-                let resource = if is_topic { name.trim().to_string() } else { retry_topic(name.trim()) };
+                let resource = if is_topic {
+                    name.trim().to_string()
+                } else {
+                    retry_topic(name.trim())
+                };
                 resources.insert(resource, perm::parse(Some(p)));
             }
         }
@@ -234,7 +238,10 @@ impl AclFile {
             }
         }
         if let Some(v) = &self.data_version {
-            out.push_str(&format!("dataVersion:\n- counter: {}\n  timestamp: {}\n", v.counter, v.timestamp));
+            out.push_str(&format!(
+                "dataVersion:\n- counter: {}\n  timestamp: {}\n",
+                v.counter, v.timestamp
+            ));
         }
         out
     }
@@ -258,7 +265,10 @@ mod tests {
         assert_eq!(normal.secret_key.as_deref(), Some("12345678"));
         assert_eq!(normal.white_remote_address, None);
         assert!(!normal.admin && file.accounts[0].admin);
-        assert_eq!(normal.topic_perms.as_deref(), Some(&["AclTopic=PUB|SUB".to_string()][..]));
+        assert_eq!(
+            normal.topic_perms.as_deref(),
+            Some(&["AclTopic=PUB|SUB".to_string()][..])
+        );
         let account = normal.build().unwrap();
         assert_eq!(account.resources.get("%RETRY%cg_acl"), Some(&perm::SUB));
         assert_eq!(account.resources.get("AclTopic"), Some(&(perm::PUB | perm::SUB)));

@@ -183,7 +183,11 @@ fn needed_resources(req: &RemotingCommand) -> Result<Vec<(String, u8)>, HandlerE
     };
     match req.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 => {
-            let (topic_key, group_key) = if req.code == request::SEND_MESSAGE { ("topic", "group") } else { ("b", "a") };
+            let (topic_key, group_key) = if req.code == request::SEND_MESSAGE {
+                ("topic", "group")
+            } else {
+                ("b", "a")
+            };
             let topic = get(topic_key);
             if topic.as_deref().is_some_and(|t| t.starts_with(RETRY_PREFIX)) {
                 add(get(group_key).map(|g| retry_topic(&g)), perm::SUB);
@@ -236,7 +240,9 @@ impl AclManager {
                 );
                 *manager.loaded.write().unwrap() = loaded;
             }
-            Err(e) => warn!(home = %home.display(), error = %e, "ACL enabled, but its configuration is unreadable: every signed request will be refused"),
+            Err(e) => {
+                warn!(home = %home.display(), error = %e, "ACL enabled, but its configuration is unreadable: every signed request will be refused")
+            }
         }
         manager
     }
@@ -264,7 +270,11 @@ impl AclManager {
             }
         }
         let mut files = Vec::new();
-        walk(&self.home.join("conf").join("acl"), &self.home.join("conf").join("tools.yml"), &mut files);
+        walk(
+            &self.home.join("conf").join("acl"),
+            &self.home.join("conf").join("tools.yml"),
+            &mut files,
+        );
         if self.default_file.is_file() && !files.contains(&self.default_file) {
             files.push(self.default_file.clone());
         }
@@ -291,7 +301,9 @@ impl AclManager {
                 loaded.file_of.insert(built.access_key.clone(), path.clone());
                 loaded.accounts.insert(built.access_key.clone(), built);
             }
-            loaded.versions.insert(path, file.data_version.unwrap_or_else(DataVersion::now));
+            loaded
+                .versions
+                .insert(path, file.data_version.unwrap_or_else(DataVersion::now));
         }
         Ok(loaded)
     }
@@ -353,7 +365,11 @@ impl AclManager {
         }
         let expected = signature(&signed_content(req), &account.secret_key);
         if req.ext().get("Signature") != Some(expected.as_str()) {
-            return Err(refusal(&format!("Check signature failed for accessKey={access_key}"), "validate", 684));
+            return Err(refusal(
+                &format!("Check signature failed for accessKey={access_key}"),
+                "validate",
+                684,
+            ));
         }
         // Message traces may always be written.
         if needed.iter().any(|(r, p)| r == TRACE_TOPIC && *p == perm::PUB) {
@@ -361,7 +377,10 @@ impl AclManager {
         }
         if ADMIN_CODES.contains(&req.code) && !account.admin {
             return Err(refusal(
-                &format!("Need admin permission for request code={}, but accessKey={access_key} is not", req.code),
+                &format!(
+                    "Need admin permission for request code={}, but accessKey={access_key} is not",
+                    req.code
+                ),
                 "checkPerm",
                 581,
             ));
@@ -373,7 +392,11 @@ impl AclManager {
                 None => (account.default_topic_perm, 606),
             };
             if !perm::allows(*needed_perm, owned) {
-                return Err(refusal(&format!("No default permission for {}", printable(resource)), "checkPerm", line));
+                return Err(refusal(
+                    &format!("No default permission for {}", printable(resource)),
+                    "checkPerm",
+                    line,
+                ));
             }
         }
         Ok(())
@@ -382,7 +405,11 @@ impl AclManager {
     /// The default file's data version and every file's (GET_BROKER_CLUSTER_ACL_INFO).
     pub fn versions(&self) -> (DataVersion, BTreeMap<PathBuf, DataVersion>) {
         let loaded = self.loaded.read().unwrap();
-        let default = loaded.versions.get(&self.default_file).cloned().unwrap_or_else(DataVersion::now);
+        let default = loaded
+            .versions
+            .get(&self.default_file)
+            .cloned()
+            .unwrap_or_else(DataVersion::now);
         (default, loaded.versions.clone())
     }
 
@@ -398,7 +425,9 @@ impl AclManager {
         for perms in [&update.topic_perms, &update.group_perms].into_iter().flatten() {
             files::check_resource_perms(perms)?;
         }
-        let path = self.file_of(&update.access_key).unwrap_or_else(|| self.default_file.clone());
+        let path = self
+            .file_of(&update.access_key)
+            .unwrap_or_else(|| self.default_file.clone());
         let mut file = AclFile::read_or_empty(&path)?;
         match file.accounts.iter_mut().find(|a| a.access_key == update.access_key) {
             Some(existing) => existing.merge(update),
@@ -426,7 +455,11 @@ impl AclManager {
     /// file must exist under the home; an empty path means the default file.
     pub fn update_global_white(&self, addrs: Vec<String>, file: &str) -> Result<bool, String> {
         let _writing = self.writing.lock().unwrap();
-        let path = if file.is_empty() { self.default_file.clone() } else { PathBuf::from(file) };
+        let path = if file.is_empty() {
+            self.default_file.clone()
+        } else {
+            PathBuf::from(file)
+        };
         if !path.is_file() || !path.starts_with(&self.home) {
             return Ok(false);
         }

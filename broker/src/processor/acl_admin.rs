@@ -30,7 +30,12 @@ fn answer(req: &RemotingCommand, code: i32, remark: Option<String>) -> HandlerRe
 
 /// Java's `UtilAll.split`: comma-separated, `None` for a missing value.
 fn list(text: Option<&str>) -> Option<Vec<String>> {
-    text.map(|t| t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    text.map(|t| {
+        t.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
 }
 
 fn acl(state: &BrokerState) -> Option<&AclManager> {

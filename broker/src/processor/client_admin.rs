@@ -52,7 +52,9 @@ fn queue_key(broker_name: &str, topic: &str, queue_id: i32) -> String {
 
 /// `{"offsetTable":{mq:offset,...}}` in the order of Java's `HashMap<MessageQueue, Long>`.
 fn offset_table_body(broker_name: &str, topic: &str, offsets: &[(i32, i64)]) -> String {
-    let ordered = in_hash_map_order(offsets.to_vec(), 16, |(q, _)| message_queue_hash(broker_name, *q, topic));
+    let ordered = in_hash_map_order(offsets.to_vec(), 16, |(q, _)| {
+        message_queue_hash(broker_name, *q, topic)
+    });
     let entries: Vec<String> = ordered
         .iter()
         .map(|(q, o)| format!("{}:{o}", queue_key(broker_name, topic, *q)))
@@ -62,7 +64,9 @@ fn offset_table_body(broker_name: &str, topic: &str, offsets: &[(i32, i64)]) -> 
 
 /// The same table as the C++ client reads it (`ResetOffsetBodyForC`): a list.
 fn offset_list_body(broker_name: &str, topic: &str, offsets: &[(i32, i64)]) -> String {
-    let ordered = in_hash_map_order(offsets.to_vec(), 16, |(q, _)| message_queue_hash(broker_name, *q, topic));
+    let ordered = in_hash_map_order(offsets.to_vec(), 16, |(q, _)| {
+        message_queue_hash(broker_name, *q, topic)
+    });
     let list: Vec<Value> = ordered
         .iter()
         .map(|(q, o)| json!({ "brokerName": broker_name, "offset": o, "queueId": q, "topic": topic }))
@@ -81,14 +85,21 @@ async fn reset_offset(state: Arc<BrokerState>, conn: Connection, req: RemotingCo
         return refuse(
             &req,
             response::SYSTEM_ERROR,
-            format!("[reset-offset] reset offset failed, no topic in this broker. topic={}", h.topic),
+            format!(
+                "[reset-offset] reset offset failed, no topic in this broker. topic={}",
+                h.topic
+            ),
         );
     };
     let mut offsets = Vec::with_capacity(topic.write_queue_nums.max(0) as usize);
     for queue_id in 0..topic.write_queue_nums {
         let committed = state.offsets.query(&h.group, &h.topic, queue_id);
         if committed == -1 {
-            return refuse(&req, response::SYSTEM_ERROR, format!("THe consumer group <{}> not exist", h.group));
+            return refuse(
+                &req,
+                response::SYSTEM_ERROR,
+                format!("THe consumer group <{}> not exist", h.group),
+            );
         }
         let at_time = if h.timestamp == -1 {
             state.store.max_offset_in_queue(&h.topic, queue_id)
@@ -96,7 +107,14 @@ async fn reset_offset(state: Arc<BrokerState>, conn: Connection, req: RemotingCo
             state.store.offset_by_timestamp(&h.topic, queue_id, h.timestamp)
         }
         .max(0);
-        offsets.push((queue_id, if h.is_force || at_time < committed { at_time } else { committed }));
+        offsets.push((
+            queue_id,
+            if h.is_force || at_time < committed {
+                at_time
+            } else {
+                committed
+            },
+        ));
     }
 
     let broker_name = state.config.broker_name.as_str();
@@ -128,7 +146,10 @@ async fn reset_offset(state: Arc<BrokerState>, conn: Connection, req: RemotingCo
         return refuse(
             &req,
             response::SYSTEM_ERROR,
-            format!("the client does not support this feature. version={}", version::name(old.version)),
+            format!(
+                "the client does not support this feature. version={}",
+                version::name(old.version)
+            ),
         );
     }
     for (consumer, client) in consumers {
@@ -137,7 +158,9 @@ async fn reset_offset(state: Arc<BrokerState>, conn: Connection, req: RemotingCo
             .oneway();
         match consumer.oneway(push).await {
             Ok(()) => info!(topic = %h.topic, group = %h.group, client = %client.client_id, "reset offset pushed"),
-            Err(e) => warn!(topic = %h.topic, group = %h.group, client = %client.client_id, error = %e, "reset offset push failed"),
+            Err(e) => {
+                warn!(topic = %h.topic, group = %h.group, client = %client.client_id, error = %e, "reset offset push failed")
+            }
         }
     }
     // Java leaves storing the new offsets to the consumers. We store them too, so a consumer
@@ -156,7 +179,11 @@ async fn consumer_status(state: Arc<BrokerState>, _conn: Connection, req: Remoti
     let consumers = state.clients.consumer_channels(&h.group);
     if consumers.is_empty() {
         // Java dereferences the missing group and answers its NullPointerException.
-        return refuse(&req, response::SYSTEM_ERROR, "java.lang.NullPointerException".to_string());
+        return refuse(
+            &req,
+            response::SYSTEM_ERROR,
+            "java.lang.NullPointerException".to_string(),
+        );
     }
     let only = h.client_addr.as_deref().filter(|c| !c.trim().is_empty());
     let mut table: Vec<(String, String)> = Vec::new();
@@ -165,7 +192,10 @@ async fn consumer_status(state: Arc<BrokerState>, _conn: Connection, req: Remoti
             return refuse(
                 &req,
                 response::SYSTEM_ERROR,
-                format!("the client does not support this feature. version={}", version::name(client.version)),
+                format!(
+                    "the client does not support this feature. version={}",
+                    version::name(client.version)
+                ),
             );
         }
         if only.is_some_and(|c| c != client.client_id) {
@@ -183,7 +213,9 @@ async fn consumer_status(state: Arc<BrokerState>, _conn: Connection, req: Remoti
             Ok(answer) if answer.code == response::SUCCESS && !answer.body.is_empty() => {
                 match fastjson::parse(&answer.body) {
                     Ok(body) => table.push((client.client_id.clone(), object_keyed(&body["messageQueueTable"]))),
-                    Err(e) => warn!(group = %h.group, client = %client.client_id, error = %e, "undecodable consumer status"),
+                    Err(e) => {
+                        warn!(group = %h.group, client = %client.client_id, error = %e, "undecodable consumer status")
+                    }
                 }
             }
             Ok(_) => {}
@@ -199,7 +231,10 @@ async fn consumer_status(state: Arc<BrokerState>, _conn: Connection, req: Remoti
         .collect();
     success_with_java_remark(
         &req,
-        format!("{{\"consumerTable\":{{{}}},\"messageQueueTable\":{{}}}}", entries.join(",")),
+        format!(
+            "{{\"consumerTable\":{{{}}},\"messageQueueTable\":{{}}}}",
+            entries.join(",")
+        ),
     )
 }
 
@@ -224,7 +259,15 @@ fn object_keyed(map: &Value) -> String {
 /// GET_CONSUMER_RUNNING_INFO (307): forwarded to the named consumer.
 async fn consumer_running_info(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: GetConsumerRunningInfoRequestHeader = req.decode_header()?;
-    call_consumer(&state, request::GET_CONSUMER_RUNNING_INFO, &req, req.clone(), &h.consumer_group, &h.client_id).await
+    call_consumer(
+        &state,
+        request::GET_CONSUMER_RUNNING_INFO,
+        &req,
+        req.clone(),
+        &h.consumer_group,
+        &h.client_id,
+    )
+    .await
 }
 
 /// CONSUME_MESSAGE_DIRECTLY (309): the message named by `msgId` (an offset message id) is
@@ -245,12 +288,23 @@ async fn consume_message_directly(state: Arc<BrokerState>, _conn: Connection, re
             return refuse(
                 &req,
                 response::SYSTEM_ERROR,
-                format!("can not find message by the msgId, {}", h.msg_id.as_deref().unwrap_or("")),
+                format!(
+                    "can not find message by the msgId, {}",
+                    h.msg_id.as_deref().unwrap_or("")
+                ),
             )
         }
     }
     let client_id = h.client_id.unwrap_or_default();
-    call_consumer(&state, request::CONSUME_MESSAGE_DIRECTLY, &req, relayed, &h.consumer_group, &client_id).await
+    call_consumer(
+        &state,
+        request::CONSUME_MESSAGE_DIRECTLY,
+        &req,
+        relayed,
+        &h.consumer_group,
+        &client_id,
+    )
+    .await
 }
 
 /// Java's `callConsumer`: a new request with the admin's ext fields (signature included)
@@ -264,7 +318,11 @@ async fn call_consumer(
     client_id: &str,
 ) -> HandlerResult {
     let Some((consumer, client)) = state.clients.find_consumer(group, client_id) else {
-        return refuse(req, response::SYSTEM_ERROR, format!("The Consumer <{group}> <{client_id}> not online"));
+        return refuse(
+            req,
+            response::SYSTEM_ERROR,
+            format!("The Consumer <{group}> <{client_id}> not online"),
+        );
     };
     if client.version < version::V3_1_8_SNAPSHOT {
         return refuse(
@@ -289,7 +347,10 @@ async fn call_consumer(
         Err(RemotingError::Timeout { .. }) => refuse(
             req,
             response::CONSUME_MSG_TIMEOUT,
-            format!("consumer <{group}> <{client_id}> Timeout: no response within {} ms", CALL_CLIENT_TIMEOUT.as_millis()),
+            format!(
+                "consumer <{group}> <{client_id}> Timeout: no response within {} ms",
+                CALL_CLIENT_TIMEOUT.as_millis()
+            ),
         ),
         Err(e) => refuse(
             req,
