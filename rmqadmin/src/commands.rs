@@ -242,6 +242,8 @@ async fn cluster_list(admin: &Admin, more: bool) -> Result<Output> {
             let (in_tps, out_tps) = (tps("putTps"), tps("getTransferedTps"));
             let hour = get("earliestMessageTimeStamp")
                 .parse::<i64>()
+                .ok()
+                .filter(|t| *t > 0)
                 .map(|t| (now_millis() - t) as f64 / 3_600_000.0)
                 .unwrap_or(0.0);
             let space = get("commitLogDiskRatio").parse::<f64>().unwrap_or(0.0);

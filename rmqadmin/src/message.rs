@@ -22,8 +22,8 @@ use crate::util::human_millis;
 /// Java's `MixAll.TOOLS_CONSUMER_GROUP`: the group mqadmin's pull commands use.
 pub const TOOLS_CONSUMER_GROUP: &str = "TOOLS_CONSUMER";
 
-/// `PullSysFlag.FLAG_SUBSCRIPTION`.
-const PULL_FLAG_SUBSCRIPTION: i32 = 1 << 1;
+/// `PullSysFlag.FLAG_SUBSCRIPTION` (bit 0 commits an offset, bit 1 suspends).
+const PULL_FLAG_SUBSCRIPTION: i32 = 1 << 2;
 
 /// What clients call the message id: the UNIQ_KEY if the producer set one, else the
 /// offset id (Java's `MessageClientExt.getMsgId`).
