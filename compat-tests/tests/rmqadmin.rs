@@ -132,13 +132,21 @@ async fn consumer_online(conn: &Connection) {
             queue_id,
             commit_offset: 5,
         };
-        let res = ask(conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header)).await;
+        let res = ask(
+            conn,
+            RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header),
+        )
+        .await;
         assert_eq!(res.code, response::SUCCESS);
     }
 }
 
 async fn subscription_groups(conn: &Connection) -> Value {
-    let res = ask(conn, RemotingCommand::request(request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG)).await;
+    let res = ask(
+        conn,
+        RemotingCommand::request(request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
     fastjson::parse(&res.body).unwrap()["subscriptionGroupTable"].clone()
 }
@@ -170,7 +178,11 @@ async fn admin_commands_report_what_the_test_did() {
     assert!(text.contains(&format!("create topic to {broker} success.")), "{text}");
     let route = eventually(|| {
         let r = cli.run(&["--json", "topicRoute", "-t", TOPIC]);
-        if r.code == Some(0) { Ok(serde_json::from_str::<Value>(&r.stdout).unwrap()) } else { Err(r.stderr) }
+        if r.code == Some(0) {
+            Ok(serde_json::from_str::<Value>(&r.stdout).unwrap())
+        } else {
+            Err(r.stderr)
+        }
     });
     assert_eq!(route["queueDatas"][0]["writeQueueNums"], 4);
     assert_eq!(route["queueDatas"][0]["perm"], 6);
@@ -178,13 +190,36 @@ async fn admin_commands_report_what_the_test_did() {
     let rows = table_rows(&cli.ok(&["topicRoute", "-t", TOPIC, "-l"]), "#ClusterName");
     assert_eq!(rows[0][..2], [cluster.as_str(), broker_name.as_str()]);
     assert!(cli.ok(&["topicList"]).lines().any(|l| l == TOPIC));
-    assert!(cli.json(&["topicList"])["topicList"].as_array().unwrap().iter().any(|t| t == TOPIC));
+    assert!(cli.json(&["topicList"])["topicList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == TOPIC));
 
     // sendMessage: 30 messages, queue i % 4 (8, 8, 7, 7), even ones tagged TagA.
     let mut sent = Vec::new();
     for i in 0..30 {
-        let (qid, tag, key, body) = ((i % 4).to_string(), if i % 2 == 0 { "TagA" } else { "TagB" }, format!("key{i}"), format!("body {i}"));
-        let args = ["sendMessage", "-t", TOPIC, "-p", &body, "-k", &key, "-c", tag, "-b", &broker_name, "-i", &qid];
+        let (qid, tag, key, body) = (
+            (i % 4).to_string(),
+            if i % 2 == 0 { "TagA" } else { "TagB" },
+            format!("key{i}"),
+            format!("body {i}"),
+        );
+        let args = [
+            "sendMessage",
+            "-t",
+            TOPIC,
+            "-p",
+            &body,
+            "-k",
+            &key,
+            "-c",
+            tag,
+            "-b",
+            &broker_name,
+            "-i",
+            &qid,
+        ];
         if i == 0 {
             let rows = table_rows(&cli.ok(&args), "#Broker Name");
             assert_eq!(rows[0][..3], [broker_name.as_str(), "0", "SEND_OK"]);
@@ -213,15 +248,32 @@ async fn admin_commands_report_what_the_test_did() {
     assert_eq!(rows, [[sent[7]["msgId"].as_str().unwrap(), "3", "1"]]);
     let found = cli.json(&["queryMsgByKey", "-t", TOPIC, "-k", "key7"]);
     assert_eq!(found["messages"][0]["body"], "body 7");
-    let text = cli.ok(&["queryMsgByUniqueKey", "-t", TOPIC, "-i", sent[7]["msgId"].as_str().unwrap()]);
-    assert!(text.contains("Keys:                [key7]") && text.contains("body 7"), "{text}");
+    let text = cli.ok(&[
+        "queryMsgByUniqueKey",
+        "-t",
+        TOPIC,
+        "-i",
+        sent[7]["msgId"].as_str().unwrap(),
+    ]);
+    assert!(
+        text.contains("Keys:                [key7]") && text.contains("body 7"),
+        "{text}"
+    );
     let text = cli.ok(&["queryMsgById", "-i", sent[7]["offsetMsgId"].as_str().unwrap()]);
     assert!(text.contains(&format!("Topic:               {TOPIC}")), "{text}");
-    assert!(text.contains("Queue Offset:        1") && text.contains("body 7"), "{text}");
+    assert!(
+        text.contains("Queue Offset:        1") && text.contains("body 7"),
+        "{text}"
+    );
 
     // printMsg with a tag filter sees the 15 TagA messages; consumeMessage takes 20.
     let printed = cli.json(&["printMsg", "-t", TOPIC, "-s", "TagA"]);
-    let msgs: Vec<&Value> = printed["queues"].as_array().unwrap().iter().flat_map(|q| q["messages"].as_array().unwrap()).collect();
+    let msgs: Vec<&Value> = printed["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|q| q["messages"].as_array().unwrap())
+        .collect();
     assert_eq!(msgs.len(), 15);
     assert!(msgs.iter().all(|m| m["tags"] == "TagA"));
     let consumed = cli.json(&["consumeMessage", "-t", TOPIC, "-c", "20"]);
@@ -234,7 +286,11 @@ async fn admin_commands_report_what_the_test_did() {
     consumer_online(&conn).await;
     let progress = eventually(|| {
         let r = cli.run(&["--json", "consumerProgress", "-g", GROUP]);
-        if r.code == Some(0) { Ok(serde_json::from_str::<Value>(&r.stdout).unwrap()) } else { Err(r.stderr) }
+        if r.code == Some(0) {
+            Ok(serde_json::from_str::<Value>(&r.stdout).unwrap())
+        } else {
+            Err(r.stderr)
+        }
     });
     assert_eq!(progress["diffTotal"], 10);
     let queues = progress["queues"].as_array().unwrap();
@@ -244,7 +300,13 @@ async fn admin_commands_report_what_the_test_did() {
     assert!(text.contains("Diff Total: 10"), "{text}");
     assert_eq!(table_rows(&text, "#Topic").len(), 4);
     let all = cli.json(&["consumerProgress"]);
-    let row = all["groups"].as_array().unwrap().iter().find(|g| g["group"] == GROUP).unwrap().clone();
+    let row = all["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == GROUP)
+        .unwrap()
+        .clone();
     assert_eq!(row["count"], 1);
     assert_eq!(row["diffTotal"], 10);
     assert_eq!(row["consumeType"], "PUSH");
@@ -254,41 +316,85 @@ async fn admin_commands_report_what_the_test_did() {
     let rows = table_rows(&text, "#ClientId");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], CLIENT_ID);
-    assert!(text.contains("ConsumeType: CONSUME_PASSIVELY") && text.contains("MessageModel: CLUSTERING"), "{text}");
+    assert!(
+        text.contains("ConsumeType: CONSUME_PASSIVELY") && text.contains("MessageModel: CLUSTERING"),
+        "{text}"
+    );
     let cc = cli.json(&["consumerConnection", "-g", GROUP]);
     assert_eq!(cc["connectionSet"].as_array().unwrap().len(), 1);
     let pc = cli.json(&["producerConnection", "-g", PRODUCER_GROUP, "-t", TOPIC]);
     assert_eq!(pc["connectionSet"][0]["clientId"], CLIENT_ID);
-    assert!(cli.ok(&["producerConnection", "-g", PRODUCER_GROUP, "-t", TOPIC]).contains(CLIENT_ID));
+    assert!(cli
+        .ok(&["producerConnection", "-g", PRODUCER_GROUP, "-t", TOPIC])
+        .contains(CLIENT_ID));
 
     // statsAll: the group's accumulation on the topic.
     let stats = cli.json(&["statsAll", "-t", TOPIC]);
-    let row = stats["stats"].as_array().unwrap().iter().find(|r| r["group"] == GROUP).unwrap().clone();
+    let row = stats["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == GROUP)
+        .unwrap()
+        .clone();
     assert_eq!(row["accumulation"], 10);
 
     // Broker status and config; a runtime setting updated and read back.
     let status = cli.json(&["brokerStatus", "-b", &broker]);
     assert_eq!(status["brokers"][&broker]["brokerVersionDesc"], "V4_9_8");
-    assert!(cli.ok(&["brokerStatus", "-b", &broker]).lines().any(|l| l.starts_with("brokerVersionDesc")));
-    let text = cli.ok(&["updateBrokerConfig", "-b", &broker, "-k", "shortPollingTimeMills", "-v", "700"]);
+    assert!(cli
+        .ok(&["brokerStatus", "-b", &broker])
+        .lines()
+        .any(|l| l.starts_with("brokerVersionDesc")));
+    let text = cli.ok(&[
+        "updateBrokerConfig",
+        "-b",
+        &broker,
+        "-k",
+        "shortPollingTimeMills",
+        "-v",
+        "700",
+    ]);
     assert_eq!(text, format!("update broker config success, {broker}\n"));
     let config = cli.json(&["getBrokerConfig", "-b", &broker]);
     assert_eq!(config["brokers"][&broker]["shortPollingTimeMills"], "700");
     assert_eq!(config["brokers"][&broker]["brokerName"], broker_name.as_str());
     let text = cli.ok(&["getBrokerConfig", "-c", &cluster]);
-    assert!(text.contains(&format!("============Master: {broker}============")), "{text}");
+    assert!(
+        text.contains(&format!("============Master: {broker}============")),
+        "{text}"
+    );
     // A broker error: code name, code and remark.
-    let err = cli.fails(&["updateBrokerConfig", "-b", &broker, "-k", "brokerConfigPath", "-v", "/tmp/x"]);
-    assert!(err.contains("NO_PERMISSION (code 16)") && err.contains("black list"), "{err}");
+    let err = cli.fails(&[
+        "updateBrokerConfig",
+        "-b",
+        &broker,
+        "-k",
+        "brokerConfigPath",
+        "-v",
+        "/tmp/x",
+    ]);
+    assert!(
+        err.contains("NO_PERMISSION (code 16)") && err.contains("black list"),
+        "{err}"
+    );
 
     // Name server config.
     let ns = cli.json(&["getNamesrvConfig"]);
-    assert_eq!(ns["namesrvs"][&server.namesrv_addr]["listenPort"], server.namesrv_port.to_string());
-    assert!(cli.ok(&["getNamesrvConfig"]).contains(&format!("============{}============", server.namesrv_addr)));
+    assert_eq!(
+        ns["namesrvs"][&server.namesrv_addr]["listenPort"],
+        server.namesrv_port.to_string()
+    );
+    assert!(cli
+        .ok(&["getNamesrvConfig"])
+        .contains(&format!("============{}============", server.namesrv_addr)));
 
     // Subscription groups, checked in the broker's own table.
     let text = cli.ok(&["updateSubGroup", "-c", &cluster, "-g", "cg_cli_made", "-r", "3"]);
-    assert!(text.contains(&format!("create subscription group to {broker} success.")), "{text}");
+    assert!(
+        text.contains(&format!("create subscription group to {broker} success.")),
+        "{text}"
+    );
     let groups = subscription_groups(&conn).await;
     assert_eq!(groups["cg_cli_made"]["retryMaxTimes"], 3);
     assert_eq!(groups["cg_cli_made"]["consumeBroadcastEnable"], false);
@@ -302,7 +408,11 @@ async fn admin_commands_report_what_the_test_did() {
         producer_group: Some(PRODUCER_GROUP.into()),
         consumer_group: Some(GROUP.into()),
     };
-    let res = ask(&conn, RemotingCommand::request_with_header(request::UNREGISTER_CLIENT, &header)).await;
+    let res = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::UNREGISTER_CLIENT, &header),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
     let r = cli.run(&["--json", "resetOffsetByTime", "-g", GROUP, "-t", TOPIC, "-s", "0"]);
     if r.code == Some(0) {
@@ -310,7 +420,11 @@ async fn admin_commands_report_what_the_test_did() {
         assert_eq!(v["online"], false, "{v}");
         let rows = v["rollbackStats"].as_array().unwrap();
         assert_eq!(rows.len(), 4);
-        assert!(rows.iter().all(|q| q["rollbackOffset"] == 0 && q["consumerOffset"] == 5), "{v}");
+        assert!(
+            rows.iter()
+                .all(|q| q["rollbackOffset"] == 0 && q["consumerOffset"] == 5),
+            "{v}"
+        );
         assert_eq!(cli.json(&["consumerProgress", "-g", GROUP])["diffTotal"], 30);
     } else {
         // A broker without INVOKE_BROKER_TO_RESET_OFFSET says so, and rmqadmin says it clearly.
@@ -320,7 +434,10 @@ async fn admin_commands_report_what_the_test_did() {
 
     // Unknown topic and group.
     let err = cli.fails(&["topicStatus", "-t", "NoSuchTopicAnywhere"]);
-    assert!(err.contains("topic NoSuchTopicAnywhere does not exist") && err.contains("TOPIC_NOT_EXIST"), "{err}");
+    assert!(
+        err.contains("topic NoSuchTopicAnywhere does not exist") && err.contains("TOPIC_NOT_EXIST"),
+        "{err}"
+    );
     let err = cli.fails(&["consumerProgress", "-g", "no_such_group"]);
     assert!(err.contains("consumer group no_such_group is unknown"), "{err}");
 
@@ -339,7 +456,10 @@ async fn admin_commands_report_what_the_test_did() {
 
     // deleteTopic: gone from the broker and the name server.
     let text = cli.ok(&["deleteTopic", "-c", &cluster, "-t", TOPIC]);
-    assert!(text.contains(&format!("delete topic [{TOPIC}] from NameServer success.")), "{text}");
+    assert!(
+        text.contains(&format!("delete topic [{TOPIC}] from NameServer success.")),
+        "{text}"
+    );
     let err = cli.fails(&["topicRoute", "-t", TOPIC]);
     assert!(err.contains("does not exist"), "{err}");
     drop(conn);
@@ -358,7 +478,10 @@ fn errors_exit_non_zero_with_a_clear_message() {
         namesrv: format!("{};127.0.0.1:{}", cli.namesrv, free_port()),
     };
     let err = two.fails(&["clusterList"]);
-    assert!(err.contains(&cli.namesrv) && err.matches("127.0.0.1:").count() >= 2, "{err}");
+    assert!(
+        err.contains(&cli.namesrv) && err.matches("127.0.0.1:").count() >= 2,
+        "{err}"
+    );
     // No address at all.
     let out = Command::new(rmqadmin_binary())
         .env_clear()

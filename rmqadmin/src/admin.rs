@@ -27,7 +27,13 @@ pub struct RemoteError {
 
 impl fmt::Display for RemoteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} answered {} (code {})", self.peer, code_name(self.code), self.code)?;
+        write!(
+            f,
+            "{} answered {} (code {})",
+            self.peer,
+            code_name(self.code),
+            self.code
+        )?;
         if self.code == response::REQUEST_CODE_NOT_SUPPORTED {
             write!(f, ": the request is not supported by this server")?;
         }
@@ -167,7 +173,10 @@ impl Admin {
 
     /// The route of `topic`; an unknown topic is an error naming it.
     pub async fn route(&self, topic: &str) -> Result<TopicRouteData> {
-        let req = with_header(request::GET_ROUTEINFO_BY_TOPIC, &TopicRequestHeader { topic: topic.into() });
+        let req = with_header(
+            request::GET_ROUTEINFO_BY_TOPIC,
+            &TopicRequestHeader { topic: topic.into() },
+        );
         let (addr, res) = self.namesrv(req).await?;
         if res.code == response::TOPIC_NOT_EXIST {
             return Err(anyhow::Error::new(RemoteError {
@@ -193,7 +202,10 @@ impl Admin {
     pub async fn cluster_masters(&self, cluster: &str) -> Result<Vec<String>> {
         let info = self.cluster_info().await?;
         let names = info.cluster_addr_table.get(cluster).ok_or_else(|| {
-            anyhow!("cluster {cluster} does not exist (the name server knows: {})", join_keys(&info))
+            anyhow!(
+                "cluster {cluster} does not exist (the name server knows: {})",
+                join_keys(&info)
+            )
         })?;
         let set: BTreeSet<String> = names
             .iter()
@@ -207,7 +219,10 @@ impl Admin {
     pub async fn cluster_addrs(&self, cluster: &str) -> Result<Vec<(String, i64, String)>> {
         let info = self.cluster_info().await?;
         let names = info.cluster_addr_table.get(cluster).ok_or_else(|| {
-            anyhow!("cluster {cluster} does not exist (the name server knows: {})", join_keys(&info))
+            anyhow!(
+                "cluster {cluster} does not exist (the name server knows: {})",
+                join_keys(&info)
+            )
         })?;
         let names: BTreeSet<&String> = names.iter().collect();
         let mut out = Vec::new();

@@ -24,8 +24,8 @@ use remoting::{LanguageCode, RemotingCommand};
 use serde_json::{json, Map, Value};
 
 use crate::admin::{
-    addr_of_broker_name, f64_of, i64_of, mq_key, ok, parse_body, select_broker_addr, str_of, strings,
-    with_header, Admin, RemoteError, DLQ_PREFIX, RETRY_PREFIX,
+    addr_of_broker_name, f64_of, i64_of, mq_key, ok, parse_body, select_broker_addr, str_of, strings, with_header,
+    Admin, RemoteError, DLQ_PREFIX, RETRY_PREFIX,
 };
 use crate::util::{config_lines, human_millis, human_seconds, java_bool, now_millis, parse_timestamp, Output, Table};
 use crate::{msgcmd, Command};
@@ -81,7 +81,9 @@ pub async fn run(admin: &Admin, command: Command, json: bool) -> Result<()> {
         DeleteSubGroup(a) => delete_sub_group(admin, a).await?,
         BrokerStatus(a) => broker_status(admin, a.broker_addr, a.cluster_name).await?,
         BrokerConsumeStats(a) => broker_consume_stats(admin, a).await?,
-        ConsumerProgress(a) => consumer_progress(admin, a.group_name, a.show_client_ip.as_deref().is_some_and(java_bool)).await?,
+        ConsumerProgress(a) => {
+            consumer_progress(admin, a.group_name, a.show_client_ip.as_deref().is_some_and(java_bool)).await?
+        }
         ConsumerConnection(a) => consumer_connection(admin, &a.consumer_group, a.broker_addr).await?,
         ProducerConnection(a) => producer_connection(admin, &a.producer_group, &a.topic).await?,
         ResetOffsetByTime(a) => reset_offset_by_time(admin, a).await?,
@@ -145,7 +147,12 @@ fn properties_body(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn pairs_json(pairs: &[(String, String)]) -> Value {
-    Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
 
 async fn runtime_info(admin: &Admin, addr: &str) -> Result<BTreeMap<String, String>> {
@@ -166,7 +173,9 @@ async fn cluster_list(admin: &Admin, more: bool) -> Result<Output> {
     for (cluster, names) in &info.cluster_addr_table {
         let names: BTreeSet<&String> = names.iter().collect();
         for name in names {
-            let Some(bd) = info.broker_addr_table.get(name) else { continue };
+            let Some(bd) = info.broker_addr_table.get(name) else {
+                continue;
+            };
             for (id, addr) in &bd.broker_addrs {
                 let kv = runtime_info(admin, addr).await;
                 rows.push((cluster.clone(), name.clone(), *id, addr.clone(), kv));
@@ -187,7 +196,11 @@ async fn cluster_list(admin: &Admin, more: bool) -> Result<Output> {
         .right_align(&[2, 3, 4, 5]);
         for (cluster, name, id, addr, kv) in &rows {
             let kv = kv.as_ref().ok();
-            let get = |k: &str| kv.and_then(|m| m.get(k)).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            let get = |k: &str| {
+                kv.and_then(|m| m.get(k))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
             let in_yest = get("msgPutTotalTodayMorning") - get("msgPutTotalYesterdayMorning");
             let out_yest = get("msgGetTotalTodayMorning") - get("msgGetTotalYesterdayMorning");
             let in_today = get("msgPutTotalTodayNow") - get("msgPutTotalTodayMorning");
@@ -332,7 +345,10 @@ async fn consume_by_who(admin: &Admin, route: &TopicRouteData, topic: &str) -> R
         .first()
         .and_then(select_broker_addr)
         .ok_or_else(|| anyhow!("topic {topic} has no broker"))?;
-    let req = with_header(request::QUERY_TOPIC_CONSUME_BY_WHO, &TopicRequestHeader { topic: topic.into() });
+    let req = with_header(
+        request::QUERY_TOPIC_CONSUME_BY_WHO,
+        &TopicRequestHeader { topic: topic.into() },
+    );
     let v = admin.broker_json(&addr, req).await?;
     let mut groups = strings(&v["groupList"]);
     groups.sort();
@@ -345,14 +361,23 @@ async fn topic_route(admin: &Admin, topic: &str, list: bool) -> Result<Output> {
     if !list {
         return Ok(Output::new(format!("{}\n", serde_json::to_string_pretty(&json)?), json));
     }
-    let mut t = Table::new(&["#ClusterName", "#BrokerName", "#BrokerAddrs", "#ReadQueue", "#WriteQueue", "#Perm"]);
+    let mut t = Table::new(&[
+        "#ClusterName",
+        "#BrokerName",
+        "#BrokerAddrs",
+        "#ReadQueue",
+        "#WriteQueue",
+        "#Perm",
+    ]);
     let (mut read, mut write) = (0, 0);
     let mut bds = route.broker_datas.clone();
     bds.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));
     for bd in &bds {
         let qd = route.queue_datas.iter().find(|q| q.broker_name == bd.broker_name);
         let addrs: Vec<String> = bd.broker_addrs.iter().map(|(id, a)| format!("{id}={a}")).collect();
-        let (r, w, p) = qd.map(|q| (q.read_queue_nums, q.write_queue_nums, q.perm)).unwrap_or((0, 0, 0));
+        let (r, w, p) = qd
+            .map(|q| (q.read_queue_nums, q.write_queue_nums, q.perm))
+            .unwrap_or((0, 0, 0));
         read += r;
         write += w;
         t.row(vec![
@@ -377,7 +402,10 @@ async fn topic_stats(admin: &Admin, topic: &str) -> Result<Vec<(String, i32, Val
     let mut rows = Vec::new();
     for bd in &route.broker_datas {
         let Some(addr) = select_broker_addr(bd) else { continue };
-        let req = with_header(request::GET_TOPIC_STATS_INFO, &TopicRequestHeader { topic: topic.into() });
+        let req = with_header(
+            request::GET_TOPIC_STATS_INFO,
+            &TopicRequestHeader { topic: topic.into() },
+        );
         let v = admin.broker_json(&addr, req).await?;
         if let Some(table) = v["offsetTable"].as_object() {
             for (k, off) in table {
@@ -479,7 +507,11 @@ async fn update_topic(admin: &Admin, a: crate::UpdateTopicArgs) -> Result<Output
                     }
                 }
                 entries.insert(name, a.write_queue_nums.to_string());
-                entries.iter().map(|(b, n)| format!("{b}:{n}")).collect::<Vec<_>>().join(";")
+                entries
+                    .iter()
+                    .map(|(b, n)| format!("{b}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
             }
             (None, Some(cluster)) => {
                 let info = admin.cluster_info().await?;
@@ -552,7 +584,10 @@ async fn delete_topic_steps(admin: &Admin, cluster: &str, topic: &str, text: &mu
         admin
             .broker_ok(
                 addr,
-                with_header(request::DELETE_TOPIC_IN_BROKER, &DeleteTopicRequestHeader { topic: topic.into() }),
+                with_header(
+                    request::DELETE_TOPIC_IN_BROKER,
+                    &DeleteTopicRequestHeader { topic: topic.into() },
+                ),
             )
             .await?;
     }
@@ -607,7 +642,10 @@ async fn update_sub_group(admin: &Admin, a: crate::UpdateSubGroupArgs) -> Result
         let _ = writeln!(text, "create subscription group to {addr} success.");
     }
     let _ = writeln!(text, "SubscriptionGroupConfig {config}");
-    Ok(Output::new(text, json!({ "brokers": addrs, "subscriptionGroupConfig": config })))
+    Ok(Output::new(
+        text,
+        json!({ "brokers": addrs, "subscriptionGroupConfig": config }),
+    ))
 }
 
 async fn delete_sub_group(admin: &Admin, a: crate::DeleteSubGroupArgs) -> Result<Output> {
@@ -633,7 +671,10 @@ async fn delete_sub_group(admin: &Admin, a: crate::DeleteSubGroupArgs) -> Result
                 );
             }
             _ => {
-                let _ = writeln!(text, "delete subscription group [{group}] from broker [{addr}] success.");
+                let _ = writeln!(
+                    text,
+                    "delete subscription group [{group}] from broker [{addr}] success."
+                );
             }
         }
     }
@@ -686,7 +727,10 @@ async fn broker_status(admin: &Admin, b: Option<String>, c: Option<String>) -> R
 async fn broker_consume_stats(admin: &Admin, a: crate::BrokerConsumeStatsArgs) -> Result<Output> {
     let addr = a.broker_addr.trim();
     let is_order = a.order.as_deref().is_some_and(java_bool);
-    let req = with_header(request::GET_BROKER_CONSUME_STATS, &GetConsumeStatsInBrokerHeader { is_order });
+    let req = with_header(
+        request::GET_BROKER_CONSUME_STATS,
+        &GetConsumeStatsInBrokerHeader { is_order },
+    );
     let res = match a.timeout_millis {
         Some(ms) => {
             let custom = Admin::new(admin.namesrvs().to_vec(), std::time::Duration::from_millis(ms));
@@ -745,7 +789,10 @@ async fn broker_consume_stats(admin: &Admin, a: crate::BrokerConsumeStatsArgs) -
     }
     let total = i64_of(&res["totalDiff"]);
     let text = format!("{}\nDiff Total: {total}\n", t.render());
-    Ok(Output::new(text, json!({ "brokerAddr": addr, "totalDiff": total, "queues": rows })))
+    Ok(Output::new(
+        text,
+        json!({ "brokerAddr": addr, "totalDiff": total, "queues": rows }),
+    ))
 }
 
 async fn get_broker_config(admin: &Admin, b: Option<String>, c: Option<String>) -> Result<Output> {
@@ -755,8 +802,11 @@ async fn get_broker_config(admin: &Admin, b: Option<String>, c: Option<String>) 
         (Some(addr), _) => targets.push((addr.trim().into(), format!("============{}============", addr.trim()))),
         (None, Some(cluster)) => {
             let addrs = admin.cluster_addrs(cluster.trim()).await?;
-            let masters: BTreeMap<&String, &String> =
-                addrs.iter().filter(|(_, id, _)| *id == 0).map(|(n, _, a)| (n, a)).collect();
+            let masters: BTreeMap<&String, &String> = addrs
+                .iter()
+                .filter(|(_, id, _)| *id == 0)
+                .map(|(n, _, a)| (n, a))
+                .collect();
             for (name, id, addr) in &addrs {
                 let title = if *id == 0 {
                     format!("============Master: {addr}============")
@@ -805,7 +855,9 @@ async fn update_broker_config(admin: &Admin, a: crate::UpdateConfigArgs) -> Resu
 
 async fn get_namesrv_config(admin: &Admin) -> Result<Output> {
     if admin.namesrvs().is_empty() {
-        admin.namesrv(RemotingCommand::request(request::GET_NAMESRV_CONFIG)).await?;
+        admin
+            .namesrv(RemotingCommand::request(request::GET_NAMESRV_CONFIG))
+            .await?;
     }
     let mut text = String::new();
     let mut all = Map::new();
@@ -824,7 +876,9 @@ async fn get_namesrv_config(admin: &Admin) -> Result<Output> {
 
 async fn update_namesrv_config(admin: &Admin, key: &str, value: &str) -> Result<Output> {
     if admin.namesrvs().is_empty() {
-        admin.namesrv(RemotingCommand::request(request::UPDATE_NAMESRV_CONFIG)).await?;
+        admin
+            .namesrv(RemotingCommand::request(request::UPDATE_NAMESRV_CONFIG))
+            .await?;
     }
     let body = format!("{}={}\n", key.trim(), value.trim());
     for addr in admin.namesrvs() {
@@ -857,7 +911,9 @@ async fn update_kv_config(admin: &Admin, namespace: &str, key: &str, value: &str
 
 async fn delete_kv_config(admin: &Admin, namespace: &str, key: &str) -> Result<Output> {
     if admin.namesrvs().is_empty() {
-        admin.namesrv(RemotingCommand::request(request::DELETE_KV_CONFIG)).await?;
+        admin
+            .namesrv(RemotingCommand::request(request::DELETE_KV_CONFIG))
+            .await?;
     }
     let header = DeleteKvConfigRequestHeader {
         namespace: namespace.trim().into(),
@@ -877,7 +933,9 @@ async fn delete_kv_config(admin: &Admin, namespace: &str, key: &str) -> Result<O
 
 async fn write_perm(admin: &Admin, broker_name: &str, add: bool) -> Result<Output> {
     if admin.namesrvs().is_empty() {
-        admin.namesrv(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO)).await?;
+        admin
+            .namesrv(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO))
+            .await?;
     }
     let name = broker_name.trim();
     let mut text = String::new();
@@ -888,7 +946,9 @@ async fn write_perm(admin: &Admin, broker_name: &str, add: bool) -> Result<Outpu
             (
                 with_header(
                     request::ADD_WRITE_PERM_OF_BROKER,
-                    &AddWritePermOfBrokerRequestHeader { broker_name: name.into() },
+                    &AddWritePermOfBrokerRequestHeader {
+                        broker_name: name.into(),
+                    },
                 ),
                 "addTopicCount",
                 "add",
@@ -897,16 +957,25 @@ async fn write_perm(admin: &Admin, broker_name: &str, add: bool) -> Result<Outpu
             (
                 with_header(
                     request::WIPE_WRITE_PERM_OF_BROKER,
-                    &WipeWritePermOfBrokerRequestHeader { broker_name: name.into() },
+                    &WipeWritePermOfBrokerRequestHeader {
+                        broker_name: name.into(),
+                    },
                 ),
                 "wipeTopicCount",
                 "wipe",
             )
         };
-        match admin.namesrv_at(addr, req).await.and_then(|r| ok(&format!("name server {addr}"), r)) {
+        match admin
+            .namesrv_at(addr, req)
+            .await
+            .and_then(|r| ok(&format!("name server {addr}"), r))
+        {
             Ok(res) => {
                 let count: i64 = res.ext().get(count_key).and_then(|c| c.parse().ok()).unwrap_or(0);
-                let _ = writeln!(text, "{verb} write perm of broker[{name}] in name server[{addr}] OK, {count}");
+                let _ = writeln!(
+                    text,
+                    "{verb} write perm of broker[{name}] in name server[{addr}] OK, {count}"
+                );
                 results.push(json!({ "namesrv": addr, "ok": true, "topicCount": count }));
             }
             Err(e) => {
@@ -1171,7 +1240,9 @@ async fn queue_owners(admin: &Admin, group: &str) -> BTreeMap<String, String> {
                 jstack_enable: Some(false),
             },
         );
-        let Ok(info) = admin.broker_json(&addr, req).await else { continue };
+        let Ok(info) = admin.broker_json(&addr, req).await else {
+            continue;
+        };
         for (k, _) in info["mqTable"].as_object().into_iter().flatten() {
             if let Some(mq) = mq_key(k) {
                 let ip = client_id.split('@').next().unwrap_or("").to_string();
@@ -1207,7 +1278,11 @@ async fn all_groups_progress(admin: &Admin) -> Result<Output> {
                     set.len(),
                     version_desc(min_version),
                     if passive { "PUSH" } else { "PULL" }.to_string(),
-                    if passive { str_of(&v["messageModel"]) } else { String::new() },
+                    if passive {
+                        str_of(&v["messageModel"])
+                    } else {
+                        String::new()
+                    },
                 )
             }
             None => (0, "OFFLINE".into(), String::new(), String::new()),
@@ -1231,7 +1306,11 @@ async fn all_groups_progress(admin: &Admin) -> Result<Output> {
 
 async fn reset_offset_by_time(admin: &Admin, a: crate::ResetOffsetByTimeArgs) -> Result<Output> {
     let (group, topic, ts_text) = (a.group.trim(), a.topic.trim(), a.timestamp.trim());
-    let timestamp = if ts_text == "now" { -1 } else { parse_timestamp(ts_text)? };
+    let timestamp = if ts_text == "now" {
+        -1
+    } else {
+        parse_timestamp(ts_text)?
+    };
     let force = a.force.as_deref().map(java_bool).unwrap_or(true);
     let route = admin.route(topic).await?;
     let header = ResetOffsetRequestHeader {
@@ -1311,7 +1390,10 @@ async fn reset_offset_old(
                 .and(route.queue_datas.iter().find(|q| q.broker_name == bd.broker_name))
                 .map(|q| q.read_queue_nums)
                 .unwrap_or(0);
-            let req = with_header(request::GET_TOPIC_STATS_INFO, &TopicRequestHeader { topic: topic.into() });
+            let req = with_header(
+                request::GET_TOPIC_STATS_INFO,
+                &TopicRequestHeader { topic: topic.into() },
+            );
             let v = admin.broker_json(&addr, req).await?;
             let table = v["offsetTable"].as_object().cloned().unwrap_or_default();
             for q in 0..read {
@@ -1445,7 +1527,11 @@ async fn stats_all(admin: &Admin, active: bool, only: Option<String>) -> Result<
         }
         let Ok(route) = admin.route(topic).await else { continue };
         let groups = consume_by_who(admin, &route, topic).await.unwrap_or_default();
-        let masters: Vec<String> = route.broker_datas.iter().filter_map(|b| b.broker_addrs.get(&0).cloned()).collect();
+        let masters: Vec<String> = route
+            .broker_datas
+            .iter()
+            .filter_map(|b| b.broker_addrs.get(&0).cloned())
+            .collect();
         let (mut in_tps, mut in_day) = (0.0, 0);
         for addr in &masters {
             if let Some((tps, day)) = stats_item(admin, addr, "TOPIC_PUT_NUMS", topic).await {

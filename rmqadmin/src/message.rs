@@ -35,7 +35,10 @@ pub fn msg_id(m: &DecodedMessage) -> String {
 pub fn body_bytes(m: &DecodedMessage) -> Vec<u8> {
     if m.sys_flag & sys_flag::COMPRESSED != 0 {
         let mut out = Vec::new();
-        if flate2::read::ZlibDecoder::new(&m.body[..]).read_to_end(&mut out).is_ok() {
+        if flate2::read::ZlibDecoder::new(&m.body[..])
+            .read_to_end(&mut out)
+            .is_ok()
+        {
             return out;
         }
     }
@@ -47,7 +50,12 @@ pub fn body_text(m: &DecodedMessage) -> String {
 }
 
 fn properties_json(m: &DecodedMessage) -> Value {
-    Value::Object(m.properties.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    Value::Object(
+        m.properties
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
 
 /// `{k=v, k=v}`, as Java prints a properties map.
@@ -130,7 +138,11 @@ pub fn message_line(m: &DecodedMessage, broker_name: &str, print_body: bool) -> 
         m.topic,
         m.flag,
         properties_text(m),
-        if print_body { body_text(m) } else { "NOT PRINT BODY".into() }
+        if print_body {
+            body_text(m)
+        } else {
+            "NOT PRINT BODY".into()
+        }
     )
 }
 
@@ -223,7 +235,12 @@ pub fn tag_set(expression: &str) -> Option<Vec<String>> {
     if e.is_empty() || e == "*" {
         return None;
     }
-    Some(e.split("||").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+    Some(
+        e.split("||")
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
 }
 
 /// One non-blocking pull that commits nothing (Java's `DefaultMQPullConsumer.pull`);

@@ -11,19 +11,21 @@ use store::codec::{self, DecodedMessage};
 
 use crate::admin::{addr_of_broker_name, ok, select_broker_addr, with_header, Admin};
 use crate::message::{
-    message_detail, message_json, message_line, msg_id, pull, queue_offset, read_queues, search_offset,
-    send, write_queues, PullStatus, TOOLS_CONSUMER_GROUP,
+    message_detail, message_json, message_line, msg_id, pull, queue_offset, read_queues, search_offset, send,
+    write_queues, PullStatus, TOOLS_CONSUMER_GROUP,
 };
 use crate::util::{java_bool, now_millis, parse_timestamp, Output, Table};
 
 /// VIEW_MESSAGE_BY_ID (33) at the broker an offset id names.
 async fn view_message(admin: &Admin, id: &str) -> Result<DecodedMessage> {
-    let (addr, offset) = codec::decode_offset_msg_id(id)
-        .ok_or_else(|| anyhow!("{id} is not an offset message id (32 or 56 hex digits: store host and commit log offset)"))?;
+    let (addr, offset) = codec::decode_offset_msg_id(id).ok_or_else(|| {
+        anyhow!("{id} is not an offset message id (32 or 56 hex digits: store host and commit log offset)")
+    })?;
     let addr = addr.to_string();
     let req = with_header(request::VIEW_MESSAGE_BY_ID, &ViewMessageRequestHeader { offset });
     let res = admin.broker_ok(&addr, req).await?;
-    codec::decode_message(&res.body).map_err(|e| anyhow!("broker {addr}: the message at {offset} does not decode: {e:?}"))
+    codec::decode_message(&res.body)
+        .map_err(|e| anyhow!("broker {addr}: the message at {offset} does not decode: {e:?}"))
 }
 
 pub async fn query_msg_by_id(admin: &Admin, a: crate::QueryMsgByIdArgs) -> Result<Output> {
@@ -133,7 +135,10 @@ pub async fn query_msg_by_key(admin: &Admin, topic: &str, key: &str) -> Result<O
         t.row(vec![msg_id(m), m.queue_id.to_string(), m.queue_offset.to_string()]);
         msgs.push(message_json(m, Some(broker)));
     }
-    Ok(Output::new(t.render(), json!({ "topic": topic, "key": key, "messages": msgs })))
+    Ok(Output::new(
+        t.render(),
+        json!({ "topic": topic, "key": key, "messages": msgs }),
+    ))
 }
 
 pub async fn query_msg_by_unique_key(admin: &Admin, a: crate::QueryMsgByUniqueKeyArgs) -> Result<Output> {
@@ -156,7 +161,10 @@ pub async fn query_msg_by_unique_key(admin: &Admin, a: crate::QueryMsgByUniqueKe
         text.push('\n');
         msgs.push(message_json(m, Some(broker)));
     }
-    Ok(Output::new(text, json!({ "topic": topic, "msgId": id, "messages": msgs })))
+    Ok(Output::new(
+        text,
+        json!({ "topic": topic, "msgId": id, "messages": msgs }),
+    ))
 }
 
 pub async fn print_msg(admin: &Admin, a: crate::PrintMsgArgs) -> Result<Output> {
@@ -240,8 +248,18 @@ pub async fn consume_message(admin: &Admin, a: crate::ConsumeMessageArgs) -> Res
         bail!("Please set queueId (-i) before offset (-o)");
     }
     let now = now_millis();
-    let begin = a.begin_timestamp.as_deref().map(parse_timestamp).transpose()?.unwrap_or(0);
-    let end = a.end_timestamp.as_deref().map(parse_timestamp).transpose()?.unwrap_or(0);
+    let begin = a
+        .begin_timestamp
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()?
+        .unwrap_or(0);
+    let end = a
+        .end_timestamp
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()?
+        .unwrap_or(0);
     if begin > now {
         bail!("Please set the beginTimestamp before now");
     }
@@ -251,7 +269,12 @@ pub async fn consume_message(admin: &Admin, a: crate::ConsumeMessageArgs) -> Res
     if end > 0 && begin > end {
         bail!("Please make sure that the beginTimestamp is less than or equal to the endTimestamp");
     }
-    let group = a.consumer_group.as_deref().map(str::trim).unwrap_or(TOOLS_CONSUMER_GROUP).to_string();
+    let group = a
+        .consumer_group
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(TOOLS_CONSUMER_GROUP)
+        .to_string();
     let route = admin.route(topic).await?;
     let queues: Vec<(String, i32)> = match (&a.broker_name, a.queue_id) {
         (Some(b), Some(q)) => vec![(b.trim().to_string(), q)],
@@ -269,7 +292,8 @@ pub async fn consume_message(admin: &Admin, a: crate::ConsumeMessageArgs) -> Res
         if left <= 0 {
             break;
         }
-        let addr = addr_of_broker_name(&route, &broker).ok_or_else(|| anyhow!("broker {broker} is not in the route of {topic}"))?;
+        let addr = addr_of_broker_name(&route, &broker)
+            .ok_or_else(|| anyhow!("broker {broker} is not in the route of {topic}"))?;
         let mut min = queue_offset(admin, &addr, request::GET_MIN_OFFSET, topic, qid).await?;
         // Exclusive end, unlike mqadmin, which asks for one past the last message.
         let mut max = queue_offset(admin, &addr, request::GET_MAX_OFFSET, topic, qid).await?;
@@ -385,9 +409,24 @@ pub async fn send_message(admin: &Admin, a: crate::SendMessageArgs) -> Result<Ou
         props.push((codec::property::TAGS.to_string(), t.to_string()));
     }
     let group = now_millis().to_string();
-    let r = send(admin, &addr, &broker, qid, &topic, a.body.trim().as_bytes(), &props, &group).await?;
+    let r = send(
+        admin,
+        &addr,
+        &broker,
+        qid,
+        &topic,
+        a.body.trim().as_bytes(),
+        &props,
+        &group,
+    )
+    .await?;
     let mut t = Table::new(&["#Broker Name", "#QID", "#Send Result", "#MsgId"]);
-    t.row(vec![r.broker_name.clone(), r.queue_id.to_string(), r.status.to_string(), r.msg_id.clone()]);
+    t.row(vec![
+        r.broker_name.clone(),
+        r.queue_id.to_string(),
+        r.status.to_string(),
+        r.msg_id.clone(),
+    ]);
     Ok(Output::new(
         t.render(),
         json!({

@@ -160,8 +160,14 @@ pub fn parse_timestamp(text: &str) -> Result<i64> {
     }
     let bad = || anyhow!("bad timestamp {text:?}: expected milliseconds or yyyy-MM-dd#HH:mm:ss:SSS");
     let (date, time) = text.split_once('#').ok_or_else(bad)?;
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
     if d.len() != 3 || t.len() != 4 {
         return Err(bad());
     }
