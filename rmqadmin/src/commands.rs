@@ -183,8 +183,7 @@ async fn cluster_list(admin: &Admin, more: bool) -> Result<Output> {
         }
     }
     let mut json_rows = Vec::new();
-    let text;
-    if more {
+    let text = if more {
         let mut t = Table::new(&[
             "#Cluster Name",
             "#Broker Name",
@@ -219,7 +218,7 @@ async fn cluster_list(admin: &Admin, more: bool) -> Result<Output> {
                 "inTotalToday": in_today, "outTotalToday": out_today,
             }));
         }
-        text = t.render();
+        t.render()
     } else {
         let mut t = Table::new(&[
             "#Cluster Name",
@@ -291,8 +290,8 @@ async fn cluster_list(admin: &Admin, more: bool) -> Result<Output> {
             }));
         }
         eprint!("{errors}");
-        text = t.render();
-    }
+        t.render()
+    };
     Ok(Output::new(text, json!({ "brokers": json_rows })))
 }
 

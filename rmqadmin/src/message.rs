@@ -246,6 +246,7 @@ pub fn tag_set(expression: &str) -> Option<Vec<String>> {
 /// One non-blocking pull that commits nothing (Java's `DefaultMQPullConsumer.pull`);
 /// returns the status and the next offset. Messages whose tag is not in the expression
 /// are dropped here, as the Java client does.
+#[allow(clippy::too_many_arguments)]
 pub async fn pull(
     admin: &Admin,
     addr: &str,
@@ -325,6 +326,7 @@ pub struct SendResult {
 }
 
 /// Sends one message to `broker_name`/`queue_id` at `addr` (SEND_MESSAGE, 10).
+#[allow(clippy::too_many_arguments)]
 pub async fn send(
     admin: &Admin,
     addr: &str,
