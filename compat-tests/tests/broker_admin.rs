@@ -368,3 +368,45 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
     assert_eq!(res.code, response::SUCCESS);
     assert_eq!(ask(&conn, pull()).await.code, response::SUCCESS);
 }
+
+/// DELETE_SUBSCRIPTIONGROUP (207) drops the group's offsets when asked, by 4.9.8's
+/// `removeOffset` (what its mqadmin sends) or 5.x's `cleanOffset`, and keeps them otherwise.
+#[tokio::test]
+async fn deleting_a_group_removes_its_offsets_only_when_asked() {
+    let broker = InProcessBroker::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    let header = CreateTopicRequestHeader::read_write(TOPIC, 4);
+    let res = ask(&conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await;
+    assert_eq!(res.code, response::SUCCESS);
+    let offset_of = |group: &'static str| {
+        let conn = &conn;
+        async move {
+            let res = ask(
+                conn,
+                with_ext(request::QUERY_CONSUMER_OFFSET, &[("consumerGroup", group), ("topic", TOPIC), ("queueId", "0")]),
+            )
+            .await;
+            (res.code == response::SUCCESS).then(|| res.ext().get("offset").unwrap().to_string())
+        }
+    };
+    for (group, flag) in [("g_keep", None), ("g_remove", Some("removeOffset")), ("g_clean", Some("cleanOffset"))] {
+        let header = UpdateConsumerOffsetRequestHeader {
+            consumer_group: group.into(),
+            topic: TOPIC.into(),
+            queue_id: 0,
+            commit_offset: 3,
+        };
+        let res = ask(&conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header)).await;
+        assert_eq!(res.code, response::SUCCESS);
+        assert_eq!(offset_of(group).await.as_deref(), Some("3"));
+        let mut fields = vec![("groupName", group)];
+        if let Some(flag) = flag {
+            fields.push((flag, "true"));
+        }
+        let res = ask(&conn, with_ext(request::DELETE_SUBSCRIPTIONGROUP, &fields)).await;
+        assert_eq!(res.code, response::SUCCESS);
+        // Without a stored offset Java answers 0 for a queue that still starts at 0.
+        let expected = if flag.is_some() { Some("0") } else { Some("3") };
+        assert_eq!(offset_of(group).await.as_deref(), expected, "{group}");
+    }
+}

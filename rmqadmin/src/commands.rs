@@ -29,16 +29,7 @@ use crate::admin::{
 };
 use crate::util::{config_lines, human_millis, human_seconds, java_bool, now_millis, parse_timestamp, Output, Table};
 use crate::{msgcmd, Command};
-
-command_header! {
-    /// INVOKE_BROKER_TO_RESET_OFFSET (222), Java's `ResetOffsetRequestHeader`.
-    pub struct ResetOffsetRequestHeader {
-        req topic: String = "topic",
-        req group: String = "group",
-        req timestamp: i64 = "timestamp",
-        req is_force: bool = "isForce",
-    }
-}
+use remoting::header::admin::{GetConsumerRunningInfoRequestHeader, ResetOffsetRequestHeader};
 
 command_header! {
     /// DELETE_SUBSCRIPTIONGROUP (207) as mqadmin 4.9.8 sends it (`removeOffset`); 5.x
@@ -47,15 +38,6 @@ command_header! {
         req group_name: String = "groupName",
         req remove_offset: bool = "removeOffset",
         req clean_offset: bool = "cleanOffset",
-    }
-}
-
-command_header! {
-    /// GET_CONSUMER_RUNNING_INFO (307).
-    pub struct GetConsumerRunningInfoRequestHeader {
-        req consumer_group: String = "consumerGroup",
-        req client_id: String = "clientId",
-        opt jstack_enable: bool = "jstackEnable",
     }
 }
 

@@ -89,7 +89,8 @@ pub async fn delete_subscription_group(
     if state.live().auto_delete_unused_stats {
         state.stats.on_group_deleted(&h.group_name);
     }
-    if h.clean_offset == Some(true) {
+    // 4.9.8's mqadmin says removeOffset, 5.x's cleanOffset.
+    if h.clean_offset == Some(true) || h.remove_offset == Some(true) {
         state.offsets.remove_group(&h.group_name);
     }
     Ok(Some(RemotingCommand::success(&req)))

@@ -298,6 +298,7 @@ command_header! {
     pub struct DeleteSubscriptionGroupRequestHeader {
         req group_name: String = "groupName",
         opt clean_offset: bool = "cleanOffset",
+        opt remove_offset: bool = "removeOffset",
     }
 }
 
