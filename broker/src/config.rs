@@ -61,6 +61,8 @@ pub struct BrokerConfig {
     pub rocketmq_home: String,
     /// The ACL file, relative to the home (Java's `rocketmq.acl.plain.file`).
     pub acl_plain_file: String,
+    /// Outbound TLS to the name servers (`tls.enable`, `tls.client.*`).
+    pub client_tls: remoting::tls::TlsClientSettings,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
     /// system property `rocketmq.broker.rebalance.lockMaxLiveTime`, read here as a key).
     pub rebalance_lock_max_live_time: u64,
@@ -117,6 +119,7 @@ impl Default for BrokerConfig {
             acl_enable: false,
             rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
             acl_plain_file: "conf/plain_acl.yml".into(),
+            client_tls: remoting::tls::TlsClientSettings::default(),
             rebalance_lock_max_live_time: 60_000,
             config_black_list: "configBlackList;brokerConfigPath".into(),
             broker_config_path: None,
@@ -193,10 +196,13 @@ impl BrokerConfig {
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             "configBlackList" => self.config_black_list = v.into(),
             _ => {
-                self.server.set(key, v).map_err(|_| ConfigError {
+                let bad = |_| ConfigError {
                     key: key.into(),
                     value: v.into(),
-                })?;
+                };
+                if !self.client_tls.set(key, v).map_err(bad)? {
+                    self.server.set(key, v).map_err(bad)?;
+                }
             }
         }
         self.raw.insert(key.to_string(), v.to_string());

@@ -189,7 +189,13 @@ impl Broker {
             }),
             send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
             store_addr,
-            outbound: RemotingClient::default(),
+            outbound: RemotingClient::new(
+                remoting::ClientConfig {
+                    tls: config.client_tls.clone(),
+                    ..Default::default()
+                },
+                Arc::new(remoting::connection::IgnoreRequests),
+            ),
             store,
             runtime_config: runtime_config::RuntimeConfig::new(config.clone(), config_path, store_pairs),
             config,

@@ -17,6 +17,8 @@ use crate::frame::DEFAULT_MAX_FRAME_LENGTH;
 pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub max_frame_length: usize,
+    /// Outbound TLS (`tls.enable`, `tls.client.*`).
+    pub tls: crate::tls::TlsClientSettings,
 }
 
 impl Default for ClientConfig {
@@ -24,6 +26,7 @@ impl Default for ClientConfig {
         ClientConfig {
             connect_timeout: Duration::from_secs(3),
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
+            tls: crate::tls::TlsClientSettings::default(),
         }
     }
 }
@@ -34,6 +37,8 @@ pub struct RemotingClient {
     handler: Arc<dyn RequestHandler>,
     connections: Mutex<HashMap<String, Connection>>,
     shutdown: CancellationToken,
+    /// Built once from `config.tls`; `Err` keeps the reason a TLS client cannot connect.
+    tls: Result<Option<tokio_rustls::TlsConnector>, String>,
 }
 
 impl Default for RemotingClient {
@@ -45,6 +50,7 @@ impl Default for RemotingClient {
 impl RemotingClient {
     pub fn new(config: ClientConfig, handler: Arc<dyn RequestHandler>) -> Self {
         RemotingClient {
+            tls: config.tls.connector(),
             config,
             handler,
             connections: Mutex::new(HashMap::new()),
@@ -64,17 +70,34 @@ impl RemotingClient {
             addr: addr.to_string(),
             reason,
         };
-        let stream = tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| connect_failed("timed out".into()))?
-            .map_err(|e| connect_failed(e.to_string()))?;
-        let conn = Connection::spawn(
-            stream,
-            self.handler.clone(),
-            self.config.max_frame_length,
-            self.shutdown.child_token(),
-        )
-        .map_err(|e| connect_failed(e.to_string()))?;
+        let connector = self.tls.as_ref().map_err(|e| connect_failed(e.clone()))?;
+        let conn = match connector {
+            None => {
+                let stream = tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| connect_failed("timed out".into()))?
+                    .map_err(|e| connect_failed(e.to_string()))?;
+                Connection::spawn(
+                    stream,
+                    self.handler.clone(),
+                    self.config.max_frame_length,
+                    self.shutdown.child_token(),
+                )
+                .map_err(|e| connect_failed(e.to_string()))?
+            }
+            Some(connector) => {
+                let session = tokio::time::timeout(self.config.connect_timeout, crate::tls::connect(connector, addr))
+                    .await
+                    .map_err(|_| connect_failed("timed out".into()))?
+                    .map_err(|e| connect_failed(format!("TLS: {e}")))?;
+                let peer = session.get_ref().0.peer_addr().map_err(|e| connect_failed(e.to_string()))?;
+                let limits = crate::connection::ConnectionLimits {
+                    max_frame_length: self.config.max_frame_length,
+                    ..Default::default()
+                };
+                Connection::spawn_stream(session, peer, self.handler.clone(), limits, self.shutdown.child_token())
+            }
+        };
         connections.insert(addr.to_string(), conn.clone());
         Ok(conn)
     }

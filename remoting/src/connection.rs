@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
@@ -106,7 +107,7 @@ struct Inner {
     peer: SocketAddr,
     outbox: Mutex<Outbox>,
     /// Taken (and so shut down) by the writer task when the connection ends.
-    socket: Mutex<Option<Arc<OwnedWriteHalf>>>,
+    socket: Mutex<Option<Arc<Socket>>>,
     /// Hands the socket to the writer task when it cannot take more bytes right now.
     wake_writer: Notify,
     /// Tells senders waiting at the high-water mark that the buffer was emptied.
@@ -172,12 +173,44 @@ impl Connection {
         let peer = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
+        Ok(Self::start(read_half, Socket::Plain(write_half), peer, handler, limits, shutdown))
+    }
+
+    /// A connection over any byte stream (a TLS session): reads as `spawn_with` does, and
+    /// writes through a task that owns the stream's write side.
+    pub fn spawn_stream<S>(
+        stream: S,
+        peer: SocketAddr,
+        handler: Arc<dyn RequestHandler>,
+        limits: ConnectionLimits,
+        shutdown: CancellationToken,
+    ) -> Connection
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (read_half, write_half) = tokio::io::split(stream);
+        let pipe = Arc::new(Pipe::default());
+        tokio::spawn(pump(pipe.clone(), write_half));
+        Self::start(read_half, Socket::Piped(PipeWriter(pipe)), peer, handler, limits, shutdown)
+    }
+
+    fn start<R>(
+        read_half: R,
+        socket: Socket,
+        peer: SocketAddr,
+        handler: Arc<dyn RequestHandler>,
+        limits: ConnectionLimits,
+        shutdown: CancellationToken,
+    ) -> Connection
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
         let conn = Connection {
             inner: Arc::new(Inner {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
                 peer,
                 outbox: Mutex::new(Outbox::default()),
-                socket: Mutex::new(Some(Arc::new(write_half))),
+                socket: Mutex::new(Some(Arc::new(socket))),
                 wake_writer: Notify::new(),
                 room: Notify::new(),
                 pending: Mutex::new(HashMap::new()),
@@ -196,7 +229,7 @@ impl Connection {
         // hold 80 MiB with FramedRead's default 8 KiB); the codec reserves ahead for frames.
         let reader = FramedRead::with_capacity(read_half, codec, READ_BUFFER_START);
         tokio::spawn(read_loop(conn.clone(), reader, handler));
-        Ok(conn)
+        conn
     }
 
     pub fn id(&self) -> u64 {
@@ -432,6 +465,119 @@ async fn idle_watch(conn: Connection, idle: Duration) {
     }
 }
 
+/// Where a connection's bytes go: the TCP socket itself (written without a task switch
+/// while it takes them), or a pipe to a task that owns a stream's write side (TLS).
+enum Socket {
+    Plain(OwnedWriteHalf),
+    Piped(PipeWriter),
+}
+
+impl Socket {
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Plain(s) => s.try_write(buf),
+            Socket::Piped(p) => p.try_write(buf),
+        }
+    }
+
+    async fn writable(&self) -> std::io::Result<()> {
+        match self {
+            Socket::Plain(s) => s.writable().await,
+            Socket::Piped(p) => p.writable().await,
+        }
+    }
+}
+
+/// How many bytes the pipe takes before it pushes back (the writer task then waits).
+const PIPE_LIMIT: usize = 256 << 10;
+
+#[derive(Default)]
+struct Pipe {
+    state: Mutex<PipeState>,
+    /// Bytes arrived, or the writer side closed.
+    data: Notify,
+    /// The pump took bytes (or failed).
+    room: Notify,
+}
+
+#[derive(Default)]
+struct PipeState {
+    buf: BytesMut,
+    closed: bool,
+    failed: bool,
+}
+
+/// The connection's end of a pipe; dropping it lets the pump finish and close the stream.
+struct PipeWriter(Arc<Pipe>);
+
+impl PipeWriter {
+    fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut st = self.0.state.lock().unwrap();
+        if st.failed {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        if st.buf.len() >= PIPE_LIMIT {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        st.buf.extend_from_slice(bytes);
+        drop(st);
+        self.0.data.notify_one();
+        Ok(bytes.len())
+    }
+
+    async fn writable(&self) -> std::io::Result<()> {
+        loop {
+            let room = self.0.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let st = self.0.state.lock().unwrap();
+                if st.failed {
+                    return Err(std::io::ErrorKind::BrokenPipe.into());
+                }
+                if st.buf.len() < PIPE_LIMIT {
+                    return Ok(());
+                }
+            }
+            room.await;
+        }
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.0.state.lock().unwrap().closed = true;
+        self.0.data.notify_one();
+    }
+}
+
+/// Moves piped bytes to the stream; at the end shuts the stream down (TLS close_notify).
+async fn pump<W: AsyncWrite + Unpin>(pipe: Arc<Pipe>, mut out: W) {
+    loop {
+        let data = pipe.data.notified();
+        tokio::pin!(data);
+        data.as_mut().enable();
+        let (chunk, closed) = {
+            let mut st = pipe.state.lock().unwrap();
+            (st.buf.split(), st.closed)
+        };
+        if chunk.is_empty() {
+            if closed {
+                let _ = out.shutdown().await;
+                return;
+            }
+            data.await;
+            continue;
+        }
+        pipe.room.notify_waiters();
+        if out.write_all(&chunk).await.is_err() || out.flush().await.is_err() {
+            pipe.state.lock().unwrap().failed = true;
+            pipe.room.notify_waiters();
+            return;
+        }
+    }
+}
+
 /// Takes over writing when a sender found the socket full, and hangs up at the end.
 async fn write_loop(conn: Connection) {
     let inner = &conn.inner;
@@ -517,9 +663,9 @@ fn holds_frame(buf: &BytesMut) -> bool {
     matches!(frame::check(buf, usize::MAX), Ok(Some(_)))
 }
 
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     conn: Connection,
-    mut stream: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
+    mut stream: FramedRead<R, RemotingCodec>,
     handler: Arc<dyn RequestHandler>,
 ) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(conn.inner.limits.max_in_flight.max(1)));

@@ -20,6 +20,7 @@ pub mod launch;
 pub mod properties;
 pub mod protocol;
 pub mod server;
+pub mod tls;
 
 pub use client::{ClientConfig, RemotingClient};
 pub use command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};

@@ -174,6 +174,8 @@ pub struct ServerSettings {
     /// `serverWriteStallTimeoutSeconds` (ours): a peer that leaves its responses unread
     /// (past the 8 MiB queue) this long is disconnected.
     pub write_stall_timeout_seconds: u64,
+    /// `tls.server.*`: TLS on the port (see [`crate::tls`]).
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl Default for ServerSettings {
@@ -184,6 +186,7 @@ impl Default for ServerSettings {
             max_connections: 65_536,
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
             write_stall_timeout_seconds: 30,
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }
@@ -203,7 +206,7 @@ impl ServerSettings {
             "serverMaxConnections" => self.max_connections = num(key, value)?,
             "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => self.max_frame_length = num(key, value)?,
             "serverWriteStallTimeoutSeconds" => self.write_stall_timeout_seconds = num(key, value)?,
-            _ => return Ok(false),
+            _ => return self.tls.set(key, value),
         }
         Ok(true)
     }
@@ -321,9 +324,25 @@ pub fn serve_listener(
     handler: Arc<dyn RequestHandler>,
 ) -> std::io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
+    let tls = match config.settings.tls.acceptor() {
+        Ok(tls) => tls,
+        // Enforcing TLS without a usable certificate must not quietly serve plain TCP.
+        Err(e) if config.settings.tls.mode == crate::tls::TlsMode::Enforcing => {
+            return Err(std::io::Error::other(format!("tls.server.mode=enforcing: {e}")));
+        }
+        Err(e) => {
+            warn!(error = %e, "TLS is not available on this port; serving plain TCP only");
+            None
+        }
+    };
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(accept_loop(listener, config, handler, shutdown.clone()));
-    info!(%local_addr, "remoting server listening");
+    let tls_mode = tls.as_ref().map_or("disabled", |t| match t.mode {
+        crate::tls::TlsMode::Disabled => "disabled",
+        crate::tls::TlsMode::Permissive => "permissive",
+        crate::tls::TlsMode::Enforcing => "enforcing",
+    });
+    let task = tokio::spawn(accept_loop(listener, config, tls, handler, shutdown.clone()));
+    info!(%local_addr, tls = tls_mode, "remoting server listening");
     Ok(ServerHandle {
         local_addr,
         shutdown,
@@ -334,6 +353,7 @@ pub fn serve_listener(
 async fn accept_loop(
     listener: TcpListener,
     config: ServerConfig,
+    tls: Option<crate::tls::TlsServer>,
     handler: Arc<dyn RequestHandler>,
     shutdown: CancellationToken,
 ) {
@@ -367,16 +387,79 @@ async fn accept_loop(
             drop(stream);
             continue;
         }
-        match Connection::spawn_with(stream, handler.clone(), limits.clone(), shutdown.clone()) {
-            Ok(conn) => {
-                open.fetch_add(1, Ordering::Relaxed);
-                let open = open.clone();
+        open.fetch_add(1, Ordering::Relaxed);
+        let (handler, limits, shutdown, open) = (handler.clone(), limits.clone(), shutdown.clone(), open.clone());
+        match &tls {
+            // Plain TCP only: set the connection up here, no task in between.
+            None => match Connection::spawn_with(stream, handler, limits, shutdown) {
+                Ok(conn) => {
+                    tokio::spawn(async move {
+                        conn.closed().await;
+                        open.fetch_sub(1, Ordering::Relaxed);
+                    });
+                }
+                Err(e) => {
+                    open.fetch_sub(1, Ordering::Relaxed);
+                    debug!(%peer, error = %e, "connection vanished before it was set up");
+                }
+            },
+            Some(tls) => {
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    conn.closed().await;
+                    if let Some(conn) = accept_maybe_tls(stream, peer, &tls, handler, limits, shutdown).await {
+                        conn.closed().await;
+                    }
                     open.fetch_sub(1, Ordering::Relaxed);
                 });
             }
-            Err(e) => debug!(%peer, error = %e, "connection vanished before it was set up"),
+        }
+    }
+}
+
+/// Sets up an accepted connection on a port with TLS: a connection whose first byte starts
+/// a TLS handshake is TLS, any other plain, as the mode allows (Java's HandshakeHandler).
+/// `None` when the connection was refused or its handshake failed.
+async fn accept_maybe_tls(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: &crate::tls::TlsServer,
+    handler: Arc<dyn RequestHandler>,
+    limits: ConnectionLimits,
+    shutdown: CancellationToken,
+) -> Option<Connection> {
+    use crate::tls::TlsMode;
+    // Clients speak first; one that stays silent is held no longer than an idle one.
+    let wait = limits.idle_timeout.unwrap_or(std::time::Duration::from_secs(120));
+    let mut first = [0u8; 1];
+    let peeked = tokio::select! {
+        r = tokio::time::timeout(wait, stream.peek(&mut first)) => r,
+        _ = shutdown.cancelled() => return None,
+    };
+    match peeked {
+        Ok(Ok(1)) => {}
+        _ => return None,
+    }
+    let is_tls = first[0] == crate::tls::HANDSHAKE_RECORD;
+    match (is_tls, tls.mode) {
+        (false, TlsMode::Enforcing) => {
+            debug!(%peer, "plain connection refused: tls.server.mode=enforcing");
+            None
+        }
+        (false, _) => Connection::spawn_with(stream, handler, limits, shutdown).ok(),
+        (true, TlsMode::Disabled) => None,
+        (true, _) => {
+            let _ = stream.set_nodelay(true);
+            match tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream)).await {
+                Ok(Ok(session)) => Some(Connection::spawn_stream(session, peer, handler, limits, shutdown)),
+                Ok(Err(e)) => {
+                    debug!(%peer, error = %e, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    debug!(%peer, timeout_ms = tls.handshake_timeout.as_millis() as u64, "TLS handshake timed out");
+                    None
+                }
+            }
         }
     }
 }
