@@ -327,6 +327,19 @@ impl ClientManager {
             .map_or(0, |c| c.subscriptions.len())
     }
 
+    /// The consumer groups with a consumer online.
+    pub fn consumer_group_names(&self) -> Vec<String> {
+        let g = self.groups.lock().unwrap();
+        let mut names: Vec<String> = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.channels.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Every connection of a consumer group with what its heartbeat said; empty when the
     /// group has no consumer online.
     pub fn consumer_channels(&self, group: &str) -> Vec<(Connection, ClientConnectionInfo)> {

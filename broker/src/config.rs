@@ -2,7 +2,7 @@
 //! a broker.conf is also handed to the store, which picks out `MessageStoreConfig` keys.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use remoting::protocol::route::perm;
 
@@ -61,6 +61,12 @@ pub struct BrokerConfig {
     pub rocketmq_home: String,
     /// The ACL file, relative to the home (Java's `rocketmq.acl.plain.file`).
     pub acl_plain_file: String,
+    /// `metricsExporterType` (RocketMQ 5): `PROM` serves Prometheus metrics; anything else
+    /// (default `DISABLE`) none.
+    pub metrics_exporter_type: String,
+    /// `metricsPromExporterHost` / `metricsPromExporterPort` (5.x default 5557).
+    pub metrics_prom_exporter_host: String,
+    pub metrics_prom_exporter_port: u16,
     /// Outbound TLS to the name servers (`tls.enable`, `tls.client.*`).
     pub client_tls: remoting::tls::TlsClientSettings,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
@@ -120,6 +126,9 @@ impl Default for BrokerConfig {
             rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
             acl_plain_file: "conf/plain_acl.yml".into(),
             client_tls: remoting::tls::TlsClientSettings::default(),
+            metrics_exporter_type: "DISABLE".into(),
+            metrics_prom_exporter_host: String::new(),
+            metrics_prom_exporter_port: 5557,
             rebalance_lock_max_live_time: 60_000,
             config_black_list: "configBlackList;brokerConfigPath".into(),
             broker_config_path: None,
@@ -191,6 +200,9 @@ impl BrokerConfig {
             "enableDetailStat" => self.enable_detail_stat = parse(key, v)?,
             "autoDeleteUnusedStats" => self.auto_delete_unused_stats = parse(key, v)?,
             "aclEnable" => self.acl_enable = parse(key, v)?,
+            "metricsExporterType" => self.metrics_exporter_type = v.trim().into(),
+            "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.trim().into(),
+            "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse(key, v)?,
             "rocketmqHome" | "rocketmq.home.dir" => self.rocketmq_home = v.into(),
             "rocketmq.acl.plain.file" => self.acl_plain_file = v.into(),
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
@@ -207,6 +219,22 @@ impl BrokerConfig {
         }
         self.raw.insert(key.to_string(), v.to_string());
         Ok(())
+    }
+
+    pub fn prometheus_enabled(&self) -> bool {
+        self.metrics_exporter_type.eq_ignore_ascii_case("PROM")
+    }
+
+    /// Where the Prometheus endpoint binds (all interfaces unless a host is set).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let host = if self.metrics_prom_exporter_host.is_empty() {
+            "0.0.0.0"
+        } else {
+            self.metrics_prom_exporter_host.as_str()
+        };
+        format!("{host}:{}", self.metrics_prom_exporter_port)
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], self.metrics_prom_exporter_port)))
     }
 
     pub fn broker_addr(&self) -> String {
@@ -289,6 +317,9 @@ impl BrokerConfig {
             ("enableDetailStat", self.enable_detail_stat.to_string()),
             ("autoDeleteUnusedStats", self.auto_delete_unused_stats.to_string()),
             ("aclEnable", self.acl_enable.to_string()),
+            ("metricsExporterType", self.metrics_exporter_type.clone()),
+            ("metricsPromExporterHost", self.metrics_prom_exporter_host.clone()),
+            ("metricsPromExporterPort", self.metrics_prom_exporter_port.to_string()),
             ("rocketmqHome", self.rocketmq_home.clone()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",

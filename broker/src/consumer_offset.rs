@@ -11,6 +11,9 @@ use tracing::warn;
 pub struct ConsumerOffsetManager {
     store_root: PathBuf,
     table: RwLock<ConsumerOffsets>,
+    /// `topic@group` -> queue -> the next offset the group's last pull asked for (Java 5's
+    /// pull offsets; in-flight = pulled - committed). Not persisted.
+    pulled: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashMap<i32, i64>>>,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -22,6 +25,7 @@ impl ConsumerOffsetManager {
         Ok(ConsumerOffsetManager {
             store_root: store_root.to_path_buf(),
             table: RwLock::new(config_files::load_consumer_offsets(store_root)?),
+            pulled: Default::default(),
         })
     }
 
@@ -32,6 +36,38 @@ impl ConsumerOffsetManager {
             .entry(key(topic, group))
             .or_default()
             .insert(queue_id, offset);
+    }
+
+    /// Remembers where a pull of `group` on a queue got to.
+    pub fn record_pull(&self, group: &str, topic: &str, queue_id: i32, next_offset: i64) {
+        let mut pulled = self.pulled.lock().unwrap();
+        let k = key(topic, group);
+        match pulled.get_mut(&k) {
+            Some(queues) => {
+                queues.insert(queue_id, next_offset);
+            }
+            None => {
+                pulled.entry(k).or_default().insert(queue_id, next_offset);
+            }
+        }
+    }
+
+    /// Where the group's pulls on a queue got to, if it pulled since start.
+    pub fn pulled_offset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        self.pulled.lock().unwrap().get(&key(topic, group))?.get(&queue_id).copied()
+    }
+
+    /// Every `(topic, group)` with its committed offsets by queue.
+    pub fn all(&self) -> Vec<(String, String, BTreeMap<i32, i64>)> {
+        self.table
+            .read()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, queues)| {
+                let (topic, group) = k.split_once('@')?;
+                Some((topic.to_string(), group.to_string(), queues.iter().map(|(q, o)| (*q, *o)).collect()))
+            })
+            .collect()
     }
 
     /// The committed offset, or -1 when the group never committed one for this queue.

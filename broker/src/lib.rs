@@ -10,6 +10,7 @@ pub mod dedup;
 pub mod filter;
 pub mod java_order;
 pub mod long_polling;
+pub mod metrics;
 pub mod processor;
 pub mod rebalance_lock;
 pub mod registration;
@@ -131,6 +132,7 @@ pub struct Broker {
     server: ServerHandle,
     state: Arc<BrokerState>,
     tasks: Vec<JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Broker {
@@ -214,12 +216,23 @@ impl Broker {
                 }
             }));
 
-        let router = processor::router(state.clone());
+        let mut router = processor::router(state.clone());
+        let rpc_metrics = state.config.prometheus_enabled().then(remoting::metrics::RpcMetrics::default);
+        if let Some(rpc) = &rpc_metrics {
+            router.record_rpc(rpc.clone());
+        }
         let server = remoting::serve_listener(
             listener,
             ServerConfig::new(local_listen_addr(port)).with_settings(state.config.server.clone()),
             Arc::new(router),
         )?;
+        let metrics_addr = match &rpc_metrics {
+            Some(rpc) => {
+                let registry = Arc::new(metrics::registry(&state, rpc));
+                Some(remoting::metrics::serve(state.config.metrics_addr(), registry, server.shutdown_token()).await?)
+            }
+            None => None,
+        };
 
         registration::register_all(&state).await;
         let mut tasks = Vec::new();
@@ -232,11 +245,21 @@ impl Broker {
             tasks.push(tokio::spawn(watch_acl_files(state.clone())));
         }
         info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
-        Ok(Broker { server, state, tasks })
+        Ok(Broker {
+            server,
+            state,
+            tasks,
+            metrics_addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where the Prometheus endpoint listens, when `metricsExporterType=PROM`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn state(&self) -> &Arc<BrokerState> {

@@ -217,6 +217,11 @@ impl StatsItemSet {
         self.items.contains_key(key)
     }
 
+    /// Every item's key and running total (for the metrics endpoint).
+    pub fn totals(&self) -> Vec<(String, i64)> {
+        self.items.iter().map(|i| (i.key().clone(), i.value().value())).collect()
+    }
+
     fn sample(&self, which: usize, spec: WindowSpec, now: i64) {
         for item in self.items.iter() {
             item.sample(which, spec, now);

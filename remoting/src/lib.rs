@@ -17,6 +17,7 @@ pub mod frame;
 pub mod header;
 mod json_header;
 pub mod launch;
+pub mod metrics;
 pub mod properties;
 pub mod protocol;
 pub mod server;

@@ -57,6 +57,8 @@ type RequestGuard = Box<dyn Fn(&Connection, &RemotingCommand) -> Result<(), Hand
 pub struct Router {
     routes: HashMap<i32, Route>,
     guards: Vec<RequestGuard>,
+    /// Where each handled request's code, response code and time go (metrics).
+    rpc_metrics: Option<crate::metrics::RpcMetrics>,
     on_connected: Vec<ConnectionHook>,
     on_disconnected: Vec<ConnectionHook>,
 }
@@ -104,6 +106,12 @@ impl Router {
         self
     }
 
+    /// Records every routed request in `metrics` (rocketmq_rpc_latency).
+    pub fn record_rpc(&mut self, metrics: crate::metrics::RpcMetrics) -> &mut Self {
+        self.rpc_metrics = Some(metrics);
+        self
+    }
+
     pub fn on_connected(&mut self, hook: impl Fn(&Connection) + Send + Sync + 'static) -> &mut Self {
         self.on_connected.push(Box::new(hook));
         self
@@ -132,8 +140,10 @@ impl RequestHandler for Router {
             return Box::pin(async move { Some(response) });
         }
         let fut = route(conn, request);
+        let metrics = self.rpc_metrics.clone();
+        let started = metrics.as_ref().map(|_| std::time::Instant::now());
         Box::pin(async move {
-            match fut.await {
+            let response = match fut.await {
                 Ok(response) => response,
                 Err(e) => {
                     debug!(code, error = %e.remark, "request failed");
@@ -142,7 +152,11 @@ impl RequestHandler for Router {
                     response.remark = Some(e.remark);
                     Some(response)
                 }
+            };
+            if let (Some(metrics), Some(started)) = (metrics, started) {
+                metrics.observe(code, response.as_ref().map(|r| r.code), started.elapsed());
             }
+            response
         })
     }
 

@@ -32,6 +32,10 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     broker_ip: String,
 
+    /// Serve Prometheus metrics on this port (metricsExporterType=PROM)
+    #[arg(long)]
+    metrics_port: Option<u16>,
+
     /// Extra broker.conf file
     #[arg(short = 'c', long = "configFile")]
     config_file: Option<String>,
@@ -74,6 +78,10 @@ async fn main() -> anyhow::Result<()> {
     ] {
         config.set(key, &value)?;
     }
+    if let Some(port) = args.metrics_port {
+        config.set("metricsExporterType", "PROM")?;
+        config.set("metricsPromExporterPort", &port.to_string())?;
+    }
     for (key, value) in
         launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)?
     {
@@ -81,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
     }
     config.broker_config_path = args.config_file.as_ref().map(std::path::PathBuf::from);
     let broker = Broker::start(config).await.context("starting the broker")?;
+    if let Some(addr) = broker.metrics_addr() {
+        tracing::info!(url = %format!("http://{addr}/metrics"), "Prometheus metrics");
+    }
     println!(
         "Standalone RocketMQ boot success: name server {namesrv_addr}, broker {}, data {}, listening on {}",
         broker.state().config.broker_addr(),

@@ -262,6 +262,9 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             continue;
         }
         let res = answer(&req, &got, code);
+        if code == response::SUCCESS || code == response::PULL_NOT_FOUND || code == response::PULL_RETRY_IMMEDIATELY {
+            state.offsets.record_pull(&h.consumer_group, &h.topic, h.queue_id, got.next_begin_offset);
+        }
         if code == response::SUCCESS {
             state.stats.on_pull_found(
                 &h.consumer_group,
