@@ -138,7 +138,7 @@ impl ConsumerFilterManager {
     }
 
     pub fn persist(&self) {
-        let doc = {
+        let result = config_files::persist_with(&self.path, || {
             let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
             let mut topics = serde_json::Map::new();
             for (topic, groups) in table.iter() {
@@ -162,9 +162,9 @@ impl ConsumerFilterManager {
                     json!({ "groupFilterData": Value::Object(by_group), "topic": topic }),
                 );
             }
-            json!({ "filterDataByTopic": Value::Object(topics) })
-        };
-        if let Err(e) = config_files::persist(&self.path, &config_files::to_fastjson(&doc)) {
+            config_files::to_fastjson(&json!({ "filterDataByTopic": Value::Object(topics) }))
+        });
+        if let Err(e) = result {
             warn!(error = %e, "persisting consumerFilter.json failed");
         }
     }

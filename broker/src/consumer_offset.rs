@@ -14,6 +14,7 @@ pub struct ConsumerOffsetManager {
     /// `topic@group` -> queue -> the next offset the group's last pull asked for (Java 5's
     /// pull offsets; in-flight = pulled - committed). Not persisted.
     pulled: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashMap<i32, i64>>>,
+    persisting: std::sync::Mutex<()>,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -26,6 +27,7 @@ impl ConsumerOffsetManager {
             store_root: store_root.to_path_buf(),
             table: RwLock::new(config_files::load_consumer_offsets(store_root)?),
             pulled: Default::default(),
+            persisting: Default::default(),
         })
     }
 
@@ -172,6 +174,9 @@ impl ConsumerOffsetManager {
     }
 
     pub fn persist(&self) {
+        // Snapshot and write under one lock, so a later snapshot is never overwritten by an
+        // earlier one.
+        let _one_at_a_time = self.persisting.lock().unwrap_or_else(|e| e.into_inner());
         let snapshot = self.table.read().unwrap().clone();
         if let Err(e) = config_files::save_consumer_offsets(&self.store_root, &snapshot) {
             warn!(error = %e, "persisting consumerOffset.json failed");

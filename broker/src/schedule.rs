@@ -66,15 +66,17 @@ impl DelayOffsets {
     }
 
     pub fn persist(&self) {
-        let offsets: serde_json::Map<String, Value> = self
-            .table
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(l, o)| (l.to_string(), Value::from(*o)))
-            .collect();
-        let doc = serde_json::json!({ "offsetTable": offsets });
-        if let Err(e) = config_files::persist(&self.path, &config_files::to_fastjson(&doc)) {
+        let result = config_files::persist_with(&self.path, || {
+            let offsets: serde_json::Map<String, Value> = self
+                .table
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(l, o)| (l.to_string(), Value::from(*o)))
+                .collect();
+            config_files::to_fastjson(&serde_json::json!({ "offsetTable": offsets }))
+        });
+        if let Err(e) = result {
             warn!(error = %e, "persisting delayOffset.json failed");
         }
     }

@@ -156,8 +156,11 @@ impl SubscriptionGroupManager {
     }
 
     fn persist(&self) {
-        let value = serde_json::to_value(&*self.table.read().unwrap()).expect("groups serialize");
-        if let Err(e) = config_files::persist(&self.path, &config_files::to_fastjson(&value)) {
+        let result = config_files::persist_with(&self.path, || {
+            let value = serde_json::to_value(&*self.table.read().unwrap()).expect("groups serialize");
+            config_files::to_fastjson(&value)
+        });
+        if let Err(e) = result {
             warn!(error = %e, "persisting subscriptionGroup.json failed");
         }
     }

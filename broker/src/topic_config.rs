@@ -235,7 +235,9 @@ impl TopicConfigManager {
     }
 
     pub fn persist(&self) -> std::io::Result<()> {
-        let value: Value = serde_json::to_value(self.wrapper()).expect("topic configs serialize");
-        config_files::persist(&self.path, &config_files::to_fastjson(&value))
+        config_files::persist_with(&self.path, || {
+            let value: Value = serde_json::to_value(self.wrapper()).expect("topic configs serialize");
+            config_files::to_fastjson(&value)
+        })
     }
 }

@@ -124,8 +124,24 @@ fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Serialises config writes: two writers of one file would share its `.tmp` (and the later
+/// snapshot could land first). Java's `ConfigManager.persist` is synchronized likewise.
+static PERSISTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Writes what `content` makes, made and written under the persist lock, so the file always
+/// ends with the latest state.
+pub fn persist_with(path: &Path, content: impl FnOnce() -> String) -> io::Result<()> {
+    let _one_at_a_time = PERSISTING.lock().unwrap_or_else(|e| e.into_inner());
+    write_config(path, &content())
+}
+
 /// Writes `content` the way Java's config managers do (tmp, .bak, rename).
 pub fn persist(path: &Path, content: &str) -> io::Result<()> {
+    let _one_at_a_time = PERSISTING.lock().unwrap_or_else(|e| e.into_inner());
+    write_config(path, content)
+}
+
+fn write_config(path: &Path, content: &str) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -261,6 +277,25 @@ pub fn save_consumer_offsets(store_root: &Path, offsets: &ConsumerOffsets) -> io
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn concurrent_persists_all_succeed_and_the_latest_state_wins() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config").join("topics.json");
+        let state = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        persist_with(&path, || state.fetch_add(1, Ordering::SeqCst).to_string()).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "399");
+    }
+
     use super::*;
 
     #[test]
