@@ -4,9 +4,18 @@
 //! ```text
 //! rmq_client send         --namesrv H:P --topic T --group G --count N [--tags A,B] [--key-prefix k]
 //!                         [--prop name=value ...] [--body-prefix s] [--send-timeout-ms MS] [--delay-level N]
+//!                         [--prop-list name=v0,v1,... ...]   (message i gets v[i % len]; echoed as "props")
 //! rmq_client push-consume --namesrv H:P --topic T --group G --expect N [--expr 'A || B']
 //!                         [--timeout SEC] [--idle SEC] [--from last|first] [--broadcast] [--threads N]
-//!                         [--show-prop NAME ...]
+//!                         [--show-prop NAME ...] [--sql 'a BETWEEN 2 AND 5'] [--orderly [--hold-ms MS]]
+//!                         [--batch-max N]
+//! rmq_client send-orderly --namesrv H:P --topic T --group G --sequences N --per-seq M [--key-prefix k]
+//! rmq_client send-transactional --namesrv H:P --topic T --group G --count N
+//!                         [--plan commit,rollback,unknown-then-commit,unknown-then-rollback,unknown]
+//!                         [--check-wait SEC] [--linger SEC]
+//! rmq_client request      --namesrv H:P --topic T --group G --count N [--request-timeout-ms MS]
+//! rmq_client reply-consumer --namesrv H:P --topic T --group G --expect N [--reply-prefix s]
+//!                         [--timeout SEC] [--idle SEC]
 //! rmq_client pull-consume --namesrv H:P --topic T --group G [--expr ..] [--expect N] [--timeout SEC]
 //!                         [--batch N] [--show-prop NAME ...]
 //! ```
@@ -25,13 +34,15 @@ use std::time::{Duration, Instant};
 use rocketmq_client_rust::{
     ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus, DefaultMQProducer, DefaultMQPullConsumer, DefaultMQPushConsumer, MQPushConsumer,
-    MessageListenerConcurrently, PullStatus,
+    MessageListenerConcurrently, MessageSelector, PullStatus,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use serde_json::{json, Map, Value};
+
+mod messaging;
 
 // ------------------------------------------------------------------ output
 
@@ -56,9 +67,9 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 // --------------------------------------------------------------- arguments
 
-const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume} --namesrv HOST:PORT --topic T --group G ...";
-const MULTI: &[&str] = &["prop", "show-prop"];
-const FLAGS: &[&str] = &["broadcast", "help"];
+const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume|send-orderly|send-transactional|request|reply-consumer} --namesrv HOST:PORT --topic T --group G ...";
+const MULTI: &[&str] = &["prop", "show-prop", "prop-list"];
+const FLAGS: &[&str] = &["broadcast", "help", "orderly"];
 const KNOWN: &[&str] = &[
     "namesrv",
     "topic",
@@ -70,6 +81,7 @@ const KNOWN: &[&str] = &[
     "tags",
     "key-prefix",
     "prop",
+    "prop-list",
     "body-prefix",
     "send-timeout-ms",
     "delay-level",
@@ -83,6 +95,17 @@ const KNOWN: &[&str] = &[
     "from",
     "batch",
     "help",
+    "orderly",
+    "sql",
+    "hold-ms",
+    "batch-max",
+    "sequences",
+    "per-seq",
+    "plan",
+    "check-wait",
+    "linger",
+    "request-timeout-ms",
+    "reply-prefix",
 ];
 
 struct Args {
@@ -290,6 +313,15 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
             _ => return Err(format!("bad --prop {kv:?}, expected NAME=VALUE")),
         }
     }
+    let mut prop_lists: Vec<(String, Vec<String>)> = vec![];
+    for kv in args.list("prop-list") {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !v.is_empty() => {
+                prop_lists.push((k.to_string(), v.split(',').map(String::from).collect()))
+            }
+            _ => return Err(format!("bad --prop-list {kv:?}, expected NAME=V0,V1,...")),
+        }
+    }
     let topic = args.req("topic")?.to_string();
 
     let mut producer = DefaultMQProducer::builder(rt)
@@ -321,7 +353,16 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
         if delay_level > 0 {
             b = b.delay_level(delay_level);
         }
-        for (k, v) in &props {
+        let mut per_msg = Map::new();
+        for (k, vals) in &prop_lists {
+            let v = &vals[(i as usize) % vals.len()];
+            per_msg.insert(k.clone(), Value::String(v.clone()));
+        }
+        let per_msg_props: Vec<(String, String)> = per_msg
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        for (k, v) in props.iter().chain(per_msg_props.iter()) {
             b = match b.raw_property(k.as_str(), v.as_str()) {
                 Ok(b) => b,
                 Err(e) => {
@@ -344,14 +385,18 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
                 if status == "SEND_OK" {
                     ok += 1;
                 }
-                emit(json!({
+                let mut line = json!({
                     "i": i,
                     "status": status,
                     "msg_id": r.msg_id.as_ref().map(|s| s.to_string()),
                     "offset": r.queue_offset,
                     "queue_id": r.message_queue.as_ref().map(|q| q.queue_id()),
                     "offset_msg_id": r.offset_msg_id,
-                }));
+                });
+                if !per_msg.is_empty() {
+                    line["props"] = Value::Object(per_msg);
+                }
+                emit(line);
             }
             Ok(None) => emit(json!({"i": i, "error": "send returned no SendResult"})),
             Err(e) => emit(json!({"i": i, "error": err_text(&e)})),
@@ -395,6 +440,10 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
     let idle: Option<f64> = args.opt_num("idle")?;
     let threads: Option<u32> = args.opt_num("threads")?;
     let expr = args.get("expr").unwrap_or("*").to_string();
+    let sql = args.get("sql").map(str::to_string);
+    let orderly = args.flag("orderly");
+    let hold_ms: u64 = args.num("hold-ms", 0)?;
+    let batch_max: Option<u32> = args.opt_num("batch-max")?;
     let from = match args.get("from").unwrap_or("last") {
         "last" => ConsumeFromWhere::ConsumeFromLastOffset,
         "first" => ConsumeFromWhere::ConsumeFromFirstOffset,
@@ -411,6 +460,10 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
         count: AtomicUsize::new(0),
         last: Mutex::new(Instant::now()),
     });
+    // the orderly listener keeps its own counters
+    let orderly_count = Arc::new(AtomicUsize::new(0));
+    let orderly_last = Arc::new(Mutex::new(Instant::now()));
+    let orderly_stats = Arc::new(messaging::OrderlyStats::default());
     let mut builder = DefaultMQPushConsumer::builder(rt)
         .client_config(client_config(args))
         .name_server_addr(args.req("namesrv")?)
@@ -420,13 +473,33 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
     if let Some(n) = threads {
         builder = builder.consume_thread_min(n).consume_thread_max(n);
     }
+    if let Some(n) = batch_max {
+        builder = builder.consume_message_batch_max_size(n);
+    }
     let mut consumer = builder.build();
     let started: ClientResult<()> = async {
-        consumer.subscribe(topic.as_str(), expr.as_str()).await?;
-        consumer.register_message_listener_concurrently(Listener {
-            state: state.clone(),
-            show: args.list("show-prop"),
-        });
+        match &sql {
+            Some(sql) => {
+                consumer
+                    .subscribe_with_selector(topic.as_str(), Some(MessageSelector::by_sql(sql.as_str())))
+                    .await?
+            }
+            None => consumer.subscribe(topic.as_str(), expr.as_str()).await?,
+        }
+        if orderly {
+            consumer.register_message_listener_orderly(messaging::OrderlyListener {
+                stats: orderly_stats.clone(),
+                count: orderly_count.clone(),
+                last: orderly_last.clone(),
+                show: args.list("show-prop"),
+                hold: Duration::from_millis(hold_ms),
+            });
+        } else {
+            consumer.register_message_listener_concurrently(Listener {
+                state: state.clone(),
+                show: args.list("show-prop"),
+            });
+        }
         consumer.start().await
     }
     .await;
@@ -443,8 +516,17 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
             reason = "signal";
             break;
         }
-        let n = state.count.load(Ordering::SeqCst);
-        let last = *state.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (n, last) = if orderly {
+            (
+                orderly_count.load(Ordering::SeqCst),
+                *orderly_last.lock().unwrap_or_else(|e| e.into_inner()),
+            )
+        } else {
+            (
+                state.count.load(Ordering::SeqCst),
+                *state.last.lock().unwrap_or_else(|e| e.into_inner()),
+            )
+        };
         if n >= expect {
             match idle {
                 None => {
@@ -472,7 +554,12 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
     {
         note(json!({"warning": "consumer shutdown timed out after 20s"}));
     }
-    let n = state.count.load(Ordering::SeqCst);
+    let n = if orderly {
+        emit(orderly_stats.summary());
+        orderly_count.load(Ordering::SeqCst)
+    } else {
+        state.count.load(Ordering::SeqCst)
+    };
     note(
         json!({"summary": "push-consume", "received": n, "expected": expect, "stop_reason": reason,
                 "shutdown_secs": (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0}),
@@ -615,6 +702,10 @@ async fn run(args: &Args, rt: Arc<ClientRuntime>) -> i32 {
         "send" => cmd_send(args, rt).await,
         "push-consume" => cmd_push_consume(args, rt).await,
         "pull-consume" => cmd_pull_consume(args, rt).await,
+        "send-orderly" => messaging::cmd_send_orderly(args, rt).await,
+        "send-transactional" => messaging::cmd_send_transactional(args, rt).await,
+        "request" => messaging::cmd_request(args, rt).await,
+        "reply-consumer" => messaging::cmd_reply_consumer(args, rt).await,
         _ => unreachable!(),
     };
     match res {
@@ -640,7 +731,10 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(if args.cmd.is_empty() { 2 } else { 0 });
     }
-    if !matches!(args.cmd.as_str(), "send" | "push-consume" | "pull-consume") {
+    if !matches!(
+        args.cmd.as_str(),
+        "send" | "push-consume" | "pull-consume" | "send-orderly" | "send-transactional" | "request" | "reply-consumer"
+    ) {
         emit(json!({"error": format!("unknown subcommand {}", args.cmd), "phase": "args"}));
         eprintln!("{USAGE}");
         std::process::exit(2);
