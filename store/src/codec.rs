@@ -135,14 +135,35 @@ pub fn properties_to_string(pairs: &[(String, String)]) -> String {
 /// Parses a properties string. Pairs with an empty name or value are dropped,
 /// and a repeated name keeps its first position with the last value (as a map would).
 pub fn string_to_properties(s: &str) -> Vec<(String, String)> {
+    // A linear scan for duplicate names is cheapest for the usual handful of
+    // properties; past that an index keeps a hostile string of many distinct
+    // names linear (the fuzzer found n^2/2 comparisons otherwise).
+    const SCAN_LIMIT: usize = 16;
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut index: Option<std::collections::HashMap<String, usize>> = None;
     for part in s.split(PROPERTY_SEPARATOR) {
-        if let Some(sep) = part.find(NAME_VALUE_SEPARATOR) {
-            let (k, v) = (&part[..sep], &part[sep + 1..]);
-            if k.is_empty() || v.is_empty() {
-                continue;
+        let Some(sep) = part.find(NAME_VALUE_SEPARATOR) else {
+            continue;
+        };
+        let (k, v) = (&part[..sep], &part[sep + 1..]);
+        if k.is_empty() || v.is_empty() {
+            continue;
+        }
+        match index.as_mut() {
+            None => {
+                insert_property(&mut out, k, v);
+                if out.len() > SCAN_LIMIT {
+                    let map = out.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
+                    index = Some(map);
+                }
             }
-            insert_property(&mut out, k, v);
+            Some(map) => match map.get(k) {
+                Some(&i) => out[i].1 = v.to_string(),
+                None => {
+                    map.insert(k.to_string(), out.len());
+                    out.push((k.to_string(), v.to_string()));
+                }
+            },
         }
     }
     out
@@ -799,6 +820,23 @@ mod tests {
         assert_eq!(java_string_hash(""), 0);
         assert_eq!(java_string_hash("T0"), 2652);
         assert_eq!(java_string_hash("hello"), 99162322);
+    }
+
+    #[test]
+    fn many_properties_keep_order_and_last_value() {
+        // Past the linear-scan limit the parse switches to an index; duplicates
+        // before and after the switch must still keep the first position and
+        // the last value, as the scan does.
+        let mut s = String::new();
+        for i in 0..40 {
+            s.push_str(&format!("k{i}\u{1}v{i}\u{2}"));
+        }
+        s.push_str("k3\u{1}late3\u{2}k30\u{1}late30\u{2}");
+        let pairs = string_to_properties(&s);
+        assert_eq!(pairs.len(), 40);
+        assert_eq!(pairs[3], ("k3".to_string(), "late3".to_string()));
+        assert_eq!(pairs[30], ("k30".to_string(), "late30".to_string()));
+        assert_eq!(pairs[39].0, "k39");
     }
 
     #[test]
