@@ -88,6 +88,19 @@ impl AppendState {
     }
 }
 
+/// Why a slave could not take what its master sent (the link is then reset).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaAppendError {
+    #[error("master sent offset {got}, slave expects {expected}")]
+    Mismatch { expected: i64, got: i64 },
+    #[error("{len} bytes at {offset} do not fit in their CommitLog file")]
+    Overflow { offset: i64, len: usize },
+    #[error("no CommitLog record starts at {offset} in what the master sent")]
+    Corrupt { offset: i64 },
+    #[error("cannot create a CommitLog file: {0}")]
+    Io(#[from] io::Error),
+}
+
 pub struct CommitLog {
     queue: MappedFileQueue,
     append: Mutex<AppendState>,
@@ -478,6 +491,115 @@ impl CommitLog {
             topic: batch.topic.clone(),
             queue_id: batch.queue_id,
         })
+    }
+
+    /// Bytes from `offset` to the published end of the file holding it, at most `max`:
+    /// what a master sends its slave next. None when nothing is published there yet.
+    pub fn data_from(&self, offset: i64, max: usize) -> Option<Bytes> {
+        let f = self.queue.find_by_offset(offset)?;
+        let pos = (offset - f.file_from_offset()) as u64;
+        let published = f.wrote_position();
+        if pos >= published {
+            return None;
+        }
+        let len = ((published - pos) as usize).min(max);
+        f.read(pos, len).map(Bytes::copy_from_slice)
+    }
+
+    /// Where the next replicated byte goes: past everything received from the master,
+    /// whole records or not (published bytes end at the last whole record).
+    pub fn replica_received_offset(&self) -> i64 {
+        self.appended_offset()
+    }
+
+    /// Forgets bytes written past the last whole record (a slave's partial record).
+    pub fn drop_unpublished_tail(&self) {
+        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = state.current.clone() {
+            state.switch_to(&f);
+        }
+    }
+
+    /// A slave's append: `data` is the master's CommitLog from `offset`, in the file
+    /// holding `offset`, cut anywhere (mid-record included). The bytes go to the same
+    /// physical offsets; the file is published up to the last whole record, so readers
+    /// and the dispatcher only ever see whole records. Returns the published end.
+    pub fn append_replicated(&self, offset: i64, data: &[u8]) -> Result<i64, ReplicaAppendError> {
+        let mut state = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        let file_size = self.file_size() as i64;
+        let file = match state.current.clone() {
+            Some(f) if !f.is_removed() => f,
+            _ => {
+                let f = if self.queue.is_empty() {
+                    // A new slave starts where the master starts sending: a file boundary.
+                    if offset.rem_euclid(file_size) != 0 {
+                        return Err(ReplicaAppendError::Mismatch {
+                            expected: 0,
+                            got: offset,
+                        });
+                    }
+                    self.queue.last_or_create(offset)?
+                } else {
+                    self.queue.last_or_create(self.max_offset())?
+                };
+                state.switch_to(&f);
+                f
+            }
+        };
+        let mut file = file;
+        let mut received = file.file_from_offset() + state.append_pos as i64;
+        if state.append_pos >= file.size() && offset == received {
+            file = self.queue.next_after(&file)?;
+            state.switch_to(&file);
+            received = file.file_from_offset();
+        }
+        if offset != received {
+            return Err(ReplicaAppendError::Mismatch {
+                expected: received,
+                got: offset,
+            });
+        }
+        let pos = state.append_pos;
+        if data.is_empty() {
+            return Ok(file.file_from_offset() + file.wrote_position() as i64);
+        }
+        if !file.write_at(pos, data) {
+            return Err(ReplicaAppendError::Overflow {
+                offset,
+                len: data.len(),
+            });
+        }
+        let end = pos + data.len() as u64;
+        state.append_pos = end;
+        // Publish every whole record now present.
+        let mut at = file.wrote_position();
+        while at + 8 <= end {
+            let head = &file.read_unpublished(at)[..8];
+            let size = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            let magic = i32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+            if magic == codec::BLANK_MAGIC_CODE {
+                // The end-of-file filler: the master sends the rest of the file after it.
+                if end == file.size() {
+                    at = end;
+                }
+                break;
+            }
+            let known = magic == codec::MESSAGE_MAGIC_CODE || magic == codec::MESSAGE_MAGIC_CODE_V2;
+            if !known || size <= 0 || at + size as u64 > file.size() {
+                state.append_pos = at;
+                return Err(ReplicaAppendError::Corrupt {
+                    offset: file.file_from_offset() + at as i64,
+                });
+            }
+            if at + size as u64 > end {
+                break;
+            }
+            at += size as u64;
+        }
+        if at > file.wrote_position() {
+            file.publish(at);
+        }
+        Ok(file.file_from_offset() + file.wrote_position() as i64)
     }
 
     /// Copies a record in at `pos` (the append position) and advances past it:

@@ -13,6 +13,35 @@ pub enum FlushDiskType {
     SyncFlush,
 }
 
+/// What a broker is in its master/slave group (`brokerRole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRole {
+    /// Answers a put once it is stored; slaves catch up in the background.
+    AsyncMaster,
+    /// Answers a put (that waits for its store) only once a slave has its bytes.
+    SyncMaster,
+    /// Takes its CommitLog from a master; refuses puts.
+    Slave,
+}
+
+impl BrokerRole {
+    pub fn parse(s: &str) -> Option<BrokerRole> {
+        match s.trim() {
+            "ASYNC_MASTER" => Some(BrokerRole::AsyncMaster),
+            "SYNC_MASTER" => Some(BrokerRole::SyncMaster),
+            "SLAVE" => Some(BrokerRole::Slave),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerRole::AsyncMaster => "ASYNC_MASTER",
+            BrokerRole::SyncMaster => "SYNC_MASTER",
+            BrokerRole::Slave => "SLAVE",
+        }
+    }
+}
+
 /// The store's settings. Field docs give the Java key name.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -93,6 +122,23 @@ pub struct StoreConfig {
     pub message_delay_level: String,
     /// `duplicationEnable` (accepted, unused)
     pub duplication_enable: bool,
+    /// `brokerRole`
+    pub broker_role: BrokerRole,
+    /// `haListenPort` (the broker listens on `listenPort + 1`, as Java's startup sets it)
+    pub ha_listen_port: u16,
+    /// `haSendHeartbeatInterval` (ms): how often an idle replication link reports or
+    /// sends an empty header.
+    pub ha_send_heartbeat_interval: u64,
+    /// `haHousekeepingInterval` (ms): a replication link silent this long is closed.
+    pub ha_housekeeping_interval: u64,
+    /// `haTransferBatchSize`: most CommitLog bytes in one transfer to a slave.
+    pub ha_transfer_batch_size: usize,
+    /// `haMasterAddress`: the master's HA address, for a slave (otherwise learnt from
+    /// the name server's REGISTER_BROKER answer).
+    pub ha_master_address: Option<String>,
+    /// `haSlaveFallbehindMax`: a SYNC_MASTER answers SLAVE_NOT_AVAILABLE when its slave
+    /// is further behind than this many bytes.
+    pub ha_slave_fallbehind_max: i64,
 }
 
 impl Default for StoreConfig {
@@ -136,6 +182,13 @@ impl Default for StoreConfig {
             sync_flush_timeout: 5000,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h".to_string(),
             duplication_enable: false,
+            broker_role: BrokerRole::AsyncMaster,
+            ha_listen_port: 10912,
+            ha_send_heartbeat_interval: 5000,
+            ha_housekeeping_interval: 20_000,
+            ha_transfer_batch_size: 32 * 1024,
+            ha_master_address: None,
+            ha_slave_fallbehind_max: 256 * 1024 * 1024,
         }
     }
 }
@@ -247,6 +300,22 @@ impl StoreConfig {
                 "syncFlushTimeout" => self.sync_flush_timeout = num(k, v)?,
                 "messageDelayLevel" => self.message_delay_level = v.trim().to_string(),
                 "duplicationEnable" => self.duplication_enable = boolean(k, v)?,
+                "brokerRole" => {
+                    self.broker_role = BrokerRole::parse(v).ok_or_else(|| ConfigError {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })?
+                }
+                "haListenPort" => self.ha_listen_port = num(k, v)?,
+                "haSendHeartbeatInterval" => self.ha_send_heartbeat_interval = num(k, v)?,
+                "haHousekeepingInterval" => self.ha_housekeeping_interval = num(k, v)?,
+                "haTransferBatchSize" => self.ha_transfer_batch_size = num(k, v)?,
+                "haMasterAddress" => {
+                    // Java takes it only when it looks like host:port (at least 6 characters).
+                    let v = v.trim();
+                    self.ha_master_address = (v.len() >= 6).then(|| v.to_string());
+                }
+                "haSlaveFallbehindMax" => self.ha_slave_fallbehind_max = num(k, v)?,
                 _ => {}
             }
         }
@@ -254,8 +323,11 @@ impl StoreConfig {
     }
 
     /// Whether appends are staged (Java honours the setting only under ASYNC_FLUSH).
+    /// A slave writes what its master sends as it arrives: never staged (as in Java).
     pub fn stages_commit_log_writes(&self) -> bool {
-        self.transient_store_pool_enable && self.flush_disk_type == FlushDiskType::AsyncFlush
+        self.transient_store_pool_enable
+            && self.flush_disk_type == FlushDiskType::AsyncFlush
+            && self.broker_role != BrokerRole::Slave
     }
 
     pub fn commit_log_dir(&self) -> PathBuf {

@@ -200,6 +200,7 @@ fn catch_up_locked(inner: &Inner) {
         }
     }
     inner.dispatched.notify();
+    inner.ha.wake_transfers();
 }
 
 /// Dispatches what has been appended, on the calling thread, unless another thread is

@@ -17,6 +17,7 @@ mod deleted_topics;
 mod dispatcher;
 mod fast_hash;
 mod flush;
+pub mod ha;
 pub mod index_file;
 pub mod mapped_file;
 pub mod message;
@@ -30,7 +31,7 @@ pub use codec::{
     decode_message, decode_messages, decode_offset_msg_id, encode_offset_msg_id, properties_to_string,
     string_to_properties, tags_hash_code, DecodedMessage,
 };
-pub use config::{FlushDiskType, StoreConfig};
+pub use config::{BrokerRole, FlushDiskType, StoreConfig};
 pub use message::{
     AppendResult, GetMessageStatus, GetResult, MessageBatchToStore, MessageToStore, PutMessageStatus, PutResult,
     QueryResult, StoredMessage,

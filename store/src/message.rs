@@ -196,6 +196,9 @@ pub struct GetResult {
     pub min_offset: i64,
     pub max_offset: i64,
     pub messages: Vec<StoredMessage>,
+    /// The messages read lie further behind the CommitLog's end than
+    /// `accessMessageInMemoryMaxRatio` of memory (Java's `suggestPullingFromSlave`).
+    pub suggest_pulling_from_slave: bool,
 }
 
 impl GetResult {

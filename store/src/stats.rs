@@ -10,8 +10,19 @@ use std::time::Duration;
 
 /// Labels of the `putMessageDistributeTime` ranges.
 pub const DISTRIBUTE_LABELS: [&str; 13] = [
-    "[<=0ms]", "[0~10ms]", "[10~50ms]", "[50~100ms]", "[100~200ms]", "[200~500ms]", "[500ms~1s]", "[1~2s]", "[2~3s]",
-    "[3~4s]", "[4~5s]", "[5~10s]", "[10s~]",
+    "[<=0ms]",
+    "[0~10ms]",
+    "[10~50ms]",
+    "[50~100ms]",
+    "[100~200ms]",
+    "[200~500ms]",
+    "[500ms~1s]",
+    "[1~2s]",
+    "[2~3s]",
+    "[3~4s]",
+    "[4~5s]",
+    "[5~10s]",
+    "[10s~]",
 ];
 
 /// Upper bounds (ms, inclusive) of the latency buckets: 1 ms steps to 20, 2 to 50, 5 to

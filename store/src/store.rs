@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::checkpoint::Checkpoint;
 use crate::codec::{self, DecodedMessage};
 use crate::commit_log::{AppendLimits, CommitLog};
-use crate::config::{FlushDiskType, StoreConfig};
+use crate::config::{BrokerRole, FlushDiskType, StoreConfig};
 use crate::consume_queue::ConsumeQueue;
 use crate::deleted_topics::DeletedTopics;
 use crate::fast_hash::FastMap;
@@ -50,6 +50,15 @@ const FLUSHED: u8 = 1;
 const FAILED: u8 = 2;
 
 impl FlushWaiter {
+    /// Whoever waited has given up (an async put that timed out).
+    pub(crate) fn abandoned(&self) -> bool {
+        match self {
+            // A blocked put that timed out cannot be told apart; it is answered harmlessly.
+            FlushWaiter::Blocking { .. } => false,
+            FlushWaiter::Async(tx) => tx.is_closed(),
+        }
+    }
+
     pub(crate) fn complete(self, ok: bool) {
         match self {
             FlushWaiter::Blocking { thread, result } => {
@@ -61,6 +70,20 @@ impl FlushWaiter {
             }
         }
     }
+}
+
+/// What a put has to wait for from the slaves.
+enum ReplicaWait {
+    NotNeeded,
+    Unavailable,
+    Until(i64),
+}
+
+fn with_replica_status(mut result: PutResult, replica: PutMessageStatus) -> PutResult {
+    if replica != PutMessageStatus::PutOk {
+        result.status = replica;
+    }
+    result
 }
 
 /// Wakes a background thread. `notify` is a couple of atomic operations
@@ -137,6 +160,8 @@ pub(crate) struct Inner {
     pub queue_offsets_pending: AtomicBool,
     /// Put counters for the broker's statistics.
     pub put_stats: crate::stats::PutStats,
+    /// Master/slave replication (see `ha`).
+    pub ha: crate::ha::HaState,
 }
 
 impl Inner {
@@ -301,6 +326,7 @@ impl MessageStore {
             logics_error_logged: Mutex::new(None),
             queue_offsets_pending: AtomicBool::new(false),
             put_stats: Default::default(),
+            ha: Default::default(),
             config,
         });
         inner.commit_log.queue().load()?;
@@ -381,6 +407,14 @@ impl MessageStore {
         write: impl FnOnce() -> Result<AppendResult, PutMessageStatus>,
     ) -> Result<AppendResult, PutResult> {
         let inner = &self.inner;
+        if inner.config.broker_role == BrokerRole::Slave {
+            // A slave's CommitLog is its master's; Java refuses such puts the same way.
+            let refused = inner.ha.slave_refusals.fetch_add(1, Ordering::Relaxed);
+            if refused.is_multiple_of(50_000) {
+                tracing::warn!("this broker is a slave: puts are refused");
+            }
+            return Err(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
+        }
         if inner.stopped.load(Ordering::Acquire)
             || !inner.writable.load(Ordering::Acquire)
             || inner.logics_error.load(Ordering::Acquire)
@@ -481,24 +515,23 @@ impl MessageStore {
     }
 
     /// Appends a message. Under SYNC_FLUSH (and `wait_store_msg_ok`) returns
-    /// only once the bytes are on disk; blocks the calling thread.
+    /// only once the bytes are on disk, on a SYNC_MASTER only once a slave has them;
+    /// blocks the calling thread.
     pub fn put_message(&self, msg: &MessageToStore) -> PutResult {
         let begin = Instant::now();
         let result = match self.append(|| self.inner.commit_log.put(msg)) {
-            Ok(a) if self.needs_flush_wait(msg.wait_store_msg_ok) => self.wait_flush_blocking(a),
-            Ok(a) => PutResult::ok(a),
+            Ok(a) => self.finish_blocking(a, msg.wait_store_msg_ok),
             Err(failed) => failed,
         };
         self.put_finished(begin, result)
     }
 
-    /// `put_message` for async callers: the append is immediate, the wait
-    /// for the flush does not block a runtime thread.
+    /// `put_message` for async callers: the append is immediate, the waits for the
+    /// flush and the slave do not block a runtime thread.
     pub async fn put_message_async(&self, msg: &MessageToStore) -> PutResult {
         let begin = Instant::now();
         let result = match self.append(|| self.inner.commit_log.put(msg)) {
-            Ok(a) if self.needs_flush_wait(msg.wait_store_msg_ok) => self.wait_flush_async(a).await,
-            Ok(a) => PutResult::ok(a),
+            Ok(a) => self.finish_async(a, msg.wait_store_msg_ok).await,
             Err(failed) => failed,
         };
         self.put_finished(begin, result)
@@ -508,8 +541,7 @@ impl MessageStore {
     pub fn put_messages(&self, batch: &MessageBatchToStore) -> PutResult {
         let begin = Instant::now();
         let result = match self.append(|| self.inner.commit_log.put_batch(batch)) {
-            Ok(a) if self.needs_flush_wait(batch.wait_store_msg_ok) => self.wait_flush_blocking(a),
-            Ok(a) => PutResult::ok(a),
+            Ok(a) => self.finish_blocking(a, batch.wait_store_msg_ok),
             Err(failed) => failed,
         };
         self.put_finished(begin, result)
@@ -519,11 +551,97 @@ impl MessageStore {
     pub async fn put_messages_async(&self, batch: &MessageBatchToStore) -> PutResult {
         let begin = Instant::now();
         let result = match self.append(|| self.inner.commit_log.put_batch(batch)) {
-            Ok(a) if self.needs_flush_wait(batch.wait_store_msg_ok) => self.wait_flush_async(a).await,
-            Ok(a) => PutResult::ok(a),
+            Ok(a) => self.finish_async(a, batch.wait_store_msg_ok).await,
             Err(failed) => failed,
         };
         self.put_finished(begin, result)
+    }
+
+    /// Waits for what an appended put must wait for: its flush and its slave, at the
+    /// same time; a slave's failure status wins over the flush's (as in Java).
+    async fn finish_async(&self, a: AppendResult, wait: bool) -> PutResult {
+        let replica = self.replica_wait(&a, wait);
+        let (result, replica) = if self.needs_flush_wait(wait) {
+            tokio::join!(self.wait_flush_async(a), self.wait_replica_async(replica))
+        } else {
+            (PutResult::ok(a), self.wait_replica_async(replica).await)
+        };
+        with_replica_status(result, replica)
+    }
+
+    fn finish_blocking(&self, a: AppendResult, wait: bool) -> PutResult {
+        let replica = self.replica_wait(&a, wait);
+        let result = if self.needs_flush_wait(wait) {
+            self.wait_flush_blocking(a)
+        } else {
+            PutResult::ok(a)
+        };
+        with_replica_status(result, self.wait_replica_blocking(replica))
+    }
+
+    /// Java's handleHA: on a SYNC_MASTER, a put that waits for its store waits for a
+    /// slave too, unless no slave is connected or it is too far behind.
+    fn replica_wait(&self, a: &AppendResult, wait: bool) -> ReplicaWait {
+        if !wait || self.inner.config.broker_role != BrokerRole::SyncMaster {
+            return ReplicaWait::NotNeeded;
+        }
+        let end = a.wrote_offset + a.wrote_bytes as i64;
+        if self.inner.ha.slave_ok(end, self.inner.config.ha_slave_fallbehind_max) {
+            ReplicaWait::Until(end)
+        } else {
+            ReplicaWait::Unavailable
+        }
+    }
+
+    async fn wait_replica_async(&self, wait: ReplicaWait) -> PutMessageStatus {
+        match wait {
+            ReplicaWait::NotNeeded => PutMessageStatus::PutOk,
+            ReplicaWait::Unavailable => PutMessageStatus::SlaveNotAvailable,
+            ReplicaWait::Until(end) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                self.inner.ha.add_waiter(end, FlushWaiter::Async(tx));
+                let timeout = Duration::from_millis(self.inner.config.sync_flush_timeout);
+                match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(true)) => PutMessageStatus::PutOk,
+                    _ => PutMessageStatus::FlushSlaveTimeout,
+                }
+            }
+        }
+    }
+
+    fn wait_replica_blocking(&self, wait: ReplicaWait) -> PutMessageStatus {
+        match wait {
+            ReplicaWait::NotNeeded => PutMessageStatus::PutOk,
+            ReplicaWait::Unavailable => PutMessageStatus::SlaveNotAvailable,
+            ReplicaWait::Until(end) => {
+                let result = Arc::new(std::sync::atomic::AtomicU8::new(WAITING));
+                let waiter = FlushWaiter::Blocking {
+                    thread: std::thread::current(),
+                    result: result.clone(),
+                };
+                self.inner.ha.add_waiter(end, waiter);
+                let deadline = Instant::now() + Duration::from_millis(self.inner.config.sync_flush_timeout);
+                while result.load(Ordering::Acquire) == WAITING {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    std::thread::park_timeout(deadline - now);
+                }
+                if result.load(Ordering::Acquire) == FLUSHED {
+                    PutMessageStatus::PutOk
+                } else {
+                    PutMessageStatus::FlushSlaveTimeout
+                }
+            }
+        }
+    }
+
+    /// The replication links' view of this store.
+    pub fn replication(&self) -> crate::ha::Replication {
+        crate::ha::Replication {
+            inner: self.inner.clone(),
+        }
     }
 
     /// Times a put for the statistics. A put the store refused outright (shut down, not
@@ -576,6 +694,7 @@ impl MessageStore {
             min_offset: 0,
             max_offset: 0,
             messages: Vec::new(),
+            suggest_pulling_from_slave: false,
         };
         let Some(cq) = inner.find_queue(topic, queue_id) else {
             res.status = GetMessageStatus::NoMatchedLogicQueue;
@@ -610,7 +729,9 @@ impl MessageStore {
             let mut next_file_start = i64::MIN;
             let mut total = 0usize;
             let mut consumed = 0usize;
+            let mut max_pulling = i64::MIN;
             for (i, u) in units.iter().enumerate() {
+                max_pulling = u.commit_log_offset;
                 if next_file_start != i64::MIN && u.commit_log_offset < next_file_start {
                     consumed = i + 1;
                     continue;
@@ -657,6 +778,8 @@ impl MessageStore {
                 }
             }
             res.next_begin_offset = offset + consumed as i64;
+            // Java's hint that this reader is out of memory and could read from a slave.
+            res.suggest_pulling_from_slave = max_pulling != i64::MIN && (max_py - max_pulling) as u64 > mem_limit;
             self.note_read(total);
         }
         res
@@ -876,7 +999,11 @@ impl MessageStore {
     /// much has been written after it (a young store answers -1, as Java's does).
     pub fn earliest_message_time_java(&self) -> i64 {
         let min = self.inner.commit_log.min_offset();
-        if !self.inner.commit_log.is_published(min, self.inner.config.max_message_size * 2) {
+        if !self
+            .inner
+            .commit_log
+            .is_published(min, self.inner.config.max_message_size * 2)
+        {
             return -1;
         }
         self.earliest_message_time_in_store()
@@ -979,7 +1106,11 @@ impl MessageStore {
             }
             queues.retain(|qid, cq| {
                 let max = cq.max_offset_in_queue();
-                let last = if max > 0 { cq.unit(max - 1).map(|u| u.commit_log_offset) } else { None };
+                let last = if max > 0 {
+                    cq.unit(max - 1).map(|u| u.commit_log_offset)
+                } else {
+                    None
+                };
                 match last {
                     Some(last) if last < min_phy => {
                         tracing::info!(topic = %topic, queue_id = qid, min_phy, last, "expired ConsumeQueue destroyed");
