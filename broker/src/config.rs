@@ -52,6 +52,9 @@ pub struct BrokerConfig {
     pub store_reply_message_enable: bool,
     /// Per-queue statistics, and pull latency keyed per queue (Java's default: true).
     pub enable_detail_stat: bool,
+    /// `slaveReadEnable`: pulls may suggest the slave (`whichBrokerWhenConsumeSlowly`)
+    /// to a consumer that has fallen out of memory.
+    pub slave_read_enable: bool,
     /// Whether deleting a topic or group also drops its statistics (Java's default: false).
     pub auto_delete_unused_stats: bool,
     /// ACL 1.0 (`aclEnable`): requests are checked against `plain_acl.yml`.
@@ -121,6 +124,7 @@ impl Default for BrokerConfig {
             enable_property_filter: false,
             store_reply_message_enable: true,
             enable_detail_stat: true,
+            slave_read_enable: false,
             auto_delete_unused_stats: false,
             acl_enable: false,
             rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
@@ -198,6 +202,7 @@ impl BrokerConfig {
             "enablePropertyFilter" => self.enable_property_filter = parse(key, v)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "enableDetailStat" => self.enable_detail_stat = parse(key, v)?,
+            "slaveReadEnable" => self.slave_read_enable = parse(key, v)?,
             "autoDeleteUnusedStats" => self.auto_delete_unused_stats = parse(key, v)?,
             "aclEnable" => self.acl_enable = parse(key, v)?,
             "metricsExporterType" => self.metrics_exporter_type = v.trim().into(),
@@ -315,6 +320,7 @@ impl BrokerConfig {
             ("enablePropertyFilter", self.enable_property_filter.to_string()),
             ("storeReplyMessageEnable", self.store_reply_message_enable.to_string()),
             ("enableDetailStat", self.enable_detail_stat.to_string()),
+            ("slaveReadEnable", self.slave_read_enable.to_string()),
             ("autoDeleteUnusedStats", self.auto_delete_unused_stats.to_string()),
             ("aclEnable", self.acl_enable.to_string()),
             ("metricsExporterType", self.metrics_exporter_type.clone()),

@@ -56,7 +56,12 @@ impl ConsumerOffsetManager {
 
     /// Where the group's pulls on a queue got to, if it pulled since start.
     pub fn pulled_offset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
-        self.pulled.lock().unwrap().get(&key(topic, group))?.get(&queue_id).copied()
+        self.pulled
+            .lock()
+            .unwrap()
+            .get(&key(topic, group))?
+            .get(&queue_id)
+            .copied()
     }
 
     /// Every `(topic, group)` with its committed offsets by queue.
@@ -67,7 +72,11 @@ impl ConsumerOffsetManager {
             .iter()
             .filter_map(|(k, queues)| {
                 let (topic, group) = k.split_once('@')?;
-                Some((topic.to_string(), group.to_string(), queues.iter().map(|(q, o)| (*q, *o)).collect()))
+                Some((
+                    topic.to_string(),
+                    group.to_string(),
+                    queues.iter().map(|(q, o)| (*q, *o)).collect(),
+                ))
             })
             .collect()
     }
@@ -157,6 +166,12 @@ impl ConsumerOffsetManager {
             .map(|(k, queues)| (k, queues.iter().map(|(q, o)| (*q as i64, *o)).collect()))
             .collect();
         remoting::fastjson::to_legacy_vec(&OffsetTableBody { offset_table: sorted })
+    }
+
+    /// A slave takes its master's offsets over its own, entry by entry (Java's putAll).
+    pub fn put_all_from_master(&self, offsets: config_files::ConsumerOffsets) {
+        self.table.write().unwrap().extend(offsets);
+        self.persist();
     }
 
     pub fn remove_topic(&self, topic: &str) {

@@ -8,6 +8,7 @@ pub mod consumer_filter;
 pub mod consumer_offset;
 pub mod dedup;
 pub mod filter;
+pub mod ha;
 pub mod java_order;
 pub mod long_polling;
 pub mod metrics;
@@ -26,10 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use remoting::{RemotingClient, ServerConfig, ServerHandle};
-use store::{MessageStore, StoreConfig};
+use store::{BrokerRole, MessageStore, StoreConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{error, info, warn};
 
 use client_manager::ClientManager;
 pub use config::BrokerConfig;
@@ -69,6 +70,8 @@ pub struct BrokerState {
     pub stats: stats::BrokerStats,
     /// ACL 1.0, when `aclEnable` is on.
     pub acl: Option<acl::AclManager>,
+    /// Master or slave, and a slave's master (see `ha`).
+    pub ha: ha::HaRole,
     /// Bounds the puts waiting for the store; beyond it senders get SYSTEM_BUSY.
     pub send_permits: Semaphore,
     pub store_addr: SocketAddr,
@@ -130,6 +133,9 @@ impl BrokerState {
 /// A running broker.
 pub struct Broker {
     server: ServerHandle,
+    /// Java's "fast" (VIP) remoting port, `listenPort - 2`: Java slaves take topic configs
+    /// from it, and clients with `vipChannelEnabled` send to it.
+    vip_server: Option<ServerHandle>,
     state: Arc<BrokerState>,
     tasks: Vec<JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
@@ -150,12 +156,55 @@ impl Broker {
         store_pairs.retain(|(k, _)| k != "storePathRootDir");
         store_pairs.push(("storePathRootDir".into(), root.display().to_string()));
         store_pairs.sort();
+        let role = store_config.broker_role;
+        let mut config = config;
+        match role {
+            // Java's startup makes every master broker id 0.
+            BrokerRole::AsyncMaster | BrokerRole::SyncMaster => config.broker_id = 0,
+            BrokerRole::Slave if config.broker_id <= 0 => {
+                return Err(StartError::Config("Slave's brokerId must be > 0".into()));
+            }
+            BrokerRole::Slave => {}
+        }
+        let ha_role = ha::HaRole::new(role, store_config.ha_master_address.as_deref());
         let store = MessageStore::open(store_config).map_err(|e| StartError::Store(e.to_string()))?;
         // Bind before building the state: with listenPort=0 the address we advertise and
         // stamp into messages needs the port the OS picked.
         let listener = remoting::server::bind(local_listen_addr(config.listen_port), config.server.socket_backlog)?;
-        let mut config = config;
+        // Java's startup puts the HA port at listenPort + 1 whatever haListenPort says.
+        let ha_port = if config.listen_port == 0 {
+            0
+        } else {
+            config.listen_port.saturating_add(1)
+        };
+        if config.raw.contains_key("haListenPort") && config.ha_listen_port != ha_port && ha_port != 0 {
+            warn!(
+                configured = config.ha_listen_port,
+                used = ha_port,
+                "haListenPort is listenPort + 1, as in Java; the configured value is not used"
+            );
+        }
+        let ha_listener = match tokio::net::TcpListener::bind(local_listen_addr(ha_port)).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                error!(
+                    port = ha_port,
+                    "cannot listen on the HA port ({e}); no slave can replicate from this broker"
+                );
+                None
+            }
+        };
         config.listen_port = listener.local_addr()?.port();
+        // With listenPort=0 (tests) the OS picks the port, and the one below it may be
+        // anyone's: no VIP port then.
+        let vip_listener = if ha_port == 0 {
+            None
+        } else {
+            bind_vip(config.listen_port, config.server.socket_backlog)
+        };
+        if let Some(l) = &ha_listener {
+            config.ha_listen_port = l.local_addr()?.port();
+        }
         let port = config.listen_port;
 
         let store_addr: SocketAddr = config
@@ -189,6 +238,7 @@ impl Broker {
                 };
                 acl::AclManager::open(&home, &config.acl_plain_file)
             }),
+            ha: ha_role,
             send_permits: Semaphore::new(config.send_thread_pool_queue_capacity.max(1)),
             store_addr,
             outbound: RemotingClient::new(
@@ -217,15 +267,30 @@ impl Broker {
             }));
 
         let mut router = processor::router(state.clone());
-        let rpc_metrics = state.config.prometheus_enabled().then(remoting::metrics::RpcMetrics::default);
+        let rpc_metrics = state
+            .config
+            .prometheus_enabled()
+            .then(remoting::metrics::RpcMetrics::default);
         if let Some(rpc) = &rpc_metrics {
             router.record_rpc(rpc.clone());
         }
+        let router = Arc::new(router);
         let server = remoting::serve_listener(
             listener,
             ServerConfig::new(local_listen_addr(port)).with_settings(state.config.server.clone()),
-            Arc::new(router),
+            router.clone(),
         )?;
+        let vip_server = match vip_listener {
+            Some(l) => {
+                let vip_port = l.local_addr()?.port();
+                Some(remoting::serve_listener(
+                    l,
+                    ServerConfig::new(local_listen_addr(vip_port)).with_settings(state.config.server.clone()),
+                    router,
+                )?)
+            }
+            None => None,
+        };
         let metrics_addr = match &rpc_metrics {
             Some(rpc) => {
                 let registry = Arc::new(metrics::registry(&state, rpc));
@@ -238,8 +303,20 @@ impl Broker {
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(registration::run(state.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone())));
-        tasks.push(tokio::spawn(schedule::run(state.clone())));
-        tasks.push(tokio::spawn(transaction::run(state.clone())));
+        if let Some(l) = ha_listener {
+            tasks.push(tokio::spawn(store::ha::master::serve(state.store.replication(), l)));
+        }
+        if state.ha.is_slave() {
+            // A slave delivers nothing itself: its master's schedule and checks do.
+            tasks.push(tokio::spawn(store::ha::slave::run(
+                state.store.replication(),
+                state.ha.master_ha.clone(),
+            )));
+            tasks.push(tokio::spawn(ha::sync_from_master(state.clone())));
+        } else {
+            tasks.push(tokio::spawn(schedule::run(state.clone())));
+            tasks.push(tokio::spawn(transaction::run(state.clone())));
+        }
         tasks.push(tokio::spawn(stats::run(state.clone())));
         if state.acl.is_some() {
             tasks.push(tokio::spawn(watch_acl_files(state.clone())));
@@ -247,6 +324,7 @@ impl Broker {
         info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
         Ok(Broker {
             server,
+            vip_server,
             state,
             tasks,
             metrics_addr,
@@ -273,10 +351,26 @@ impl Broker {
         }
         registration::unregister_all(&self.state).await;
         self.server.shutdown().await;
+        if let Some(vip) = self.vip_server {
+            vip.shutdown().await;
+        }
         self.state.offsets.persist();
         self.state.delay_offsets.persist();
         self.state.store.shutdown();
         info!("broker stopped");
+    }
+}
+
+/// Java's broker always opens its fast remoting port at `listenPort - 2`. A port that
+/// cannot be bound is logged and skipped: the main port serves the same requests.
+fn bind_vip(listen_port: u16, backlog: u32) -> Option<tokio::net::TcpListener> {
+    let port = listen_port.checked_sub(2).filter(|p| *p > 0)?;
+    match remoting::server::bind(local_listen_addr(port), backlog) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            warn!(port, "cannot listen on the VIP port (listenPort - 2): {e}");
+            None
+        }
     }
 }
 

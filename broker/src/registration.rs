@@ -57,7 +57,10 @@ pub async fn register_all(state: &BrokerState) {
     let timeout = Duration::from_millis(state.config.register_broker_timeout_mills);
     for addr in state.config.name_servers() {
         match state.outbound.invoke(&addr, register_request(state), timeout).await {
-            Ok(res) if res.code == 0 => debug!(namesrv = %addr, "registered"),
+            Ok(res) if res.code == 0 => {
+                debug!(namesrv = %addr, "registered");
+                state.ha.registered(&res);
+            }
             Ok(res) => warn!(namesrv = %addr, code = res.code, remark = ?res.remark, "registration refused"),
             Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
         }

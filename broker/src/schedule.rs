@@ -53,6 +53,12 @@ impl DelayOffsets {
         self.table.lock().unwrap().insert(level, offset);
     }
 
+    /// A slave takes its master's delay offsets (Java's SlaveSynchronize.syncDelayOffset).
+    pub fn replace_from_master(&self, table: BTreeMap<i32, i64>) {
+        *self.table.lock().unwrap() = table;
+        self.persist();
+    }
+
     /// Level -> next offset, for the levels that have progress (runtime info).
     pub fn snapshot(&self) -> BTreeMap<i32, i64> {
         self.table.lock().unwrap().clone()
@@ -60,8 +66,13 @@ impl DelayOffsets {
 
     /// The table as GET_ALL_DELAY_OFFSET sends it: `{"offsetTable":{1:5,...}}`.
     pub fn encode(&self) -> Vec<u8> {
-        let offset_table: BTreeMap<i64, i64> =
-            self.table.lock().unwrap().iter().map(|(l, o)| (*l as i64, *o)).collect();
+        let offset_table: BTreeMap<i64, i64> = self
+            .table
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(l, o)| (*l as i64, *o))
+            .collect();
         remoting::fastjson::to_legacy_vec(&DelayOffsetBody { offset_table })
     }
 

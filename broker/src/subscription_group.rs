@@ -151,6 +151,20 @@ impl SubscriptionGroupManager {
         names
     }
 
+    /// A slave takes its master's groups when their data version differs from its own
+    /// (Java's SlaveSynchronize.syncSubscriptionGroupConfig).
+    pub fn replace_from_master(&self, wrapper: SubscriptionGroupWrapper) -> bool {
+        {
+            let mut t = self.table.write().unwrap();
+            if t.data_version == wrapper.data_version {
+                return false;
+            }
+            *t = wrapper;
+        }
+        self.persist();
+        true
+    }
+
     pub fn body(&self) -> Vec<u8> {
         remoting::fastjson::to_standard_vec(&*self.table.read().unwrap())
     }

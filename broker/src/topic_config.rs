@@ -227,6 +227,21 @@ impl TopicConfigManager {
         stored
     }
 
+    /// A slave takes its master's topics when their data version differs from its own
+    /// (Java's SlaveSynchronize.syncTopicConfig). True when something was taken.
+    pub fn replace_from_master(&self, wrapper: TopicConfigSerializeWrapper) -> bool {
+        {
+            let mut t = self.tables.write().unwrap();
+            if t.data_version == wrapper.data_version {
+                return false;
+            }
+            t.topics = wrapper.topic_config_table;
+            t.data_version = wrapper.data_version;
+        }
+        self.persist_and_announce();
+        true
+    }
+
     fn persist_and_announce(&self) {
         if let Err(e) = self.persist() {
             warn!(error = %e, "persisting topics.json failed");

@@ -15,6 +15,7 @@ use tracing::warn;
 
 use crate::consumer_filter::is_tag_type;
 use crate::filter::{self, Expression};
+use crate::subscription_group::SubscriptionGroupConfig;
 use crate::{faq, BrokerState};
 
 /// `PullSysFlag` bits.
@@ -235,7 +236,11 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             tag_filter.as_ref().map(|f| f as &dyn Fn(i64) -> bool),
             record_filter.as_ref().map(|f| f as &dyn Fn(&[u8]) -> bool),
         );
-        let found = if got.status == GetMessageStatus::Found { got.messages.len() } else { 0 };
+        let found = if got.status == GetMessageStatus::Found {
+            got.messages.len()
+        } else {
+            0
+        };
         state.stats.on_store_get(found, lookup_start.elapsed());
         let code = match got.status {
             GetMessageStatus::Found => response::SUCCESS,
@@ -261,9 +266,12 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             round_start = Instant::now();
             continue;
         }
-        let res = answer(&req, &got, code);
+        let suggest = suggested_broker(state.live().slave_read_enable, &group, &got);
+        let res = answer(&req, &got, code, suggest);
         if code == response::SUCCESS || code == response::PULL_NOT_FOUND || code == response::PULL_RETRY_IMMEDIATELY {
-            state.offsets.record_pull(&h.consumer_group, &h.topic, h.queue_id, got.next_begin_offset);
+            state
+                .offsets
+                .record_pull(&h.consumer_group, &h.topic, h.queue_id, got.next_begin_offset);
         }
         if code == response::SUCCESS {
             state.stats.on_pull_found(
@@ -279,11 +287,24 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     }
 }
 
-fn answer(req: &RemotingCommand, got: &store::GetResult, code: i32) -> RemotingCommand {
+/// Which broker of the group the consumer should pull from next (Java's rule): only with
+/// `slaveReadEnable`, the group's slow-consumer broker when the read is out of memory,
+/// else the group's own broker id; the master (0) otherwise.
+fn suggested_broker(slave_read_enable: bool, group: &SubscriptionGroupConfig, got: &store::GetResult) -> i64 {
+    if !slave_read_enable {
+        0
+    } else if got.suggest_pulling_from_slave {
+        group.which_broker_when_consume_slowly
+    } else {
+        group.broker_id
+    }
+}
+
+fn answer(req: &RemotingCommand, got: &store::GetResult, code: i32, suggest: i64) -> RemotingCommand {
     // Java puts the store's status name (FOUND, OFFSET_OVERFLOW_ONE, ...) in the remark.
     let remark = Some(get_status_name(got.status).to_string());
     let mut res = RemotingCommand::response_to(req, code, remark).with_header(&PullMessageResponseHeader {
-        suggest_which_broker_id: 0,
+        suggest_which_broker_id: suggest,
         next_begin_offset: got.next_begin_offset,
         min_offset: got.min_offset,
         max_offset: got.max_offset,
