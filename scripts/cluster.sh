@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# A local cluster of real processes: two name servers and two brokers (broker-a, broker-b),
-# each with its own data directory and log under $CLUSTER_DIR (default ./cluster).
+# A local cluster of real processes: two name servers, two brokers (broker-a, broker-b)
+# and a slave of broker-a (broker-a-s, brokerId 1), each with its own data directory and
+# log under $CLUSTER_DIR (default ./cluster).
 #
 #   scripts/cluster.sh start     start whatever of the four is not running
 #   scripts/cluster.sh stop      stop the processes this script started (SIGTERM)
 #   scripts/cluster.sh status    one line per process: running or stopped
 #
-# Ports: NAMESRV_PORTS (default "9876 9877"), BROKER_A_PORT (10911), BROKER_B_PORT (10921).
+# Ports: NAMESRV_PORTS (default "9876 9877"), BROKER_A_PORT (10911), BROKER_B_PORT (10921),
+# BROKER_A_SLAVE_PORT (10931; empty: no slave). Each broker also listens on its port + 1
+# (HA, where slaves replicate from) and its port - 2 (Java's VIP port).
+# BROKER_A_ROLE: ASYNC_MASTER (default) or SYNC_MASTER.
 # Binaries: $BIN_DIR (default target/release, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +21,8 @@ dir=$(cd "$dir" && pwd)
 read -r -a ns_ports <<< "${NAMESRV_PORTS:-9876 9877}"
 broker_a_port="${BROKER_A_PORT:-10911}"
 broker_b_port="${BROKER_B_PORT:-10921}"
+broker_a_slave_port="${BROKER_A_SLAVE_PORT-10931}"
+broker_a_role="${BROKER_A_ROLE:-ASYNC_MASTER}"
 bin="${BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/release}"
 
 namesrv_addr() {
@@ -32,14 +38,23 @@ for i in "${!ns_ports[@]}"; do
   mkdir -p "$dir/$name"
   commands[$name]="$bin/namesrv -D listenPort=${ns_ports[$i]} -D bindAddress=127.0.0.1 -D kvConfigPath=$dir/$name/kvConfig.json -D configStorePath=$dir/$name/namesrv.properties"
 done
-for broker in broker-a broker-b; do
-  port=$broker_a_port; [ "$broker" = broker-b ] && port=$broker_b_port
+brokers=(broker-a broker-b)
+[ -n "$broker_a_slave_port" ] && brokers+=(broker-a-s)
+for broker in "${brokers[@]}"; do
+  name=$broker; id=0; role=ASYNC_MASTER
+  case $broker in
+    broker-a) port=$broker_a_port; role=$broker_a_role ;;
+    broker-b) port=$broker_b_port ;;
+    broker-a-s) port=$broker_a_slave_port; name=broker-a; id=1; role=SLAVE ;;
+  esac
   mkdir -p "$dir/$broker"
   cat > "$dir/$broker/broker.conf" <<CONF
 brokerClusterName=DefaultCluster
-brokerName=$broker
-brokerId=0
+brokerName=$name
+brokerId=$id
+brokerRole=$role
 brokerIP1=127.0.0.1
+brokerIP2=127.0.0.1
 listenPort=$port
 namesrvAddr=$(namesrv_addr)
 storePathRootDir=$dir/$broker/store

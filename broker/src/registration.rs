@@ -18,8 +18,15 @@ use crate::BrokerState;
 pub async fn run(state: Arc<BrokerState>) {
     let period = Duration::from_millis(state.config.register_name_server_period.clamp(1000, 60_000));
     loop {
+        // A slave that started before its master learns the master's address from a
+        // registration answer; Java waits a whole period for the next one, we ask sooner.
+        let wait = if state.ha.is_slave() && state.ha.master_addr().is_none() {
+            period.min(Duration::from_secs(2))
+        } else {
+            period
+        };
         tokio::select! {
-            _ = tokio::time::sleep(period) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = state.topics.changed.notified() => {}
         }
         register_all(&state).await;

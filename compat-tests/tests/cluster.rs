@@ -22,6 +22,8 @@ struct Cluster {
     dir: tempfile::TempDir,
     namesrv_ports: [u16; 2],
     broker_ports: [u16; 2],
+    /// broker-a's slave (broker-a-s), when the cluster has one.
+    slave_port: Option<u16>,
 }
 
 impl Cluster {
@@ -36,6 +38,10 @@ impl Cluster {
             )
             .env("BROKER_A_PORT", self.broker_ports[0].to_string())
             .env("BROKER_B_PORT", self.broker_ports[1].to_string())
+            .env(
+                "BROKER_A_SLAVE_PORT",
+                self.slave_port.map(|p| p.to_string()).unwrap_or_default(),
+            )
             .env("BIN_DIR", target_dir())
             .output()
             .await
@@ -70,7 +76,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Whatever happened, leave no processes behind.
-        for name in ["namesrv-1", "namesrv-2", "broker-a", "broker-b"] {
+        for name in ["namesrv-1", "namesrv-2", "broker-a", "broker-b", "broker-a-s"] {
             if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(name).join("pid")) {
                 let _ = std::process::Command::new("kill").arg("-9").arg(pid.trim()).status();
             }
@@ -196,6 +202,7 @@ async fn two_namesrvs_two_brokers_and_a_broker_killed() {
         dir: tempfile::tempdir().unwrap(),
         namesrv_ports: [free_port(), free_port()],
         broker_ports: [free_port(), free_port()],
+        slave_port: None,
     };
     let status = cluster.script("start").await;
     assert_eq!(status.matches(" running pid ").count(), 4, "{status}");
@@ -283,5 +290,69 @@ async fn two_namesrvs_two_brokers_and_a_broker_killed() {
     assert_eq!(status.matches(" running pid ").count(), 4, "{status}");
     wait_for_routes(&cluster, &["broker-a", "broker-b"]).await;
     assert_eq!(total_max_offset(&cluster.broker(1)).await, b_before);
+    cluster.script("stop").await;
+}
+
+#[tokio::test]
+async fn cluster_sh_runs_broker_a_with_a_replicating_slave() {
+    let cluster = Cluster {
+        dir: tempfile::tempdir().unwrap(),
+        namesrv_ports: [free_port(), free_port()],
+        broker_ports: [free_port(), free_port()],
+        slave_port: Some(free_port()),
+    };
+    let status = cluster.script("start").await;
+    assert!(status.contains("broker-a-s running"), "{status}");
+    // Both name servers list broker-a with its master (id 0) and slave (id 1).
+    for port in cluster.namesrv_ports {
+        let conn = connect(&format!("127.0.0.1:{port}")).await;
+        let mut listed = false;
+        for _ in 0..100 {
+            let res = conn
+                .request(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO), Duration::from_secs(5))
+                .await
+                .unwrap();
+            let info: remoting::protocol::route::ClusterInfo = fastjson::from_slice(&res.body).unwrap();
+            if let Some(a) = info.broker_addr_table.get("broker-a") {
+                if a.broker_addrs.keys().copied().collect::<Vec<_>>() == [0, 1] {
+                    listed = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(listed, "name server {port} lists broker-a's master and slave");
+    }
+    // What broker-a stores reaches its slave.
+    let master = connect(&cluster.broker(0)).await;
+    let create = RemotingCommand::request_with_header(
+        request::UPDATE_AND_CREATE_TOPIC,
+        &CreateTopicRequestHeader::read_write(TOPIC, 4),
+    );
+    assert_eq!(master.request(create, Duration::from_secs(5)).await.unwrap().code, 0);
+    let mut send = RemotingCommand::request(request::SEND_MESSAGE).with_body(b"to the slave".to_vec());
+    for (k, v) in [
+        ("producerGroup", "cluster_pg"),
+        ("topic", TOPIC),
+        ("defaultTopic", "TBW102"),
+        ("defaultTopicQueueNums", "4"),
+        ("queueId", "0"),
+        ("sysFlag", "0"),
+        ("bornTimestamp", "0"),
+        ("flag", "0"),
+    ] {
+        send.ext_mut().insert(k, v);
+    }
+    assert_eq!(master.request(send, Duration::from_secs(5)).await.unwrap().code, 0);
+    let slave = format!("127.0.0.1:{}", cluster.slave_port.unwrap());
+    let mut replicated = false;
+    for _ in 0..200 {
+        if total_max_offset(&slave).await == 1 {
+            replicated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(replicated, "the slave has broker-a's message");
     cluster.script("stop").await;
 }

@@ -49,7 +49,7 @@ fn compose_file_matches_the_binaries() {
     let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
     let services = doc["services"].as_hash().expect("services");
     let names: Vec<&str> = services.keys().filter_map(|k| k.as_str()).collect();
-    assert_eq!(names, ["namesrv", "broker-a", "broker-b"]);
+    assert_eq!(names, ["namesrv", "broker-a", "broker-a-s", "broker-b"]);
     let declared_volumes: Vec<&str> = doc["volumes"]
         .as_hash()
         .unwrap()
@@ -70,9 +70,18 @@ fn compose_file_matches_the_binaries() {
         let config = effective_config(&command);
         let listen_port = config["listenPort"].clone();
 
-        // Published on loopback only, on the port the process listens on, and probed there.
-        let ports = strings(&service["ports"]);
-        assert_eq!(ports, [format!("127.0.0.1:{listen_port}:{listen_port}")], "{name}");
+        // Published on loopback only, on the port the process listens on, and probed there;
+        // a slave sharing its master's network namespace is published by the master.
+        let published_by = match service["network_mode"].as_str() {
+            Some(mode) => mode.strip_prefix("service:").expect("network_mode service:NAME"),
+            None => name,
+        };
+        let ports = strings(&doc["services"][published_by]["ports"]);
+        assert!(
+            ports.contains(&format!("127.0.0.1:{listen_port}:{listen_port}")),
+            "{name}: port {listen_port} published by {published_by}"
+        );
+        assert!(ports.iter().all(|p| p.starts_with("127.0.0.1:")), "{name}: loopback only");
         assert_eq!(
             service["environment"]["RMQ_HEALTH_PORT"].as_str(),
             Some(listen_port.as_str()),
@@ -98,14 +107,24 @@ fn compose_file_matches_the_binaries() {
             );
         } else {
             assert_eq!(command[0], "broker");
-            assert_eq!(config["brokerName"], name);
+            // A slave (brokerId > 0) belongs to its master's broker group.
+            let group = if config["brokerId"] == "0" { name } else { name.trim_end_matches("-s") };
+            assert_eq!(config["brokerName"], group);
+            if config["brokerId"] != "0" {
+                assert_eq!(
+                    service["depends_on"][group]["condition"].as_str(),
+                    Some("service_healthy"),
+                    "{name} starts after its master"
+                );
+            } else {
+                assert_eq!(
+                    service["depends_on"]["namesrv"]["condition"].as_str(),
+                    Some("service_healthy")
+                );
+            }
             assert_eq!(
                 config["brokerIP1"], "127.0.0.1",
                 "{name}: clients on the host reach it there"
-            );
-            assert_eq!(
-                service["depends_on"]["namesrv"]["condition"].as_str(),
-                Some("service_healthy")
             );
             broker_ports.push(listen_port);
             let conf_file = command.iter().find(|a| a.ends_with(".conf")).unwrap();
@@ -117,14 +136,15 @@ fn compose_file_matches_the_binaries() {
                 conf_text.lines().any(|l| l == format!("storePathRootDir={mount}")),
                 "{name}: store on the volume"
             );
+            if config["brokerId"] != "0" {
+                assert!(conf_text.lines().any(|l| l == "brokerRole=SLAVE"), "{name} is a slave");
+            }
             assert_eq!(config["namesrvAddr"], format!("namesrv:{namesrv_port}"));
         }
     }
-    assert_eq!(broker_ports.len(), 2);
-    assert_ne!(
-        broker_ports[0], broker_ports[1],
-        "the two brokers publish different host ports"
-    );
+    assert_eq!(broker_ports.len(), 3);
+    let distinct: std::collections::BTreeSet<_> = broker_ports.iter().collect();
+    assert_eq!(distinct.len(), 3, "the brokers publish different host ports");
 }
 
 #[test]
