@@ -356,3 +356,55 @@ fn a_slave_follows_a_master_across_files_reconnects_and_restarts() {
     );
     serving.abort();
 }
+
+#[test]
+fn a_new_slave_starts_at_the_masters_last_file_and_serves_from_there() {
+    let tmp_m = tempfile::tempdir().unwrap();
+    let tmp_s = tempfile::tempdir().unwrap();
+    let mut mc = config(tmp_m.path(), BrokerRole::AsyncMaster);
+    mc.flush_disk_type = FlushDiskType::AsyncFlush;
+    let master = Arc::new(MessageStore::open(mc).unwrap());
+    // History over several 64 KiB files before any slave exists.
+    let mut n = 0;
+    while master.max_commit_log_offset() < 3 * 64 * 1024 + 1000 {
+        assert!(put(&master, n).is_ok());
+        n += 1;
+    }
+    let rt = runtime();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let ha_addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(store::ha::master::serve(master.replication(), listener));
+    let slave = Arc::new(MessageStore::open(config(tmp_s.path(), BrokerRole::Slave)).unwrap());
+    let a = Arc::new(MasterAddress::default());
+    a.set(&ha_addr);
+    rt.spawn(store::ha::slave::run(slave.replication(), a));
+    // More while it catches up.
+    for _ in 0..50 {
+        assert!(put(&master, n).is_ok());
+        n += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slave.max_commit_log_offset() != master.max_commit_log_offset() {
+        assert!(Instant::now() < deadline, "slave did not catch up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(slave.wait_for_dispatch(Duration::from_secs(10)));
+    let last_file_start = 3 * 64 * 1024;
+    assert_eq!(slave.min_commit_log_offset(), last_file_start);
+    // Every message of the last file is readable from the slave by queue offset, at the
+    // same queue offsets as on the master.
+    for q in 0..4 {
+        let max = master.max_offset_in_queue("HaTopic", q);
+        assert_eq!(slave.max_offset_in_queue("HaTopic", q), max, "queue {q}");
+        let mut off = max - 1;
+        while off >= 0 {
+            let Some(at) = master.commit_log_offset_in_queue("HaTopic", q, off) else { break };
+            if at < last_file_start {
+                break;
+            }
+            assert_eq!(slave.commit_log_offset_in_queue("HaTopic", q, off), Some(at), "queue {q} offset {off}");
+            off -= 1;
+        }
+        assert!(off < max - 1, "queue {q} has messages in the last file");
+    }
+}
