@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use compat_tests::clients::StockClient;
 use compat_tests::process::{binary, connect, spawn_and_wait_for_address, NamesrvProcess};
 use remoting::code::{request, response};
 use remoting::header::broker::{
@@ -363,6 +364,44 @@ async fn sync_master_and_slave_replicate_fail_over_and_resume() {
         "{} acknowledged messages not on the slave: {:?}",
         missing.len(),
         &missing[..missing.len().min(10)]
+    );
+
+    // A stock consumer, started with the master gone, reads the whole topic from the slave.
+    let total = read_all(&slave.addr()).await.len();
+    let expect = total.to_string();
+    let run = StockClient::Rust
+        .run(
+            &[
+                "push-consume",
+                "--namesrv",
+                &namesrv.addr,
+                "--topic",
+                TOPIC,
+                "--group",
+                "cg_ha_stock",
+                "--from",
+                "first",
+                "--expect",
+                &expect,
+                "--timeout",
+                "120",
+                "--idle",
+                "20",
+            ],
+            Duration::from_secs(180),
+        )
+        .await;
+    let consumed: BTreeSet<String> = run
+        .records()
+        .iter()
+        .filter_map(|r| r["body"].as_str())
+        .map(|b| b.split(';').next().unwrap().to_string())
+        .collect();
+    let not_consumed = acked.iter().filter(|k| !consumed.contains(*k)).count();
+    assert_eq!(
+        not_consumed, 0,
+        "acknowledged messages the stock consumer did not get from the slave (of {total}); errors: {:?}",
+        run.errors()
     );
 
     // The master comes back on its store; the pair resumes without a gap.
