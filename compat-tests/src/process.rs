@@ -100,6 +100,144 @@ pub async fn spawn_and_wait_for_address(mut cmd: Command, ready: &str, limit: Du
     (child, addr)
 }
 
+/// A running `broker` binary whose stderr (its log) is captured for the test to read.
+/// Killed when dropped.
+pub struct BrokerProcess {
+    child: Child,
+    pub addr: String,
+    /// `storePathRootDir`.
+    pub store: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl BrokerProcess {
+    /// Starts `broker` on a port the OS picks, registered with no name server, its store
+    /// in a temporary directory, with small store files (16 MiB CommitLog files) and the
+    /// given extra `key=value` settings.
+    pub async fn start(extra: &[(&str, &str)]) -> BrokerProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let mut p = Self::start_in(&store, extra, "info").await;
+        p._dir = Some(dir);
+        p
+    }
+
+    /// Starts `broker` with its store under `store` and `RUST_LOG=rust_log`.
+    pub async fn start_in(store: &std::path::Path, extra: &[(&str, &str)], rust_log: &str) -> BrokerProcess {
+        let mut cmd = Command::new(binary("broker"));
+        cmd.env_remove("NAMESRV_ADDR").env("RUST_LOG", rust_log);
+        let store_arg = format!("storePathRootDir={}", store.display());
+        let defaults = [
+            "brokerName=broker-hostile",
+            "brokerIP1=127.0.0.1",
+            "listenPort=0",
+            store_arg.as_str(),
+            "mappedFileSizeCommitLog=16777216",
+            "mappedFileSizeConsumeQueue=200000",
+        ];
+        for kv in defaults {
+            cmd.arg("-D").arg(kv);
+        }
+        for (k, v) in extra {
+            cmd.arg("-D").arg(format!("{k}={v}"));
+        }
+        let (child, addr, log) =
+            spawn_capturing_stderr(cmd, "boot success", Duration::from_secs(30)).await;
+        // The broker listens on every address; connect over loopback.
+        let port = addr.rsplit(':').next().unwrap_or_default();
+        let addr = format!("127.0.0.1:{port}");
+        BrokerProcess {
+            child,
+            addr,
+            store: store.to_path_buf(),
+            _dir: None,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything the broker wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until a line of the broker's stderr contains every one of `needles`; returns
+    /// that line.
+    pub async fn wait_for_log_line(&self, needles: &[&str], within: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(line) = self
+                .log()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return Some(line.to_string());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Like [`spawn_and_wait_for_address`], but with stderr captured: every line goes into the
+/// returned buffer (and to this process's stderr, which the test harness shows on failure).
+pub async fn spawn_capturing_stderr(
+    mut cmd: Command,
+    ready: &str,
+    limit: Duration,
+) -> (Child, String, std::sync::Arc<std::sync::Mutex<String>>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawning server binary");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[server] {line}");
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let wait = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(ready) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    return Some(addr.trim().to_string());
+                }
+            }
+        }
+        None
+    };
+    let addr = match tokio::time::timeout(limit, wait).await {
+        Ok(Some(addr)) => addr,
+        Ok(None) => panic!("server exited before it was ready:\n{}", log.lock().unwrap()),
+        Err(_) => panic!("server did not report its address within {limit:?}:\n{}", log.lock().unwrap()),
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr, log)
+}
+
 /// A name server running inside the test process, on a free port, with its files in a
 /// temporary directory.
 pub struct InProcessNamesrv {

@@ -409,6 +409,23 @@ impl MappedFileQueue {
             Err(e) => return Err(e),
         }
         names.sort();
+        // The last file cut short (a copy or a disk that lost its tail): give it back its
+        // length, zero-filled, so recovery finds the valid data ending where the cut is and
+        // says what it dropped there. Any other file of the wrong size is refused, as Java
+        // refuses to load it.
+        if let Some((_, path)) = names.last() {
+            let file = OpenOptions::new().read(true).write(true).open(path)?;
+            let len = file.metadata()?.len();
+            if len > 0 && len < self.file_size {
+                tracing::error!(
+                    file = %path.display(),
+                    length = len,
+                    configured = self.file_size,
+                    "file is shorter than configured (cut off); extending it with zeros, the data after byte {len} is lost"
+                );
+                preallocate(&file, self.file_size)?;
+            }
+        }
         let mut files = Vec::with_capacity(names.len());
         for (_, path) in names {
             let f = MappedFile::open(&path, self.file_size)?;

@@ -76,6 +76,60 @@ fn mark_crashed(root: &Path) {
     std::fs::write(root.join("abort"), b"").unwrap();
 }
 
+/// Runs `f` with what it logs on this thread (at INFO and above) captured, formatted as
+/// the server binaries print it to stderr; returns `f`'s result and the captured lines.
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let sink = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || sink.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    eprintln!("{text}");
+    (out, text)
+}
+
+/// The one line of `log` that contains every one of `needles`.
+fn line_with<'a>(log: &'a str, needles: &[&str]) -> &'a str {
+    let lines: Vec<&str> = log.lines().filter(|l| needles.iter().all(|n| l.contains(n))).collect();
+    assert_eq!(lines.len(), 1, "expected one line with {needles:?} in:\n{log}");
+    lines[0]
+}
+
+/// The recovery line that says what was dropped: ERROR, naming the file, the CommitLog
+/// offset where valid data ends, how many written bytes were dropped, and why.
+fn assert_dropped_line(log: &str, file: &Path, offset: i64, dropped: usize, why: &str) {
+    let line = line_with(log, &["CommitLog recovery: invalid record"]);
+    assert!(line.contains(" ERROR "), "{line}");
+    for field in [
+        format!("file={}", file.display()),
+        format!("offset={offset}"),
+        format!("dropped_bytes={dropped}"),
+        format!("invalid record ({why}"),
+    ] {
+        assert!(line.contains(&field), "{field:?} missing in: {line}");
+    }
+}
+
+/// Bytes from `from` to the last non-zero byte before `to`: what a cut at `from` drops.
+fn written_between(data: &[u8], from: usize, to: usize) -> usize {
+    data[from..to].iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+}
+
 /// The offset-reuse bug: a record in the CommitLog whose ConsumeQueue unit is missing
 /// when the store opens still owns its queue offset. The next put to that queue must
 /// get the offset after it, and both messages must be consumable.
@@ -169,7 +223,10 @@ fn torn_commit_log_tail_keeps_every_whole_record() {
     }
     std::fs::write(&cl, &data).unwrap();
     mark_crashed(root);
-    let store = MessageStore::open(config(root)).unwrap();
+    let (store, log) = logged(|| MessageStore::open(config(root)).unwrap());
+    let dropped = written_between(&data, last_offset as usize, data.len());
+    assert!(dropped > 0 && dropped <= last_size as usize / 2);
+    assert_dropped_line(&log, &cl, last_offset, dropped, "declared size");
     assert_eq!(store.max_commit_log_offset(), last_offset);
     let expect: Vec<String> = (0..9).map(|i| format!("t{i}")).collect();
     assert_eq!(bodies(&store, "Torn", 0), expect);
@@ -200,7 +257,12 @@ fn flipped_byte_ends_valid_data_at_the_damaged_record() {
     data[bad_at as usize + body_pos + 8] ^= 0x01;
     std::fs::write(&cl, &data).unwrap();
     mark_crashed(root);
-    let store = MessageStore::open(config(root)).unwrap();
+    let (store, log) = logged(|| MessageStore::open(config(root)).unwrap());
+    // Records 6 to 9 are dropped: every byte from the damaged one to the end of the last.
+    let (_, last_at, last_size) = puts[9];
+    let dropped = (last_at + last_size as i64 - bad_at) as usize;
+    assert_eq!(dropped, written_between(&data, bad_at as usize, data.len()));
+    assert_dropped_line(&log, &cl, bad_at, dropped, "body CRC mismatch");
     assert_eq!(store.max_commit_log_offset(), bad_at);
     let expect: Vec<String> = (0..6).map(|i| format!("body-{i:04}")).collect();
     assert_eq!(bodies(&store, "Flip", 0), expect);
@@ -336,5 +398,72 @@ fn deleted_topic_is_not_resurrected_by_recovery() {
         assert_eq!(bodies(&store, "Doomed", 0), ["new0"], "crashed: {crashed}");
         assert_eq!(put(&store, "Doomed", 0, "new1").0, 1);
         assert_eq!(bodies(&store, "Stays", 0), ["s0"]);
+    }
+}
+
+/// A CommitLog file actually cut shorter (its length, not zeroed bytes), as a copy or a
+/// disk that lost its tail leaves it: in the middle of a record and exactly at a record's
+/// start, after a crash and after a clean exit. The records wholly before the cut survive,
+/// the log names the file and its length, new puts continue where the cut is, and all of
+/// it survives another restart.
+#[test]
+fn commit_log_file_cut_short_keeps_the_records_before_the_cut() {
+    for (mid_record, crashed) in [(true, true), (true, false), (false, true), (false, false)] {
+        let case = format!("mid-record {mid_record}, crashed {crashed}");
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let puts: Vec<Put> = {
+            let store = MessageStore::open(config(root)).unwrap();
+            let p = (0..10).map(|i| put(&store, "Cut", 0, &format!("cut-{i}"))).collect();
+            store.shutdown();
+            p
+        };
+        let (_, at7, size7) = puts[7];
+        let cut = if mid_record { at7 + size7 as i64 / 2 } else { at7 } as usize;
+        let cl = root.join("commitlog").join(format!("{:020}", 0));
+        let data = std::fs::read(&cl).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&cl)
+            .unwrap()
+            .set_len(cut as u64)
+            .unwrap();
+        if crashed {
+            mark_crashed(root);
+        }
+        let (store, log) = logged(|| MessageStore::open(config(root)).unwrap());
+        let line = line_with(&log, &["shorter than configured"]);
+        assert!(line.contains(" ERROR "), "{case}: {line}");
+        for field in [
+            format!("file={}", cl.display()),
+            format!("length={cut}"),
+            format!("configured={CL_FILE}"),
+        ] {
+            assert!(line.contains(&field), "{case}: {field:?} missing in: {line}");
+        }
+        if mid_record {
+            // What is left of record 7 is reported as dropped, with why.
+            assert_dropped_line(&log, &cl, at7, written_between(&data, at7 as usize, cut), "declared size");
+        } else {
+            assert!(!log.contains("invalid record"), "{case}: nothing invalid is left: {log}");
+        }
+        assert_eq!(std::fs::metadata(&cl).unwrap().len(), CL_FILE, "{case}: the file has its size again");
+        assert_eq!(store.max_commit_log_offset(), at7, "{case}");
+        let expect: Vec<String> = (0..7).map(|i| format!("cut-{i}")).collect();
+        assert_eq!(bodies(&store, "Cut", 0), expect, "{case}");
+        let (q, wrote_at, _) = put(&store, "Cut", 0, "cut-7-again");
+        assert_eq!((q, wrote_at), (7, at7), "{case}: the next put goes where the cut is");
+        store.shutdown();
+        drop(store);
+
+        let store = MessageStore::open(config(root)).unwrap();
+        assert_eq!(put(&store, "Cut", 0, "cut-8-again").0, 8, "{case}");
+        let mut expect = expect;
+        expect.extend(["cut-7-again".to_string(), "cut-8-again".to_string()]);
+        assert_eq!(bodies(&store, "Cut", 0), expect, "{case}");
+        let q = store.query_by_key("Cut", "cut-7-again", 32, 0, i64::MAX);
+        assert_eq!(q.messages.len(), 1, "{case}: the index finds the new message");
+        let q = store.query_by_key("Cut", "cut-8", 32, 0, i64::MAX);
+        assert!(q.messages.is_empty(), "{case}: the index does not find a dropped message");
     }
 }

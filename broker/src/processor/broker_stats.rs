@@ -94,6 +94,24 @@ fn disk_used_ratio(path: &Path) -> f64 {
     }
 }
 
+/// `SendMessageProcessor.diskUtil`: how full the disks of the CommitLog (the least full of
+/// its paths), the ConsumeQueues and the index are, as the remark of a refused send shows it.
+pub(crate) fn disk_util(config: &store::StoreConfig) -> String {
+    let commit_log = config.commit_log_dir().display().to_string();
+    let physic = commit_log
+        .trim()
+        .split(';')
+        .filter(|p| !p.is_empty())
+        .map(|p| disk_used_ratio(Path::new(p)))
+        .fold(100.0, f64::min);
+    format!(
+        "CL: {:5.2} CQ: {:5.2} INDEX: {:5.2}",
+        physic,
+        disk_used_ratio(&config.consume_queue_dir()),
+        disk_used_ratio(&config.index_dir())
+    )
+}
+
 /// A whole number as `MessageFormat` prints it (grouped by thousands).
 fn grouped(n: i64) -> String {
     let digits = n.abs().to_string();

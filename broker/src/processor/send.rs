@@ -159,7 +159,10 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         ),
         PutMessageStatus::ServiceNotAvailable => (
             response::SERVICE_NOT_AVAILABLE,
-            Some("service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.".to_string()),
+            Some(format!(
+                "service not available now. It may be caused by one of the following reasons: the broker's disk is full [{}], messages are put to the slave, message store has been shut down, etc.",
+                super::broker_stats::disk_util(state.store.config())
+            )),
         ),
         PutMessageStatus::OsPageCacheBusy => {
             (response::SYSTEM_BUSY, Some("[PC_SYNCHRONIZED]broker busy, start flow control for a while".to_string()))
