@@ -165,7 +165,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             )),
         ),
         PutMessageStatus::OsPageCacheBusy => {
-            (response::SYSTEM_BUSY, Some("[PC_SYNCHRONIZED]broker busy, start flow control for a while".to_string()))
+            (response::SYSTEM_ERROR, Some("[PC_SYNCHRONIZED]broker busy, start flow control for a while".to_string()))
         }
         PutMessageStatus::UnknownError => (response::SYSTEM_ERROR, Some("UNKNOWN_ERROR".to_string())),
     };
