@@ -64,6 +64,10 @@ pub struct BrokerConfig {
     pub rocketmq_home: String,
     /// The ACL file, relative to the home (Java's `rocketmq.acl.plain.file`).
     pub acl_plain_file: String,
+    /// What the broker signs its own requests to the name servers with
+    /// (`innerClientAuthenticationCredentials`, RocketMQ 5's key: a JSON object
+    /// `{"accessKey":"..","secretKey":".."}`); None signs nothing, as Java 4.9.8 does.
+    pub inner_client_credentials: Option<crate::acl::SessionCredentials>,
     /// `metricsExporterType` (RocketMQ 5): `PROM` serves Prometheus metrics; anything else
     /// (default `DISABLE`) none.
     pub metrics_exporter_type: String,
@@ -129,6 +133,7 @@ impl Default for BrokerConfig {
             acl_enable: false,
             rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
             acl_plain_file: "conf/plain_acl.yml".into(),
+            inner_client_credentials: None,
             client_tls: remoting::tls::TlsClientSettings::default(),
             metrics_exporter_type: "DISABLE".into(),
             metrics_prom_exporter_host: String::new(),
@@ -210,6 +215,13 @@ impl BrokerConfig {
             "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse(key, v)?,
             "rocketmqHome" | "rocketmq.home.dir" => self.rocketmq_home = v.into(),
             "rocketmq.acl.plain.file" => self.acl_plain_file = v.into(),
+            "innerClientAuthenticationCredentials" => {
+                self.inner_client_credentials = crate::acl::SessionCredentials::parse(v).map_err(|_| ConfigError {
+                    key: key.into(),
+                    // The value holds a secret: not repeated in the error.
+                    value: "<not a JSON object>".into(),
+                })?
+            }
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             "configBlackList" => self.config_black_list = v.into(),
             _ => {
@@ -230,16 +242,25 @@ impl BrokerConfig {
         self.metrics_exporter_type.eq_ignore_ascii_case("PROM")
     }
 
-    /// Where the Prometheus endpoint binds (all interfaces unless a host is set).
+    /// Where the Prometheus endpoint binds: `metricsPromExporterHost`, or `brokerIP1` when
+    /// that is blank (as RocketMQ 5's BrokerMetricsManager does); a host name is resolved, and
+    /// one that does not resolve means all interfaces.
     pub fn metrics_addr(&self) -> SocketAddr {
-        let host = if self.metrics_prom_exporter_host.is_empty() {
-            "0.0.0.0"
+        use std::net::ToSocketAddrs;
+        let host = if self.metrics_prom_exporter_host.trim().is_empty() {
+            self.broker_ip1.trim()
         } else {
-            self.metrics_prom_exporter_host.as_str()
+            self.metrics_prom_exporter_host.trim()
         };
-        format!("{host}:{}", self.metrics_prom_exporter_port)
-            .parse()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], self.metrics_prom_exporter_port)))
+        let port = self.metrics_prom_exporter_port;
+        match host.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => (host, port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port))),
+        }
     }
 
     pub fn broker_addr(&self) -> String {
@@ -369,4 +390,38 @@ fn local_ip() -> IpAddr {
         }
     }
     found.unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_bind_to_the_exporter_host_else_broker_ip1() {
+        let mut c = BrokerConfig::default();
+        c.set("brokerIP1", "127.0.0.5").unwrap();
+        c.set("metricsPromExporterPort", "5557").unwrap();
+        assert_eq!(c.metrics_addr(), "127.0.0.5:5557".parse().unwrap());
+        c.set("metricsPromExporterHost", "0.0.0.0").unwrap();
+        assert_eq!(c.metrics_addr(), "0.0.0.0:5557".parse().unwrap());
+    }
+
+    #[test]
+    fn inner_client_credentials_are_a_json_object() {
+        let mut c = BrokerConfig::default();
+        assert_eq!(c.inner_client_credentials, None);
+        c.set(
+            "innerClientAuthenticationCredentials",
+            r#"{"accessKey":"rocketmq2","secretKey":"12345678"}"#,
+        )
+        .unwrap();
+        let credentials = c.inner_client_credentials.clone().unwrap();
+        assert_eq!(credentials.access_key.as_deref(), Some("rocketmq2"));
+        let err = c
+            .set("innerClientAuthenticationCredentials", "secretKey=hunter22")
+            .unwrap_err();
+        assert!(!err.to_string().contains("hunter22"), "{err}");
+        c.set("innerClientAuthenticationCredentials", "").unwrap();
+        assert_eq!(c.inner_client_credentials, None);
+    }
 }

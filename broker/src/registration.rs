@@ -57,7 +57,19 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         body_crc32: Some(body_crc32(&body)),
         heartbeat_timeout_millis: None,
     };
-    RemotingCommand::request_with_header(request::REGISTER_BROKER, &header).with_body(body)
+    signed(
+        state,
+        RemotingCommand::request_with_header(request::REGISTER_BROKER, &header).with_body(body),
+    )
+}
+
+/// Signs a request to a name server when `innerClientAuthenticationCredentials` is set
+/// (RocketMQ 5's BrokerOuterAPI hook; Java 4.9.8 never signs).
+fn signed(state: &BrokerState, mut req: RemotingCommand) -> RemotingCommand {
+    if let Some(credentials) = &state.config.inner_client_credentials {
+        credentials.sign(&mut req);
+    }
+    req
 }
 
 pub async fn register_all(state: &BrokerState) {
@@ -82,7 +94,10 @@ pub async fn unregister_all(state: &BrokerState) {
         broker_id: state.config.broker_id,
     };
     for addr in state.config.name_servers() {
-        let req = RemotingCommand::request_with_header(request::UNREGISTER_BROKER, &header);
+        let req = signed(
+            state,
+            RemotingCommand::request_with_header(request::UNREGISTER_BROKER, &header),
+        );
         if let Err(e) = state.outbound.invoke(&addr, req, Duration::from_secs(3)).await {
             warn!(namesrv = %addr, error = %e, "unregister failed");
         }

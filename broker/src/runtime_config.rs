@@ -20,6 +20,9 @@ use crate::config::BrokerConfig;
 /// Keys UPDATE_BROKER_CONFIG never changes (Java's fixed list plus `configBlackList`).
 const ALWAYS_BLACK_LISTED: [&str; 3] = ["brokerConfigPath", "rocketmqHome", "configBlackList"];
 
+/// Keys whose values are secrets: persisted, never shown.
+const SECRET_KEYS: [&str; 1] = ["innerClientAuthenticationCredentials"];
+
 pub struct RuntimeConfig {
     current: RwLock<Arc<BrokerConfig>>,
     version: Mutex<DataVersion>,
@@ -58,9 +61,17 @@ impl RuntimeConfig {
         &self.path
     }
 
-    /// Every setting as `key=value` lines (GET_BROKER_CONFIG's body and the persisted file).
+    /// Every setting as `key=value` lines (the persisted file).
     pub fn all_configs_text(&self) -> String {
         properties::to_string(self.all_pairs())
+    }
+
+    /// GET_BROKER_CONFIG's body: every setting but those holding secrets (Java keeps the
+    /// credentials in its AuthConfig, which GET_BROKER_CONFIG does not show either).
+    pub fn shown_configs_text(&self) -> String {
+        let mut pairs = self.all_pairs();
+        pairs.retain(|(k, _)| !SECRET_KEYS.contains(k));
+        properties::to_string(pairs)
     }
 
     fn all_pairs(&self) -> Vec<(&str, String)> {
@@ -94,7 +105,8 @@ impl RuntimeConfig {
             let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
             let mut next = BrokerConfig::clone(&current);
             for (key, value) in &given {
-                if !known.contains(key) {
+                // Credentials are read at start only, and not through the protocol.
+                if !known.contains(key) || SECRET_KEYS.contains(&key.as_str()) {
                     continue;
                 }
                 if let Err(e) = next.set(key, value) {

@@ -279,6 +279,28 @@ pub async fn connect(addr: &str) -> remoting::Connection {
     .unwrap()
 }
 
+/// Like [`connect`], from the local address `from` (any 127.x.y.z works on Linux: the whole
+/// 127/8 is loopback), so a server sees the connection come from that address.
+pub async fn connect_from(addr: &str, from: std::net::IpAddr) -> remoting::Connection {
+    let target: std::net::SocketAddr = addr.parse().expect("a socket address");
+    let socket = match from {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    socket
+        .bind(std::net::SocketAddr::new(from, 0))
+        .expect("binding the client socket");
+    let stream = socket.connect(target).await.expect("connecting");
+    remoting::Connection::spawn(
+        stream,
+        std::sync::Arc::new(remoting::connection::IgnoreRequests),
+        remoting::frame::DEFAULT_MAX_FRAME_LENGTH,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .unwrap()
+}
+
 /// Registers a master broker named `broker_name` serving `topics` (name, queue count,
 /// perm) with the name server at `namesrv`, over `conn`. Returns the response code.
 pub async fn register_broker(

@@ -8,16 +8,26 @@
 //!   is refused with Java's code and remark, each one it served is not refused.
 //! * Missing AccessKey, unknown account, bad signature, white-listed addresses, admin codes
 //!   50-53, a changed file picked up, a broken file leaving the last good one in force.
+//! * Clients on distinct loopback addresses (127.0.0.2-4): the global and the account white
+//!   lists let theirs in, any other address is checked and refused as Java refuses.
+//! * A `plain_acl.yml` that stops parsing: the broker binary says so on stderr, naming the
+//!   file, and keeps the last good accounts.
+//! * The broker's own REGISTER_BROKER / UNREGISTER_BROKER, read off the wire by a stand-in name
+//!   server: signed with `innerClientAuthenticationCredentials` so that our own check accepts
+//!   them, unsigned without it (as Java 4.9.8's, golden 16).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use broker::acl::{signature, signed_content};
+use broker::acl::{signature, signed_content, AclManager};
 use compat_tests::golden::{self, GoldenFrame};
-use compat_tests::process::{connect, InProcessBroker};
+use compat_tests::process::{binary, connect, connect_from, InProcessBroker};
 use remoting::code::{request, response};
 use remoting::{Connection, RemotingCommand};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
 
 const ACL_FILE: &str = "16-acl-plain_acl.yml";
 
@@ -336,4 +346,252 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_is_not() {
     assert_eq!(ask(&conn, as_later()).await.code, response::SUCCESS);
     let refused = ask(&conn, signed(create_topic("X1"), "RocketMQ", "12345678")).await;
     assert!(refused.remark.unwrap_or_default().contains("Need admin permission"));
+}
+
+/// A refusal as Java's PlainPermissionManager words it: code 1, the exception and its frame.
+fn java_refusal(message: &str, method: &str, line: u32) -> (i32, String) {
+    (
+        response::SYSTEM_ERROR,
+        format!(
+            "org.apache.rocketmq.acl.common.AclException: {message}, \
+             org.apache.rocketmq.acl.plain.PlainPermissionManager.{method}(PlainPermissionManager.java:{line})"
+        ),
+    )
+}
+
+fn verdict(res: &RemotingCommand) -> (i32, String) {
+    (res.code, res.remark.clone().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn addresses_outside_the_white_lists_are_checked_and_refused() {
+    // As in Java, a white list lets its addresses skip the checks; it does not shut others out.
+    let yml = "globalWhiteRemoteAddresses:\n  - 127.0.0.2\n\naccounts:\n  \
+               - accessKey: WhiteListed\n    secretKey: whitesecret\n    whiteRemoteAddress: 127.0.0.3\n    \
+               admin: false\n    defaultTopicPerm: DENY\n";
+    let home = home_with(yml);
+    let broker = acl_broker(home.path()).await;
+    let from = |last: u8| IpAddr::from([127, 0, 0, last]);
+    let global = connect_from(&broker.addr, from(2)).await;
+    let account = connect_from(&broker.addr, from(3)).await;
+    let outside = connect_from(&broker.addr, from(4)).await;
+    let with_key = |name: &str| {
+        let mut req = create_topic(name);
+        req.ext_mut().insert("AccessKey", "WhiteListed");
+        req
+    };
+
+    // 127.0.0.2, globally white-listed: no AccessKey, no signature, no admin flag needed.
+    assert_eq!(ask(&global, create_topic("GlobalWhite")).await.code, response::SUCCESS);
+    // 127.0.0.3, the account's address: its AccessKey alone, and no permission check.
+    assert_eq!(ask(&account, with_key("AccountWhite")).await.code, response::SUCCESS);
+    // ... but only with that account's AccessKey.
+    assert_eq!(
+        verdict(&ask(&account, create_topic("NoKey")).await),
+        java_refusal("No accessKey is configured", "validate", 664)
+    );
+
+    // 127.0.0.4, on no list: unsigned, wrongly signed and under-privileged requests are refused.
+    assert_eq!(
+        verdict(&ask(&outside, create_topic("Outside")).await),
+        java_refusal("No accessKey is configured", "validate", 664)
+    );
+    assert_eq!(
+        verdict(&ask(&outside, with_key("Outside")).await),
+        java_refusal("Check signature failed for accessKey=WhiteListed", "validate", 684)
+    );
+    assert_eq!(
+        verdict(&ask(&outside, signed(create_topic("Outside"), "WhiteListed", "wrongsecret")).await),
+        java_refusal("Check signature failed for accessKey=WhiteListed", "validate", 684)
+    );
+    assert_eq!(
+        verdict(&ask(&outside, signed(create_topic("Outside"), "WhiteListed", "whitesecret")).await),
+        java_refusal(
+            "Need admin permission for request code=17, but accessKey=WhiteListed is not",
+            "checkPerm",
+            581
+        )
+    );
+    // A correctly signed request the account may make is served from anywhere.
+    let mut query = RemotingCommand::request(request::GET_BROKER_CLUSTER_ACL_INFO);
+    query = signed(query, "WhiteListed", "whitesecret");
+    assert_eq!(ask(&outside, query).await.code, response::SUCCESS);
+}
+
+/// Reads one frame off `sock`: its length word, then that many bytes, decoded as our codec does.
+async fn read_frame(sock: &mut tokio::net::TcpStream) -> Option<RemotingCommand> {
+    let mut length = [0u8; 4];
+    sock.read_exact(&mut length).await.ok()?;
+    let mut frame = length.to_vec();
+    frame.resize(4 + u32::from_be_bytes(length) as usize, 0);
+    sock.read_exact(&mut frame[4..]).await.ok()?;
+    Some(remoting::frame::decode(&frame).expect("a well-formed frame"))
+}
+
+/// A stand-in name server on a plain TCP listener: every request it reads is passed on and
+/// answered with SUCCESS.
+async fn stand_in_namesrv() -> (String, mpsc::UnboundedReceiver<RemotingCommand>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(req) = read_frame(&mut sock).await {
+                    let mut out = bytes::BytesMut::new();
+                    remoting::frame::encode(&RemotingCommand::response_to(&req, response::SUCCESS, None), &mut out);
+                    let _ = tx.send(req);
+                    if sock.write_all(&out).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+async fn next_request(seen: &mut mpsc::UnboundedReceiver<RemotingCommand>, code: i32) -> RemotingCommand {
+    loop {
+        let req = tokio::time::timeout(Duration::from_secs(10), seen.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no request {code} within 10 s"))
+            .unwrap();
+        if req.code == code {
+            return req;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_brokers_own_requests_to_the_name_server_are_signed_when_configured() {
+    // Java 4.9.8 signs none: golden 16's broker ran with aclEnable=true, unsigned registrations.
+    let frames = golden::load_frames("16-acl");
+    let registrations: Vec<RemotingCommand> = frames
+        .iter()
+        .filter(|f| f.is_request() && f.code == request::REGISTER_BROKER)
+        .map(GoldenFrame::to_command)
+        .collect();
+    assert!(!registrations.is_empty());
+    assert!(registrations.iter().all(|r| r.ext().get("AccessKey").is_none()));
+
+    let (ns, mut seen) = stand_in_namesrv().await;
+    let credentials = r#"{"accessKey":"RocketMQ","secretKey":"12345678"}"#;
+    let broker = InProcessBroker::start(&[
+        ("namesrvAddr", ns.as_str()),
+        ("innerClientAuthenticationCredentials", credentials),
+    ])
+    .await;
+    let register = next_request(&mut seen, request::REGISTER_BROKER).await;
+    assert_eq!(register.ext().get("AccessKey"), Some("RocketMQ"));
+    assert!(register.ext().get("Signature").is_some());
+    assert!(
+        !register.body.is_empty(),
+        "the topic configs are in the body, and signed"
+    );
+
+    // Our broker's own check, golden 16's accounts, a peer on no white list: let in.
+    let home = home_with(&golden_yml());
+    let acl = AclManager::open(home.path(), "conf/plain_acl.yml");
+    let peer = IpAddr::from([10, 0, 0, 9]);
+    acl.check(&peer, &register).expect("the broker's signature is accepted");
+    let mut tampered = register.clone();
+    tampered.ext_mut().insert("brokerName", "another");
+    let refused = acl.check(&peer, &tampered).unwrap_err();
+    assert!(refused.remark.contains("Check signature failed for accessKey=RocketMQ"));
+    let mut tampered = register.clone();
+    let mut body = tampered.body.to_vec();
+    body.push(b' ');
+    tampered.body = body.into();
+    assert!(acl.check(&peer, &tampered).is_err(), "the body is signed too");
+
+    // The secret is never shown by GET_BROKER_CONFIG.
+    let conn = connect(&broker.addr).await;
+    let res = ask(&conn, RemotingCommand::request(request::GET_BROKER_CONFIG)).await;
+    let shown = String::from_utf8_lossy(&res.body).into_owned();
+    assert!(shown.contains("brokerName=") && !shown.contains("12345678"), "{shown}");
+
+    // The unregister at shutdown is signed as well.
+    let InProcessBroker { broker, dir: _dir, .. } = broker;
+    broker.shutdown().await;
+    let unregister = next_request(&mut seen, request::UNREGISTER_BROKER).await;
+    acl.check(&peer, &unregister).expect("the unregister is signed");
+
+    // Without the key nothing is signed, as in Java 4.9.8.
+    let (ns, mut seen) = stand_in_namesrv().await;
+    let _plain = InProcessBroker::start(&[("namesrvAddr", ns.as_str())]).await;
+    let register = next_request(&mut seen, request::REGISTER_BROKER).await;
+    assert!(register.ext().get("AccessKey").is_none() && register.ext().get("Signature").is_none());
+    assert_eq!(
+        acl.check(&peer, &register).unwrap_err().remark,
+        java_refusal("No accessKey is configured", "validate", 664).1
+    );
+}
+
+#[tokio::test]
+async fn a_syntax_error_is_logged_and_the_last_good_file_stays() {
+    let home = home_with(&golden_yml());
+    let store = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(binary("broker"));
+    for define in [
+        "listenPort=0".to_string(),
+        "brokerIP1=127.0.0.1".to_string(),
+        "aclEnable=true".to_string(),
+        format!("rocketmqHome={}", home.path().display()),
+        format!("storePathRootDir={}", store.path().display()),
+    ] {
+        cmd.arg("-D").arg(define);
+    }
+    cmd.env("RUST_LOG", "info")
+        .env_remove("NAMESRV_ADDR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (log_tx, mut log) = mpsc::unbounded_channel();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            let _ = log_tx.send(line);
+        }
+    });
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                return addr.trim().rsplit(':').next().unwrap().to_string();
+            }
+        }
+        panic!("the broker exited before it was ready");
+    })
+    .await
+    .expect("the broker started within 30 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    let conn = connect(&format!("127.0.0.1:{port}")).await;
+    let as_admin = |topic: &str| signed(create_topic(topic), "RocketMQAdmin", "admin12345678");
+    assert_eq!(ask(&conn, as_admin("BeforeBreak")).await.code, response::SUCCESS);
+
+    let file = home.path().join("conf/plain_acl.yml");
+    std::fs::write(&file, "accounts: [\n  - accessKey: broken\n    secretKey: [unclosed\n").unwrap();
+    let warning = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let line = log.recv().await.expect("the broker's stderr closed");
+            if line.contains("WARN") && line.contains("ACL configuration not reloaded") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("a warning within 10 s");
+    assert!(
+        warning.contains(&file.display().to_string()),
+        "names the file: {warning}"
+    );
+    assert!(warning.contains("the last good one stays in force"), "{warning}");
+    assert!(!warning.contains("admin12345678"), "no secret in the log: {warning}");
+    assert_eq!(ask(&conn, as_admin("AfterBreak")).await.code, response::SUCCESS);
+    let refused = ask(&conn, signed(create_topic("X2"), "RocketMQ", "12345678")).await;
+    assert!(refused.remark.unwrap_or_default().contains("Need admin permission"));
+    let _ = child.start_kill();
 }

@@ -374,7 +374,7 @@ async fn system_topics(state: Arc<BrokerState>, _conn: Connection, req: Remoting
 }
 
 async fn broker_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
-    let body = state.runtime_config.all_configs_text();
+    let body = state.runtime_config.shown_configs_text();
     let header = GetBrokerConfigResponseHeader {
         version: state.runtime_config.version_json(),
     };

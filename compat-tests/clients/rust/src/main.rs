@@ -20,6 +20,9 @@
 //!                         [--batch N] [--show-prop NAME ...]
 //! ```
 //!
+//! `send`, `push-consume` and `pull-consume` also take `--access-key AK --secret-key SK`: the
+//! client's own ACL 1.0 hook (`AclClientRPCHook` with `SessionCredentials`) signs every request.
+//!
 //! stdout carries only JSON lines (one object per message or error, flushed at once). Summaries,
 //! warnings and the client's own `tracing` logs go to stderr (or to a file under `--log-dir`).
 //! Exit: 0 ok, 1 not everything sent/received, 2 usage or start error.
@@ -32,9 +35,10 @@ use std::time::{Duration, Instant};
 
 #[allow(deprecated)]
 use rocketmq_client_rust::{
-    ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext,
-    ConsumeConcurrentlyStatus, DefaultMQProducer, DefaultMQPullConsumer, DefaultMQPushConsumer, MQPushConsumer,
-    MessageListenerConcurrently, MessageSelector, PullStatus,
+    AclClientRPCHook, ClientConfig, ClientOptions, ClientResult, ClientRuntime, ClientRuntimeConfig,
+    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQProducer, DefaultMQPullConsumer,
+    DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently, MessageSelector, PullStatus,
+    SessionCredentials,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
@@ -106,6 +110,8 @@ const KNOWN: &[&str] = &[
     "linger",
     "request-timeout-ms",
     "reply-prefix",
+    "access-key",
+    "secret-key",
 ];
 
 struct Args {
@@ -233,6 +239,15 @@ fn client_config(args: &Args) -> ClientConfig {
     cfg
 }
 
+/// `--access-key` / `--secret-key`: the client's ACL hook, or None without them.
+fn acl_hook(args: &Args) -> Result<Option<AclClientRPCHook>, String> {
+    match (args.get("access-key"), args.get("secret-key")) {
+        (None, None) => Ok(None),
+        (Some(ak), Some(sk)) => Ok(Some(AclClientRPCHook::new(SessionCredentials::with_keys(ak, sk)))),
+        _ => Err("--access-key and --secret-key go together".into()),
+    }
+}
+
 fn msg_to_json(m: &MessageExt, show: &[String]) -> Value {
     let props = m.properties();
     let get = |k: &str| props.get(k).map(|v| v.to_string()).filter(|v| !v.is_empty());
@@ -324,12 +339,15 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
     }
     let topic = args.req("topic")?.to_string();
 
-    let mut producer = DefaultMQProducer::builder(rt)
+    let mut builder = DefaultMQProducer::builder(rt)
         .client_config(client_config(args))
         .name_server_addr(args.req("namesrv")?)
         .producer_group(args.req("group")?)
-        .send_msg_timeout(timeout_ms as u32)
-        .build();
+        .send_msg_timeout(timeout_ms as u32);
+    if let Some(hook) = acl_hook(args)? {
+        builder = builder.rpc_hook(Arc::new(hook));
+    }
+    let mut producer = builder.build();
     if let Err(e) = producer.start().await {
         emit(json!({"error": err_text(&e), "phase": "start"}));
         producer.shutdown().await;
@@ -470,6 +488,9 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
         .consumer_group(args.req("group")?)
         .consume_from_where(from)
         .message_model(model);
+    if let Some(hook) = acl_hook(args)? {
+        builder = builder.rpc_hook(Some(Arc::new(hook)));
+    }
     if let Some(n) = threads {
         builder = builder.consume_thread_min(n).consume_thread_max(n);
     }
@@ -580,11 +601,13 @@ async fn cmd_pull_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
 
     let mut cfg = client_config(args);
     cfg.set_namesrv_addr(args.req("namesrv")?.into());
-    let consumer = match DefaultMQPullConsumer::builder(rt)
+    let mut builder = DefaultMQPullConsumer::builder(rt)
         .client_options(ClientOptions::legacy(cfg))
-        .consumer_group(args.req("group")?)
-        .build()
-    {
+        .consumer_group(args.req("group")?);
+    if let Some(hook) = acl_hook(args)? {
+        builder = builder.rpc_hook(Arc::new(hook));
+    }
+    let consumer = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             emit(json!({"error": err_text(&e), "phase": "start"}));
