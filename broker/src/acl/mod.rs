@@ -454,6 +454,11 @@ impl AclManager {
                 581,
             ));
         }
+        // An admin account that lists no topic or group permissions may touch anything
+        // (Java: no owned permission map at all for such an account).
+        if account.admin && account.resources.is_empty() {
+            return Ok(());
+        }
         for (resource, needed_perm) in &needed {
             let (owned, line) = match account.resources.get(resource) {
                 Some(owned) => (*owned, 611),
@@ -573,6 +578,31 @@ mod tests {
         assert_eq!(perm::parse(Some(" SUB|PUB ")), perm::PUB | perm::SUB);
         assert_eq!(perm::parse(Some("ALL")), perm::DENY);
         assert_eq!(perm::parse(None), perm::DENY);
+    }
+
+    #[test]
+    fn an_admin_without_resource_permissions_may_send_anywhere() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("conf")).unwrap();
+        std::fs::write(
+            home.path().join("conf/plain_acl.yml"),
+            "accounts:\n  - accessKey: bareAdmin\n    secretKey: bare-admin-secret\n    admin: true\n  - accessKey: listedAdmin\n    secretKey: listed-admin-secret\n    admin: true\n    topicPerms:\n      - Other=PUB\n",
+        )
+        .unwrap();
+        let acl = AclManager::open(home.path(), "conf/plain_acl.yml");
+        let peer: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let send = |ak: &str, sk: &str| {
+            let mut req = RemotingCommand::request(request::SEND_MESSAGE).with_body(b"x".to_vec());
+            for (k, v) in [("producerGroup", "pg"), ("topic", "AnyTopic"), ("queueId", "0")] {
+                req.ext_mut().insert(k, v);
+            }
+            SessionCredentials::new(ak, sk).sign(&mut req);
+            req
+        };
+        // Java skips the resource check for an admin with no topic or group permissions ...
+        assert!(acl.check(&peer, &send("bareAdmin", "bare-admin-secret")).is_ok());
+        // ... but an admin that lists some falls back to its default (DENY) for the rest.
+        assert!(acl.check(&peer, &send("listedAdmin", "listed-admin-secret")).is_err());
     }
 
     #[test]
