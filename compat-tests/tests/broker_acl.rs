@@ -298,7 +298,16 @@ async fn refusals_white_lists_and_admin_codes() {
         response::DELETE_ACL_CONFIG_FAILED
     );
 
-    // 53: a global white list lets unsigned requests in.
+    // 53: a global white list lets unsigned requests in. mqadmin updateGlobalWhiteAddr
+    // without -p sends no aclFileFullPath: the default file (Java's decoder lets it be).
+    let mut white = RemotingCommand::request(request::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG);
+    white.ext_mut().insert("globalWhiteAddrs", "127.0.0.9");
+    assert_eq!(
+        ask(&conn, signed(white, "RocketMQAdmin", "admin12345678")).await.code,
+        response::SUCCESS
+    );
+    let acl_text = std::fs::read_to_string(home.path().join("conf/plain_acl.yml")).unwrap();
+    assert!(acl_text.contains("127.0.0.9"), "{acl_text}");
     let mut white = RemotingCommand::request(request::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG);
     white.ext_mut().insert("globalWhiteAddrs", "127.0.0.1");
     white.ext_mut().insert(

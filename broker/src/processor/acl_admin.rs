@@ -100,7 +100,7 @@ async fn update_global_white(state: Arc<BrokerState>, _conn: Connection, req: Re
         return answer(&req, failed, Some(ACL_OFF.into()));
     };
     let addrs = list(Some(&h.global_white_addrs)).unwrap_or_default();
-    match acl.update_global_white(addrs, &h.acl_file_full_path) {
+    match acl.update_global_white(addrs, h.acl_file_full_path.as_deref().unwrap_or_default()) {
         Ok(true) => answer(&req, response::SUCCESS, None),
         Ok(false) => answer(
             &req,

@@ -141,6 +141,6 @@ command_header! {
     /// UPDATE_GLOBAL_WHITE_ADDRS_CONFIG (53).
     pub struct UpdateGlobalWhiteAddrsConfigRequestHeader {
         req global_white_addrs: String = "globalWhiteAddrs",
-        req acl_file_full_path: String = "aclFileFullPath",
+        opt acl_file_full_path: String = "aclFileFullPath",
     }
 }
