@@ -38,6 +38,37 @@ pub fn is_send_forbidden(topic: &str) -> bool {
     )
 }
 
+/// Java's system topic set (TopicValidator): the fixed names, the `rmq_sys_` prefix, and
+/// the topics the broker adds when it starts (cluster and broker name topics, the reply
+/// topic, the trace topic when enabled).
+pub fn system_topics(config: &BrokerConfig) -> std::collections::BTreeSet<String> {
+    let mut topics: std::collections::BTreeSet<String> = [
+        SCHEDULE_TOPIC,
+        TRANS_HALF_TOPIC,
+        "RMQ_SYS_TRACE_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        BENCHMARK_TOPIC,
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        OFFSET_MOVED_EVENT,
+        remoting::protocol::topic::AUTO_CREATE_TOPIC_KEY,
+        SELF_TEST_TOPIC,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    topics.insert(config.broker_cluster_name.clone());
+    topics.insert(config.broker_name.clone());
+    topics.insert(format!("{}_REPLY_TOPIC", config.broker_cluster_name));
+    if config.trace_topic_enable {
+        topics.insert(config.msg_trace_topic_name.clone());
+    }
+    topics
+}
+
+pub fn is_system_topic(config: &BrokerConfig, topic: &str) -> bool {
+    topic.starts_with("rmq_sys_") || system_topics(config).contains(topic)
+}
+
 /// Java's topic name rule: letters, digits, `%`, `|`, `-`, `_`, at most 127 characters.
 pub fn validate_topic_name(topic: &str) -> Result<(), String> {
     if topic.is_empty() {

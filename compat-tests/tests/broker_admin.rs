@@ -410,3 +410,43 @@ async fn deleting_a_group_removes_its_offsets_only_when_asked() {
         assert_eq!(offset_of(group).await.as_deref(), expected, "{group}");
     }
 }
+
+#[tokio::test]
+async fn system_topics_cannot_be_created_or_deleted_by_admins() {
+    let broker = InProcessBroker::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    for topic in ["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "TBW102", "rmq_sys_anything", "broker-a"] {
+        let create = ask(
+            &conn,
+            RemotingCommand::request_with_header(
+                request::UPDATE_AND_CREATE_TOPIC,
+                &CreateTopicRequestHeader::read_write(topic, 4),
+            ),
+        )
+        .await;
+        assert_eq!(create.code, response::SYSTEM_ERROR, "create {topic}");
+        assert_eq!(
+            create.remark.as_deref(),
+            Some(format!("The topic[{topic}] is conflict with system topic.").as_str())
+        );
+        let delete = ask(&conn, with_ext(request::DELETE_TOPIC_IN_BROKER, &[("topic", topic)])).await;
+        assert_eq!(delete.code, response::SYSTEM_ERROR, "delete {topic}");
+        assert_eq!(
+            delete.remark.as_deref(),
+            Some(format!("The topic[{topic}] is conflict with system topic.").as_str())
+        );
+    }
+    // The half topic is still there after the refused delete.
+    let all = ask(&conn, RemotingCommand::request(request::GET_ALL_TOPIC_CONFIG)).await;
+    let v = body_json(&all);
+    assert!(v["topicConfigTable"].get("SCHEDULE_TOPIC_XXXX").is_some());
+    // An ordinary topic is created and deleted as before.
+    let create = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &CreateTopicRequestHeader::read_write("PlainTopic", 4)),
+    )
+    .await;
+    assert_eq!(create.code, response::SUCCESS);
+    let delete = ask(&conn, with_ext(request::DELETE_TOPIC_IN_BROKER, &[("topic", "PlainTopic")])).await;
+    assert_eq!(delete.code, response::SUCCESS);
+}

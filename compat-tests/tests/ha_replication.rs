@@ -302,6 +302,20 @@ async fn sync_master_and_slave_replicate_fail_over_and_resume() {
         .remark
         .unwrap_or_default()
         .contains("messages are put to the slave"));
+    // Topics and groups are changed on the master only (Java's validateSlave).
+    let on_slave = ask(
+        &slave_conn,
+        RemotingCommand::request_with_header(
+            request::UPDATE_AND_CREATE_TOPIC,
+            &CreateTopicRequestHeader::read_write("SlaveTopic", QUEUES),
+        ),
+    )
+    .await;
+    assert_eq!(on_slave.code, response::SYSTEM_ERROR);
+    assert_eq!(
+        on_slave.remark.as_deref(),
+        Some("Can't modify topic or subscription group from slave broker, please execute it from master broker.")
+    );
 
     // Metadata sync: the slave takes the master's topics and consumer offsets.
     let commit = UpdateConsumerOffsetRequestHeader {

@@ -13,14 +13,39 @@ use remoting::protocol::topic::TopicConfig;
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 
 use crate::subscription_group::SubscriptionGroupConfig;
-use crate::topic_config::validate_topic_name;
+use crate::topic_config::{is_system_topic, validate_topic_name};
 use crate::BrokerState;
+
+/// Java's validateSlave: topics and groups are changed on the master only (a slave takes
+/// them from its master every 10 s).
+fn refused_on_slave(state: &BrokerState, req: &RemotingCommand) -> Option<RemotingCommand> {
+    state.ha.is_slave().then(|| {
+        RemotingCommand::response_to(
+            req,
+            response::SYSTEM_ERROR,
+            Some("Can't modify topic or subscription group from slave broker, please execute it from master broker.".into()),
+        )
+    })
+}
+
+/// Java's TopicValidator checks of a topic an admin creates or deletes.
+fn invalid_admin_topic(state: &BrokerState, req: &RemotingCommand, topic: &str) -> Option<RemotingCommand> {
+    let remark = match validate_topic_name(topic) {
+        Err(remark) => remark,
+        Ok(()) if is_system_topic(&state.config, topic) => format!("The topic[{topic}] is conflict with system topic."),
+        Ok(()) => return None,
+    };
+    Some(RemotingCommand::response_to(req, response::SYSTEM_ERROR, Some(remark)))
+}
 
 pub async fn update_and_create_topic(
     state: Arc<BrokerState>,
     _conn: Connection,
     req: RemotingCommand,
 ) -> HandlerResult {
+    if let Some(refused) = refused_on_slave(&state, &req) {
+        return Ok(Some(refused));
+    }
     let h: CreateTopicRequestHeader = req.decode_header()?;
     if h.topic == state.config.broker_cluster_name {
         return Ok(Some(RemotingCommand::response_to(
@@ -32,12 +57,8 @@ pub async fn update_and_create_topic(
             )),
         )));
     }
-    if let Err(remark) = validate_topic_name(&h.topic) {
-        return Ok(Some(RemotingCommand::response_to(
-            &req,
-            response::SYSTEM_ERROR,
-            Some(remark),
-        )));
+    if let Some(invalid) = invalid_admin_topic(&state, &req, &h.topic) {
+        return Ok(Some(invalid));
     }
     state.topics.update(TopicConfig {
         attributes: None,
@@ -53,7 +74,13 @@ pub async fn update_and_create_topic(
 }
 
 pub async fn delete_topic(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    if let Some(refused) = refused_on_slave(&state, &req) {
+        return Ok(Some(refused));
+    }
     let h: DeleteTopicRequestHeader = req.decode_header()?;
+    if let Some(invalid) = invalid_admin_topic(&state, &req, &h.topic) {
+        return Ok(Some(invalid));
+    }
     state.topics.delete(&h.topic);
     state.offsets.remove_topic(&h.topic);
     state.store.delete_topics(&[h.topic.as_str()]);
@@ -73,6 +100,9 @@ pub async fn update_subscription_group(
     _conn: Connection,
     req: RemotingCommand,
 ) -> HandlerResult {
+    if let Some(refused) = refused_on_slave(&state, &req) {
+        return Ok(Some(refused));
+    }
     let config: SubscriptionGroupConfig = fastjson::from_slice(&req.body)
         .map_err(|e| HandlerError::system(format!("bad SubscriptionGroupConfig body: {e}")))?;
     state.groups.update(config);
@@ -84,6 +114,9 @@ pub async fn delete_subscription_group(
     _conn: Connection,
     req: RemotingCommand,
 ) -> HandlerResult {
+    if let Some(refused) = refused_on_slave(&state, &req) {
+        return Ok(Some(refused));
+    }
     let h: DeleteSubscriptionGroupRequestHeader = req.decode_header()?;
     state.groups.delete(&h.group_name);
     if state.live().auto_delete_unused_stats {

@@ -19,9 +19,7 @@ use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use crate::client_manager::ClientConnectionInfo;
-use crate::topic_config::{
-    AUTO_CREATE_TOPIC_KEY, BENCHMARK_TOPIC, OFFSET_MOVED_EVENT, SCHEDULE_TOPIC, SELF_TEST_TOPIC, TRANS_HALF_TOPIC,
-};
+use crate::topic_config::SCHEDULE_TOPIC;
 use crate::BrokerState;
 
 pub fn routes(r: &mut Router, s: &Arc<BrokerState>) {
@@ -343,34 +341,8 @@ async fn query_consume_queue(state: Arc<BrokerState>, _conn: Connection, req: Re
     Ok(Some(res))
 }
 
-/// Java's system topic set: the fixed names plus those the broker adds at start.
-fn system_topic_list(state: &BrokerState) -> Vec<String> {
-    let config = &state.config;
-    let mut topics: BTreeSet<String> = [
-        SCHEDULE_TOPIC,
-        TRANS_HALF_TOPIC,
-        "RMQ_SYS_TRACE_TOPIC",
-        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-        BENCHMARK_TOPIC,
-        "TRANS_CHECK_MAX_TIME_TOPIC",
-        OFFSET_MOVED_EVENT,
-        AUTO_CREATE_TOPIC_KEY,
-        SELF_TEST_TOPIC,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    topics.insert(config.broker_cluster_name.clone());
-    topics.insert(config.broker_name.clone());
-    topics.insert(format!("{}_REPLY_TOPIC", config.broker_cluster_name));
-    if config.trace_topic_enable {
-        topics.insert(config.msg_trace_topic_name.clone());
-    }
-    topics.into_iter().collect()
-}
-
 async fn system_topics(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
-    ok(&req, json!({ "topicList": system_topic_list(&state) }).to_string().into_bytes())
+    ok(&req, json!({ "topicList": crate::topic_config::system_topics(&state.config) }).to_string().into_bytes())
 }
 
 async fn broker_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
