@@ -353,6 +353,15 @@ impl BrokerConfig {
                 self.rebalance_lock_max_live_time.to_string(),
             ),
             ("configBlackList", self.config_black_list.clone()),
+            // Settings Java reports that we have no use for, with Java's values; mqadmin's
+            // exportConfigs and exportMetrics read them.
+            ("filterServerNums", "0".into()),
+            ("traceOn", "true".into()),
+            ("useTLS", self.client_tls.enable.to_string()),
+            (
+                "clientCallbackExecutorThreads",
+                std::thread::available_parallelism().map_or(1, |n| n.get()).to_string(),
+            ),
         ];
         pairs.extend(self.server.to_pairs());
         pairs

@@ -152,9 +152,18 @@ impl Broker {
             .broker_config_path
             .clone()
             .unwrap_or_else(|| root.join("config").join("broker.properties"));
-        let mut store_pairs: Vec<(String, String)> = config.raw.clone().into_iter().collect();
-        store_pairs.retain(|(k, _)| k != "storePathRootDir");
-        store_pairs.push(("storePathRootDir".into(), root.display().to_string()));
+        // Every store setting with its value (GET_BROKER_CONFIG shows them, as Java's), plus
+        // whatever else the configuration named.
+        let mut store_pairs: Vec<(String, String)> = store_config
+            .to_pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        for (k, v) in &config.raw {
+            if !store_pairs.iter().any(|(known, _)| known == k) {
+                store_pairs.push((k.clone(), v.clone()));
+            }
+        }
         store_pairs.sort();
         let role = store_config.broker_role;
         let mut config = config;

@@ -315,6 +315,22 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
     assert_eq!(before.get("brokerName").map(String::as_str), Some("broker-a"));
     assert_eq!(before.get("brokerPermission").map(String::as_str), Some("6"));
     assert!(before.contains_key("storePathRootDir"));
+    // Store settings are shown with their values even when not configured, as Java's are;
+    // mqadmin exportConfigs reads these and fails on a missing one.
+    for (key, value) in [
+        ("brokerRole", "ASYNC_MASTER"),
+        ("flushDiskType", "ASYNC_FLUSH"),
+        ("fileReservedTime", "72"),
+        ("maxMessageSize", "4194304"),
+        ("messageDelayLevel", "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
+        ("filterServerNums", "0"),
+        ("traceOn", "true"),
+        ("useTLS", "false"),
+        ("slaveReadEnable", "false"),
+        ("haSlaveFallbehindMax", "268435456"),
+    ] {
+        assert_eq!(before.get(key).map(String::as_str), Some(value), "{key}");
+    }
 
     // The black list is refused as a whole.
     let res = ask(

@@ -322,6 +322,64 @@ impl StoreConfig {
         Ok(())
     }
 
+    /// Every setting with its Java key and current value (GET_BROKER_CONFIG shows them all,
+    /// as Java's shows its MessageStoreConfig).
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![
+            ("storePathRootDir", self.store_path_root_dir.display().to_string()),
+            ("storePathCommitLog", self.commit_log_dir().display().to_string()),
+            (
+                "flushDiskType",
+                match self.flush_disk_type {
+                    FlushDiskType::AsyncFlush => "ASYNC_FLUSH",
+                    FlushDiskType::SyncFlush => "SYNC_FLUSH",
+                }
+                .to_string(),
+            ),
+            ("deleteWhen", self.delete_when.clone()),
+            ("messageDelayLevel", self.message_delay_level.clone()),
+            ("brokerRole", self.broker_role.as_str().to_string()),
+            ("haMasterAddress", self.ha_master_address.clone().unwrap_or_default()),
+            ("mappedFileSizeCommitLog", self.mapped_file_size_commit_log.to_string()),
+            ("mappedFileSizeConsumeQueue", self.mapped_file_size_consume_queue.to_string()),
+            ("flushIntervalCommitLog", self.flush_interval_commit_log.to_string()),
+            ("flushCommitLogTimed", self.flush_commit_log_timed.to_string()),
+            ("flushCommitLogLeastPages", self.flush_commit_log_least_pages.to_string()),
+            ("transientStorePoolEnable", self.transient_store_pool_enable.to_string()),
+            ("commitIntervalCommitLog", self.commit_interval_commit_log.to_string()),
+            ("flushCommitLogThoroughInterval", self.flush_commit_log_thorough_interval.to_string()),
+            ("flushIntervalConsumeQueue", self.flush_interval_consume_queue.to_string()),
+            ("flushConsumeQueueLeastPages", self.flush_consume_queue_least_pages.to_string()),
+            ("flushConsumeQueueThoroughInterval", self.flush_consume_queue_thorough_interval.to_string()),
+            ("maxMessageSize", self.max_message_size.to_string()),
+            ("fileReservedTime", self.file_reserved_time.to_string()),
+            ("diskMaxUsedSpaceRatio", self.disk_max_used_space_ratio.to_string()),
+            ("cleanFileForciblyEnable", self.clean_file_forcibly_enable.to_string()),
+            ("cleanResourceInterval", self.clean_resource_interval.to_string()),
+            ("deleteCommitLogFilesInterval", self.delete_commit_log_files_interval.to_string()),
+            ("checkCRCOnRecover", self.check_crc_on_recover.to_string()),
+            ("maxHashSlotNum", self.max_hash_slot_num.to_string()),
+            ("maxIndexNum", self.max_index_num.to_string()),
+            ("maxMsgsNumBatch", self.max_msgs_num_batch.to_string()),
+            ("messageIndexEnable", self.message_index_enable.to_string()),
+            ("messageIndexSafe", self.message_index_safe.to_string()),
+            ("maxTransferBytesOnMessageInMemory", self.max_transfer_bytes_on_message_in_memory.to_string()),
+            ("maxTransferCountOnMessageInMemory", self.max_transfer_count_on_message_in_memory.to_string()),
+            ("maxTransferBytesOnMessageInDisk", self.max_transfer_bytes_on_message_in_disk.to_string()),
+            ("maxTransferCountOnMessageInDisk", self.max_transfer_count_on_message_in_disk.to_string()),
+            ("accessMessageInMemoryMaxRatio", self.access_message_in_memory_max_ratio.to_string()),
+            ("syncFlushTimeout", self.sync_flush_timeout.to_string()),
+            ("duplicationEnable", self.duplication_enable.to_string()),
+            ("haListenPort", self.ha_listen_port.to_string()),
+            ("haSendHeartbeatInterval", self.ha_send_heartbeat_interval.to_string()),
+            ("haHousekeepingInterval", self.ha_housekeeping_interval.to_string()),
+            ("haTransferBatchSize", self.ha_transfer_batch_size.to_string()),
+            ("haSlaveFallbehindMax", self.ha_slave_fallbehind_max.to_string()),
+        ];
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        pairs
+    }
+
     /// Whether appends are staged (Java honours the setting only under ASYNC_FLUSH).
     /// A slave writes what its master sends as it arrives: never staged (as in Java).
     pub fn stages_commit_log_writes(&self) -> bool {
