@@ -939,7 +939,7 @@ mod tests {
         assert_eq!(java_fixed(64.96, 1), "65.0");
     }
 
-    /// What the counters cost per call; see docs/benchmarks.md ("Statistics").
+    /// What the counters cost per call; see docs/benchmarks.md ("Statistics cost").
     #[test]
     #[ignore = "timing: cargo test --release -p rocketmq-broker --lib hot_path_cost -- --ignored --nocapture"]
     fn hot_path_cost() {
@@ -966,6 +966,9 @@ mod tests {
             println!("{label}: {:.1} ns/call", start.elapsed().as_nanos() as f64 / N as f64);
         };
         time("on_put (send)", &|| stats.on_put(&append));
+        let off = BrokerStats::new("DefaultCluster", true);
+        off.set_enabled(false);
+        time("on_put (send), enableBrokerStats=false", &|| off.on_put(&append));
         time("on_pull_found (pull)", &|| stats.on_pull_found("cg_bench", "BenchTopic", 3, 32, 38_400, 0));
         time("on_store_get (pull lookup)", &|| stats.on_store_get(32, Duration::from_micros(20)));
         time("consume_tps (admin)", &|| {
