@@ -595,7 +595,7 @@ fn route_perm(cli: &Cli, topic: &str) -> i64 {
 /// topic, queries by queue offset and of the consume queue, per-broker consume stats, the
 /// producers, a group's config, cloning offsets (208 then 15 per queue, as mqadmin
 /// 4.9.8), skipping the accumulated messages (online and offline), KV config, name server
-/// config, write permission, the maintenance codes, and -c/-o/-s/-r variants.
+/// config, write permission, the maintenance codes, allocateMQ, and -c/-o/-s/-r variants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_commands_and_flags() {
     rmqadmin_binary();
@@ -678,6 +678,24 @@ async fn more_commands_and_flags() {
     assert_eq!(
         cli.json(&["topicClusterList", "-t", ORDER_TOPIC])["clusters"][0],
         cluster.as_str()
+    );
+
+    // allocateMQ: 4 queues among 3 clients, averagely: 2, 1, 1.
+    let v = cli.json(&["allocateMQ", "-t", ORDER_TOPIC, "-i", "c1,c2,c3"]);
+    let ids = |c: &str| -> Vec<i64> {
+        v["result"][c]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["queueId"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!((ids("c1"), ids("c2"), ids("c3")), (vec![0, 1], vec![2], vec![3]), "{v}");
+    assert_eq!(v["result"]["c1"][0]["brokerName"], broker_name.as_str());
+    let text = cli.ok(&["allocateMQ", "-t", ORDER_TOPIC, "-i", "c1,c2,c3"]);
+    assert!(
+        text.starts_with("{\"result\":{\"c1\":[{") && text.ends_with("]}}\n"),
+        "{text}"
     );
 
     // 8 messages, message i in queue i % 4 at offset i / 4.

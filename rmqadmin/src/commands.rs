@@ -95,6 +95,7 @@ pub async fn run(admin: &Admin, command: Command, json: bool) -> Result<()> {
         CleanUnusedTopic(a) => opscmd::maintenance(admin, request::CLEAN_UNUSED_TOPIC, a).await?,
         GetConsumerConfig(a) => opscmd::get_consumer_config(admin, &a.group_name).await?,
         Producer(a) => opscmd::producer(admin, &a.broker).await?,
+        AllocateMq(a) => opscmd::allocate_mq(admin, &a.topic, &a.ip_list).await?,
     };
     print(out, json);
     Ok(())

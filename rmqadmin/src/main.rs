@@ -123,6 +123,9 @@ pub enum Command {
     GetConsumerConfig(GroupNameArg),
     /// Query producer's instances of broker
     Producer(BrokerAddrArg),
+    /// Allocate MQ
+    #[command(name = "allocateMQ")]
+    AllocateMq(AllocateMqArgs),
     /// Send a message
     SendMessage(SendMessageArgs),
     /// Consume message
@@ -639,6 +642,16 @@ pub struct BrokerAddrArg {
     /// broker address
     #[arg(short = 'b', long = "broker")]
     pub broker: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AllocateMqArgs {
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// ipList (client ids), separated by ','
+    #[arg(short = 'i', long = "ipList")]
+    pub ip_list: String,
 }
 
 fn main() {

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::admin::{addr_of_broker_name, i64_of, ok, parse_body, select_broker_addr, str_of, with_header, Admin};
 use crate::commands::{perm_name, put_kv_all, ORDER_TOPIC_CONFIG};
-use crate::message::{message_detail, message_json, pull, PullStatus, TOOLS_CONSUMER_GROUP};
+use crate::message::{message_detail, message_json, pull, read_queues, PullStatus, TOOLS_CONSUMER_GROUP};
 use crate::util::Output;
 
 /// updateTopicPerm: the topic's config as the route shows it (first queue data) with the
@@ -400,4 +400,43 @@ pub async fn producer(admin: &Admin, broker: &str) -> Result<Output> {
         }
     }
     Ok(Output::new(text, json!({ "brokerAddr": addr, "data": v["data"] })))
+}
+
+/// allocateMQ: how `AllocateMessageQueueAveragely` shares the topic's readable queues among
+/// the clients of `-i` (no server is asked but the name server for the route), printed as
+/// mqadmin's one-line `{"result":{client:[queue...]}}`. Deviation: the queues are taken in
+/// (broker name, queue id) order, as a consumer's rebalance sorts them; mqadmin takes them in
+/// the order of a Java HashSet.
+pub async fn allocate_mq(admin: &Admin, topic: &str, ip_list: &str) -> Result<Output> {
+    let topic = topic.trim();
+    let ips: Vec<&str> = ip_list.trim().split(',').collect();
+    let route = admin.route(topic).await?;
+    let all = read_queues(&route);
+    let mut result = serde_json::Map::new();
+    for (index, ip) in ips.iter().enumerate() {
+        let mut mine = Vec::new();
+        if !all.is_empty() {
+            let (n, k) = (all.len(), ips.len());
+            let m = n % k;
+            let average = if n <= k {
+                1
+            } else if m > 0 && index < m {
+                n / k + 1
+            } else {
+                n / k
+            };
+            let start = if m > 0 && index < m {
+                index * average
+            } else {
+                index * average + m
+            };
+            for i in 0..average.min(n.saturating_sub(start)) {
+                let (broker, queue_id) = &all[(start + i) % n];
+                mine.push(json!({ "brokerName": broker, "queueId": queue_id, "topic": topic }));
+            }
+        }
+        result.insert(ip.to_string(), Value::Array(mine));
+    }
+    let v = json!({ "result": result });
+    Ok(Output::new(format!("{v}\n"), v))
 }
