@@ -57,6 +57,11 @@ pub struct BrokerConfig {
     pub slave_read_enable: bool,
     /// Whether deleting a topic or group also drops its statistics (Java's default: false).
     pub auto_delete_unused_stats: bool,
+    /// Our key (Java has none; default true): false stops counting the broker statistics
+    /// (the TOPIC_/GROUP_/QUEUE_/BROKER_/SNDBCK_ item sets behind VIEW_BROKER_STATS_DATA,
+    /// statsAll and consume TPS). Applies at once through UPDATE_BROKER_CONFIG. The
+    /// store's own call counters (GET_BROKER_RUNTIME_INFO's TPS figures) stay on.
+    pub enable_broker_stats: bool,
     /// ACL 1.0 (`aclEnable`): requests are checked against `plain_acl.yml`.
     pub acl_enable: bool,
     /// Where `conf/plain_acl.yml` lives (`rocketmqHome`, also set by `rocketmq.home.dir`;
@@ -130,6 +135,7 @@ impl Default for BrokerConfig {
             enable_detail_stat: true,
             slave_read_enable: false,
             auto_delete_unused_stats: false,
+            enable_broker_stats: true,
             acl_enable: false,
             rocketmq_home: std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
             acl_plain_file: "conf/plain_acl.yml".into(),
@@ -209,6 +215,7 @@ impl BrokerConfig {
             "enableDetailStat" => self.enable_detail_stat = parse(key, v)?,
             "slaveReadEnable" => self.slave_read_enable = parse(key, v)?,
             "autoDeleteUnusedStats" => self.auto_delete_unused_stats = parse(key, v)?,
+            "enableBrokerStats" => self.enable_broker_stats = parse(key, v)?,
             "aclEnable" => self.acl_enable = parse(key, v)?,
             "metricsExporterType" => self.metrics_exporter_type = v.trim().into(),
             "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.trim().into(),
@@ -343,6 +350,7 @@ impl BrokerConfig {
             ("enableDetailStat", self.enable_detail_stat.to_string()),
             ("slaveReadEnable", self.slave_read_enable.to_string()),
             ("autoDeleteUnusedStats", self.auto_delete_unused_stats.to_string()),
+            ("enableBrokerStats", self.enable_broker_stats.to_string()),
             ("aclEnable", self.acl_enable.to_string()),
             ("metricsExporterType", self.metrics_exporter_type.clone()),
             ("metricsPromExporterHost", self.metrics_prom_exporter_host.clone()),

@@ -238,7 +238,11 @@ impl Broker {
             rebalance_locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
             )),
-            stats: stats::BrokerStats::new(&config.broker_cluster_name, config.enable_detail_stat),
+            stats: {
+                let stats = stats::BrokerStats::new(&config.broker_cluster_name, config.enable_detail_stat);
+                stats.set_enabled(config.enable_broker_stats);
+                stats
+            },
             acl: config.acl_enable.then(|| {
                 let home = if config.rocketmq_home.is_empty() {
                     root.clone()

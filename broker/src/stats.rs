@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -301,6 +301,8 @@ pub struct BrokerStats {
     cluster: String,
     /// `enableDetailStat`: keeps the per-queue sets and keys latency per queue.
     detail: bool,
+    /// `enableBrokerStats` (ours): whether the item sets count at all.
+    enabled: AtomicBool,
     sets: Vec<StatsItemSet>,
     get_found: AtomicI64,
     get_miss: AtomicI64,
@@ -361,6 +363,7 @@ impl BrokerStats {
         BrokerStats {
             cluster: cluster.to_string(),
             detail,
+            enabled: AtomicBool::new(true),
             sets: SET_NAMES.iter().map(|&n| StatsItemSet::new(n)).collect(),
             get_found: AtomicI64::new(0),
             get_miss: AtomicI64::new(0),
@@ -390,6 +393,16 @@ impl BrokerStats {
         (self.detail || i < Set::QueuePutNums as usize).then(|| &self.sets[i])
     }
 
+    /// `enableBrokerStats`: turns the counting of the item sets on or off (what was
+    /// counted is kept, and the windows keep sampling it).
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
     /// When the broker (Java: its store statistics) started, in ms.
     pub fn boot_timestamp(&self) -> i64 {
         self.boot_timestamp
@@ -401,6 +414,9 @@ impl BrokerStats {
     /// TOPIC_PUT_SIZE under the topic written (SCHEDULE_TOPIC_XXXX for a delayed message,
     /// the half topic for a prepared one), BROKER_PUT_NUMS; per queue for scheduled ones.
     pub fn on_put(&self, append: &AppendResult) {
+        if !self.enabled() {
+            return;
+        }
         let (num, bytes) = (append.msg_num as i64, append.wrote_bytes as i64);
         if self.detail && append.topic == SCHEDULE_TOPIC {
             with_key(&[Part::S(&append.topic), Part::N(append.queue_id)], |k| {
@@ -416,6 +432,9 @@ impl BrokerStats {
     /// A message sent back for a retry: SNDBCK_PUT_NUMS under `original_topic@group`, and,
     /// when the store parked it for a delay, the schedule topic's put counters.
     pub fn on_send_back(&self, group: &str, original_topic: &str, append: &AppendResult) {
+        if !self.enabled() {
+            return;
+        }
         if append.topic == SCHEDULE_TOPIC {
             self.set_of(Set::TopicPutNums).add(&append.topic, 1, 1);
             self.set_of(Set::TopicPutSize).add(&append.topic, append.wrote_bytes as i64, 1);
@@ -432,6 +451,9 @@ impl BrokerStats {
     /// A delayed message moved to its real topic (`level` 1-based): counted as a get by
     /// the schedule group and a put to the real topic.
     pub fn on_scheduled_delivery(&self, level: i32, append: &AppendResult) {
+        if !self.enabled() {
+            return;
+        }
         let (num, bytes) = (append.msg_num as i64, append.wrote_bytes as i64);
         if self.detail {
             with_key(&[Part::S(SCHEDULE_TOPIC), Part::N(level - 1), Part::S(SCHEDULE_CONSUMER_GROUP)], |k| {
@@ -451,6 +473,9 @@ impl BrokerStats {
     /// A pull answered with messages: GROUP_GET_NUMS / GROUP_GET_SIZE under `topic@group`,
     /// BROKER_GET_NUMS, and the pull's latency in ms (per queue with `enableDetailStat`).
     pub fn on_pull_found(&self, group: &str, topic: &str, queue_id: i32, count: usize, bytes: usize, latency_ms: i64) {
+        if !self.enabled() {
+            return;
+        }
         with_key(&[Part::S(topic), Part::S(group)], |k| {
             self.set_of(Set::GroupGetNums).add(k, count as i64, 1);
             self.set_of(Set::GroupGetSize).add(k, bytes as i64, 1);
@@ -914,7 +939,7 @@ mod tests {
         assert_eq!(java_fixed(64.96, 1), "65.0");
     }
 
-    /// What the counters cost per call; see docs/benchmarks.md ("Statistics").
+    /// What the counters cost per call; see docs/benchmarks.md ("Statistics cost").
     #[test]
     #[ignore = "timing: cargo test --release -p rocketmq-broker --lib hot_path_cost -- --ignored --nocapture"]
     fn hot_path_cost() {
@@ -941,6 +966,9 @@ mod tests {
             println!("{label}: {:.1} ns/call", start.elapsed().as_nanos() as f64 / N as f64);
         };
         time("on_put (send)", &|| stats.on_put(&append));
+        let off = BrokerStats::new("DefaultCluster", true);
+        off.set_enabled(false);
+        time("on_put (send), enableBrokerStats=false", &|| off.on_put(&append));
         time("on_pull_found (pull)", &|| stats.on_pull_found("cg_bench", "BenchTopic", 3, 32, 38_400, 0));
         time("on_store_get (pull lookup)", &|| stats.on_store_get(32, Duration::from_micros(20)));
         time("consume_tps (admin)", &|| {

@@ -326,18 +326,7 @@ fn advance_op_progress(state: &BrokerState, queue_id: i32, half_progress: i64) {
 /// Puts the half message back at the end of its queue with one more check counted, then
 /// asks a producer of its group. False when it could not be put back.
 async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
-    let mut props = half.properties.clone();
-    codec::insert_property(&mut props, CHECK_TIMES, &checks.to_string());
-    let mut renewed = MessageToStore::new(HALF_TOPIC, half.queue_id, half.body.clone(), props.clone());
-    renewed.properties_string = Some(codec::properties_string_java_order(&props));
-    renewed.properties.retain(|(k, _)| k != property::DELAY);
-    renewed.flag = half.flag;
-    renewed.sys_flag = half.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6);
-    renewed.born_timestamp = half.born_timestamp;
-    renewed.born_host = half.born_host;
-    renewed.store_host = half.store_host;
-    renewed.reconsume_times = half.reconsume_times;
-    renewed.wait_store_msg_ok = false;
+    let renewed = copy_to_half_queue(&half, half.queue_id, checks);
     let result = state.store.put_message_async(&renewed).await;
     let ok = result.is_ok();
     let Some(append) = result.append.filter(|_| ok) else {
@@ -372,6 +361,74 @@ async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
         warn!(group, error = %e, "sending a transaction check failed");
     }
     true
+}
+
+/// A stored message as a new entry of the half queue `queue_id`: body, flag, sys flag,
+/// born and store hosts, born timestamp and reconsume times kept, its properties with
+/// TRANSACTION_CHECK_TIMES set to `checks` (their text rebuilt in Java's map order).
+fn copy_to_half_queue(m: &DecodedMessage, queue_id: i32, checks: i32) -> MessageToStore {
+    let mut props = m.properties.clone();
+    codec::insert_property(&mut props, CHECK_TIMES, &checks.to_string());
+    let mut copy = MessageToStore::new(HALF_TOPIC, queue_id, m.body.clone(), props.clone());
+    copy.properties_string = Some(codec::properties_string_java_order(&props));
+    copy.properties.retain(|(k, _)| k != property::DELAY);
+    copy.flag = m.flag;
+    copy.sys_flag = m.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6);
+    copy.born_timestamp = m.born_timestamp;
+    copy.born_host = m.born_host;
+    copy.store_host = m.store_host;
+    copy.reconsume_times = m.reconsume_times;
+    copy.wait_store_msg_ok = false;
+    copy
+}
+
+/// Why RESUME_CHECK_HALF_MESSAGE failed, with Java 4.9.8's remarks.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeError {
+    /// No msgId, one that is not an offset id, or no message at its offset (Java: an
+    /// exception while decoding or reading).
+    NotFound,
+    /// The store refused the put.
+    Store(PutMessageStatus),
+}
+
+impl ResumeError {
+    pub fn remark(&self) -> &'static str {
+        match self {
+            ResumeError::NotFound => "Exception was thrown when putting message back to RMQ_SYS_TRANS_HALF_TOPIC.",
+            ResumeError::Store(_) => "Put message back to RMQ_SYS_TRANS_HALF_TOPIC failed.",
+        }
+    }
+}
+
+/// RESUME_CHECK_HALF_MESSAGE (323), as Java 4.9.8's AdminBrokerProcessor does it: the
+/// message an offset msgId names (whatever its topic: the half message itself, a copy the
+/// check service put back, or the one parked in TRANS_CHECK_MAX_TIME_TOPIC) is put at the
+/// end of half queue 0 with TRANSACTION_CHECK_TIMES 0, so the check service asks its
+/// producer group again, up to `transactionCheckMax` more times. Its born timestamp is
+/// kept, so a message older than the transaction timeout is checked in the next round.
+pub async fn resume_check(state: &BrokerState, msg_id: Option<&str>) -> Result<i64, ResumeError> {
+    let (_, offset) = msg_id
+        .and_then(codec::decode_offset_msg_id)
+        .ok_or(ResumeError::NotFound)?;
+    let (_, m) = state
+        .store
+        .message_by_commitlog_offset(offset)
+        .ok_or(ResumeError::NotFound)?;
+    let copy = copy_to_half_queue(&m, 0, 0);
+    let result = state.store.put_message_async(&copy).await;
+    let stored = result.is_ok();
+    match result.append.filter(|_| stored) {
+        Some(append) => {
+            info!(
+                real_topic = m.property(property::REAL_TOPIC).unwrap_or_default(),
+                half_offset = append.logics_offset,
+                "Put message back to {HALF_TOPIC} for its transaction to be checked again"
+            );
+            Ok(append.logics_offset)
+        }
+        None => Err(ResumeError::Store(result.status)),
+    }
 }
 
 /// The message a check carries: the half message encoded as stored, but in its real

@@ -466,3 +466,22 @@ async fn system_topics_cannot_be_created_or_deleted_by_admins() {
     let delete = ask(&conn, with_ext(request::DELETE_TOPIC_IN_BROKER, &[("topic", "PlainTopic")])).await;
     assert_eq!(delete.code, response::SUCCESS);
 }
+
+/// Codes Java 4.9.8 no longer handles: GET_BROKER_CLUSTER_ACL_CONFIG (54, gone from 4.9.8's
+/// RequestCode), REGISTER_FILTER_SERVER (301) and REGISTER_MESSAGE_FILTER_CLASS (302)
+/// (defined, but no 4.9.8 processor answers them). Its AdminBrokerProcessor, the default
+/// processor, answers them REQUEST_CODE_NOT_SUPPORTED with " request type N not supported";
+/// so does ours.
+#[tokio::test]
+async fn codes_java_4_9_8_does_not_handle_are_not_supported() {
+    let broker = InProcessBroker::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    for code in [54, request::REGISTER_FILTER_SERVER, 302] {
+        let answer = ask(&conn, RemotingCommand::request(code)).await;
+        assert_eq!(answer.code, response::REQUEST_CODE_NOT_SUPPORTED, "{code}");
+        assert_eq!(
+            answer.remark.as_deref(),
+            Some(format!(" request type {code} not supported").as_str())
+        );
+    }
+}

@@ -368,3 +368,47 @@ async fn send_backs_count_under_the_original_topic() {
     // Send-backs are not producer sends.
     assert_eq!(minute_sum("BROKER_PUT_NUMS", "DefaultCluster").await, 1);
 }
+
+/// `enableBrokerStats` (our key): off at start, sends and pulls count nothing and
+/// VIEW_BROKER_STATS_DATA answers as Java does for stats that do not exist; switched on
+/// through UPDATE_BROKER_CONFIG, counting starts at once; GET_BROKER_CONFIG shows the key.
+#[tokio::test]
+async fn broker_statistics_can_be_turned_off_and_on() {
+    let broker = InProcessBroker::start(&[("enableBrokerStats", "false")]).await;
+    let conn = connect(&broker.addr).await;
+    setup(&conn).await;
+    let state = broker.broker.state();
+    state.stats.sample_minute_windows();
+    let view = |name: &str, key: &str| {
+        with_ext(
+            request::VIEW_BROKER_STATS_DATA,
+            &[("statsName", name), ("statsKey", key)],
+        )
+    };
+    let answer = ask(&conn, view("TOPIC_PUT_NUMS", TOPIC)).await;
+    assert_eq!(answer.code, response::SYSTEM_ERROR);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some(format!("The stats <TOPIC_PUT_NUMS> <{TOPIC}> not exist").as_str())
+    );
+    let answer = ask(&conn, view("GROUP_GET_NUMS", &format!("{TOPIC}@{GROUP}"))).await;
+    assert_eq!(answer.code, response::SYSTEM_ERROR);
+    // The store's own counters are not ours to switch off: runtime info still counts puts.
+    let answer = ask(&conn, RemotingCommand::request(request::GET_BROKER_RUNTIME_INFO)).await;
+    let table = body_json(&answer.body)["table"].clone();
+    assert_eq!(table["putMessageTimesTotal"], "35");
+
+    let config = ask(&conn, RemotingCommand::request(request::GET_BROKER_CONFIG)).await;
+    assert!(String::from_utf8_lossy(&config.body).contains("enableBrokerStats=false"));
+    let update = RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(&b"enableBrokerStats=true\n"[..]);
+    assert_eq!(ask(&conn, update).await.code, response::SUCCESS);
+    for i in 0..3 {
+        let req = RemotingCommand::request_with_header(request::SEND_MESSAGE, &send_header(TOPIC, i, false))
+            .with_body(format!("on-{i}").into_bytes());
+        assert_eq!(ask(&conn, req).await.code, response::SUCCESS);
+    }
+    state.stats.sample_minute_windows();
+    let answer = ask(&conn, view("TOPIC_PUT_NUMS", TOPIC)).await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(body_json(&answer.body)["statsMinute"]["sum"], 3);
+}

@@ -489,3 +489,547 @@ fn errors_exit_non_zero_with_a_clear_message() {
     let out = Command::new(rmqadmin_binary()).arg("topicStatus").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+const ORDER_TOPIC: &str = "AdminCliOrderTopic";
+const GROUP2: &str = "cg_cli2";
+const CLIENT2: &str = "127.0.0.1@cli#2";
+
+/// A consumer client that answers the broker's GET_CONSUMER_RUNNING_INFO (307) relay with
+/// queues 0 and 1 of ORDER_TOPIC (consumerProgress -s shows its IP there, N/A elsewhere)
+/// and ignores other pushes (RESET_CONSUMER_CLIENT_OFFSET, NOTIFY_CONSUMER_IDS_CHANGED).
+struct RunningInfoClient {
+    broker_name: String,
+}
+
+impl remoting::RequestHandler for RunningInfoClient {
+    fn handle(&self, _conn: Connection, req: RemotingCommand) -> remoting::BoxFuture<Option<RemotingCommand>> {
+        let answer = (req.code == request::GET_CONSUMER_RUNNING_INFO).then(|| {
+            let mq = |q: i32| {
+                serde_json::json!({"brokerName": self.broker_name, "queueId": q, "topic": ORDER_TOPIC}).to_string()
+            };
+            let body = serde_json::json!({
+                "properties": {}, "subscriptionSet": [], "statusTable": {},
+                "mqTable": { mq(0): {}, mq(1): {} },
+            });
+            RemotingCommand::success(&req).with_body(body.to_string().into_bytes())
+        });
+        Box::pin(async move { answer })
+    }
+}
+
+async fn consumer2_online(broker: &str, broker_name: &str) -> Connection {
+    let stream = tokio::net::TcpStream::connect(broker).await.unwrap();
+    let conn = Connection::spawn(
+        stream,
+        std::sync::Arc::new(RunningInfoClient {
+            broker_name: broker_name.to_string(),
+        }),
+        remoting::frame::DEFAULT_MAX_FRAME_LENGTH,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .unwrap();
+    let heartbeat = format!(
+        r#"{{"clientID":"{CLIENT2}","consumerDataSet":[{{"consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"{GROUP2}","messageModel":"CLUSTERING","subscriptionDataSet":[{{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":7,"tagsSet":[],"topic":"{ORDER_TOPIC}"}}],"unitMode":false}}],"producerDataSet":[{{"groupName":"pg_cli2"}}]}}"#
+    );
+    let mut hb = RemotingCommand::request(request::HEART_BEAT).with_body(heartbeat.into_bytes());
+    hb.version = 409;
+    assert_eq!(ask(&conn, hb).await.code, response::SUCCESS);
+    // 4 of the 8 messages consumed: offset 1 in every queue.
+    for queue_id in 0..4 {
+        let header = UpdateConsumerOffsetRequestHeader {
+            consumer_group: GROUP2.into(),
+            topic: ORDER_TOPIC.into(),
+            queue_id,
+            commit_offset: 1,
+        };
+        let res = ask(
+            &conn,
+            RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header),
+        )
+        .await;
+        assert_eq!(res.code, response::SUCCESS);
+    }
+    conn
+}
+
+/// A group's committed offset in a queue (-1: none).
+async fn committed(conn: &Connection, group: &str, topic: &str, queue_id: i32) -> i64 {
+    let mut req = RemotingCommand::request(request::QUERY_CONSUMER_OFFSET);
+    for (k, v) in [
+        ("consumerGroup", group.to_string()),
+        ("topic", topic.to_string()),
+        ("queueId", queue_id.to_string()),
+    ] {
+        req.ext_mut().insert(k, v);
+    }
+    let res = ask(conn, req).await;
+    if res.code != response::SUCCESS {
+        return -1;
+    }
+    res.ext().get("offset").unwrap().parse().unwrap()
+}
+
+/// The broker's offset table (GET_ALL_CONSUMER_OFFSET) as text: keys are `topic@group`.
+async fn all_offsets(conn: &Connection) -> String {
+    let res = ask(conn, RemotingCommand::request(request::GET_ALL_CONSUMER_OFFSET)).await;
+    assert_eq!(res.code, response::SUCCESS);
+    String::from_utf8(res.body.to_vec()).unwrap()
+}
+
+async fn kv_value(namesrv: &str, namespace: &str, key: &str) -> Option<String> {
+    let conn = connect(namesrv).await;
+    let mut req = RemotingCommand::request(request::GET_KV_CONFIG);
+    req.ext_mut().insert("namespace", namespace);
+    req.ext_mut().insert("key", key);
+    let res = ask(&conn, req).await;
+    (res.code == response::SUCCESS).then(|| res.ext().get("value").unwrap_or("").to_string())
+}
+
+fn route_perm(cli: &Cli, topic: &str) -> i64 {
+    cli.json(&["topicRoute", "-t", topic])["queueDatas"][0]["perm"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The rest of the commands and flags: order conf, topic permission, the cluster of a
+/// topic, queries by queue offset and of the consume queue, per-broker consume stats, the
+/// producers, a group's config, cloning offsets (208 then 15 per queue, as mqadmin
+/// 4.9.8), skipping the accumulated messages (online and offline), KV config, name server
+/// config, write permission, the maintenance codes, allocateMQ, and -c/-o/-s/-r variants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_commands_and_flags() {
+    rmqadmin_binary();
+    let data = tempfile::tempdir().unwrap();
+    let server = StandaloneProcess::start(data.path(), &[]).await;
+    let broker = format!("127.0.0.1:{}", server.broker_port);
+    let ns = server.namesrv_addr.clone();
+    let cli = Cli { namesrv: ns.clone() };
+    let brokers = cli.json(&["clusterList"])["brokers"].clone();
+    let cluster = brokers[0]["cluster"].as_str().unwrap().to_string();
+    let broker_name = brokers[0]["brokerName"].as_str().unwrap().to_string();
+
+    // updateTopic -o true: the order conf goes to the name server.
+    let text = cli.ok(&[
+        "updateTopic",
+        "-c",
+        &cluster,
+        "-t",
+        ORDER_TOPIC,
+        "-r",
+        "4",
+        "-w",
+        "4",
+        "-o",
+        "true",
+    ]);
+    let conf = format!("{broker_name}:4");
+    assert!(
+        text.contains(&format!("set orderConf. isOrder=true, orderConf=[{conf}]")),
+        "{text}"
+    );
+    assert_eq!(
+        kv_value(&ns, "ORDER_TOPIC_CONFIG", ORDER_TOPIC).await.as_deref(),
+        Some(conf.as_str())
+    );
+    eventually(|| {
+        if cli.run(&["topicRoute", "-t", ORDER_TOPIC]).code == Some(0) {
+            Ok(())
+        } else {
+            Err("no route".to_string())
+        }
+    });
+
+    // updateOrderConf get / put / delete.
+    let text = cli.ok(&["updateOrderConf", "-t", ORDER_TOPIC, "-m", "get"]);
+    assert_eq!(
+        text.trim_end(),
+        format!("get orderConf success. topic=[{ORDER_TOPIC}], orderConf=[{conf}]")
+    );
+    let text = cli.ok(&[
+        "updateOrderConf",
+        "-t",
+        ORDER_TOPIC,
+        "-m",
+        "put",
+        "-v",
+        &format!("{broker_name}:2"),
+    ]);
+    assert!(text.starts_with("update orderConf success."), "{text}");
+    assert_eq!(
+        cli.json(&["updateOrderConf", "-t", ORDER_TOPIC, "-m", "get"])["orderConf"],
+        format!("{broker_name}:2")
+    );
+    let err = cli.fails(&["updateOrderConf", "-t", ORDER_TOPIC, "-m", "put"]);
+    assert!(err.contains("please set orderConf with option -v."), "{err}");
+    let text = cli.ok(&["updateOrderConf", "-t", ORDER_TOPIC, "-m", "delete"]);
+    assert_eq!(
+        text.trim_end(),
+        format!("delete orderConf success. topic=[{ORDER_TOPIC}]")
+    );
+    assert_eq!(kv_value(&ns, "ORDER_TOPIC_CONFIG", ORDER_TOPIC).await, None);
+    let err = cli.fails(&["updateOrderConf", "-t", ORDER_TOPIC, "-m", "get"]);
+    assert!(
+        err.contains("QUERY_NOT_FOUND") && err.contains("No config item"),
+        "{err}"
+    );
+
+    // topicClusterList.
+    assert_eq!(cli.ok(&["topicClusterList", "-t", ORDER_TOPIC]), format!("{cluster}\n"));
+    assert_eq!(
+        cli.json(&["topicClusterList", "-t", ORDER_TOPIC])["clusters"][0],
+        cluster.as_str()
+    );
+
+    // allocateMQ: 4 queues among 3 clients, averagely: 2, 1, 1.
+    let v = cli.json(&["allocateMQ", "-t", ORDER_TOPIC, "-i", "c1,c2,c3"]);
+    let ids = |c: &str| -> Vec<i64> {
+        v["result"][c]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["queueId"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!((ids("c1"), ids("c2"), ids("c3")), (vec![0, 1], vec![2], vec![3]), "{v}");
+    assert_eq!(v["result"]["c1"][0]["brokerName"], broker_name.as_str());
+    let text = cli.ok(&["allocateMQ", "-t", ORDER_TOPIC, "-i", "c1,c2,c3"]);
+    assert!(
+        text.starts_with("{\"result\":{\"c1\":[{") && text.ends_with("]}}\n"),
+        "{text}"
+    );
+
+    // 8 messages, message i in queue i % 4 at offset i / 4.
+    for i in 0..8 {
+        let qid = (i % 4).to_string();
+        let body = format!("order body {i}");
+        cli.ok(&[
+            "sendMessage",
+            "-t",
+            ORDER_TOPIC,
+            "-p",
+            &body,
+            "-b",
+            &broker_name,
+            "-i",
+            &qid,
+        ]);
+    }
+
+    // queryMsgByOffset: queue 1 offset 1 is message 5; nothing printed past the end.
+    let text = cli.ok(&[
+        "queryMsgByOffset",
+        "-t",
+        ORDER_TOPIC,
+        "-b",
+        &broker_name,
+        "-i",
+        "1",
+        "-o",
+        "1",
+    ]);
+    assert!(
+        text.contains("order body 5") && text.contains("Queue ID:            1"),
+        "{text}"
+    );
+    let v = cli.json(&[
+        "queryMsgByOffset",
+        "-t",
+        ORDER_TOPIC,
+        "-b",
+        &broker_name,
+        "-i",
+        "1",
+        "-o",
+        "1",
+    ]);
+    assert_eq!(v["status"], "FOUND");
+    assert_eq!(v["message"]["queueOffset"], 1);
+    assert_eq!(v["message"]["body"], "order body 5");
+    let text = cli.ok(&[
+        "queryMsgByOffset",
+        "-t",
+        ORDER_TOPIC,
+        "-b",
+        &broker_name,
+        "-i",
+        "1",
+        "-o",
+        "9",
+    ]);
+    assert_eq!(text, "");
+
+    // queryCq: queue 2 holds two units.
+    let text = cli.ok(&["queryCq", "-t", ORDER_TOPIC, "-q", "2", "-i", "0", "-c", "5"]);
+    assert!(text.contains("Queue data: \nmax: 2, min: 0\n"), "{text}");
+    assert_eq!(text.matches("idx: ").count(), 2, "{text}");
+    assert!(text.contains("ConsumeQueueData{physicOffset="), "{text}");
+    let cq = cli.json(&["queryCq", "-t", ORDER_TOPIC, "-q", "2", "-i", "0", "-b", &broker]);
+    let units = cq["queueData"].as_array().unwrap();
+    assert_eq!(units.len(), 2);
+    assert!(units.iter().all(|u| u["physicSize"].as_i64().unwrap() > 0));
+    assert!(units[0]["physicOffset"].as_i64() < units[1]["physicOffset"].as_i64());
+
+    // A consumer of GROUP2 online with 4 of 8 consumed.
+    let conn = consumer2_online(&broker, &broker_name).await;
+    let text = cli.ok(&["queryCq", "-t", ORDER_TOPIC, "-q", "0", "-i", "0", "-g", GROUP2]);
+    assert!(
+        text.starts_with("Subscription data: \n") && text.contains(ORDER_TOPIC),
+        "{text}"
+    );
+
+    // brokerConsumeStats: one row per queue, diff 1 each.
+    let v = eventually(|| {
+        let v = cli.json(&["brokerConsumeStats", "-b", &broker]);
+        if v["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| q["group"] == GROUP2)
+            .count()
+            == 4
+        {
+            Ok(v)
+        } else {
+            Err(format!("{v}"))
+        }
+    });
+    let rows: Vec<&Value> = v["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["group"] == GROUP2)
+        .collect();
+    assert!(rows
+        .iter()
+        .all(|q| q["diff"] == 1 && q["consumerOffset"] == 1 && q["topic"] == ORDER_TOPIC));
+    let text = cli.ok(&["brokerConsumeStats", "-b", &broker, "-l", "1"]);
+    assert_eq!(
+        table_rows(&text, "#Topic").iter().filter(|r| r[1] == GROUP2).count(),
+        4,
+        "{text}"
+    );
+    let text = cli.ok(&["brokerConsumeStats", "-b", &broker, "-l", "2"]);
+    assert!(table_rows(&text, "#Topic").iter().all(|r| r[1] != GROUP2), "{text}");
+
+    // consumerProgress -s: the client's IP for the queues it reported, N/A for the others.
+    let v = cli.json(&["consumerProgress", "-g", GROUP2, "-s", "true"]);
+    let ips: Vec<Value> = v["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["clientIP"].clone())
+        .collect();
+    assert_eq!(
+        ips,
+        [
+            Value::from("127.0.0.1"),
+            Value::from("127.0.0.1"),
+            Value::Null,
+            Value::Null
+        ],
+        "{v}"
+    );
+    let text = cli.ok(&["consumerProgress", "-g", GROUP2, "-s", "true"]);
+    let rows = table_rows(&text, "#Topic");
+    assert_eq!(rows[0][5], "127.0.0.1", "{text}");
+    assert_eq!(rows[3][5], "N/A", "{text}");
+
+    // producer: the producer group of the heartbeat.
+    let text = cli.ok(&["producer", "-b", &broker]);
+    assert!(
+        text.contains(&format!(
+            "producer group (pg_cli2) instance : clientId={CLIENT2},remoteIP="
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        cli.json(&["producer", "-b", &broker])["data"]["pg_cli2"][0]["clientId"],
+        CLIENT2
+    );
+
+    // getConsumerConfig: the group's config, created with the heartbeat.
+    let text = cli.ok(&["getConsumerConfig", "-g", GROUP2]);
+    assert!(
+        text.contains(&format!("============================={cluster}:{broker_name}=")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{:<40}=  {GROUP2}", "groupName")), "{text}");
+    assert!(text.contains(&format!("{:<40}=  16", "retryMaxTimes")), "{text}");
+    assert_eq!(cli.ok(&["getConsumerConfig", "-g", "no_such_group_here"]), "");
+
+    // cloneGroupOffset: the destination group gets the source's offsets.
+    let text = cli.ok(&[
+        "cloneGroupOffset",
+        "-s",
+        GROUP2,
+        "-d",
+        "cg_cli2_clone",
+        "-t",
+        ORDER_TOPIC,
+    ]);
+    assert_eq!(
+        text.trim_end(),
+        format!("clone group offset success. srcGroup[{GROUP2}], destGroup=[cg_cli2_clone], topic[{ORDER_TOPIC}]")
+    );
+    for q in 0..4 {
+        assert_eq!(committed(&conn, "cg_cli2_clone", ORDER_TOPIC, q).await, 1);
+    }
+    let err = cli.fails(&["cloneGroupOffset", "-s", "no_such_src", "-d", "x", "-t", ORDER_TOPIC]);
+    assert!(err.contains("no_such_src"), "{err}");
+
+    // skipAccumulatedMessage with the consumer online (222 -> 220 pushed): offsets at the end.
+    let v = cli.json(&["skipAccumulatedMessage", "-g", GROUP2, "-t", ORDER_TOPIC]);
+    assert_eq!(v["online"], true, "{v}");
+    assert_eq!(v["offsets"].as_array().unwrap().len(), 4);
+    assert!(v["offsets"].as_array().unwrap().iter().all(|o| o["offset"] == 2), "{v}");
+    assert_eq!(cli.json(&["consumerProgress", "-g", GROUP2])["diffTotal"], 0);
+    // Offline: mqadmin's fallback.
+    let header = UnregisterClientRequestHeader {
+        client_id: CLIENT2.into(),
+        producer_group: Some("pg_cli2".into()),
+        consumer_group: Some(GROUP2.into()),
+    };
+    let res = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::UNREGISTER_CLIENT, &header),
+    )
+    .await;
+    assert_eq!(res.code, response::SUCCESS);
+    cli.ok(&["resetOffsetByTime", "-g", GROUP2, "-t", ORDER_TOPIC, "-s", "0"]);
+    assert_eq!(cli.json(&["consumerProgress", "-g", GROUP2])["diffTotal"], 8);
+    let text = cli.ok(&["skipAccumulatedMessage", "-g", GROUP2, "-t", ORDER_TOPIC]);
+    let rows = table_rows(&text, "#brokerName");
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows.iter().all(|r| r[5] == "2"), "{text}");
+    assert_eq!(cli.json(&["consumerProgress", "-g", GROUP2])["diffTotal"], 0);
+
+    // updateTopicPerm on the cluster, then on the broker.
+    let text = cli.ok(&["updateTopicPerm", "-c", &cluster, "-t", ORDER_TOPIC, "-p", "4"]);
+    assert_eq!(text, format!("update topic perm from 6 to 4 in {broker} success.\n"));
+    eventually(|| {
+        if route_perm(&cli, ORDER_TOPIC) == 4 {
+            Ok(())
+        } else {
+            Err("perm still 6".to_string())
+        }
+    });
+    let text = cli.ok(&["updateTopicPerm", "-b", &broker, "-t", ORDER_TOPIC, "-p", "4"]);
+    assert_eq!(text, "new perm equals to the old one!\n");
+    let text = cli.ok(&["updateTopicPerm", "-b", &broker, "-t", ORDER_TOPIC, "-p", "6"]);
+    assert!(text.starts_with(&format!("update topic perm from 4 to 6 in {broker} success.\nTopicConfig [topicName={ORDER_TOPIC}, readQueueNums=4, writeQueueNums=4, perm=RW-")), "{text}");
+    eventually(|| {
+        if route_perm(&cli, ORDER_TOPIC) == 6 {
+            Ok(())
+        } else {
+            Err("perm still 4".to_string())
+        }
+    });
+    let err = cli.fails(&["updateTopicPerm", "-b", "127.0.0.1:1", "-t", ORDER_TOPIC, "-p", "6"]);
+    assert!(err.contains("broker not exit or broker is not master"), "{err}");
+
+    // wipeWritePerm / addWritePerm on the name server.
+    let text = cli.ok(&["wipeWritePerm", "-b", &broker_name]);
+    assert!(
+        text.starts_with(&format!(
+            "wipe write perm of broker[{broker_name}] in name server[{ns}] OK, "
+        )),
+        "{text}"
+    );
+    assert!(
+        cli.json(&["wipeWritePerm", "-b", &broker_name])["results"][0]["topicCount"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(route_perm(&cli, ORDER_TOPIC), 4);
+    let v = cli.json(&["addWritePerm", "-b", &broker_name]);
+    assert_eq!(v["results"][0]["ok"], true);
+    assert!(v["results"][0]["topicCount"].as_i64().unwrap() >= 1, "{v}");
+    assert_eq!(route_perm(&cli, ORDER_TOPIC), 6);
+    assert!(cli
+        .ok(&["addWritePerm", "-b", &broker_name])
+        .starts_with(&format!("add write perm of broker[{broker_name}]")));
+
+    // KV config and name server config.
+    let text = cli.ok(&["updateKvConfig", "-s", "CLI_NS", "-k", "cli.key", "-v", "cli-value"]);
+    assert_eq!(text, "create or update kv config to namespace success.\n");
+    assert_eq!(kv_value(&ns, "CLI_NS", "cli.key").await.as_deref(), Some("cli-value"));
+    let text = cli.ok(&["deleteKvConfig", "-s", "CLI_NS", "-k", "cli.key"]);
+    assert_eq!(text, "delete kv config from namespace success.\n");
+    assert_eq!(kv_value(&ns, "CLI_NS", "cli.key").await, None);
+    let text = cli.ok(&["updateNamesrvConfig", "-k", "orderMessageEnable", "-v", "true"]);
+    assert!(
+        text.starts_with("update name server config success!") && text.contains("orderMessageEnable : true"),
+        "{text}"
+    );
+    assert_eq!(
+        cli.json(&["getNamesrvConfig"])["namesrvs"][&ns]["orderMessageEnable"],
+        "true"
+    );
+    let err = cli.fails(&["updateNamesrvConfig", "-k", "configStorePath", "-v", "/tmp/x"]);
+    assert!(err.contains("NO_PERMISSION (code 16)"), "{err}");
+
+    // topicList -c: the topic with its cluster and its consumer groups.
+    let v = cli.json(&["topicList", "-c"]);
+    let row = v["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["topic"] == ORDER_TOPIC)
+        .unwrap()
+        .clone();
+    assert_eq!(row["cluster"], cluster.as_str());
+    assert!(
+        row["consumerGroups"].as_array().unwrap().iter().any(|g| g == GROUP2),
+        "{row}"
+    );
+    let rows = table_rows(&cli.ok(&["topicList", "-c"]), "#Cluster Name");
+    assert!(
+        rows.iter()
+            .any(|r| r.len() == 3 && r[1] == ORDER_TOPIC && r[2] == GROUP2),
+        "{rows:?}"
+    );
+
+    // brokerStatus -c: every line carries the broker's address.
+    let text = cli.ok(&["brokerStatus", "-c", &cluster]);
+    assert!(text.lines().all(|l| l.starts_with(&broker)), "{text}");
+    assert!(text.lines().any(|l| l.contains("brokerVersionDesc")), "{text}");
+
+    // Maintenance codes: on the broker, the cluster, or every cluster.
+    assert_eq!(cli.ok(&["cleanExpiredCQ", "-c", &cluster]), "success");
+    assert_eq!(cli.ok(&["deleteExpiredCommitLog", "-b", &broker]), "success");
+    assert_eq!(cli.ok(&["cleanUnusedTopic"]), "success");
+    assert_eq!(
+        cli.json(&["cleanUnusedTopic", "-b", &broker])["brokers"][0],
+        broker.as_str()
+    );
+
+    // deleteSubGroup -c -r true: the group, its offsets, its retry and DLQ topics go.
+    let offset_key = format!("\"{ORDER_TOPIC}@{GROUP2}\"");
+    assert!(all_offsets(&conn).await.contains(&offset_key));
+    let text = cli.ok(&["deleteSubGroup", "-c", &cluster, "-g", GROUP2, "-r", "true"]);
+    assert!(
+        text.contains(&format!("delete subscription group [{GROUP2}]")),
+        "{text}"
+    );
+    assert!(subscription_groups(&conn).await.get(GROUP2).is_none());
+    let after = all_offsets(&conn).await;
+    assert!(!after.contains(&offset_key), "{after}");
+    assert!(all_offsets(&conn)
+        .await
+        .contains(&format!("{ORDER_TOPIC}@cg_cli2_clone")));
+    eventually(|| {
+        let topics = cli.json(&["topicList"])["topicList"].clone();
+        if topics
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == format!("%RETRY%{GROUP2}").as_str())
+        {
+            Err(format!("retry topic still listed: {topics}"))
+        } else {
+            Ok(())
+        }
+    });
+    drop(conn);
+}

@@ -8,8 +8,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use remoting::code::{request, response};
 use remoting::command_header;
 use remoting::header::admin::{
-    CloneGroupOffsetRequestHeader, GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
-    GetProducerConnectionListRequestHeader, TopicRequestHeader,
+    GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader,
+    TopicRequestHeader,
 };
 use remoting::header::broker::{
     CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsInBrokerHeader,
@@ -28,7 +28,7 @@ use crate::admin::{
     Admin, RemoteError, DLQ_PREFIX, RETRY_PREFIX,
 };
 use crate::util::{config_lines, human_millis, human_seconds, java_bool, now_millis, parse_timestamp, Output, Table};
-use crate::{msgcmd, Command};
+use crate::{msgcmd, opscmd, Command};
 use remoting::header::admin::{GetConsumerRunningInfoRequestHeader, ResetOffsetRequestHeader};
 
 command_header! {
@@ -85,6 +85,17 @@ pub async fn run(admin: &Admin, command: Command, json: bool) -> Result<()> {
         WipeWritePerm(a) => write_perm(admin, &a.broker_name, false).await?,
         AddWritePerm(a) => write_perm(admin, &a.broker_name, true).await?,
         StatsAll(a) => stats_all(admin, a.active_topic, a.topic).await?,
+        UpdateTopicPerm(a) => opscmd::update_topic_perm(admin, a).await?,
+        UpdateOrderConf(a) => opscmd::update_order_conf(admin, a).await?,
+        QueryMsgByOffset(a) => opscmd::query_msg_by_offset(admin, a).await?,
+        SkipAccumulatedMessage(a) => opscmd::skip_accumulated_message(admin, a).await?,
+        QueryCq(a) => opscmd::query_cq(admin, a).await?,
+        CleanExpiredCq(a) => opscmd::maintenance(admin, request::CLEAN_EXPIRED_CONSUMEQUEUE, a).await?,
+        DeleteExpiredCommitLog(a) => opscmd::maintenance(admin, request::DELETE_EXPIRED_COMMITLOG, a).await?,
+        CleanUnusedTopic(a) => opscmd::maintenance(admin, request::CLEAN_UNUSED_TOPIC, a).await?,
+        GetConsumerConfig(a) => opscmd::get_consumer_config(admin, &a.group_name).await?,
+        Producer(a) => opscmd::producer(admin, &a.broker).await?,
+        AllocateMq(a) => opscmd::allocate_mq(admin, &a.topic, &a.ip_list).await?,
     };
     print(out, json);
     Ok(())
@@ -531,7 +542,7 @@ async fn update_topic(admin: &Admin, a: crate::UpdateTopicArgs) -> Result<Output
 }
 
 /// Java's `PermName.perm2String`: R, W and X (inherit) or '-'.
-fn perm_name(perm: i32) -> String {
+pub fn perm_name(perm: i32) -> String {
     use remoting::protocol::route::perm::*;
     let mut s = String::new();
     s.push(if perm & READ != 0 { 'R' } else { '-' });
@@ -540,9 +551,9 @@ fn perm_name(perm: i32) -> String {
     s
 }
 
-const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
+pub const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 
-async fn put_kv_all(admin: &Admin, namespace: &str, key: &str, value: &str) -> Result<Vec<String>> {
+pub async fn put_kv_all(admin: &Admin, namespace: &str, key: &str, value: &str) -> Result<Vec<String>> {
     let header = PutKvConfigRequestHeader {
         namespace: namespace.into(),
         key: key.into(),
@@ -1285,7 +1296,7 @@ async fn all_groups_progress(admin: &Admin) -> Result<Output> {
     Ok(Output::new(t.render(), json!({ "groups": groups })))
 }
 
-async fn reset_offset_by_time(admin: &Admin, a: crate::ResetOffsetByTimeArgs) -> Result<Output> {
+pub async fn reset_offset_by_time(admin: &Admin, a: crate::ResetOffsetByTimeArgs) -> Result<Output> {
     let (group, topic, ts_text) = (a.group.trim(), a.topic.trim(), a.timestamp.trim());
     let timestamp = if ts_text == "now" {
         -1
@@ -1435,28 +1446,44 @@ async fn reset_offset_old(
     ))
 }
 
+/// cloneGroupOffset as mqadmin 4.9.8 does it (it never sends CLONE_GROUP_OFFSET, 314): the
+/// source group's consume stats (GET_CONSUME_STATS, 208, every topic it has offsets for,
+/// its retry topic included), then a sync UPDATE_CONSUMER_OFFSET (15) for the destination
+/// group per queue with an offset, at the broker of the queue's name in `-t`'s route.
+/// `-o` is accepted and ignored, as in mqadmin.
 async fn clone_group_offset(admin: &Admin, a: crate::CloneGroupOffsetArgs) -> Result<Output> {
     let (src, dest, topic) = (a.src_group.trim(), a.dest_group.trim(), a.topic.trim());
-    let offline = a.offline.as_deref().is_some_and(java_bool);
+    let (rows, _) = examine_consume_stats(admin, src, None).await?;
     let route = admin.route(topic).await?;
-    let header = CloneGroupOffsetRequestHeader {
-        src_group: src.into(),
-        dest_group: dest.into(),
-        topic: Some(topic.into()),
-        offline: Some(offline),
-    };
-    let mut brokers = Vec::new();
-    for bd in &route.broker_datas {
-        if let Some(addr) = bd.broker_addrs.get(&0) {
-            admin
-                .broker_ok(addr, with_header(request::CLONE_GROUP_OFFSET, &header))
-                .await?;
-            brokers.push(addr.clone());
+    let mut cloned = Vec::new();
+    for (mq, _, consumer_offset, _) in rows {
+        if consumer_offset < 0 {
+            continue;
         }
+        let addr = addr_of_broker_name(&route, &mq.broker_name).ok_or_else(|| {
+            anyhow!(
+                "broker {} (of {src}'s queue {}:{}) is not in the route of {topic}",
+                mq.broker_name,
+                mq.topic,
+                mq.queue_id
+            )
+        })?;
+        let h = UpdateConsumerOffsetRequestHeader {
+            consumer_group: dest.into(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            commit_offset: consumer_offset,
+        };
+        let mut req = with_header(request::UPDATE_CONSUMER_OFFSET, &h);
+        req.ext_mut().insert("bname", mq.broker_name.as_str());
+        admin.broker_ok(&addr, req).await?;
+        cloned.push(json!({
+            "topic": mq.topic, "brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": consumer_offset,
+        }));
     }
     Ok(Output::new(
         format!("clone group offset success. srcGroup[{src}], destGroup=[{dest}], topic[{topic}]\n"),
-        json!({ "srcGroup": src, "destGroup": dest, "topic": topic, "brokers": brokers }),
+        json!({ "srcGroup": src, "destGroup": dest, "topic": topic, "offsets": cloned }),
     ))
 }
 

@@ -9,6 +9,7 @@ mod admin;
 mod commands;
 mod message;
 mod msgcmd;
+mod opscmd;
 mod util;
 
 use std::time::Duration;
@@ -101,6 +102,30 @@ pub enum Command {
     AddWritePerm(BrokerNameArg),
     /// Topic and Consumer tps stats
     StatsAll(StatsAllArgs),
+    /// Update topic perm
+    UpdateTopicPerm(UpdateTopicPermArgs),
+    /// Create or update or delete order conf
+    UpdateOrderConf(UpdateOrderConfArgs),
+    /// Query Message by offset
+    QueryMsgByOffset(QueryMsgByOffsetArgs),
+    /// Skip all messages that are accumulated (not consumed) currently
+    SkipAccumulatedMessage(SkipAccumulatedMessageArgs),
+    /// Query cq command.
+    QueryCq(QueryCqArgs),
+    /// Clean expired ConsumeQueue on broker.
+    #[command(name = "cleanExpiredCQ")]
+    CleanExpiredCq(BrokerOrClusterMaintenanceArgs),
+    /// Delete expired CommitLog files
+    DeleteExpiredCommitLog(BrokerOrClusterMaintenanceArgs),
+    /// Clean unused topic on broker.
+    CleanUnusedTopic(BrokerOrClusterMaintenanceArgs),
+    /// Get consumer config by subscription group name!
+    GetConsumerConfig(GroupNameArg),
+    /// Query producer's instances of broker
+    Producer(BrokerAddrArg),
+    /// Allocate MQ
+    #[command(name = "allocateMQ")]
+    AllocateMq(AllocateMqArgs),
     /// Send a message
     SendMessage(SendMessageArgs),
     /// Consume message
@@ -513,6 +538,120 @@ pub struct ConsumeMessageArgs {
     /// Number of message to be consumed
     #[arg(short = 'c', long = "MessageNumber", default_value_t = 128)]
     pub message_number: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateTopicPermArgs {
+    /// update the topic on this broker (a master)
+    #[arg(short = 'b', long = "brokerAddr", conflicts_with = "cluster_name")]
+    pub broker_addr: Option<String>,
+    /// update the topic on every master of this cluster
+    #[arg(short = 'c', long = "clusterName")]
+    pub cluster_name: Option<String>,
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// set topic's permission (2|4|6), intro[2:W; 4:R; 6:RW]
+    #[arg(short = 'p', long = "perm")]
+    pub perm: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateOrderConfArgs {
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// set order conf [eg. brokerName1:num;brokerName2:num]
+    #[arg(short = 'v', long = "orderConf")]
+    pub order_conf: Option<String>,
+    /// option type [eg. put|get|delete]
+    #[arg(short = 'm', long = "method")]
+    pub method: String,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryMsgByOffsetArgs {
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// Broker Name
+    #[arg(short = 'b', long = "brokerName")]
+    pub broker_name: String,
+    /// Queue Id
+    #[arg(short = 'i', long = "queueId")]
+    pub queue_id: i32,
+    /// Queue Offset
+    #[arg(short = 'o', long = "offset")]
+    pub offset: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct SkipAccumulatedMessageArgs {
+    /// set the consumer group
+    #[arg(short = 'g', long = "group")]
+    pub group: String,
+    /// set the topic
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// set the force rollback by timestamp switch [true|false]
+    #[arg(short = 'f', long = "force")]
+    pub force: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryCqArgs {
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// queue num, ie. 1
+    #[arg(short = 'q', long = "queue")]
+    pub queue: i32,
+    /// start queue index.
+    #[arg(short = 'i', long = "index")]
+    pub index: i64,
+    /// how many.
+    #[arg(short = 'c', long = "count", default_value_t = 10)]
+    pub count: i32,
+    /// broker addr (default: the master of the topic's first broker)
+    #[arg(short = 'b', long = "broker")]
+    pub broker: Option<String>,
+    /// consumer group.
+    #[arg(short = 'g', long = "consumer")]
+    pub consumer: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BrokerOrClusterMaintenanceArgs {
+    /// Broker address
+    #[arg(short = 'b', long = "brokerAddr", conflicts_with = "cluster")]
+    pub broker_addr: Option<String>,
+    /// cluster name (neither -b nor -c: every broker of every cluster)
+    #[arg(short = 'c', long = "cluster")]
+    pub cluster: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GroupNameArg {
+    /// subscription group name
+    #[arg(short = 'g', long = "groupName")]
+    pub group_name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct BrokerAddrArg {
+    /// broker address
+    #[arg(short = 'b', long = "broker")]
+    pub broker: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AllocateMqArgs {
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    pub topic: String,
+    /// ipList (client ids), separated by ','
+    #[arg(short = 'i', long = "ipList")]
+    pub ip_list: String,
 }
 
 fn main() {

@@ -362,6 +362,7 @@ async fn update_broker_config(state: Arc<BrokerState>, conn: Connection, req: Re
     match state.runtime_config.update(&text) {
         Err(refused) => refuse(&req, refused.code, refused.remark),
         Ok(permission_changed) => {
+            state.stats.set_enabled(state.live().enable_broker_stats);
             if permission_changed {
                 // The name servers learn the new permission at once, as Java re-registers.
                 state.topics.bump_data_version();

@@ -69,6 +69,13 @@ pub fn router(state: Arc<BrokerState>) -> Router {
         admin::all_subscription_groups,
     );
 
+    // Admin: a half message checked again (Java's AdminBrokerProcessor answers it).
+    r.route_with(
+        s,
+        request::RESUME_CHECK_HALF_MESSAGE,
+        transaction::resume_check_half_message,
+    );
+
     // Admin families that route their own codes.
     broker_stats::routes(&mut r, s);
     consumer_admin::routes(&mut r, s);

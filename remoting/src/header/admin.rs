@@ -144,3 +144,10 @@ command_header! {
         opt acl_file_full_path: String = "aclFileFullPath",
     }
 }
+
+command_header! {
+    /// RESUME_CHECK_HALF_MESSAGE (323): the offset msgId of the message to check again.
+    pub struct ResumeCheckHalfMessageRequestHeader {
+        opt msg_id: String = "msgId",
+    }
+}
