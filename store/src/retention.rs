@@ -24,12 +24,17 @@ pub fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    let total = st.f_blocks as f64 * st.f_frsize as f64;
-    if total <= 0.0 {
+    // Java's UtilAll.getDiskPartitionSpaceUsedPercent, as df's Use%: the blocks in use
+    // over those in use plus those a user may still take (root's reserve left out),
+    // rounded up to a whole percent.
+    let frsize = st.f_frsize as u128;
+    let used = (st.f_blocks as u128).saturating_sub(st.f_bfree as u128) * frsize;
+    let entire = used + st.f_bavail as u128 * frsize;
+    if st.f_blocks == 0 || entire == 0 {
         return None;
     }
-    let free = st.f_bavail as f64 * st.f_frsize as f64;
-    Some((total - free) / total)
+    let percent = (used * 100).div_ceil(entire);
+    Some(percent as f64 / 100.0)
 }
 
 fn current_local_hour() -> i32 {
