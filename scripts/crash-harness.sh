@@ -2,7 +2,7 @@
 # Kills the broker with SIGKILL over and over while producers send, then checks that every
 # acknowledged message is still there (docs/crash-harness.md).
 #
-#   scripts/crash-harness.sh [KILLS] [MODE...]     defaults: 100 kills; sync async staged batch
+#   scripts/crash-harness.sh [KILLS] [MODE...]     defaults: 100 kills; sync async staged batch transaction
 #
 # Builds the release binaries if missing (crash-harness, broker, namesrv under
 # ${CARGO_TARGET_DIR:-target}/release), runs the modes one after another under
@@ -20,7 +20,7 @@ KILLS="${1:-100}"
 shift || true
 MODES=("$@")
 if [ ${#MODES[@]} -eq 0 ]; then
-    MODES=(sync async staged batch)
+    MODES=(sync async staged batch transaction)
 fi
 TARGET="${CARGO_TARGET_DIR:-target}"
 RELEASE="$TARGET/release"
@@ -68,7 +68,9 @@ def cell(k):
     v = s.get(k, "-")
     return str(v)
 dups = cell("duplicates")
-if "duplicates_delayed" in s:
+if "duplicates_tx" in s:
+    dups += " (%s delayed, %s transactional)" % (s.get("duplicates_delayed", "-"), s["duplicates_tx"])
+elif "duplicates_delayed" in s:
     dups += " (%s delayed)" % s["duplicates_delayed"]
 elapsed = s.get("elapsed")
 row = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (

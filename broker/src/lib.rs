@@ -58,8 +58,9 @@ pub struct BrokerState {
     pub delay_offsets: schedule::DelayOffsets,
     pub clients: ClientManager,
     pub hold: PullRequestHold,
-    /// Held while a transaction is decided or a check round runs (see `transaction`).
-    pub transaction_lock: tokio::sync::Mutex<()>,
+    /// Held while a transaction is decided or a check round runs (see `transaction`); it
+    /// guards the op records read so far.
+    pub transaction_lock: tokio::sync::Mutex<transaction::OpIndex>,
     /// Retried sends already stored (`duplicateSendCheckEnable`; None when off).
     pub dedup: Option<dedup::DuplicateSendCheck>,
     /// Compiled SQL92 subscriptions, by topic and group.
@@ -228,7 +229,7 @@ impl Broker {
             filters: consumer_filter::ConsumerFilterManager::load(&root)?,
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
-            transaction_lock: tokio::sync::Mutex::new(()),
+            transaction_lock: tokio::sync::Mutex::new(transaction::OpIndex::default()),
             dedup: config.duplicate_send_check_enable.then(|| {
                 dedup::DuplicateSendCheck::new(
                     Duration::from_secs(config.duplicate_send_check_window_seconds),

@@ -1,6 +1,7 @@
 //! The crash harness, short: the broker is killed with SIGKILL three times in each of the
-//! sync, async and batch modes while producers send, and every acknowledged message must be
-//! readable afterwards at the queue offset its acknowledgement named
+//! sync, async, batch and transaction modes while producers send, and every acknowledged
+//! message must be readable afterwards at the queue offset its acknowledgement named (a
+//! committed transactional message: in its queue; a rolled-back one: nowhere)
 //! (docs/crash-harness.md; scripts/crash-harness.sh runs the long version).
 
 use std::time::Instant;
@@ -32,7 +33,7 @@ fn run(mode: &str) -> Value {
 
 #[test]
 fn no_acknowledged_message_is_lost_when_the_broker_is_killed() {
-    for mode in ["sync", "async", "batch"] {
+    for mode in ["sync", "async", "batch", "transaction"] {
         let s = run(mode);
         assert_eq!(s["mode"], mode, "{s}");
         assert_eq!(s["kills"], 3, "{s}");
@@ -52,5 +53,20 @@ fn no_acknowledged_message_is_lost_when_the_broker_is_killed() {
         assert_eq!(s["misplaced"], 0, "{mode}: {s}");
         assert_eq!(s["offset_mismatch"], 0, "{mode}: {s}");
         assert_eq!(s["view_mismatch"], 0, "{mode}: {s}");
+        if mode == "transaction" {
+            assert!(
+                s["acked_tx_commit"].as_u64().unwrap() > 0 && s["acked_tx_rollback"].as_u64().unwrap() > 0,
+                "transaction: no half message committed or none rolled back: {s}"
+            );
+            assert!(
+                s["tx_checks"].as_u64().unwrap() > 0,
+                "transaction: the broker never checked a transaction back: {s}"
+            );
+            assert_eq!(s["missing_tx"], 0, "transaction: committed messages lost: {s}");
+            assert_eq!(
+                s["rolled_back_visible"], 0,
+                "transaction: a rolled-back message was delivered: {s}"
+            );
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `crash-harness`: proves that no acknowledged message is lost when the broker is killed
 //! with SIGKILL, over real TCP.
 //!
-//! One run is one mode (`sync`, `async`, `staged`, `batch`). It starts a `namesrv` and a
+//! One run is one mode (`sync`, `async`, `staged`, `batch`, `transaction`). It starts a `namesrv` and a
 //! `broker` process (binaries next to this one unless `--bin-dir`), creates a topic with
 //! `--queues` queues, and runs `--producers` tasks that send synchronously, each message
 //! carrying a unique sequence number in its body and its KEYS property (one in
@@ -9,6 +9,12 @@
 //! offsetMsgId, queue id and queue offset it names. At uniform random moments between
 //! `--min-kill-ms` and `--max-kill-ms` after the broker is ready, the broker is killed with
 //! SIGKILL and restarted on the same store and port; the producers reconnect.
+//!
+//! In `transaction` mode some producers send prepared (half) messages instead, then commit
+//! most and roll back some with END_TRANSACTION; they are registered as producers of their
+//! group and answer the broker's CHECK_TRANSACTION_STATE with the same decision, so a
+//! decision lost in a kill is made again. Every acknowledged half message the harness
+//! decided to commit must reach its real topic; no rolled-back one may.
 //!
 //! At the end every queue is read from offset 0 with PULL_MESSAGE and checked against the
 //! acknowledgements; a sample is also looked up in the CommitLog by offsetMsgId with
@@ -30,16 +36,22 @@ use clap::{Parser, ValueEnum};
 use remoting::code::{request, response};
 use remoting::connection::IgnoreRequests;
 use remoting::header::broker::{
-    CreateTopicRequestHeader, PullMessageRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
-    ViewMessageRequestHeader,
+    CheckTransactionStateRequestHeader, CreateTopicRequestHeader, EndTransactionRequestHeader,
+    PullMessageRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2, ViewMessageRequestHeader,
 };
-use remoting::{Connection, RemotingCommand};
+use remoting::{BoxFuture, Connection, RemotingCommand, RequestHandler};
 use serde_json::{json, Value};
-use store::codec::{self, property, DecodedMessage};
+use store::codec::{self, property, sys_flag, DecodedMessage};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+/// Where the broker keeps half (prepared, undecided) messages, queue 0.
+const HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+/// Where the broker moves a half message checked `transactionCheckMax` times.
+const CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
+/// The property naming a transactional message's producer group (whom the broker checks).
+const PRODUCER_GROUP_PROPERTY: &str = "PGROUP";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const GROUP: &str = "crash_harness_cg";
 const PRODUCER_GROUP: &str = "crash_harness_pg";
@@ -54,6 +66,9 @@ enum Mode {
     Staged,
     /// SYNC_FLUSH, SEND_BATCH_MESSAGE batches (delayed messages still go singly)
     Batch,
+    /// SYNC_FLUSH; some producers send transactional messages (half message, then
+    /// END_TRANSACTION; they answer the broker's check-backs)
+    Transaction,
 }
 
 impl Mode {
@@ -63,11 +78,12 @@ impl Mode {
             Mode::Async => "async",
             Mode::Staged => "staged",
             Mode::Batch => "batch",
+            Mode::Transaction => "transaction",
         }
     }
     fn flush_disk_type(self) -> &'static str {
         match self {
-            Mode::Sync | Mode::Batch => "SYNC_FLUSH",
+            Mode::Sync | Mode::Batch | Mode::Transaction => "SYNC_FLUSH",
             Mode::Async | Mode::Staged => "ASYNC_FLUSH",
         }
     }
@@ -94,6 +110,17 @@ struct Opts {
     /// Messages per SEND_BATCH_MESSAGE request in batch mode
     #[arg(long, default_value_t = 8)]
     batch: usize,
+    /// In transaction mode, how many of the producers send transactional messages
+    /// (default: half of them, at least one)
+    #[arg(long)]
+    tx_producers: Option<usize>,
+    /// transactionCheckInterval and transactionTimeOut of the broker in transaction mode (ms)
+    #[arg(long, default_value_t = 1000)]
+    tx_check_ms: u64,
+    /// In transaction mode, how long the final read waits for committed messages that are
+    /// still missing (check-backs resolving decisions lost in a kill), in seconds
+    #[arg(long, default_value_t = 60)]
+    tx_wait_s: u64,
     /// One send in this many is a delayed message (DELAY=1); 0: none
     #[arg(long, default_value_t = 25)]
     delay_every: u64,
@@ -338,6 +365,16 @@ impl Servers {
         for d in defines {
             cmd.arg("-D").arg(d);
         }
+        if self.mode == Mode::Transaction {
+            // Check-backs within a second or two, not after 60 s + 6 s: a decision lost in a
+            // kill is asked for again in the next broker life that lasts a second.
+            for d in [
+                format!("transactionCheckInterval={}", o.tx_check_ms),
+                format!("transactionTimeOut={}", o.tx_check_ms),
+            ] {
+                cmd.arg("-D").arg(d);
+            }
+        }
         let started = Instant::now();
         let (child, _) = spawn_ready(cmd, "boot success", &self.broker_log(), Duration::from_secs(120)).await?;
         self.broker = Some(child);
@@ -366,13 +403,17 @@ impl Servers {
 }
 
 async fn open(addr: &str) -> anyhow::Result<Connection> {
+    open_with(addr, Arc::new(IgnoreRequests)).await
+}
+
+async fn open_with(addr: &str, handler: Arc<dyn RequestHandler>) -> anyhow::Result<Connection> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true).ok();
     Ok(Connection::spawn(
         stream,
-        Arc::new(IgnoreRequests),
+        handler,
         remoting::frame::DEFAULT_MAX_FRAME_LENGTH,
         tokio_util::sync::CancellationToken::new(),
     )?)
@@ -428,9 +469,61 @@ struct Ack {
     /// CommitLog offset from the offsetMsgId in the response.
     commit_offset: i64,
     delayed: bool,
+    /// A transactional message: the ack is its half message's (queue_offset in the half
+    /// queue, commit_offset of the half record; queue = its real queue), and the decision.
+    tx: Option<Decision>,
     /// Which kill period (0 = before the first kill) the ack arrived in.
     epoch: u32,
     at: Instant,
+}
+
+/// What the harness decides for a transactional message. A function of the sequence
+/// number alone, so the answer to a check-back is the decision made at send time, whenever
+/// and on whichever connection the check arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// END_TRANSACTION COMMIT right after the half send was acknowledged.
+    Commit,
+    /// END_TRANSACTION ROLLBACK right after the ack.
+    Rollback,
+    /// END_TRANSACTION UNKNOW; committed when the broker checks.
+    CommitOnCheck,
+    /// END_TRANSACTION UNKNOW; rolled back when the broker checks.
+    RollbackOnCheck,
+}
+
+impl Decision {
+    /// 80 % commit, 10 % rollback, 5 % each left to the check-back.
+    fn of(seq: u64) -> Decision {
+        let mut x = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        match (x ^ (x >> 31)) % 20 {
+            0 | 1 => Decision::Rollback,
+            2 => Decision::RollbackOnCheck,
+            3 => Decision::CommitOnCheck,
+            _ => Decision::Commit,
+        }
+    }
+    fn commits(self) -> bool {
+        matches!(self, Decision::Commit | Decision::CommitOnCheck)
+    }
+    /// commitOrRollback of the END_TRANSACTION sent after the ack.
+    fn first_answer(self) -> i32 {
+        match self {
+            Decision::Commit => sys_flag::TRANSACTION_COMMIT_TYPE,
+            Decision::Rollback => sys_flag::TRANSACTION_ROLLBACK_TYPE,
+            Decision::CommitOnCheck | Decision::RollbackOnCheck => sys_flag::TRANSACTION_NOT_TYPE,
+        }
+    }
+    /// commitOrRollback of the answer to a check-back.
+    fn check_answer(self) -> i32 {
+        if self.commits() {
+            sys_flag::TRANSACTION_COMMIT_TYPE
+        } else {
+            sys_flag::TRANSACTION_ROLLBACK_TYPE
+        }
+    }
 }
 
 #[derive(Default)]
@@ -444,6 +537,154 @@ struct Shared {
     last_delayed_ack: Mutex<Option<Instant>>,
     /// Sequence numbers sent as delayed messages (acknowledged or not).
     delayed: Mutex<std::collections::HashSet<u64>>,
+    /// Sequence numbers sent as transactional messages (acknowledged or not).
+    tx: Mutex<std::collections::HashSet<u64>>,
+    /// END_TRANSACTION requests sent after an ack, and those that could not be written.
+    tx_ends: AtomicU64,
+    tx_ends_failed: AtomicU64,
+    /// CHECK_TRANSACTION_STATE requests received; answered with commit / rollback; about a
+    /// message that is not one of our transactional ones (not answered); answers that could
+    /// not be written.
+    tx_checks: AtomicU64,
+    tx_check_commits: AtomicU64,
+    tx_check_rollbacks: AtomicU64,
+    tx_check_foreign: AtomicU64,
+    tx_check_answer_failed: AtomicU64,
+    heartbeats: AtomicU64,
+    heartbeat_failures: AtomicU64,
+    /// Stops the check-back listener (after the final read).
+    listener_stop: AtomicBool,
+}
+
+/// The request handler of a transactional producer's connections: answers the broker's
+/// CHECK_TRANSACTION_STATE with the harness's decision, by END_TRANSACTION
+/// (fromTransactionCheck=true) naming the half message the check named.
+struct TxHandler {
+    shared: Arc<Shared>,
+}
+
+impl RequestHandler for TxHandler {
+    fn handle(&self, conn: Connection, req: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            if req.code != request::CHECK_TRANSACTION_STATE {
+                return None;
+            }
+            shared.tx_checks.fetch_add(1, Ordering::Relaxed);
+            let Ok(h) = req.decode_header::<CheckTransactionStateRequestHeader>() else {
+                shared.tx_check_foreign.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            let seq = codec::decode_message(&req.body).ok().as_ref().and_then(seq_of);
+            let Some(seq) = seq.filter(|s| shared.tx.lock().unwrap().contains(s)) else {
+                shared.tx_check_foreign.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            let decision = Decision::of(seq);
+            if decision.commits() {
+                shared.tx_check_commits.fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.tx_check_rollbacks.fetch_add(1, Ordering::Relaxed);
+            }
+            let msg_id = h.msg_id.clone().unwrap_or_default();
+            let end = end_request(
+                h.tran_state_table_offset,
+                h.commit_log_offset,
+                decision.check_answer(),
+                true,
+                msg_id,
+                h.transaction_id.clone(),
+            );
+            if conn.oneway(end).await.is_err() {
+                shared.tx_check_answer_failed.fetch_add(1, Ordering::Relaxed);
+            }
+            None
+        })
+    }
+}
+
+fn end_request(
+    tran_state_table_offset: i64,
+    commit_log_offset: i64,
+    commit_or_rollback: i32,
+    from_check: bool,
+    msg_id: String,
+    transaction_id: Option<String>,
+) -> RemotingCommand {
+    RemotingCommand::request_with_header(
+        request::END_TRANSACTION,
+        &EndTransactionRequestHeader {
+            producer_group: PRODUCER_GROUP.into(),
+            tran_state_table_offset,
+            commit_log_offset,
+            commit_or_rollback,
+            from_transaction_check: Some(from_check),
+            msg_id,
+            transaction_id,
+        },
+    )
+}
+
+/// HEART_BEAT registering the connection as a producer of PRODUCER_GROUP, where the
+/// broker's transaction checks go.
+async fn heartbeat(conn: &Connection, client_id: &str, shared: &Shared) -> anyhow::Result<()> {
+    let body = json!({
+        "clientID": client_id,
+        "consumerDataSet": [],
+        "producerDataSet": [{"groupName": PRODUCER_GROUP}],
+    })
+    .to_string();
+    shared.heartbeats.fetch_add(1, Ordering::Relaxed);
+    let res = conn
+        .request(
+            RemotingCommand::request(request::HEART_BEAT).with_body(body.into_bytes()),
+            REQUEST_TIMEOUT,
+        )
+        .await;
+    match res {
+        Ok(r) if r.code == response::SUCCESS => Ok(()),
+        Ok(r) => {
+            shared.heartbeat_failures.fetch_add(1, Ordering::Relaxed);
+            bail!("HEART_BEAT answered {} {:?}", r.code, r.remark)
+        }
+        Err(e) => {
+            shared.heartbeat_failures.fetch_add(1, Ordering::Relaxed);
+            Err(e.into())
+        }
+    }
+}
+
+/// Connects with the check-back handler and registers as a producer of the group.
+async fn open_tx(addr: &str, client_id: &str, shared: &Arc<Shared>) -> anyhow::Result<Connection> {
+    let conn = open_with(addr, Arc::new(TxHandler { shared: shared.clone() })).await?;
+    heartbeat(&conn, client_id, shared).await?;
+    Ok(conn)
+}
+
+/// In transaction mode: one more producer connection that sends nothing but heartbeats
+/// (every 500 ms, so it is the group's freshest) and answers check-backs, until the final
+/// read is done; the sending producers stop before the harness waits for the last
+/// decisions to be made again.
+async fn check_listener(addr: String, run: u64, shared: Arc<Shared>) {
+    let client_id = format!("127.0.0.1@crash-harness-{run:x}#listener");
+    let mut conn: Option<Connection> = None;
+    while !shared.listener_stop.load(Ordering::Relaxed) {
+        match &conn {
+            Some(c) if !c.is_closed() => {
+                if heartbeat(c, &client_id, &shared).await.is_err() {
+                    conn = None;
+                }
+            }
+            _ => match open_tx(&addr, &client_id, &shared).await {
+                Ok(c) => conn = Some(c),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 fn key_of(seq: u64) -> String {
@@ -487,6 +728,18 @@ fn properties_for(run: u64, seq: u64, delayed: bool) -> Vec<(String, String)> {
     p
 }
 
+/// Whether producer `id` sends transactional messages (transaction mode only): of each
+/// four producers the last two, so both send request codes are covered.
+fn is_tx_producer(opts: &Opts, id: usize) -> bool {
+    if opts.mode != Mode::Transaction {
+        return false;
+    }
+    match opts.tx_producers {
+        Some(n) => id >= opts.producers.saturating_sub(n),
+        None => id % 4 >= 2 || opts.producers == 1,
+    }
+}
+
 fn send_header(topic: &str, queue_id: i32, properties: Option<String>, batch: bool) -> SendMessageRequestHeader {
     SendMessageRequestHeader {
         producer_group: PRODUCER_GROUP.into(),
@@ -510,6 +763,34 @@ struct Sent {
     first_seq: u64,
     count: u64,
     delayed: bool,
+    tx: Option<Decision>,
+}
+
+/// A prepared send as a transactional producer makes it: sys flag PREPARED, TRAN_MSG and
+/// PGROUP in the properties, never delayed (Java's client clears DELAY there).
+fn build_tx_send(opts: &Opts, run: u64, producer: usize, queue_id: i32, rng: &mut Rng, shared: &Shared) -> Sent {
+    let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+    shared.tx.lock().unwrap().insert(seq);
+    let mut props = properties_for(run, seq, false);
+    props.push((property::TRANSACTION_PREPARED.to_string(), "true".to_string()));
+    props.push((PRODUCER_GROUP_PROPERTY.to_string(), PRODUCER_GROUP.to_string()));
+    props.push((property::WAIT.to_string(), "true".to_string()));
+    let mut header = send_header(&opts.topic, queue_id, Some(codec::properties_to_string(&props)), false);
+    header.sys_flag = sys_flag::TRANSACTION_PREPARED_TYPE;
+    let body = Bytes::from(body_of(seq, rng.range(32, opts.max_body.max(32) as u64) as usize));
+    let req = if producer % 2 == 0 {
+        RemotingCommand::request_with_header(request::SEND_MESSAGE_V2, &SendMessageRequestHeaderV2::from(&header))
+    } else {
+        RemotingCommand::request_with_header(request::SEND_MESSAGE, &header)
+    }
+    .with_body(body);
+    Sent {
+        req,
+        first_seq: seq,
+        count: 1,
+        delayed: false,
+        tx: Some(Decision::of(seq)),
+    }
 }
 
 fn build_send(opts: &Opts, run: u64, producer: usize, queue_id: i32, rng: &mut Rng, shared: &Shared) -> Sent {
@@ -543,6 +824,7 @@ fn build_send(opts: &Opts, run: u64, producer: usize, queue_id: i32, rng: &mut R
             first_seq,
             count,
             delayed,
+            tx: None,
         };
     }
     let mut props = properties_for(run, first_seq, delayed);
@@ -561,6 +843,7 @@ fn build_send(opts: &Opts, run: u64, producer: usize, queue_id: i32, rng: &mut R
         first_seq,
         count,
         delayed,
+        tx: None,
     }
 }
 
@@ -587,6 +870,7 @@ fn acks_from(res: &RemotingCommand, sent: &Sent, queue_id: i32, epoch: u32) -> O
                 queue_offset: queue_offset + i as i64,
                 commit_offset: ids[i as usize],
                 delayed: sent.delayed,
+                tx: sent.tx,
                 epoch,
                 at,
             })
@@ -598,10 +882,16 @@ async fn producer(id: usize, opts: Arc<Opts>, run: u64, seed: u64, addr: String,
     let mut rng = Rng::new(seed ^ (id as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut conn: Option<Connection> = None;
     let mut queue = (id as i32) % opts.queues;
+    let tx = is_tx_producer(&opts, id);
+    let client_id = format!("127.0.0.1@crash-harness-{run:x}#{id}");
     while !shared.stop.load(Ordering::Relaxed) {
         let c = match &conn {
             Some(c) if !c.is_closed() => c.clone(),
-            _ => match open(&addr).await {
+            _ => match if tx {
+                open_tx(&addr, &client_id, &shared).await
+            } else {
+                open(&addr).await
+            } {
                 Ok(c) => {
                     conn = Some(c.clone());
                     c
@@ -612,7 +902,11 @@ async fn producer(id: usize, opts: Arc<Opts>, run: u64, seed: u64, addr: String,
                 }
             },
         };
-        let sent = build_send(&opts, run, id, queue, &mut rng, &shared);
+        let sent = if tx {
+            build_tx_send(&opts, run, id, queue, &mut rng, &shared)
+        } else {
+            build_send(&opts, run, id, queue, &mut rng, &shared)
+        };
         let epoch = shared.epoch.load(Ordering::Relaxed) as u32;
         shared.requests.fetch_add(1, Ordering::Relaxed);
         match c.request(sent.req.clone(), REQUEST_TIMEOUT).await {
@@ -621,7 +915,26 @@ async fn producer(id: usize, opts: Arc<Opts>, run: u64, seed: u64, addr: String,
                     if sent.delayed {
                         *shared.last_delayed_ack.lock().unwrap() = Some(Instant::now());
                     }
+                    let end = sent.tx.map(|d| {
+                        let a = &acks[0];
+                        end_request(
+                            a.queue_offset,
+                            a.commit_offset,
+                            d.first_answer(),
+                            false,
+                            unique_key(run, a.seq),
+                            Some(unique_key(run, a.seq)),
+                        )
+                    });
+                    // Recorded before the decision goes out: from here on the harness has
+                    // decided, and a check-back gets the same answer.
                     shared.acks.lock().unwrap().extend(acks);
+                    if let Some(end) = end {
+                        shared.tx_ends.fetch_add(1, Ordering::Relaxed);
+                        if c.oneway(end).await.is_err() {
+                            shared.tx_ends_failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
                 None => *shared.errors.lock().unwrap().entry(-2).or_default() += 1,
             },
@@ -806,7 +1119,22 @@ struct Verdict {
     stored: u64,
     missing_seqs: Vec<u64>,
     shared_detail: Vec<Value>,
+    /// Transaction mode: acknowledged half messages, by decision; committed ones missing
+    /// from the real topic; extra copies of committed ones; copies of rolled-back ones in
+    /// the real topic (an error).
+    acked_tx: u64,
+    acked_tx_commit: u64,
+    acked_tx_rollback: u64,
+    missing_tx: u64,
+    duplicates_tx: u64,
+    rolled_back_visible: u64,
+    rolled_back_seqs: Vec<u64>,
 }
+
+/// Where a queue offset lives: the topic, the schedule queue, the transaction half queue.
+const SPACE_TOPIC: u8 = 0;
+const SPACE_SCHEDULE: u8 = 1;
+const SPACE_HALF: u8 = 2;
 
 fn check(
     opts: &Opts,
@@ -814,6 +1142,8 @@ fn check(
     reads: &[QueueRead],
     next_seq: u64,
     delayed: &std::collections::HashSet<u64>,
+    tx: &std::collections::HashSet<u64>,
+    half: Option<&QueueRead>,
 ) -> Verdict {
     let mut v = Verdict::default();
     // seq -> positions (queue, pos) where it was read.
@@ -827,7 +1157,7 @@ fn check(
             }
         }
     }
-    // (space, queue, offset) -> the seq that claims it; space 0 = the topic, 1 = schedule queue.
+    // (space, queue, offset) -> the seq that claims it.
     let mut claims: HashMap<(u8, i32, i64), u64> = HashMap::new();
     let mut shared_keys: HashMap<(u8, i32, i64), Vec<u64>> = HashMap::new();
     let mut claim = |key: (u8, i32, i64), seq: u64| match claims.get(&key) {
@@ -845,28 +1175,55 @@ fn check(
     let mut acked_seqs = std::collections::HashSet::with_capacity(acks.len());
     for a in acks {
         acked_seqs.insert(a.seq);
-        let space = if a.delayed { 1 } else { 0 };
-        let queue = if a.delayed { 0 } else { a.queue };
+        // A transactional message's ack names its half message's offset (queue 0 of the
+        // half topic); its offset in the real queue is given at commit time.
+        let (space, queue) = if a.tx.is_some() {
+            (SPACE_HALF, 0)
+        } else if a.delayed {
+            (SPACE_SCHEDULE, 0)
+        } else {
+            (SPACE_TOPIC, a.queue)
+        };
         claim((space, queue, a.queue_offset), a.seq);
     }
     for (q, read) in reads.iter().enumerate() {
         for f in read.slots.values() {
             if let Some(seq) = f.seq {
-                claim((0, q as i32, f.stored_queue_offset), seq);
+                claim((SPACE_TOPIC, q as i32, f.stored_queue_offset), seq);
+            }
+        }
+    }
+    if let Some(half) = half {
+        for f in half.slots.values() {
+            if let Some(seq) = f.seq {
+                claim((SPACE_HALF, 0, f.stored_queue_offset), seq);
             }
         }
     }
     v.shared_offsets = shared_keys.len() as u64;
     for (key, seqs) in shared_keys.iter().take(20) {
-        v.shared_detail.push(
-            json!({"space": if key.0 == 0 { opts.topic.as_str() } else { SCHEDULE_TOPIC },
-            "queue": key.1, "queue_offset": key.2, "seqs": seqs}),
-        );
+        let space = match key.0 {
+            SPACE_TOPIC => opts.topic.as_str(),
+            SPACE_SCHEDULE => SCHEDULE_TOPIC,
+            _ => HALF_TOPIC,
+        };
+        v.shared_detail
+            .push(json!({"space": space, "queue": key.1, "queue_offset": key.2, "seqs": seqs}));
     }
     for a in acks {
         v.acked += 1;
         if a.delayed {
             v.acked_delayed += 1;
+        }
+        if let Some(d) = a.tx {
+            v.acked_tx += 1;
+            if d.commits() {
+                v.acked_tx_commit += 1;
+            } else {
+                // Rolled back: must not be in the topic at all (counted below).
+                v.acked_tx_rollback += 1;
+                continue;
+            }
         }
         match found.get(&a.seq) {
             None => {
@@ -874,15 +1231,29 @@ fn check(
                 if a.delayed {
                     v.missing_delayed += 1;
                 }
+                if a.tx.is_some() {
+                    v.missing_tx += 1;
+                }
                 v.missing_seqs.push(a.seq);
             }
             Some(places) => {
-                if !a.delayed && !places.contains(&(a.queue, a.queue_offset)) {
+                // A committed message must be in the queue it was sent to; its offset
+                // there is not the one its (half) ack named.
+                let misplaced = if a.tx.is_some() {
+                    !places.iter().any(|p| p.0 == a.queue)
+                } else {
+                    !a.delayed && !places.contains(&(a.queue, a.queue_offset))
+                };
+                if misplaced {
                     v.misplaced += 1;
                     if v.misplaced <= 20 {
                         log(format!(
-                            "misplaced: seq {} acked at {}@{} but read at {:?}",
-                            a.seq, a.queue, a.queue_offset, places
+                            "misplaced: seq {} acked at {}@{}{} but read at {:?}",
+                            a.seq,
+                            a.queue,
+                            a.queue_offset,
+                            if a.tx.is_some() { " (half queue offset)" } else { "" },
+                            places
                         ));
                     }
                 }
@@ -890,10 +1261,21 @@ fn check(
         }
     }
     for (seq, places) in &found {
+        let is_tx = tx.contains(seq);
+        if is_tx && !Decision::of(*seq).commits() {
+            v.rolled_back_visible += places.len() as u64;
+            if v.rolled_back_seqs.len() < 20 {
+                v.rolled_back_seqs.push(*seq);
+            }
+            continue;
+        }
         if places.len() > 1 {
             v.duplicates += places.len() as u64 - 1;
             if delayed.contains(seq) {
                 v.duplicates_delayed += places.len() as u64 - 1;
+            }
+            if is_tx {
+                v.duplicates_tx += places.len() as u64 - 1;
             }
         }
         if !acked_seqs.contains(seq) {
@@ -947,6 +1329,8 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
             shared.clone(),
         )));
     }
+    let listener = (opts.mode == Mode::Transaction)
+        .then(|| tokio::spawn(check_listener(servers.broker_addr(), run_id, shared.clone())));
 
     let mut restart_ms_max = 0u128;
     let mut restart_ms_total = 0u128;
@@ -991,6 +1375,7 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
     let next_seq = shared.next_seq.load(Ordering::Relaxed);
     let acks = shared.acks.lock().unwrap().clone();
     let delayed_seqs = shared.delayed.lock().unwrap().clone();
+    let tx_seqs = shared.tx.lock().unwrap().clone();
     let errors: BTreeMap<String, u64> = shared
         .errors
         .lock()
@@ -1034,22 +1419,54 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
 
     let conn = open(&servers.broker_addr()).await?;
     let mut reads: Vec<QueueRead> = (0..opts.queues).map(|_| QueueRead::default()).collect();
-    let read_deadline = Instant::now() + Duration::from_secs(30);
+    // Committed transactional messages whose decision a kill lost come with the broker's
+    // check-backs (every tx_check_ms): wait longer for those.
+    let read_began = Instant::now();
+    let read_deadline = read_began
+        + Duration::from_secs(if opts.mode == Mode::Transaction {
+            opts.tx_wait_s.max(30)
+        } else {
+            30
+        });
     let verdict = loop {
         for (q, read) in reads.iter_mut().enumerate() {
             read_queue(&conn, &opts.topic, q as i32, read).await?;
         }
-        let v = check(&opts, &acks, &reads, next_seq, &delayed_seqs);
-        if v.missing_delayed > 0 && v.missing_delayed == v.missing && Instant::now() < read_deadline {
+        let v = check(&opts, &acks, &reads, next_seq, &delayed_seqs, &tx_seqs, None);
+        let waiting = v.missing_delayed + v.missing_tx;
+        if waiting > 0 && waiting == v.missing && Instant::now() < read_deadline {
             log(format!(
-                "{} delayed messages not delivered yet, reading again",
-                v.missing_delayed
+                "{} delayed and {} committed transactional messages not delivered yet, reading again",
+                v.missing_delayed, v.missing_tx
             ));
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
         break v;
     };
+    let read_wait_s = read_began.elapsed().as_secs_f64();
+    // Transaction mode: the half queue (for its offsets and the offsetMsgId lookups of
+    // half acks), and the topic where half messages checked too often end up.
+    let mut half_read: Option<QueueRead> = None;
+    let mut tx_discarded: Vec<u64> = Vec::new();
+    let verdict = if opts.mode == Mode::Transaction {
+        let mut half = QueueRead::default();
+        read_queue(&conn, HALF_TOPIC, 0, &mut half).await?;
+        let mut discarded = QueueRead::default();
+        match read_queue(&conn, CHECK_MAX_TIME_TOPIC, 0, &mut discarded).await {
+            Ok(()) => tx_discarded = discarded.slots.values().filter_map(|f| f.seq).collect(),
+            Err(e) => log(format!("{CHECK_MAX_TIME_TOPIC} not read ({e:#}); counted as empty")),
+        }
+        let v = check(&opts, &acks, &reads, next_seq, &delayed_seqs, &tx_seqs, Some(&half));
+        half_read = Some(half);
+        v
+    } else {
+        verdict
+    };
+    if let Some(l) = listener {
+        shared.listener_stop.store(true, Ordering::Relaxed);
+        let _ = tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(2), l).await;
+    }
 
     // The ConsumeQueue against the CommitLog: look acknowledged messages up by offsetMsgId.
     let mut sample: Vec<&Ack> = Vec::new();
@@ -1064,7 +1481,13 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
         let problem = match view(&conn, a.commit_offset).await? {
             Err(e) => Some(format!("not found: {e}")),
             Ok(m) => {
-                let want_topic = if a.delayed { SCHEDULE_TOPIC } else { opts.topic.as_str() };
+                let want_topic = if a.tx.is_some() {
+                    HALF_TOPIC
+                } else if a.delayed {
+                    SCHEDULE_TOPIC
+                } else {
+                    opts.topic.as_str()
+                };
                 if seq_of(&m) != Some(a.seq) || m.commit_log_offset != a.commit_offset || m.topic != want_topic {
                     Some(format!(
                         "CommitLog has key {:?} topic {} at {}",
@@ -1072,6 +1495,30 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
                         m.topic,
                         m.commit_log_offset
                     ))
+                } else if a.tx.is_some() {
+                    // The half record: its real queue in REAL_QID, its half queue offset as
+                    // acknowledged, and the half queue's ConsumeQueue slot pointing at it.
+                    let half_slot = half_read.as_ref().and_then(|h| h.slots.get(&a.queue_offset));
+                    if m.property(property::REAL_TOPIC) != Some(opts.topic.as_str())
+                        || m.property(property::REAL_QUEUE_ID) != Some(a.queue.to_string().as_str())
+                        || m.queue_offset != a.queue_offset
+                    {
+                        Some(format!(
+                            "half record {:?}/{:?}@{}",
+                            m.property(property::REAL_TOPIC),
+                            m.property(property::REAL_QUEUE_ID),
+                            m.queue_offset
+                        ))
+                    } else {
+                        match half_slot {
+                            Some(f) if f.commit_offset == a.commit_offset => None,
+                            Some(f) => Some(format!(
+                                "half queue slot points to CommitLog {} ({:?})",
+                                f.commit_offset, f.seq
+                            )),
+                            None => Some("half queue has no such slot".to_string()),
+                        }
+                    }
                 } else if a.delayed {
                     (m.property(property::REAL_TOPIC) != Some(opts.topic.as_str()) || m.queue_offset != a.queue_offset)
                         .then(|| {
@@ -1128,7 +1575,12 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
             Ok(m) => json!({"key": m.keys(), "topic": m.topic, "queue": m.queue_id, "queue_offset": m.queue_offset}),
             Err(e) => json!(e),
         };
-        let cq = if a.delayed {
+        let cq = if a.tx.is_some() {
+            match half_read.as_ref().and_then(|h| h.slots.get(&a.queue_offset)) {
+                Some(f) => json!({"half_queue_slot_seq": f.seq, "commit_offset": f.commit_offset}),
+                None => json!("half queue slot empty"),
+            }
+        } else if a.delayed {
             Value::Null
         } else {
             match slot(a.queue, a.queue_offset) {
@@ -1139,7 +1591,12 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
                 )),
             }
         };
-        let d = json!({"seq": a.seq, "delayed": a.delayed, "queue": a.queue, "queue_offset": a.queue_offset,
+        let copies_in_half_queue = half_read
+            .as_ref()
+            .map(|h| h.slots.values().filter(|f| f.seq == Some(a.seq)).count());
+        let d = json!({"seq": a.seq, "delayed": a.delayed, "tx": a.tx.map(|d| format!("{d:?}")),
+            "half_copies": copies_in_half_queue, "discarded": tx_discarded.contains(&a.seq),
+            "queue": a.queue, "queue_offset": a.queue_offset,
             "commit_offset": a.commit_offset, "acked_after_kill": a.epoch,
             "ms_before_next_kill": before_kill(a),
             "commit_log_holds": in_commit_log, "consume_queue_slot_holds": cq});
@@ -1149,9 +1606,10 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
         }
     }
 
-    let gaps: u64 = reads.iter().map(|r| r.gaps).sum();
-    let offset_mismatch: u64 = reads.iter().map(|r| r.offset_mismatch).sum();
-    let body_mismatch: u64 = reads.iter().map(|r| r.body_mismatch).sum();
+    // The half queue (transaction mode) is held to the same stored-offset and body checks.
+    let gaps: u64 = reads.iter().chain(half_read.iter()).map(|r| r.gaps).sum();
+    let offset_mismatch: u64 = reads.iter().chain(half_read.iter()).map(|r| r.offset_mismatch).sum();
+    let body_mismatch: u64 = reads.iter().chain(half_read.iter()).map(|r| r.body_mismatch).sum();
     let deleted: Vec<(usize, i64)> = reads
         .iter()
         .enumerate()
@@ -1162,6 +1620,7 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
         && verdict.missing == 0
         && verdict.shared_offsets == 0
         && verdict.misplaced == 0
+        && verdict.rolled_back_visible == 0
         && offset_mismatch == 0
         && body_mismatch == 0
         && view_mismatch == 0;
@@ -1194,6 +1653,38 @@ async fn run(opts: Opts) -> anyhow::Result<(Value, bool)> {
         "seed": seed,
         "ok": ok,
     });
+    if opts.mode == Mode::Transaction {
+        let half = half_read.as_ref();
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        for (k, val) in [
+            ("acked_tx", json!(verdict.acked_tx)),
+            ("acked_tx_commit", json!(verdict.acked_tx_commit)),
+            ("acked_tx_rollback", json!(verdict.acked_tx_rollback)),
+            ("missing_tx", json!(verdict.missing_tx)),
+            ("duplicates_tx", json!(verdict.duplicates_tx)),
+            ("rolled_back_visible", json!(verdict.rolled_back_visible)),
+            ("tx_sent", json!(tx_seqs.len())),
+            ("tx_ends", json!(n(&shared.tx_ends))),
+            ("tx_ends_failed", json!(n(&shared.tx_ends_failed))),
+            ("tx_checks", json!(n(&shared.tx_checks))),
+            ("tx_check_commits", json!(n(&shared.tx_check_commits))),
+            ("tx_check_rollbacks", json!(n(&shared.tx_check_rollbacks))),
+            ("tx_check_foreign", json!(n(&shared.tx_check_foreign))),
+            ("tx_check_answer_failed", json!(n(&shared.tx_check_answer_failed))),
+            ("tx_discarded", json!(tx_discarded.len())),
+            ("half_stored", json!(half.map_or(0, |h| h.slots.len()))),
+            ("half_gaps", json!(half.map_or(0, |h| h.gaps))),
+            ("half_offset_mismatch", json!(half.map_or(0, |h| h.offset_mismatch))),
+            ("heartbeats", json!(n(&shared.heartbeats))),
+            ("heartbeat_failures", json!(n(&shared.heartbeat_failures))),
+            ("final_read_s", json!((read_wait_s * 10.0).round() / 10.0)),
+        ] {
+            summary[k] = val;
+        }
+        if !verdict.rolled_back_seqs.is_empty() {
+            summary["rolled_back_detail"] = json!(verdict.rolled_back_seqs);
+        }
+    }
     if !deleted.is_empty() {
         summary["error"] = json!(format!(
             "the store deleted data (retention): queues start at {deleted:?} (queue, offset), so this run proves nothing"
