@@ -107,6 +107,6 @@ tps = [float(r[0]) for r in rows]
 p99 = [float(r[1]) for r in rows if r[1] not in ('?',)]
 ident = ', '.join(r[2] for r in rows)
 sent = ', '.join(r[3] for r in rows)
-print(f"| {setup} | {statistics.median(tps):,.0f} | {statistics.median(p99) if p99 else '?'} | {', '.join(f'{t:,.0f}' for t in tps)} | {ident} | {sent} |")
+print(f"| {setup} | {statistics.median(tps):,.0f} | {round(statistics.median(p99), 2) if p99 else '?'} | {', '.join(f'{t:,.0f}' for t in tps)} | {ident} | {sent} |")
 PY
 done
