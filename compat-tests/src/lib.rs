@@ -3,6 +3,7 @@
 //! ports, and the stock-client driver scripts under `clients/`.
 
 pub mod clients;
+pub mod console;
 pub mod golden;
 pub mod pcap;
 pub mod process;
