@@ -92,6 +92,7 @@ fn is_system_topic(state: &BrokerState, topic: &str) -> bool {
         || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
         || topic.starts_with("rmq_sys_")
         || topic.starts_with("RMQ_SYS_")
+        || topic.ends_with("_REPLY_TOPIC")
         || matches!(
             topic,
             "TBW102" | "SELF_TEST_TOPIC" | "BenchmarkTest" | "OFFSET_MOVED_EVENT" | "SCHEDULE_TOPIC_XXXX"
@@ -521,10 +522,12 @@ impl Console {
         body.push_str(&table("groups", &["Group", "Lag", "Consume TPS (1 min)"], &rows));
         let _ = write!(
             body,
-            r#"<h2>Last hour</h2><div class="chart" data-chart="put" data-key="{0}">{1}</div><div class="chart" data-chart="get" data-key="{0}">{2}</div>"#,
+            r#"<h2>Last hour</h2><h3>{3}</h3><div class="chart" data-chart="put" data-key="{0}">{1}</div><h3>{4}</h3><div class="chart" data-chart="get" data-key="{0}">{2}</div>"#,
             esc(&name),
             plot::render(Chart::Put, &puts, now_millis()),
             plot::render(Chart::Get, &gets, now_millis()),
+            esc(Chart::Put.title()),
+            esc(Chart::Get.title()),
         );
         self.page(&format!("Topic {name}"), "/topics", &body)
     }
@@ -721,10 +724,12 @@ impl Console {
         }
         let _ = write!(
             body,
-            r#"<h2>Last hour</h2><div class="chart" data-chart="lag" data-key="{0}">{1}</div><div class="chart" data-chart="consume" data-key="{0}">{2}</div>"#,
+            r#"<h2>Last hour</h2><h3>{3}</h3><div class="chart" data-chart="lag" data-key="{0}">{1}</div><h3>{4}</h3><div class="chart" data-chart="consume" data-key="{0}">{2}</div>"#,
             esc(&name),
             plot::render(Chart::Lag, &lag_chart, now_millis()),
             plot::render(Chart::Consume, &consume, now_millis()),
+            esc(Chart::Lag.title()),
+            esc(Chart::Consume.title()),
         );
         self.page(&format!("Consumer group {name}"), "/groups", &body)
     }
