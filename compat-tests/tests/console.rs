@@ -304,3 +304,67 @@ async fn the_console_is_off_unless_configured() {
     config.set("dashboardPort", "8080").unwrap();
     assert_eq!(config.dashboard_addr().unwrap().to_string(), "[::1]:8080");
 }
+
+/// What the console costs with 10,000 topics (1,000 of them with traffic) and 100 groups
+/// with offsets (run by hand: `cargo test -p compat-tests --test console -- --ignored
+/// --nocapture`; the figures are in docs/observability.md).
+#[tokio::test]
+#[ignore]
+async fn console_cost_at_10000_topics() {
+    use remoting::protocol::topic::{TopicConfig, TopicConfigSerializeWrapper};
+    use std::time::Instant;
+    // The topics are written to topics.json before the start (creating them one by one
+    // persists the whole table each time), and ConsumeQueue files are small.
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrapper = TopicConfigSerializeWrapper::default();
+    for i in 0..10_000 {
+        let name = format!("T{i:05}");
+        wrapper
+            .topic_config_table
+            .insert(name.clone(), TopicConfig::new(name, 4, 4, 6));
+    }
+    std::fs::create_dir_all(dir.path().join("store/config")).unwrap();
+    std::fs::write(
+        dir.path().join("store/config/topics.json"),
+        serde_json::to_vec(&wrapper).unwrap(),
+    )
+    .unwrap();
+    let mut config = broker::BrokerConfig::default();
+    let store = dir.path().join("store").display().to_string();
+    for (k, v) in [
+        ("brokerName", "broker-a"),
+        ("brokerIP1", "127.0.0.1"),
+        ("listenPort", "0"),
+        ("storePathRootDir", store.as_str()),
+        ("dashboardPort", "0"),
+        ("dashboardSampleInterval", "3600000"),
+        ("mappedFileSizeConsumeQueue", "6000"),
+    ] {
+        config.set(k, v).unwrap();
+    }
+    config.namesrv_addr = None;
+    let broker = broker::Broker::start(config).await.unwrap();
+    let web = broker.dashboard_addr().unwrap();
+    let state = broker.state();
+    assert!(state.topics.topic_names().len() >= 10_000);
+    let conn = compat_tests::process::connect(&format!("127.0.0.1:{}", broker.local_addr().port())).await;
+    let samples = broker::console::samples::Samples::new(10_000);
+    samples.sample(state);
+    for i in 0..1_000 {
+        let topic = format!("T{:05}", i * 10);
+        console::send(&conn, &topic, i % 4, "k", "x").await;
+        if i % 10 == 0 {
+            state.offsets.commit(&format!("g{}", i / 10), &topic, 0, 0);
+        }
+    }
+    let t = Instant::now();
+    samples.sample(state);
+    println!("one sample: {:?}", t.elapsed());
+    for path in ["/topics", "/groups", "/api/series", "/plots", "/"] {
+        let t = Instant::now();
+        let (status, body) = get(web, path).await;
+        assert_eq!(status, 200);
+        println!("{path}: {} bytes in {:?}", body.len(), t.elapsed());
+    }
+    broker.shutdown().await;
+}
