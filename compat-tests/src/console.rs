@@ -247,3 +247,26 @@ pub async fn create_topic(conn: &Connection, topic: &str, queues: i32) {
         response::SUCCESS
     );
 }
+
+/// Waits (at most 30 s) until the console at `web` has plot data for the run: at least two
+/// put-rate points for `TOPIC` and a lag point for `GROUP`.
+pub async fn wait_for_plot_data(web: SocketAddr) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, json) = get(web, "/api/series").await;
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let points = |chart: &str, key: &str| {
+            v["charts"][chart]["series"][key]
+                .as_array()
+                .map_or(0, |a| a.iter().filter(|x| x.is_number()).count())
+        };
+        if points("put", TOPIC) >= 2 && points("lag", GROUP) >= 2 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no plot data after 30 s: {json}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

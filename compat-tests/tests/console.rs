@@ -6,7 +6,6 @@
 //! then create a topic and reset a group's offsets.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use compat_tests::console::{self, get, http, post, GROUP, LAG, TOPIC};
 use compat_tests::process::{free_port, InProcessBroker, StandaloneProcess};
@@ -28,7 +27,7 @@ async fn standalone_console_pages_show_the_run() {
     let web: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let traffic = console::run(&format!("127.0.0.1:{}", server.broker_port)).await;
     // Enough samples for a line: the sends fall in one interval, zeros follow.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    console::wait_for_plot_data(web).await;
 
     // Cluster: this broker, its role, and the name server's view with a health probe.
     let (status, page) = get(web, "/").await;

@@ -80,7 +80,8 @@ async fn chromium_renders_every_console_page() {
     )
     .await;
     let traffic = console::run(&format!("127.0.0.1:{}", server.broker_port)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let web: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    console::wait_for_plot_data(web).await;
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
