@@ -231,7 +231,7 @@ async fn docs_screenshots() {
                 }
             }
             tick += 1;
-            if tick % 40 == 0 {
+            if tick.is_multiple_of(40) {
                 console::heartbeat(&conn).await;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -36,6 +36,9 @@ use samples::{Chart, Samples};
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 
+/// A queue of a group: id, broker max offset, committed offset (-1: none), lag.
+type QueueLag = (i32, i64, i64, i64);
+
 /// Series the plots page draws per chart.
 const PLOT_SERIES: usize = 10;
 
@@ -547,7 +550,7 @@ impl Console {
     }
 
     /// Per topic of `group`: (topic, [(queue, broker max, committed, lag)]).
-    fn group_offsets(&self, group: &str) -> Vec<(String, Vec<(i32, i64, i64, i64)>)> {
+    fn group_offsets(&self, group: &str) -> Vec<(String, Vec<QueueLag>)> {
         let state = &self.state;
         let mut topics: BTreeSet<String> = state.offsets.topics_of_group(group).into_iter().collect();
         if let Some(view) = state.clients.consumer_group_view(group) {
@@ -675,12 +678,7 @@ impl Console {
             let subs: Vec<Vec<String>> = v
                 .subscriptions
                 .iter()
-                .map(|(t, s)| {
-                    vec![
-                        link("/topic", t),
-                        esc(&s.to_json()["subString"].as_str().unwrap_or("*").to_string()),
-                    ]
-                })
+                .map(|(t, s)| vec![link("/topic", t), esc(s.to_json()["subString"].as_str().unwrap_or("*"))])
                 .collect();
             body.push_str("<h2>Subscriptions</h2>");
             body.push_str(&table("subscriptions", &["Topic", "Expression"], &subs));
