@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the stock clients the compatibility
-# tests drive (PyPI rocketmq 0.4.4, npm ali-ons, crates.io rocketmq-client-rust 1.0; each
-# step is quick when already done), builds the server binaries (the tests start them as
-# processes), then runs every crate's tests.
+# tests drive (PyPI rocketmq 0.4.4, npm ali-ons, crates.io rocketmq-client-rust 1.0) and
+# Debian's chromium for the console's browser test (each step is quick when already done),
+# builds the server binaries (the tests start them as processes), then runs every crate's
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,15 @@ fi
 # npm ali-ons, pinned by the lock file.
 if [ ! -d compat-tests/clients/node/node_modules/ali-ons ]; then
     (cd compat-tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Debian's chromium, for the web console's browser test (which prints SKIPPED without it).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; then
+        echo "scripts/test.sh: could not install chromium; the console's browser test will be skipped" >&2
+    fi
 fi
 # crates.io rocketmq-client-rust 1.0, in its own Cargo project (its C parts need only gcc).
 (cd compat-tests/clients/rust && CARGO_TARGET_DIR="$PWD/target" cargo build --locked --quiet)

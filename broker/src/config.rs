@@ -79,6 +79,14 @@ pub struct BrokerConfig {
     /// `metricsPromExporterHost` / `metricsPromExporterPort` (5.x default 5557).
     pub metrics_prom_exporter_host: String,
     pub metrics_prom_exporter_port: u16,
+    /// The web console (`dashboardPort`; off when unset), where it binds (`dashboardHost`,
+    /// default 127.0.0.1: the console shows message bodies and has no login), whether its
+    /// write actions are allowed (`dashboardWriteEnable`), and how often its plots sample
+    /// (`dashboardSampleInterval`, ms; an hour of samples is kept).
+    pub dashboard_port: Option<u16>,
+    pub dashboard_host: String,
+    pub dashboard_write_enable: bool,
+    pub dashboard_sample_interval: u64,
     /// Outbound TLS to the name servers (`tls.enable`, `tls.client.*`).
     pub client_tls: remoting::tls::TlsClientSettings,
     /// How long an orderly consumer's queue lock lives without renewal, in ms (Java's
@@ -144,6 +152,10 @@ impl Default for BrokerConfig {
             metrics_exporter_type: "DISABLE".into(),
             metrics_prom_exporter_host: String::new(),
             metrics_prom_exporter_port: 5557,
+            dashboard_port: None,
+            dashboard_host: "127.0.0.1".into(),
+            dashboard_write_enable: false,
+            dashboard_sample_interval: 10_000,
             rebalance_lock_max_live_time: 60_000,
             config_black_list: "configBlackList;brokerConfigPath".into(),
             broker_config_path: None,
@@ -220,6 +232,15 @@ impl BrokerConfig {
             "metricsExporterType" => self.metrics_exporter_type = v.trim().into(),
             "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.trim().into(),
             "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse(key, v)?,
+            "dashboardPort" => self.dashboard_port = if v.is_empty() { None } else { Some(parse(key, v)?) },
+            "dashboardHost" => {
+                // An IP address only, so the console binds exactly where it is told.
+                let host = if v == "localhost" { "127.0.0.1" } else { v };
+                let ip: IpAddr = parse(key, host.trim_start_matches('[').trim_end_matches(']'))?;
+                self.dashboard_host = ip.to_string();
+            }
+            "dashboardWriteEnable" => self.dashboard_write_enable = parse(key, v)?,
+            "dashboardSampleInterval" => self.dashboard_sample_interval = parse::<u64>(key, v)?.clamp(100, 3_600_000),
             "rocketmqHome" | "rocketmq.home.dir" => self.rocketmq_home = v.into(),
             "rocketmq.acl.plain.file" => self.acl_plain_file = v.into(),
             "innerClientAuthenticationCredentials" => {
@@ -268,6 +289,18 @@ impl BrokerConfig {
                 .and_then(|mut addrs| addrs.next())
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port))),
         }
+    }
+
+    /// Where the web console binds, when `dashboardPort` is set.
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        let port = self.dashboard_port?;
+        let host = if self.dashboard_host.is_empty() {
+            "127.0.0.1"
+        } else {
+            self.dashboard_host.as_str()
+        };
+        let ip: IpAddr = host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Some(SocketAddr::new(ip, port))
     }
 
     pub fn broker_addr(&self) -> String {
@@ -355,6 +388,13 @@ impl BrokerConfig {
             ("metricsExporterType", self.metrics_exporter_type.clone()),
             ("metricsPromExporterHost", self.metrics_prom_exporter_host.clone()),
             ("metricsPromExporterPort", self.metrics_prom_exporter_port.to_string()),
+            (
+                "dashboardPort",
+                self.dashboard_port.map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            ("dashboardHost", self.dashboard_host.clone()),
+            ("dashboardWriteEnable", self.dashboard_write_enable.to_string()),
+            ("dashboardSampleInterval", self.dashboard_sample_interval.to_string()),
             ("rocketmqHome", self.rocketmq_home.clone()),
             (
                 "rocketmq.broker.rebalance.lockMaxLiveTime",

@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod client_manager;
 pub mod config;
+pub mod console;
 pub mod consumer_filter;
 pub mod consumer_offset;
 pub mod dedup;
@@ -140,6 +141,7 @@ pub struct Broker {
     state: Arc<BrokerState>,
     tasks: Vec<JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
+    dashboard_addr: Option<SocketAddr>,
 }
 
 impl Broker {
@@ -313,8 +315,16 @@ impl Broker {
             None => None,
         };
 
-        registration::register_all(&state).await;
         let mut tasks = Vec::new();
+        let dashboard_addr = match console::start(&state, metrics_addr, server.shutdown_token()).await? {
+            Some((addr, sampler)) => {
+                tasks.push(sampler);
+                Some(addr)
+            }
+            None => None,
+        };
+
+        registration::register_all(&state).await;
         tasks.push(tokio::spawn(registration::run(state.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone())));
         if let Some(l) = ha_listener {
@@ -335,13 +345,13 @@ impl Broker {
         if state.acl.is_some() {
             tasks.push(tokio::spawn(watch_acl_files(state.clone())));
         }
-        info!(addr = %state.config.broker_addr(), name = %state.config.broker_name, "broker started");
         Ok(Broker {
             server,
             vip_server,
             state,
             tasks,
             metrics_addr,
+            dashboard_addr,
         })
     }
 
@@ -352,6 +362,32 @@ impl Broker {
     /// Where the Prometheus endpoint listens, when `metricsExporterType=PROM`.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Where the web console listens, when `dashboardPort` is set.
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard_addr
+    }
+
+    /// The start-up summary: cluster, name, role, addresses, store path, name servers, and
+    /// the metrics and console URLs (`off` when not served).
+    pub fn summary(&self) -> String {
+        let c = &self.state.config;
+        let url = |a: Option<SocketAddr>, path: &str| a.map_or_else(|| "off".to_string(), |a| format!("http://{a}{path}"));
+        format!(
+            "broker {}/{} id {} role {} at {} (listening on {}, HA port {}), store {}, name servers {}, metrics {}, console {}",
+            c.broker_cluster_name,
+            c.broker_name,
+            c.broker_id,
+            self.state.ha.role.as_str(),
+            c.broker_addr(),
+            self.local_addr(),
+            c.ha_listen_port,
+            self.state.store.config().store_path_root_dir.display(),
+            c.namesrv_addr.as_deref().unwrap_or("none"),
+            url(self.metrics_addr, "/metrics"),
+            url(self.dashboard_addr, "/"),
+        )
     }
 
     pub fn state(&self) -> &Arc<BrokerState> {

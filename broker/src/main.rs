@@ -51,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
 
     config.broker_config_path = args.config_file.as_ref().map(std::path::PathBuf::from);
     let broker = Broker::start(config).await.context("starting the broker")?;
+    tracing::info!("started: {}", broker.summary());
     let c = &broker.state().config;
     println!(
         "The broker[{}, {}] boot success. serializeType=JSON and name server is {}, listening on {}",

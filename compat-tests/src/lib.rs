@@ -4,6 +4,7 @@
 
 pub mod broker_ops;
 pub mod clients;
+pub mod console;
 pub mod golden;
 pub mod pcap;
 pub mod process;

@@ -357,10 +357,17 @@ pub struct StandaloneProcess {
     pub broker_port: u16,
     pub data: PathBuf,
     extra: Vec<String>,
+    flags: Vec<String>,
 }
 
 impl StandaloneProcess {
     pub async fn start(data: &std::path::Path, extra: &[&str]) -> StandaloneProcess {
+        Self::start_with_flags(data, &[], extra).await
+    }
+
+    /// Starts with extra command-line `flags` (`--dashboard-port 1234`, ...) besides the
+    /// `-D key=value` settings in `extra`.
+    pub async fn start_with_flags(data: &std::path::Path, flags: &[&str], extra: &[&str]) -> StandaloneProcess {
         let mut p = StandaloneProcess {
             child: None,
             namesrv_addr: String::new(),
@@ -368,6 +375,7 @@ impl StandaloneProcess {
             broker_port: free_port(),
             data: data.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            flags: flags.iter().map(|s| s.to_string()).collect(),
         };
         p.launch().await;
         p
@@ -380,7 +388,8 @@ impl StandaloneProcess {
             .arg("--namesrv-port")
             .arg(self.namesrv_port.to_string())
             .arg("--broker-port")
-            .arg(self.broker_port.to_string());
+            .arg(self.broker_port.to_string())
+            .args(&self.flags);
         for e in &self.extra {
             cmd.arg("-D").arg(e);
         }

@@ -141,3 +141,58 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
     let (status, _) = http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(status, 200);
 }
+
+/// The name server's endpoint: with two brokers registered (3 topics between them) and
+/// route lookups for a known and an unknown topic, the scrape counts brokers, topics and
+/// lookups, and the RPC histogram counts each request code.
+#[tokio::test]
+async fn a_namesrv_scrape_counts_brokers_topics_and_lookups() {
+    use compat_tests::process::{register_broker, InProcessNamesrv};
+    use remoting::header::namesrv::GetRouteInfoRequestHeader;
+
+    let ns = InProcessNamesrv::start(&[("metricsExporterType", "PROM"), ("metricsPromExporterPort", "0")]).await;
+    let metrics = ns.server.metrics_addr().expect("metrics endpoint");
+    let conn = connect(&ns.addr).await;
+    assert_eq!(
+        register_broker(&conn, "c1", "broker-a", "127.0.0.1:10911", &[("T1", 4, 6), ("T2", 4, 6)]).await,
+        response::SUCCESS
+    );
+    assert_eq!(
+        register_broker(&conn, "c1", "broker-b", "127.0.0.1:10921", &[("T1", 4, 6), ("T3", 2, 6)]).await,
+        response::SUCCESS
+    );
+    for topic in ["T1", "T1", "T3", "Missing"] {
+        let header = GetRouteInfoRequestHeader {
+            topic: topic.into(),
+            accept_standard_json_only: None,
+        };
+        ask(&conn, RemotingCommand::request_with_header(request::GET_ROUTEINFO_BY_TOPIC, &header)).await;
+    }
+
+    let (status, body) = http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status, 200, "{body}");
+    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("text format");
+    assert_eq!(value(&scrape, "rocketmq_namesrv_brokers", &[]), Some(2.0));
+    assert_eq!(value(&scrape, "rocketmq_namesrv_broker_names", &[]), Some(2.0));
+    assert_eq!(value(&scrape, "rocketmq_namesrv_clusters", &[]), Some(1.0));
+    assert_eq!(value(&scrape, "rocketmq_namesrv_topics", &[]), Some(3.0));
+    assert_eq!(value(&scrape, "rocketmq_namesrv_route_lookups_total", &[("result", "found")]), Some(3.0));
+    assert_eq!(value(&scrape, "rocketmq_namesrv_route_lookups_total", &[("result", "not_found")]), Some(1.0));
+    assert_eq!(
+        value(&scrape, "rocketmq_rpc_latency_count", &[("request_code", "105"), ("response_code", "0")]),
+        Some(3.0),
+        "GET_ROUTEINFO_BY_TOPIC answered SUCCESS"
+    );
+    assert_eq!(
+        value(&scrape, "rocketmq_rpc_latency_count", &[("request_code", "103"), ("response_code", "0")]),
+        Some(2.0),
+        "REGISTER_BROKER"
+    );
+    assert!(scrape.samples.iter().all(|s| s.labels.get("node_type") == Some("namesrv")));
+    let (status, _) = http(metrics, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status, 404);
+
+    // Off unless configured.
+    let quiet = InProcessNamesrv::start(&[]).await;
+    assert!(quiet.server.metrics_addr().is_none());
+}

@@ -21,6 +21,12 @@ pub struct NamesrvConfig {
     pub broker_channel_expired_time: u64,
     pub listen_port: u16,
     pub bind_address: String,
+    /// Prometheus metrics, with the keys of RocketMQ 5's controller (the name server of 5.x
+    /// has none): `metricsExporterType` (`PROM` serves, default `DISABLE`),
+    /// `metricsPromExporterHost` (default all interfaces), `metricsPromExporterPort` (5557).
+    pub metrics_exporter_type: String,
+    pub metrics_prom_exporter_host: String,
+    pub metrics_prom_exporter_port: u16,
     /// Transport settings (`serverSocketBacklog`, `serverChannelMaxIdleTimeSeconds`, ...).
     pub server: remoting::ServerSettings,
 }
@@ -46,6 +52,9 @@ impl Default for NamesrvConfig {
             broker_channel_expired_time: 120_000,
             listen_port: 9876,
             bind_address: "0.0.0.0".into(),
+            metrics_exporter_type: "DISABLE".into(),
+            metrics_prom_exporter_host: String::new(),
+            metrics_prom_exporter_port: 5557,
             server: remoting::ServerSettings::default(),
         }
     }
@@ -81,6 +90,9 @@ impl NamesrvConfig {
             "brokerChannelExpiredTime" => self.broker_channel_expired_time = parse_value(key, value)?,
             "listenPort" => self.listen_port = parse_value(key, value)?,
             "bindAddress" => self.bind_address = value.to_string(),
+            "metricsExporterType" => self.metrics_exporter_type = value.trim().to_string(),
+            "metricsPromExporterHost" => self.metrics_prom_exporter_host = value.trim().to_string(),
+            "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse_value(key, value)?,
             _ => {
                 return self.server.set(key, value).map_err(|_| ConfigError {
                     key: key.to_string(),
@@ -89,6 +101,23 @@ impl NamesrvConfig {
             }
         }
         Ok(true)
+    }
+
+    pub fn prometheus_enabled(&self) -> bool {
+        self.metrics_exporter_type.eq_ignore_ascii_case("PROM")
+    }
+
+    /// Where the Prometheus endpoint binds; `None` when the host does not parse.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        let host = if self.metrics_prom_exporter_host.is_empty() {
+            "0.0.0.0"
+        } else {
+            self.metrics_prom_exporter_host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+        };
+        let ip: std::net::IpAddr = host.parse().ok()?;
+        Some(std::net::SocketAddr::new(ip, self.metrics_prom_exporter_port))
     }
 
     pub fn apply<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), ConfigError> {

@@ -46,6 +46,13 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let server = NameServer::start(config).await.context("starting the name server")?;
+    tracing::info!(
+        "started: name server listening on {}, metrics {}",
+        server.local_addr(),
+        server
+            .metrics_addr()
+            .map_or_else(|| "off".to_string(), |a| format!("http://{a}/metrics"))
+    );
     println!(
         "The Name Server boot success. serializeType=JSON, listening on {}",
         server.local_addr()

@@ -62,7 +62,27 @@ pub struct RouteInfoManager {
     tables: RwLock<Tables>,
 }
 
+/// The sizes of the route tables (for the metrics endpoint).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteCounts {
+    pub clusters: usize,
+    pub broker_names: usize,
+    /// Live broker addresses (masters and slaves).
+    pub brokers: usize,
+    pub topics: usize,
+}
+
 impl RouteInfoManager {
+    pub fn counts(&self) -> RouteCounts {
+        let t = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        RouteCounts {
+            clusters: t.cluster_addr.len(),
+            broker_names: t.broker_addr.len(),
+            brokers: t.broker_live.len(),
+            topics: t.topic_queue.len(),
+        }
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

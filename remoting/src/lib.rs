@@ -15,6 +15,7 @@ pub mod connection;
 pub mod fastjson;
 pub mod frame;
 pub mod header;
+pub mod http;
 mod json_header;
 pub mod launch;
 pub mod metrics;

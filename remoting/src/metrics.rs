@@ -10,16 +10,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Method, Request, Response, StatusCode};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::info;
+
+use crate::http::{HttpRequest, HttpResponse};
 
 /// Request code, response code ("oneway" when nothing was answered) and protocol.
 pub type RpcLabels = Vec<(&'static str, String)>;
@@ -78,60 +76,30 @@ pub fn render(registry: &Registry) -> String {
     out
 }
 
-/// Serves `registry` on `addr` until `shutdown`. Returns the bound address.
+/// Serves `registry` on `addr` until `shutdown` (through [`crate::http::serve`]). Returns
+/// the bound address.
 pub async fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    info!(addr = %local, "metrics endpoint listening (GET /metrics)");
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = shutdown.cancelled() => return,
-            };
-            let Ok((stream, peer)) = accepted else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            };
-            let registry = registry.clone();
-            let stop = shutdown.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let registry = registry.clone();
-                    async move { Ok::<_, std::convert::Infallible>(answer(&req, &registry)) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .max_buf_size(64 * 1024)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                tokio::select! {
-                    r = conn => if let Err(e) = r { debug!(%peer, error = %e, "metrics connection ended") },
-                    _ = stop.cancelled() => {}
-                }
-            });
-        }
+    let handler: crate::http::Handler = Arc::new(move |req: HttpRequest| {
+        let registry = registry.clone();
+        Box::pin(async move { answer(&req, &registry) })
     });
+    let local = crate::http::serve(addr, handler, shutdown).await?;
+    info!(addr = %local, "metrics endpoint listening (GET /metrics)");
     Ok(local)
 }
 
-fn answer(req: &Request<hyper::body::Incoming>, registry: &Registry) -> Response<Full<Bytes>> {
-    let reply = |status: StatusCode, content_type: &str, body: String| {
-        Response::builder()
-            .status(status)
-            .header("content-type", content_type)
-            .body(Full::new(Bytes::from(body)))
-            .unwrap_or_default()
-    };
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/metrics") => reply(
-            StatusCode::OK,
+fn answer(req: &HttpRequest, registry: &Registry) -> HttpResponse {
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/metrics") => HttpResponse::new(
+            200,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             render(registry),
         ),
-        (&Method::GET, _) => reply(StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics\n".into()),
-        _ => reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "only GET /metrics\n".into()),
+        ("GET", _) => HttpResponse::text(404, "not found: try /metrics\n"),
+        _ => HttpResponse::text(405, "only GET /metrics\n"),
     }
 }

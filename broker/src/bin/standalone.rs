@@ -36,6 +36,15 @@ struct Args {
     #[arg(long)]
     metrics_port: Option<u16>,
 
+    /// Serve the web console on this port (dashboardPort; bound to dashboardHost, default
+    /// 127.0.0.1)
+    #[arg(long)]
+    dashboard_port: Option<u16>,
+
+    /// Serve the name server's Prometheus metrics on this port
+    #[arg(long)]
+    namesrv_metrics_port: Option<u16>,
+
     /// Extra broker.conf file
     #[arg(short = 'c', long = "configFile")]
     config_file: Option<String>,
@@ -62,6 +71,13 @@ async fn main() -> anyhow::Result<()> {
         ("kvConfigPath", kv.as_str()),
         ("configStorePath", props.as_str()),
     ])?;
+    if let Some(port) = args.namesrv_metrics_port {
+        let port = port.to_string();
+        ns_config.apply([
+            ("metricsExporterType", "PROM"),
+            ("metricsPromExporterPort", port.as_str()),
+        ])?;
+    }
     let namesrv = NameServer::start(ns_config).await.context("starting the name server")?;
     let namesrv_addr = format!("127.0.0.1:{}", namesrv.local_addr().port());
 
@@ -82,6 +98,9 @@ async fn main() -> anyhow::Result<()> {
         config.set("metricsExporterType", "PROM")?;
         config.set("metricsPromExporterPort", &port.to_string())?;
     }
+    if let Some(port) = args.dashboard_port {
+        config.set("dashboardPort", &port.to_string())?;
+    }
     for (key, value) in
         launch::collect_settings(args.config_file.as_deref(), &args.defines).map_err(anyhow::Error::msg)?
     {
@@ -89,9 +108,14 @@ async fn main() -> anyhow::Result<()> {
     }
     config.broker_config_path = args.config_file.as_ref().map(std::path::PathBuf::from);
     let broker = Broker::start(config).await.context("starting the broker")?;
-    if let Some(addr) = broker.metrics_addr() {
-        tracing::info!(url = %format!("http://{addr}/metrics"), "Prometheus metrics");
-    }
+    tracing::info!(
+        "standalone started: name server {namesrv_addr} (metrics {}), data {}, {}",
+        namesrv
+            .metrics_addr()
+            .map_or_else(|| "off".to_string(), |a| format!("http://{a}/metrics")),
+        data.display(),
+        broker.summary()
+    );
     println!(
         "Standalone RocketMQ boot success: name server {namesrv_addr}, broker {}, data {}, listening on {}",
         broker.state().config.broker_addr(),

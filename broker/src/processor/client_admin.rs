@@ -15,6 +15,8 @@ use remoting::{fastjson, Connection, HandlerResult, LanguageCode, RemotingComman
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use remoting::protocol::topic::TopicConfig;
+
 use crate::java_order::{in_hash_map_order, message_queue_hash};
 use crate::BrokerState;
 
@@ -91,46 +93,11 @@ async fn reset_offset(state: Arc<BrokerState>, conn: Connection, req: RemotingCo
             ),
         );
     };
-    let mut offsets = Vec::with_capacity(topic.write_queue_nums.max(0) as usize);
-    for queue_id in 0..topic.write_queue_nums {
-        let committed = state.offsets.query(&h.group, &h.topic, queue_id);
-        if committed == -1 {
-            return refuse(
-                &req,
-                response::SYSTEM_ERROR,
-                format!("THe consumer group <{}> not exist", h.group),
-            );
-        }
-        let at_time = if h.timestamp == -1 {
-            state.store.max_offset_in_queue(&h.topic, queue_id)
-        } else {
-            state.store.offset_by_timestamp(&h.topic, queue_id, h.timestamp)
-        }
-        .max(0);
-        offsets.push((
-            queue_id,
-            if h.is_force || at_time < committed {
-                at_time
-            } else {
-                committed
-            },
-        ));
-    }
+    let offsets = match reset_targets(&state, &topic, &h.group, h.timestamp, h.is_force) {
+        Ok(o) => o,
+        Err(remark) => return refuse(&req, response::SYSTEM_ERROR, remark),
+    };
 
-    let broker_name = state.config.broker_name.as_str();
-    // Java picks the body's form by the language of the admin that asked, not the consumer's.
-    let push_body = if req.language == LanguageCode::CPP {
-        offset_list_body(broker_name, &h.topic, &offsets)
-    } else {
-        offset_table_body(broker_name, &h.topic, &offsets)
-    };
-    // The push carries the topic, group and timestamp; Java leaves isForce at false.
-    let push_header = ResetOffsetRequestHeader {
-        topic: h.topic.clone(),
-        group: h.group.clone(),
-        timestamp: h.timestamp,
-        is_force: false,
-    };
     let consumers = state.clients.consumer_channels(&h.group);
     if consumers.is_empty() {
         return refuse(
@@ -152,23 +119,97 @@ async fn reset_offset(state: Arc<BrokerState>, conn: Connection, req: RemotingCo
             ),
         );
     }
-    for (consumer, client) in consumers {
-        let push = RemotingCommand::request_with_header(request::RESET_CONSUMER_CLIENT_OFFSET, &push_header)
-            .with_body(push_body.clone().into_bytes())
-            .oneway();
-        match consumer.oneway(push).await {
-            Ok(()) => info!(topic = %h.topic, group = %h.group, client = %client.client_id, "reset offset pushed"),
-            Err(e) => {
-                warn!(topic = %h.topic, group = %h.group, client = %client.client_id, error = %e, "reset offset push failed")
-            }
-        }
-    }
+    push_reset(
+        &state,
+        &h.topic,
+        &h.group,
+        h.timestamp,
+        &offsets,
+        req.language == LanguageCode::CPP,
+    )
+    .await;
     // Java leaves storing the new offsets to the consumers. We store them too, so a consumer
     // that re-reads its offset from the broker after the reset starts from the new one.
     for (queue_id, offset) in &offsets {
         state.offsets.commit(&h.group, &h.topic, *queue_id, *offset);
     }
+    let broker_name = state.config.broker_name.as_str();
     success_with_java_remark(&req, offset_table_body(broker_name, &h.topic, &offsets))
+}
+
+/// The offset a reset of `group` to `timestamp` (-1: the queue's end) gives each write queue
+/// of `topic`; without `force` an offset only moves back. Refused when the group has no
+/// committed offset for a queue.
+pub fn reset_targets(
+    state: &BrokerState,
+    topic: &TopicConfig,
+    group: &str,
+    timestamp: i64,
+    force: bool,
+) -> Result<Vec<(i32, i64)>, String> {
+    let mut offsets = Vec::with_capacity(topic.write_queue_nums.max(0) as usize);
+    for queue_id in 0..topic.write_queue_nums {
+        let committed = state.offsets.query(group, &topic.topic_name, queue_id);
+        if committed == -1 {
+            return Err(format!("THe consumer group <{group}> not exist"));
+        }
+        let at_time = if timestamp == -1 {
+            state.store.max_offset_in_queue(&topic.topic_name, queue_id)
+        } else {
+            state.store.offset_by_timestamp(&topic.topic_name, queue_id, timestamp)
+        }
+        .max(0);
+        offsets.push((
+            queue_id,
+            if force || at_time < committed {
+                at_time
+            } else {
+                committed
+            },
+        ));
+    }
+    Ok(offsets)
+}
+
+/// Tells every online consumer of `group` its new offsets of `topic`
+/// (RESET_CONSUMER_CLIENT_OFFSET, oneway). `cpp` picks the C++ client's body form. Returns
+/// how many consumers were told.
+pub async fn push_reset(
+    state: &BrokerState,
+    topic: &str,
+    group: &str,
+    timestamp: i64,
+    offsets: &[(i32, i64)],
+    cpp: bool,
+) -> usize {
+    let broker_name = state.config.broker_name.as_str();
+    // Java picks the body's form by the language of the admin that asked, not the consumer's.
+    let push_body = if cpp {
+        offset_list_body(broker_name, topic, offsets)
+    } else {
+        offset_table_body(broker_name, topic, offsets)
+    };
+    // The push carries the topic, group and timestamp; Java leaves isForce at false.
+    let push_header = ResetOffsetRequestHeader {
+        topic: topic.to_string(),
+        group: group.to_string(),
+        timestamp,
+        is_force: false,
+    };
+    let mut told = 0;
+    for (consumer, client) in state.clients.consumer_channels(group) {
+        let push = RemotingCommand::request_with_header(request::RESET_CONSUMER_CLIENT_OFFSET, &push_header)
+            .with_body(push_body.clone().into_bytes())
+            .oneway();
+        match consumer.oneway(push).await {
+            Ok(()) => {
+                told += 1;
+                info!(topic, group, client = %client.client_id, "reset offset pushed")
+            }
+            Err(e) => warn!(topic, group, client = %client.client_id, error = %e, "reset offset push failed"),
+        }
+    }
+    told
 }
 
 /// INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223): asks each consumer of the group (or only the

@@ -4,7 +4,7 @@ mod acl_admin;
 mod admin;
 mod broker_stats;
 mod client;
-mod client_admin;
+pub(crate) mod client_admin;
 mod consumer_admin;
 mod lock;
 mod offset;

@@ -15,6 +15,7 @@ use crate::NamesrvState;
 pub async fn get_route_info(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: GetRouteInfoRequestHeader = req.decode_header()?;
     let Some(mut route) = state.routes.pickup_topic_route_data(&h.topic) else {
+        state.lookups.miss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let remark = format!(
             "No topic route info in name server for the topic: {}\nSee http://rocketmq.apache.org/docs/faq/ for further details.",
             h.topic
@@ -25,6 +26,7 @@ pub async fn get_route_info(state: Arc<NamesrvState>, _conn: Connection, req: Re
             Some(remark),
         )));
     };
+    state.lookups.found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if state.config.read().unwrap().order_message_enable {
         route.order_topic_conf = state.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, &h.topic);
     }
