@@ -3,7 +3,10 @@
 # tests drive (PyPI rocketmq 0.4.4, npm ali-ons, crates.io rocketmq-client-rust 1.0) and
 # Debian's chromium for the console's browser test (each step is quick when already done),
 # builds the server binaries (the tests start them as processes), then runs every crate's
-# tests.
+# tests, then the fuzzing checks (docs/fuzzing.md): the replay of every seed and regression
+# input, and a brief libFuzzer run of every target.
+#
+#   FUZZ_SECONDS   seconds per fuzz target (default 12; 0 runs the replay only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +33,11 @@ fi
 
 cargo build --workspace --bins
 cargo test --workspace
+
+# Fuzzing: replay every committed seed and regression input (stable, no cargo-fuzz), then
+# run each target briefly from those inputs. fuzz/run.sh installs cargo-fuzz when it is
+# missing, builds all targets once and fails if any target crashes.
+(cd fuzz && cargo test --quiet)
+if [ "${FUZZ_SECONDS:-12}" != 0 ]; then
+    fuzz/run.sh "${FUZZ_SECONDS:-12}"
+fi

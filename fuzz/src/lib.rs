@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("properties", properties),
     ("fastjson", fastjson),
     ("request_body", request_body),
+    ("sql92", sql92),
 ];
 
 // ---- frames ---------------------------------------------------------------------------
@@ -464,5 +465,109 @@ where
         let legacy = fastjson::to_legacy_vec(&decoded);
         let back: T = fastjson::from_slice(&legacy).expect("legacy JSON we wrote must decode");
         assert_eq!(back, decoded, "legacy JSON round trip");
+    }
+}
+
+// ---- SQL92 selectors ----------------------------------------------------------------------
+
+/// A consumer's SQL92 selector (`broker::filter::compile`, as the broker calls it on the
+/// `subString` of a heartbeat's or CHECK_CLIENT_CONFIG's subscription and on a pull's
+/// `subscription` header) and, when it compiles, its evaluation (`Expression::evaluate` /
+/// `matches`, as a filtered pull runs it on every message).
+///
+/// Input: the selector text, optionally followed by a NUL and a message properties string
+/// (`name\u{1}value\u{2}...`, looked up with `find_property` as the pull path does). The
+/// selector is evaluated against up to four property sets: none at all (every property
+/// NULL), that properties string, and two made from the selector's own words (each
+/// identifier given the selector's literals in turn, or its words when it has none), so
+/// that comparisons meet values of the right shape without the fuzzer spelling them twice.
+///
+/// Checked: compiling twice gives the same tree or the same error; an evaluation gives the
+/// same result twice; its value is a boolean or NULL (the parser admits only conditions at
+/// the top); `matches` is true exactly when the value is TRUE; and every property looked
+/// up is named in the selector text.
+pub fn sql92(data: &[u8]) {
+    #[cfg(feature = "broker")]
+    sql92_with_broker(data);
+    #[cfg(not(feature = "broker"))]
+    let _ = data;
+}
+
+#[cfg(feature = "broker")]
+fn sql92_with_broker(data: &[u8]) {
+    use broker::filter::{self, Value as FilterValue};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    let text = String::from_utf8_lossy(data);
+    let (selector, properties) = match text.split_once('\0') {
+        Some((selector, properties)) => (selector, Some(properties)),
+        None => (text.as_ref(), None),
+    };
+    let compiled = filter::compile(selector);
+    let again = filter::compile(selector);
+    match (&compiled, &again) {
+        (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "compile is not deterministic"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "compile errors differ"),
+        _ => panic!("compile succeeded once and failed once"),
+    }
+    let Ok(expression) = compiled else {
+        return;
+    };
+
+    // Property sets made from the selector's words.
+    let words: Vec<String> = selector
+        .split(|c: char| c.is_whitespace() || "(),=<>".contains(c))
+        .filter(|w| !w.is_empty())
+        .take(64)
+        .map(|w| match w.strip_prefix('\'') {
+            Some(quoted) => quoted.strip_suffix('\'').unwrap_or(quoted).replace("''", "'"),
+            None => w.to_string(),
+        })
+        .collect();
+    let is_name = |w: &String| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$');
+    let identifiers: Vec<&String> = words.iter().filter(|w| is_name(w)).collect();
+    let literals: Vec<&String> = words.iter().filter(|w| !is_name(w)).collect();
+    let values = if literals.is_empty() { identifiers.clone() } else { literals };
+    let mut derived: Vec<HashMap<String, String>> = Vec::new();
+    if !values.is_empty() {
+        for shift in [0, 1] {
+            let map = identifiers
+                .iter()
+                .enumerate()
+                .map(|(i, name)| ((*name).clone(), values[(i + shift) % values.len()].clone()))
+                .collect();
+            derived.push(map);
+        }
+    }
+
+    let looked_up = RefCell::new(Vec::<String>::new());
+    let mut lookups: Vec<Box<dyn Fn(&str) -> Option<String> + '_>> = vec![Box::new(|_: &str| None)];
+    if let Some(properties) = properties {
+        lookups.push(Box::new(move |name: &str| store_codec::find_property(properties, name).map(str::to_string)));
+    }
+    for map in &derived {
+        lookups.push(Box::new(move |name: &str| map.get(name).cloned()));
+    }
+    for lookup in &lookups {
+        let recording = |name: &str| {
+            looked_up.borrow_mut().push(name.to_string());
+            lookup(name)
+        };
+        let first = expression.evaluate(&recording);
+        let second = expression.evaluate(&recording);
+        assert_eq!(format!("{first:?}"), format!("{second:?}"), "evaluation is not deterministic");
+        assert!(
+            matches!(first, Ok(None) | Ok(Some(FilterValue::Bool(_))) | Err(_)),
+            "a selector evaluated to a non-boolean value: {first:?}"
+        );
+        assert_eq!(
+            expression.matches(&recording),
+            matches!(first, Ok(Some(FilterValue::Bool(true)))),
+            "matches disagrees with evaluate"
+        );
+    }
+    for name in looked_up.borrow().iter() {
+        assert!(selector.contains(name.as_str()), "looked up {name:?}, which the selector does not name");
     }
 }

@@ -8,6 +8,7 @@ fn seeds_and_regressions_do_not_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut replayed = 0;
     for (name, target) in rocketmq_fuzz::TARGETS {
+        let before = replayed;
         for dir in ["seeds", "regressions"] {
             let Ok(entries) = std::fs::read_dir(root.join(dir).join(name)) else {
                 continue;
@@ -23,6 +24,7 @@ fn seeds_and_regressions_do_not_panic() {
                 replayed += 1;
             }
         }
+        assert!(replayed > before, "{name}: no seeds under {}", root.join("seeds").join(name).display());
     }
     assert!(replayed > 0, "no seeds found under {}", root.display());
 }

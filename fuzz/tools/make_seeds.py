@@ -4,7 +4,9 @@
     python3 fuzz/tools/make_seeds.py [GOLDEN_DIR]     (default /work/shared/golden)
 
 Sources: frames/*.jsonl (one remoting frame per line, decoded header + body hex; see the
-golden README) for frames, headers, bodies and properties; the CommitLog files of
+golden README) for frames, headers, bodies, properties and SQL92 selectors (heartbeat and
+CHECK_CLIENT_CONFIG subscriptions, pull headers; 14-sql92-filter holds them) with the
+properties of the messages sent next to them; the CommitLog files of
 java-store-4.9.8 and java-store-4.9.8-tx for the message codec and batch bodies. The
 output is deterministic and kept small (a few hundred KB): libFuzzer grows its own corpus
 under fuzz/corpus/, which is not committed.
@@ -30,7 +32,34 @@ MAGIC_BLANK = 0xCBD43194
 
 # At most this many seeds per target (about 200 in all).
 CAPS = {"frame": 33, "json_header": 24, "binary_header": 20, "commitlog_message": 28,
-        "batch_body": 16, "properties": 24, "fastjson": 32, "request_body": 30}
+        "batch_body": 16, "properties": 24, "fastjson": 32, "request_body": 30,
+        "sql92": 40}
+
+# Selectors written for the sql92 target, one for each part of the grammar the recordings
+# do not reach: BETWEEN and NOT BETWEEN, IN and NOT IN, IS [NOT] NULL, NOT, CONTAINS /
+# STARTSWITH / ENDSWITH (5.x), string literals with a doubled quote, integer, long and
+# floating literals, unary minus, TRUE / FALSE, comments, and a NUL-separated properties
+# string (name \u0001 value \u0002 ...) to evaluate against.
+HAND_WRITTEN_SQL92 = [
+    "a BETWEEN 1 AND 10",
+    "a NOT BETWEEN -5 AND 5.5",
+    "TAGS IN ('TagA', 'TagB', 'it''s')",
+    "region NOT IN ('eu', 'us') OR region IS NULL",
+    "missing IS NULL AND present IS NOT NULL\0present\u0001yes",
+    "NOT (a > 3) AND NOT b = 'x'",
+    "name CONTAINS 'ock' AND name STARTSWITH 'R' AND name ENDSWITH 'MQ'\0name\u0001RocketMQ",
+    "name NOT CONTAINS 'x' OR name NOT STARTSWITH 'y' OR name NOT ENDSWITH 'z'",
+    "price >= 9.99 AND price < 1.5E3 AND qty <> 0\0price\u000110.5\u0002qty\u00017",
+    "big > 2147483648 AND big <= 9223372036854775807L",
+    "n = -1 OR n = +2 OR n = 0.5e-3 OR n = .25",
+    "flag = TRUE OR flag = FALSE",
+    "a = 'x' -- a comment\nOR /* another */ b = 'y'",
+    "(a = 1 OR (b = 2 AND (c = 3 OR NOT (d IS NULL))))\0a\u00012\u0002b\u00012\u0002d\u0001z",
+    "s = 'caf\u00e9 \U0001f680' AND t <> ''",
+    "x > y AND y >= z\0x\u00013\u0002y\u00012\u0002z\u00012",
+    "a = 1 garbage after the last token",
+    "KEYS = 'k1' AND UNIQ_KEY IS NOT NULL AND WAIT = 'true'",
+]
 
 seeds = {}
 kinds = set()
@@ -235,6 +264,35 @@ def main():
                 props_seen += 1
         if text and "=" in text and text[:1] not in "{[" and what in (25, 26, 318, 319):
             add("properties", name + "-config-text", body)
+
+    # SQL92 selectors: every SQL92 subscription the recordings carry (heartbeat and
+    # CHECK_CLIENT_CONFIG bodies, a pull header's `subscription`), alone and followed by a NUL
+    # and the properties of messages sent in the same scenario (the sql92 target evaluates
+    # the selector against them), then the hand-written ones below.
+    selectors, sent_props = [], {}
+    for d in all_frames:
+        ext = d["header"].get("extFields") or {}
+        if d["dir"] == "req" and d["code"] in (10, 310) and (ext.get("i") or ext.get("properties")):
+            sent_props.setdefault(d["scenario"], []).append(ext.get("i") or ext.get("properties"))
+        subs = []
+        if ext.get("expressionType") == "SQL92" and ext.get("subscription"):
+            subs.append(ext["subscription"])
+        text = d.get("body_text")
+        if text and "SQL92" in text and text[:1] == "{":
+            body = json.loads(text)
+            found = [body.get("subscriptionData") or {}]
+            for consumer in body.get("consumerDataSet") or []:
+                found.extend(consumer.get("subscriptionDataSet") or [])
+            subs.extend(s["subString"] for s in found if s.get("expressionType") == "SQL92" and s.get("subString"))
+        for sub in subs:
+            if (sub, d["scenario"]) not in selectors:
+                selectors.append((sub, d["scenario"]))
+    for sub, scenario in selectors:
+        add("sql92", f"{scenario}-selector", sub.encode())
+        for n, props in enumerate(sent_props.get(scenario, [])[:4]):
+            add("sql92", f"{scenario}-selector-message-{n}", sub.encode() + b"\0" + props.encode())
+    for n, sql in enumerate(HAND_WRITTEN_SQL92):
+        add("sql92", f"hand-written-{n:02}", sql.encode("utf-8"))
 
     # The request_body selector also gets a few of each kind of the other seeds.
     # CommitLog records and batch bodies from the Java stores.

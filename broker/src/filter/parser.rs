@@ -102,16 +102,52 @@ impl fmt::Display for Expr {
     }
 }
 
+/// How deep a selector's tree may be (a property or literal is 1, each operator adds one),
+/// and how many parentheses and unary operators may be open at once. The parser recurses
+/// for each open one, and the evaluator and dropping the tree recurse once per level; the
+/// text comes from any client (heartbeats, CHECK_CLIENT_CONFIG, pull headers), and without
+/// a bound about 600 nested parentheses overflowed the 2 MiB stack of a runtime worker and
+/// aborted the broker. Hand-written selectors nest a few levels; a chain of 250 ORs is 252
+/// deep. At these limits a release build needs at most 120 KiB of stack to parse and
+/// evaluate a selector, a debug build 1.1 MiB.
+pub(crate) const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_OPEN: usize = 32;
+
+fn too_deep() -> FilterError {
+    FilterError::parse(format!(
+        "Expression nests too deeply (more than {MAX_DEPTH} levels or {MAX_OPEN} open parentheses and unary operators)"
+    ))
+}
+
+/// The depth of a new node, if allowed.
+fn level(depth: usize) -> Result<usize, FilterError> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep());
+    }
+    Ok(depth)
+}
+
+/// An expression and the depth of its tree.
+type Parsed = (Expr, usize);
+
 pub(crate) fn parse(text: &str) -> Result<Expr, FilterError> {
-    let mut p = Parser { lexer: Lexer::new(text), ahead: Vec::new() };
-    let e = p.or_expression()?;
-    as_condition(e)
+    let mut p = Parser { lexer: Lexer::new(text), ahead: Vec::new(), open: 0 };
+    let (e, _) = condition(p.or_expression()?)?;
+    Ok(e)
 }
 
 struct Parser {
     lexer: Lexer,
     /// Tokens read but not consumed.
     ahead: Vec<Token>,
+    /// Parentheses and unary operators being parsed (each one a recursive call).
+    open: usize,
+}
+
+/// `as_condition` keeping track of the depth (a cast is one more level).
+fn condition((e, depth): Parsed) -> Result<Parsed, FilterError> {
+    let cast = matches!(e, Expr::Property(_));
+    Ok((as_condition(e)?, depth + usize::from(cast)))
 }
 
 /// Where a condition is needed: a boolean expression as it is, a property cast, anything
@@ -233,38 +269,46 @@ impl Parser {
         }
     }
 
-    fn or_expression(&mut self) -> Result<Expr, FilterError> {
-        let mut left = self.and_expression()?;
+    fn or_expression(&mut self) -> Result<Parsed, FilterError> {
+        let (mut left, mut depth) = self.and_expression()?;
         while *self.peek(0)? == Tok::Or {
             self.next()?;
             let right = self.and_expression()?;
-            left = Expr::Or(Box::new(as_condition(left)?), Box::new(as_condition(right)?));
+            let (l, l_depth) = condition((left, depth))?;
+            let (r, r_depth) = condition(right)?;
+            depth = level(l_depth.max(r_depth) + 1)?;
+            left = Expr::Or(Box::new(l), Box::new(r));
         }
-        Ok(left)
+        Ok((left, depth))
     }
 
-    fn and_expression(&mut self) -> Result<Expr, FilterError> {
-        let mut left = self.equality_expression()?;
+    fn and_expression(&mut self) -> Result<Parsed, FilterError> {
+        let (mut left, mut depth) = self.equality_expression()?;
         while *self.peek(0)? == Tok::And {
             self.next()?;
             let right = self.equality_expression()?;
-            left = Expr::And(Box::new(as_condition(left)?), Box::new(as_condition(right)?));
+            let (l, l_depth) = condition((left, depth))?;
+            let (r, r_depth) = condition(right)?;
+            depth = level(l_depth.max(r_depth) + 1)?;
+            left = Expr::And(Box::new(l), Box::new(r));
         }
-        Ok(left)
+        Ok((left, depth))
     }
 
-    fn equality_expression(&mut self) -> Result<Expr, FilterError> {
-        let mut left = self.comparison_expression()?;
+    fn equality_expression(&mut self) -> Result<Parsed, FilterError> {
+        let (mut left, mut depth) = self.comparison_expression()?;
         loop {
             match self.peek(0)? {
                 Tok::Eq => {
                     self.next()?;
-                    let right = self.comparison_expression()?;
+                    let (right, r_depth) = self.comparison_expression()?;
+                    depth = level(depth.max(r_depth) + 1)?;
                     left = equal(left, right)?;
                 }
                 Tok::Ne => {
                     self.next()?;
-                    let right = self.comparison_expression()?;
+                    let (right, r_depth) = self.comparison_expression()?;
+                    depth = level(depth.max(r_depth) + 2)?;
                     left = Expr::Not(Box::new(equal(left, right)?));
                 }
                 Tok::Is => {
@@ -274,10 +318,11 @@ impl Parser {
                         self.next()?;
                     }
                     self.expect(&Tok::Null)?;
+                    depth = level(depth + 1 + usize::from(negated))?;
                     let is_null = Expr::Equal(Box::new(left), Box::new(Expr::Flag(None)));
                     left = if negated { Expr::Not(Box::new(is_null)) } else { is_null };
                 }
-                _ => return Ok(left),
+                _ => return Ok((left, depth)),
             }
         }
     }
@@ -302,8 +347,8 @@ impl Parser {
         Ok(list)
     }
 
-    fn comparison_expression(&mut self) -> Result<Expr, FilterError> {
-        let mut left = self.unary_expression()?;
+    fn comparison_expression(&mut self) -> Result<Parsed, FilterError> {
+        let (mut left, mut depth) = self.unary_expression()?;
         loop {
             let first = self.peek(0)?.clone();
             let negated = first == Tok::Not;
@@ -323,7 +368,8 @@ impl Parser {
             match op {
                 Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le => {
                     self.next()?;
-                    let right = self.unary_expression()?;
+                    let (right, r_depth) = self.unary_expression()?;
+                    depth = level(depth.max(r_depth) + 1)?;
                     let order = match op {
                         Tok::Gt => Order::Gt,
                         Tok::Ge => Order::Ge,
@@ -337,9 +383,10 @@ impl Parser {
                     if negated {
                         self.next()?;
                     }
-                    let low = self.unary_expression()?;
+                    let (low, low_depth) = self.unary_expression()?;
                     self.expect(&Tok::And)?;
-                    let high = self.unary_expression()?;
+                    let (high, high_depth) = self.unary_expression()?;
+                    depth = level(depth.max(low_depth).max(high_depth) + 2)?;
                     left = between(left, low, high, negated)?;
                 }
                 Tok::In => {
@@ -354,6 +401,7 @@ impl Parser {
                         )));
                     };
                     left = Expr::In { property, list, negated };
+                    depth = 1;
                 }
                 Tok::Contains | Tok::StartsWith | Tok::EndsWith => {
                     self.next()?;
@@ -366,33 +414,47 @@ impl Parser {
                         Tok::StartsWith => TextTest::StartsWith,
                         _ => TextTest::EndsWith,
                     };
+                    depth = level(depth + 1)?;
                     left = Expr::Text { test, operand: Box::new(left), search, negated };
                 }
-                _ => return Ok(left),
+                _ => return Ok((left, depth)),
             }
         }
     }
 
-    fn unary_expression(&mut self) -> Result<Expr, FilterError> {
+    /// Parses what follows a parenthesis or a unary operator: a recursive call, refused
+    /// before it is made when too many are open already.
+    fn nested(&mut self, parse: fn(&mut Parser) -> Result<Parsed, FilterError>) -> Result<Parsed, FilterError> {
+        if self.open >= MAX_OPEN {
+            return Err(too_deep());
+        }
+        self.open += 1;
+        let parsed = parse(self);
+        self.open -= 1;
+        parsed
+    }
+
+    fn unary_expression(&mut self) -> Result<Parsed, FilterError> {
         match self.peek(0)? {
             Tok::Plus => {
                 self.next()?;
-                self.unary_expression()
+                self.nested(Parser::unary_expression)
             }
             Tok::Minus => {
                 self.next()?;
-                Ok(Expr::Negate(Box::new(self.unary_expression()?)))
+                let (operand, depth) = self.nested(Parser::unary_expression)?;
+                Ok((Expr::Negate(Box::new(operand)), level(depth + 1)?))
             }
             Tok::Not => {
                 self.next()?;
-                let operand = self.unary_expression()?;
-                Ok(Expr::Not(Box::new(as_condition(operand)?)))
+                let (operand, depth) = condition(self.nested(Parser::unary_expression)?)?;
+                Ok((Expr::Not(Box::new(operand)), level(depth + 1)?))
             }
             _ => self.primary_expression(),
         }
     }
 
-    fn primary_expression(&mut self) -> Result<Expr, FilterError> {
+    fn primary_expression(&mut self) -> Result<Parsed, FilterError> {
         let tok = self.peek(0)?.clone();
         let e = match tok {
             Tok::Str(s) => Expr::Constant(Value::Str(s)),
@@ -404,13 +466,13 @@ impl Parser {
             Tok::Id(name) => Expr::Property(name),
             Tok::LParen => {
                 self.next()?;
-                let inner = self.or_expression()?;
+                let inner = self.nested(Parser::or_expression)?;
                 self.expect(&Tok::RParen)?;
                 return Ok(inner);
             }
             _ => return Err(self.unexpected()),
         };
         self.next()?;
-        Ok(e)
+        Ok((e, 1))
     }
 }

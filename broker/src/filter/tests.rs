@@ -132,3 +132,43 @@ fn numbers_compare_across_types() {
     assert!(selects("l >= 7 AND l <= 7.5", &m));
     assert!(selects("-i < 0", &m) == false, "negating a string property gives NULL");
 }
+
+/// Selectors come from any client, and parsing, evaluating and dropping a tree recurse once
+/// per level: nesting is bounded, and a selector past the bound is refused with an error
+/// instead of overflowing the stack (which aborts the whole broker). Found by the sql92 fuzz
+/// target (fuzz/regressions/sql92/); this runs on the test thread's 2 MiB stack, the size of
+/// a runtime worker's, so it also checks that the limits fit in one.
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    use super::parser::{MAX_DEPTH, MAX_OPEN};
+    let m = [("a", "1")];
+    // (shape at the limit, one level more): parentheses and unary operators open at once,
+    // then left-deep chains (a chain of n ORs is n + 2 deep, as `a = 1` is 2; `a IS NOT NULL` is 3).
+    let or_chain = |n: usize| format!("a = 1{}", " OR a = 1".repeat(n));
+    let and_chain = |n: usize| format!("a = 1{}", " AND a IS NOT NULL".repeat(n));
+    let eq_chain = |n: usize| format!("a{}", " = a".repeat(n));
+    let parens = |n: usize| format!("{}a = 1{}", "(".repeat(n), ")".repeat(n));
+    let nots = |n: usize| format!("{}(a = 1)", "NOT ".repeat(n));
+    let minus = |n: usize| format!("{}a IS NULL", "- ".repeat(n));
+    for (name, shape, limit) in [
+        ("OR chain", &or_chain as &dyn Fn(usize) -> String, MAX_DEPTH - 2),
+        ("AND chain", &and_chain, MAX_DEPTH - 3),
+        ("= chain", &eq_chain, MAX_DEPTH - 1),
+        ("parentheses", &parens, MAX_OPEN),
+        ("NOTs", &nots, MAX_OPEN - 1),
+        ("unary minus", &minus, MAX_OPEN),
+    ] {
+        let expr = compile(&shape(limit)).unwrap_or_else(|e| panic!("{name} at the limit: {e}"));
+        let _ = expr.evaluate(&props(&m));
+        drop(expr);
+        let e = compile(&shape(limit + 1)).expect_err(name).to_string();
+        assert!(e.contains("nests too deeply"), "{name}: {e}");
+        let e = compile(&shape(100_000)).expect_err(name).to_string();
+        assert!(e.contains("nests too deeply"), "{name}: {e}");
+    }
+    assert!(selects(&or_chain(MAX_DEPTH - 2), &m));
+    assert!(selects(&parens(MAX_OPEN), &m));
+    // Unclosed parentheses are refused the same way, before the parser runs out of text.
+    let e = compile(&"(".repeat(100_000)).unwrap_err().to_string();
+    assert!(e.contains("nests too deeply"), "{e}");
+}
