@@ -214,13 +214,18 @@ impl TopicConfigManager {
         default_topic: &str,
         client_queue_nums: i32,
         sys_flag: i32,
+        auto_create_topic_enable: bool,
     ) -> Option<TopicConfig> {
         if let Some(existing) = self.select(topic) {
             return Some(existing);
         }
         let template = self.select(default_topic)?;
-        if default_topic == AUTO_CREATE_TOPIC_KEY && template.perm & perm::INHERIT == 0 {
-            warn!(topic, "the default topic cannot be inherited from");
+        // As Java: only a default topic with the INHERIT permission is a template, and
+        // TBW102 never is while autoCreateTopicEnable is off.
+        let inheritable =
+            template.perm & perm::INHERIT != 0 && (default_topic != AUTO_CREATE_TOPIC_KEY || auto_create_topic_enable);
+        if !inheritable {
+            warn!(topic, default_topic, "the default topic cannot be inherited from");
             return None;
         }
         let queues = client_queue_nums.min(template.write_queue_nums).max(1);

@@ -40,6 +40,9 @@ const REMOVE_TAG: &str = "d";
 const PRODUCER_GROUP: &str = "PGROUP";
 const CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
 const CHECK_IMMUNITY_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+/// On a copy the check service made of a half message still inside its immunity time: the
+/// half queue offset of the message it stands for.
+const PREPARED_QUEUE_OFFSET: &str = "TRAN_PREPARED_QUEUE_OFFSET";
 /// Half messages read per step of a check round.
 const BATCH: usize = 32;
 
@@ -140,14 +143,26 @@ pub async fn end(
     // One decision at a time, and not while a check round runs: a round that had read the
     // op records before this decision's would put the half message back and ask again.
     let mut index = state.transaction_lock.lock().await;
-    // Java would commit a second time; a second decision changes nothing here. Below the
-    // check service's progress a half message is either decided or was put back (the
-    // copy is what gets decided).
-    if half.queue_offset < progress(state, HALF_TOPIC, half.queue_id)
-        || resolved_offsets(state, &mut index, half.queue_id).contains(&half.queue_offset)
-    {
-        return Err(EndError::AlreadyResolved);
-    }
+    // Below the check service's progress a half message was either decided or put back
+    // (by a check, or as an immunity copy); then its undecided copies, if any, are the
+    // transaction's live state, and they are closed with it so no check asks again.
+    let half_progress = progress(state, HALF_TOPIC, half.queue_id);
+    let copies = {
+        let done = resolved_offsets(state, &mut index, half.queue_id);
+        if is_done(&half, done) {
+            // Java would store the commit a second time (and answer SUCCESS); we change nothing.
+            return Err(EndError::AlreadyResolved);
+        }
+        if half.queue_offset < half_progress {
+            let copies = undecided_copies(state, &half, half_progress, done);
+            if copies.is_empty() {
+                return Err(EndError::AlreadyResolved);
+            }
+            copies
+        } else {
+            Vec::new()
+        }
+    };
     if commit {
         let real = committed(&half).ok_or(EndError::NotFound)?;
         let result = state.store.put_message_async(&real).await;
@@ -155,16 +170,54 @@ pub async fn end(
             return Err(EndError::Store(result.status));
         }
     }
-    if write_op(state, &half).await {
-        // Resolved from now on, even before the op record reaches its ConsumeQueue.
-        index
-            .queues
-            .entry(half.queue_id)
-            .or_default()
-            .resolved
-            .insert(half.queue_offset);
+    for offset in std::iter::once(half.queue_offset).chain(copies) {
+        if write_op(state, half.queue_id, offset).await {
+            // Resolved from now on, even before the op record reaches its ConsumeQueue.
+            index.queues.entry(half.queue_id).or_default().resolved.insert(offset);
+        }
     }
     Ok(())
+}
+
+/// Whether the op records in `done` close this half message: one names its offset, or (for
+/// an immunity copy) the offset of the message it stands for.
+fn is_done(m: &DecodedMessage, done: &HashSet<i64>) -> bool {
+    done.contains(&m.queue_offset) || prepared_queue_offset(m).is_some_and(|o| done.contains(&o))
+}
+
+fn prepared_queue_offset(m: &DecodedMessage) -> Option<i64> {
+    m.property(PREPARED_QUEUE_OFFSET).and_then(|v| v.parse().ok())
+}
+
+/// Offsets at or after `from` in the half queue holding copies of `half` (same unique key,
+/// born time and body) that no op record closes yet.
+fn undecided_copies(state: &BrokerState, half: &DecodedMessage, from: i64, done: &HashSet<i64>) -> Vec<i64> {
+    let same = |m: &DecodedMessage| {
+        m.unique_key() == half.unique_key() && m.born_timestamp == half.born_timestamp && m.body_crc == half.body_crc
+    };
+    let mut out = Vec::new();
+    let mut offset = from;
+    loop {
+        let found = state
+            .store
+            .get_messages(HALF_TOPIC, half.queue_id, offset, BATCH, 0, None);
+        if found.messages.is_empty() {
+            if found.next_begin_offset > offset {
+                offset = found.next_begin_offset;
+                continue;
+            }
+            break;
+        }
+        for stored in &found.messages {
+            offset = stored.queue_offset + 1;
+            if let Ok(m) = store::decode_message(&stored.bytes) {
+                if same(&m) && !is_done(&m, done) {
+                    out.push(m.queue_offset);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The real message a commit stores: the half message's body and properties (their text
@@ -190,27 +243,23 @@ fn committed(half: &DecodedMessage) -> Option<MessageToStore> {
     Some(msg)
 }
 
-/// The op record that marks a half message done; false if it could not be stored.
-async fn write_op(state: &BrokerState, half: &DecodedMessage) -> bool {
-    state.topics.create_if_absent(OP_TOPIC, 1, perm::READ | perm::WRITE, 0);
+/// The op record that marks the half message at `half_offset` done; false if it could not
+/// be stored.
+async fn write_op(state: &BrokerState, queue_id: i32, half_offset: i64) -> bool {
+    // Java puts op records straight into the store: the op topic gets no topic config.
     let props = vec![
         (property::TAGS.to_string(), REMOVE_TAG.to_string()),
         (property::WAIT.to_string(), "true".to_string()),
     ];
     let text = codec::properties_string_java_order(&props);
-    let mut op = MessageToStore::new(
-        OP_TOPIC,
-        half.queue_id,
-        half.queue_offset.to_string().into_bytes(),
-        props,
-    );
+    let mut op = MessageToStore::new(OP_TOPIC, queue_id, half_offset.to_string().into_bytes(), props);
     op.properties_string = Some(text);
     op.born_host = state.store_addr;
     op.store_host = state.store_addr;
     op.wait_store_msg_ok = false;
     let result = state.store.put_message_async(&op).await;
     if !result.is_ok() {
-        warn!(half_offset = half.queue_offset, status = ?result.status, "writing a transaction op record failed");
+        warn!(half_offset, status = ?result.status, "writing a transaction op record failed");
     }
     result.is_ok()
 }
@@ -312,19 +361,41 @@ async fn check_queue(state: &BrokerState, index: &mut OpIndex, queue_id: i32) {
                 next = stored.queue_offset + 1;
                 continue;
             };
+            if is_done(&half, &done) {
+                next = stored.queue_offset + 1;
+                continue;
+            }
             let checks: i32 = half.property(CHECK_TIMES).and_then(|v| v.parse().ok()).unwrap_or(0);
             if checks >= state.live().transaction_check_max {
                 discard(state, &half).await;
                 next = stored.queue_offset + 1;
                 continue;
             }
-            let immunity_ms = half
-                .property(CHECK_IMMUNITY_SECONDS)
-                .and_then(|v| v.parse::<i64>().ok())
-                .map(|s| s * 1000)
-                .unwrap_or(state.live().transaction_time_out as i64);
-            if now - half.born_timestamp < immunity_ms {
-                break 'scan; // this one and all after it are too young
+            let timeout = state.live().transaction_time_out as i64;
+            let age = now - half.born_timestamp;
+            match half.property(CHECK_IMMUNITY_SECONDS) {
+                // Java's getImmunityTime: seconds, -1 (or unreadable) meaning transactionTimeOut.
+                Some(text) => {
+                    let immunity = match text.trim().parse::<i64>() {
+                        Ok(-1) | Err(_) => timeout,
+                        Ok(seconds) => seconds * 1000,
+                    };
+                    if age < immunity {
+                        // Still immune: not checked, but not in the way of the messages
+                        // after it either. Java puts a copy at the end of the queue that
+                        // names this offset, and moves on.
+                        if !put_back_immune(state, &half).await {
+                            break 'scan;
+                        }
+                        next = stored.queue_offset + 1;
+                        continue;
+                    }
+                }
+                None => {
+                    if (0..timeout).contains(&age) {
+                        break 'scan; // this one and all after it are too young
+                    }
+                }
             }
             if !check(state, half, checks + 1).await {
                 break 'scan; // could not put it back: try again next round
@@ -362,6 +433,33 @@ fn advance_op_progress(state: &BrokerState, queue_id: i32, half_progress: i64) {
     }
 }
 
+/// Java's putImmunityMsgBackToHalfQueue: a copy at the end of the half queue naming the
+/// offset it stands for (`TRAN_PREPARED_QUEUE_OFFSET`, kept from an earlier copy). Java
+/// writes the copy's properties text from the map after setting WAIT=false, so the copy
+/// says `WAIT=false`. False when it could not be stored.
+async fn put_back_immune(state: &BrokerState, half: &DecodedMessage) -> bool {
+    let mut props = half.properties.clone();
+    codec::insert_property(&mut props, property::WAIT, "false");
+    if half.property(PREPARED_QUEUE_OFFSET).is_none() {
+        codec::insert_property(&mut props, PREPARED_QUEUE_OFFSET, &half.queue_offset.to_string());
+    }
+    let mut copy = MessageToStore::new(HALF_TOPIC, half.queue_id, half.body.clone(), props.clone());
+    copy.properties_string = Some(codec::properties_string_java_order(&props));
+    copy.properties.retain(|(k, _)| k != property::DELAY);
+    copy.flag = half.flag;
+    copy.sys_flag = half.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6);
+    copy.born_timestamp = half.born_timestamp;
+    copy.born_host = half.born_host;
+    copy.store_host = half.store_host;
+    copy.reconsume_times = half.reconsume_times;
+    copy.wait_store_msg_ok = false;
+    let result = state.store.put_message_async(&copy).await;
+    if !result.is_ok() {
+        warn!(status = ?result.status, "putting an immune half message back failed");
+    }
+    result.is_ok()
+}
+
 /// Puts the half message back at the end of its queue with one more check counted, then
 /// asks a producer of its group. False when it could not be put back.
 async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
@@ -377,10 +475,7 @@ async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
         warn!(group, "Check transaction failed, channel is null");
         return true;
     };
-    let Some((_, renewed_msg)) = state.store.message_by_commitlog_offset(append.wrote_offset) else {
-        return true;
-    };
-    let uniq = renewed_msg.unique_key().map(str::to_string);
+    let uniq = half.unique_key().map(str::to_string);
     let header = CheckTransactionStateRequestHeader {
         tran_state_table_offset: append.logics_offset,
         commit_log_offset: append.wrote_offset,
@@ -388,7 +483,17 @@ async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
         transaction_id: uniq,
         offset_msg_id: Some(append.msg_id()),
     };
-    let body = check_body(&renewed_msg);
+    // Java sends the message it read, moved to the copy's offsets, its properties text
+    // written again from the map, where the copy's WAIT=false has landed.
+    let mut props = half.properties.clone();
+    codec::insert_property(&mut props, CHECK_TIMES, &checks.to_string());
+    codec::insert_property(&mut props, property::WAIT, "false");
+    let body = check_body(
+        &half,
+        append.logics_offset,
+        append.wrote_offset,
+        &codec::properties_string_java_order(&props),
+    );
     let ask = RemotingCommand::request_with_header(request::CHECK_TRANSACTION_STATE, &header).with_body(body);
     debug!(
         group,
@@ -472,7 +577,7 @@ pub async fn resume_check(state: &BrokerState, msg_id: Option<&str>) -> Result<i
 
 /// The message a check carries: the half message encoded as stored, but in its real
 /// topic and queue (as Java's `sendCheckMessage` sends it).
-fn check_body(m: &DecodedMessage) -> Vec<u8> {
+fn check_body(m: &DecodedMessage, queue_offset: i64, commit_log_offset: i64, properties: &str) -> Vec<u8> {
     let topic = m.property(property::REAL_TOPIC).unwrap_or(&m.topic).to_string();
     let queue_id = m
         .property(property::REAL_QUEUE_ID)
@@ -487,8 +592,8 @@ fn check_body(m: &DecodedMessage) -> Vec<u8> {
             body_crc: m.body_crc,
             queue_id,
             flag: m.flag,
-            queue_offset: m.queue_offset,
-            physical_offset: m.commit_log_offset,
+            queue_offset,
+            physical_offset: commit_log_offset,
             sys_flag: m.sys_flag,
             born_timestamp: m.born_timestamp,
             born_host: &born,
@@ -498,7 +603,7 @@ fn check_body(m: &DecodedMessage) -> Vec<u8> {
             prepared_transaction_offset: m.prepared_transaction_offset,
             body: &m.body,
             topic: topic.as_bytes(),
-            properties: &[m.properties_string.as_bytes()],
+            properties: &[properties.as_bytes()],
         },
     );
     out

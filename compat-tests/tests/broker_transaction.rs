@@ -62,7 +62,20 @@ async fn create_topic(conn: &Connection, topic: &str) {
 
 /// A prepared send as TransactionMQProducer makes it: sys flag 4, TRAN_MSG and PGROUP.
 async fn send_prepared(conn: &Connection, topic: &str, queue: i32, i: usize) -> (i64, i64, String) {
-    let props = format!("TRAN_MSG\u{1}true\u{2}PGROUP\u{1}pg_tx\u{2}KEYS\u{1}tx{i}\u{2}UNIQ_KEY\u{1}UNIQ{i:04}\u{2}WAIT\u{1}true\u{2}TAGS\u{1}T");
+    send_prepared_with(conn, topic, queue, i, "", 1795967439013).await
+}
+
+/// A prepared send with extra properties text (`"\u{2}NAME\u{1}value..."`) and a born time.
+async fn send_prepared_with(
+    conn: &Connection,
+    topic: &str,
+    queue: i32,
+    i: usize,
+    extra: &str,
+    born: i64,
+) -> (i64, i64, String) {
+    let props = format!("TRAN_MSG\u{1}true\u{2}PGROUP\u{1}pg_tx\u{2}KEYS\u{1}tx{i}\u{2}UNIQ_KEY\u{1}UNIQ{i:04}\u{2}WAIT\u{1}true\u{2}TAGS\u{1}T{extra}");
+    let born = born.to_string();
     let mut req = RemotingCommand::request(request::SEND_MESSAGE_V2).with_body(format!("tx-body-{i}").into_bytes());
     for (k, v) in [
         ("a", "pg_tx"),
@@ -71,7 +84,7 @@ async fn send_prepared(conn: &Connection, topic: &str, queue: i32, i: usize) -> 
         ("d", "4"),
         ("e", &queue.to_string()),
         ("f", "4"),
-        ("g", "1795967439013"),
+        ("g", &born),
         ("h", "0"),
         ("i", &props),
         ("j", "0"),
@@ -239,7 +252,13 @@ async fn commit_rollback_and_check_back() {
         )
         .await
         .unwrap();
+    // Java 4.9.8 would look the half message up again, store a second commit and answer
+    // SUCCESS; we deliberately store nothing and say why (docs/protocol.md).
     assert_eq!(again.code, response::SYSTEM_ERROR);
+    assert_eq!(
+        again.remark.as_deref(),
+        Some("The transaction was already committed or rolled back")
+    );
     let unknown_offset = conn
         .request(end_request("pg_tx", 0, 1 << 40, 8, false), Duration::from_secs(5))
         .await
@@ -265,6 +284,10 @@ async fn commit_rollback_and_check_back() {
         .await
         .unwrap();
     assert_eq!(rolled_back_again.code, response::SYSTEM_ERROR);
+    assert_eq!(
+        rolled_back_again.remark.as_deref(),
+        Some("The transaction was already committed or rolled back")
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         all_messages(&conn, "TxTopic").await.len(),
@@ -416,6 +439,210 @@ async fn checks_settle(producer: &Producer, n: usize, limit: Duration, quiet: Du
 /// commit makes the message visible. Unknown ids get Java's SYSTEM_ERROR remark.
 #[tokio::test]
 async fn resume_check_half_message_after_the_check_limit() {
+/// The ext fields of a recorded frame, as strings.
+fn golden_ext(frame: &compat_tests::golden::GoldenFrame) -> std::collections::BTreeMap<String, String> {
+    frame
+        .header
+        .get("extFields")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn our_ext(cmd: &RemotingCommand) -> std::collections::BTreeMap<String, String> {
+    cmd.ext().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Golden capture 10 (TransactionMQProducer against Java 4.9.8): every request replayed to
+/// our broker in order, on matching connections. Each answer has Java's code and header
+/// keys; the three prepared sends get Java's queue offsets; our CHECK_TRANSACTION_STATE
+/// push for the UNKNOW one has Java's code, flag, header keys and values, and its body is
+/// the message Java sent, byte for byte in its properties text (WAIT=false included); the
+/// consumer then pulls the two committed messages with Java's properties text.
+#[tokio::test]
+async fn golden_transaction_capture_is_answered_as_java_answered_it() {
+    use compat_tests::golden;
+    use std::collections::HashMap;
+
+    let broker = InProcessBroker::start(&[("transactionCheckInterval", "500"), ("transactionTimeOut", "2000")]).await;
+    let frames = golden::load_frames("10");
+    let mut requests: Vec<&golden::GoldenFrame> = frames
+        .iter()
+        .filter(|f| f.is_request() && f.server_port() == 10911)
+        .collect();
+    requests.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let java_push = frames
+        .iter()
+        .find(|f| f.dir == "push" && f.code == request::CHECK_TRANSACTION_STATE)
+        .expect("the capture has a check");
+    // The topic was made with mqadmin before the capture.
+    let (admin, _) = producer(&broker.addr, "pg_admin").await;
+    create_topic(&admin, "TxTopic").await;
+
+    let mut connections: HashMap<String, (Connection, Arc<Producer>)> = HashMap::new();
+    // UNIQ_KEY -> our (queue offset, CommitLog offset) of its half message.
+    let mut halves: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut check_offsets: Option<(i64, i64)> = None;
+    let mut pulled = 0;
+    for req in requests {
+        if !connections.contains_key(&req.conn) {
+            let handler = Arc::new(Producer::default());
+            let stream = tokio::net::TcpStream::connect(&broker.addr).await.unwrap();
+            let conn = Connection::spawn(
+                stream,
+                handler.clone(),
+                remoting::frame::DEFAULT_MAX_FRAME_LENGTH,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .unwrap();
+            connections.insert(req.conn.clone(), (conn, handler));
+        }
+        let (conn, pushes) = &connections[&req.conn];
+        let mut cmd = req.to_command();
+        let what = format!("request code {} opaque {}", req.code, req.opaque);
+        if req.code == request::END_TRANSACTION {
+            let ext = golden_ext(req);
+            let (table, offset) = if ext["fromTransactionCheck"] == "true" {
+                // Java's check came ~7 s after the send; ours within transactionTimeOut plus
+                // an interval. Compare it with Java's, then answer as the producer did.
+                let deadline = Instant::now() + Duration::from_secs(15);
+                let ours = loop {
+                    if let Some(c) = pushes.checks.lock().unwrap().first().cloned() {
+                        break c;
+                    }
+                    assert!(Instant::now() < deadline, "no CHECK_TRANSACTION_STATE arrived");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                };
+                assert_eq!(ours.code, java_push.code);
+                assert_eq!(ours.flag, java_push.flag, "a oneway request, as Java's");
+                let (o, j) = (our_ext(&ours), golden_ext(java_push));
+                assert_eq!(
+                    o.keys().collect::<Vec<_>>(),
+                    j.keys().collect::<Vec<_>>(),
+                    "header keys"
+                );
+                for key in ["msgId", "transactionId", "tranStateTableOffset"] {
+                    assert_eq!(o[key], j[key], "{key}");
+                }
+                let ours_body = store::decode_message(&ours.body).unwrap();
+                let java_body = store::decode_message(&java_push.body()).unwrap();
+                assert_eq!(ours_body.properties_string, java_body.properties_string);
+                assert_eq!(
+                    (
+                        ours_body.topic.as_str(),
+                        ours_body.queue_id,
+                        ours_body.queue_offset,
+                        ours_body.sys_flag
+                    ),
+                    (
+                        java_body.topic.as_str(),
+                        java_body.queue_id,
+                        java_body.queue_offset,
+                        java_body.sys_flag
+                    )
+                );
+                assert_eq!(ours_body.body, java_body.body);
+                assert_eq!(ours.body.len(), java_push.body_len, "the same encoding");
+                let table: i64 = o["tranStateTableOffset"].parse().unwrap();
+                let offset: i64 = o["commitLogOffset"].parse().unwrap();
+                assert_eq!(ours_body.commit_log_offset, offset);
+                assert_eq!(o["offsetMsgId"], ours_body.offset_msg_id());
+                check_offsets = Some((table, offset));
+                (table, offset)
+            } else {
+                halves[&ext["msgId"]]
+            };
+            cmd.ext_mut().insert("tranStateTableOffset", table.to_string());
+            cmd.ext_mut().insert("commitLogOffset", offset.to_string());
+            conn.send(cmd).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let Some(expected) = golden::response_to(&frames, req) else {
+            conn.send(cmd).await.unwrap();
+            continue;
+        };
+        let ours = conn
+            .request(cmd, Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(ours.code, expected.code, "{what}: remark {:?}", ours.remark);
+        let java_ext = golden_ext(expected);
+        let ours_ext = our_ext(&ours);
+        assert_eq!(
+            ours_ext.keys().collect::<Vec<_>>(),
+            java_ext.keys().collect::<Vec<_>>(),
+            "{what}: header keys"
+        );
+        if req.code == request::SEND_MESSAGE_V2 {
+            assert_eq!(ours_ext["queueId"], java_ext["queueId"], "{what}");
+            assert_eq!(
+                ours_ext["queueOffset"], java_ext["queueOffset"],
+                "{what}: the half queue offset"
+            );
+            let uniq = golden_ext(req)["i"]
+                .split('\u{2}')
+                .find_map(|p| p.strip_prefix("UNIQ_KEY\u{1}"))
+                .unwrap()
+                .to_string();
+            let (_, offset) = store::decode_offset_msg_id(&ours_ext["msgId"]).unwrap();
+            halves.insert(uniq, (ours_ext["queueOffset"].parse().unwrap(), offset));
+        }
+        if req.code == request::PULL_MESSAGE && expected.header["remark"] == "FOUND" {
+            assert_eq!(ours.remark.as_deref(), Some("FOUND"), "{what}");
+            let o = store::decode_messages(&ours.body);
+            let j = store::decode_messages(&expected.body());
+            assert_eq!(o.len(), j.len(), "{what}");
+            for (o, j) in o.iter().zip(&j) {
+                assert_eq!(o.properties_string, j.properties_string, "{what}");
+                assert_eq!(
+                    (o.queue_id, o.queue_offset, o.sys_flag),
+                    (j.queue_id, j.queue_offset, j.sys_flag)
+                );
+                if j.prepared_transaction_offset != 0 {
+                    // Committed from the check's copy: points back at our copy.
+                    assert_eq!(Some(o.prepared_transaction_offset), check_offsets.map(|c| c.1));
+                } else {
+                    assert_eq!(o.prepared_transaction_offset, halves[o.unique_key().unwrap()].1);
+                }
+            }
+            assert_eq!(ours.body.len(), expected.body_len, "{what}: stored the same size");
+            pulled += o.len();
+        }
+    }
+    assert_eq!(pulled, 2, "the two committed messages");
+    assert!(check_offsets.is_some());
+    broker.broker.shutdown().await;
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Checks received so far for the transaction with this UNIQ_KEY.
+fn checks_for(producer: &Producer, uniq: &str) -> Vec<RemotingCommand> {
+    producer
+        .checks
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.code == request::CHECK_TRANSACTION_STATE && c.ext().get("msgId") == Some(uniq))
+        .cloned()
+        .collect()
+}
+
+/// A half message whose producer never decides is checked transactionCheckMax times, then
+/// moved (properties text as stored, TRANSACTION_CHECK_TIMES = the maximum) to
+/// TRANS_CHECK_MAX_TIME_TOPIC, made with one read-write queue, and never asked about again.
+#[tokio::test]
+async fn a_half_message_checked_too_often_goes_to_trans_check_max_time_topic() {
     let broker = InProcessBroker::start(&[
         ("transactionCheckInterval", "300"),
         ("transactionTimeOut", "500"),
@@ -437,6 +664,18 @@ async fn resume_check_half_message_after_the_check_limit() {
     let checks = checks_settle(&producer, 2, Duration::from_secs(10), Duration::from_millis(1500)).await;
     assert_eq!(checks.len(), 2, "transactionCheckMax=2 stops the checks");
     let times: Vec<String> = checks
+    create_topic(&conn, "TxTopic").await;
+    let (_, _, uniq) = send_prepared_with(&conn, "TxTopic", 1, 7, "", now_ms()).await;
+    let moved = wait_for_count(&conn, "TRANS_CHECK_MAX_TIME_TOPIC", 1, Duration::from_secs(10)).await;
+    assert_eq!(moved.len(), 1, "moved after its last check");
+    let m = &moved[0];
+    assert_eq!(m.queue_id, 0);
+    assert_eq!(m.unique_key(), Some(uniq.as_str()));
+    assert_eq!(m.property("TRANSACTION_CHECK_TIMES"), Some("2"));
+    assert_eq!(m.property("REAL_TOPIC"), Some("TxTopic"));
+    assert_eq!(m.property("REAL_QID"), Some("1"));
+    assert_eq!(&m.body[..], b"tx-body-7");
+    let times: Vec<String> = checks_for(&producer, &uniq)
         .iter()
         .map(|c| {
             store::decode_message(&c.body)
@@ -541,4 +780,290 @@ async fn resume_check_half_message_of_a_pending_one() {
     assert_eq!(copy.property("TRANSACTION_CHECK_TIMES"), Some("0"));
     assert_eq!(copy.property("UNIQ_KEY"), Some("UNIQ0003"));
     assert_ne!(copy.queue_offset, queue_offset);
+    assert_eq!(times, ["1", "2"], "checked exactly transactionCheckMax times");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(checks_for(&producer, &uniq).len(), 2, "no check after the move");
+    assert_eq!(
+        all_messages(&conn, "TRANS_CHECK_MAX_TIME_TOPIC").await.len(),
+        1,
+        "moved once"
+    );
+    assert!(all_messages(&conn, "TxTopic").await.is_empty());
+    let answer = conn
+        .request(
+            RemotingCommand::request(request::GET_ALL_TOPIC_CONFIG),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let all: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let tc = &all["topicConfigTable"]["TRANS_CHECK_MAX_TIME_TOPIC"];
+    assert_eq!((tc["readQueueNums"].as_i64(), tc["perm"].as_i64()), (Some(1), Some(6)));
+}
+
+/// CHECK_IMMUNITY_TIME_IN_SECONDS: the message is not checked before its immunity ends, and
+/// (as in Java, which puts a copy naming it at the end of the half queue and moves on) it
+/// does not hold up the messages behind it. A producer's own decision for the original
+/// still applies while copies exist, once, and no check asks about it afterwards.
+#[tokio::test]
+async fn check_immunity_delays_the_first_check_without_blocking_others() {
+    let broker = InProcessBroker::start(&[("transactionCheckInterval", "300"), ("transactionTimeOut", "1000")]).await;
+    let (conn, producer) = producer(&broker.addr, "pg_tx").await;
+    create_topic(&conn, "TxTopic").await;
+    let sent = Instant::now();
+    let born = now_ms();
+    let immune = send_prepared_with(
+        &conn,
+        "TxTopic",
+        0,
+        10,
+        "\u{2}CHECK_IMMUNITY_TIME_IN_SECONDS\u{1}3",
+        born,
+    )
+    .await;
+    let plain = send_prepared_with(&conn, "TxTopic", 1, 11, "", born).await;
+    let long = send_prepared_with(
+        &conn,
+        "TxTopic",
+        2,
+        12,
+        "\u{2}CHECK_IMMUNITY_TIME_IN_SECONDS\u{1}60",
+        born,
+    )
+    .await;
+
+    // The plain one is checked once transactionTimeOut has passed, while the immune one
+    // before it is still immune.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while checks_for(&producer, &plain.2).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the message behind an immune one was never checked"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        sent.elapsed() < Duration::from_millis(2800),
+        "checked only after {:?}: held up by the immune message",
+        sent.elapsed()
+    );
+    assert!(checks_for(&producer, &immune.2).is_empty(), "immune for 3 s");
+    while checks_for(&producer, &immune.2).is_empty() {
+        assert!(Instant::now() < deadline, "the immune message was never checked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        now_ms() - born >= 3000,
+        "first check {} ms after birth",
+        now_ms() - born
+    );
+
+    // Meanwhile the 60 s one was copied to the end of the half queue, naming its offset,
+    // with WAIT=false in its text as Java writes it.
+    let halves = all_messages(&conn, "RMQ_SYS_TRANS_HALF_TOPIC").await;
+    let copies: Vec<&store::DecodedMessage> = halves
+        .iter()
+        .filter(|m| m.unique_key() == Some(long.2.as_str()) && m.queue_offset != long.0)
+        .collect();
+    assert!(!copies.is_empty(), "immunity copies");
+    for c in &copies {
+        assert_eq!(
+            c.property("TRAN_PREPARED_QUEUE_OFFSET"),
+            Some(long.0.to_string().as_str())
+        );
+        assert_eq!(c.property("WAIT"), Some("false"));
+        assert_eq!(c.property("TRANSACTION_CHECK_TIMES"), None, "not a check");
+    }
+    assert!(checks_for(&producer, &long.2).is_empty());
+
+    // The producer decides the original (its own END_TRANSACTION, not a check answer).
+    let answer = conn
+        .request(end_request("pg_tx", long.0, long.1, 8, false), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    let copies_at_decision = all_messages(&conn, "RMQ_SYS_TRANS_HALF_TOPIC")
+        .await
+        .iter()
+        .filter(|m| m.unique_key() == Some(long.2.as_str()))
+        .count();
+    let visible = wait_for_count(&conn, "TxTopic", 1, Duration::from_secs(5)).await;
+    assert_eq!(visible.len(), 1);
+    assert_eq!(visible[0].unique_key(), Some(long.2.as_str()));
+    assert_eq!(visible[0].prepared_transaction_offset, long.1);
+    let again = conn
+        .request(end_request("pg_tx", long.0, long.1, 8, false), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.remark.as_deref(),
+        Some("The transaction was already committed or rolled back")
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let copies_after = all_messages(&conn, "RMQ_SYS_TRANS_HALF_TOPIC")
+        .await
+        .iter()
+        .filter(|m| m.unique_key() == Some(long.2.as_str()))
+        .count();
+    assert_eq!(copies_after, copies_at_decision, "no further copies once decided");
+    assert!(checks_for(&producer, &long.2).is_empty(), "never checked");
+    assert_eq!(all_messages(&conn, "TxTopic").await.len(), 1, "committed once");
+}
+
+/// The golden Java store: two of the transactions Java left undecided (checked several
+/// times, so Java's copies are pending) are committed and rolled back with plain
+/// END_TRANSACTION naming their original half messages, as a producer that finally made up
+/// its mind would. The commit is visible once, the rollback never, neither is checked
+/// again, and our op records have the shape of Java's (same properties text, sys flag,
+/// flag and queue, body = the half queue offset, born at the store host).
+#[tokio::test]
+async fn a_java_store_transaction_committed_and_one_rolled_back_by_plain_end_transaction() {
+    let golden = compat_tests::golden::golden_dir().join("java-store-4.9.8-tx");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    copy_dir(&golden.join("store"), &root);
+    let root_s = root.display().to_string();
+    let cl = root.join("commitlog").display().to_string();
+    let broker = InProcessBroker::start(&[
+        ("storePathRootDir", root_s.as_str()),
+        ("storePathCommitLog", cl.as_str()),
+        ("mappedFileSizeCommitLog", "1048576"),
+        ("mappedFileSizeConsumeQueue", "2000"),
+        ("maxHashSlotNum", "500"),
+        ("maxIndexNum", "2000"),
+        ("transactionCheckInterval", "500"),
+        // Java checked these several times already; keep them below the limit here.
+        ("transactionCheckMax", "1000"),
+    ])
+    .await;
+    let (conn, producer) = producer(&broker.addr, "pg_txstore").await;
+    let manifest = std::fs::read_to_string(golden.join("manifest.jsonl")).unwrap();
+    let pending: Vec<serde_json::Value> = manifest
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|m| m["consumed"] == false && m["decision"] == "UNKNOW" && m["checkAnswer"] == "UNKNOW")
+        .collect();
+    assert_eq!(pending.len(), 8);
+    let halves = all_messages(&conn, "RMQ_SYS_TRANS_HALF_TOPIC").await;
+    // Java writes op records straight into the store (no topic config, so no pull): read
+    // them from the CommitLog.
+    let java_ops: Vec<store::DecodedMessage> = commit_log_records(&root.join("commitlog"))
+        .into_iter()
+        .filter(|m| m.topic == "RMQ_SYS_TRANS_OP_HALF_TOPIC")
+        .collect();
+    assert_eq!(java_ops.len(), 32);
+    let original = |entry: &serde_json::Value| {
+        halves
+            .iter()
+            .find(|m| m.queue_offset == entry["halfQueueOffset"].as_i64().unwrap())
+            .cloned()
+            .unwrap()
+    };
+    let (to_commit, to_roll_back) = (original(&pending[0]), original(&pending[1]));
+    assert_eq!(to_commit.unique_key(), pending[0]["msgId"].as_str());
+    for (m, decision) in [(&to_commit, 8), (&to_roll_back, 12)] {
+        let answer = conn
+            .request(
+                end_request("pg_txstore", m.queue_offset, m.commit_log_offset, decision, false),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    }
+    let decided_at = Instant::now();
+    let after = wait_for_count(&conn, "TxStoreTopic", 22, Duration::from_secs(5)).await;
+    assert_eq!(after.len(), 22, "Java's 21 and the one committed");
+    let committed: Vec<_> = after
+        .iter()
+        .filter(|m| m.unique_key() == to_commit.unique_key())
+        .collect();
+    assert_eq!(committed.len(), 1);
+    assert_eq!(committed[0].prepared_transaction_offset, to_commit.commit_log_offset);
+    assert_eq!(committed[0].sys_flag & 0xC, 8);
+    assert!(after.iter().all(|m| m.unique_key() != to_roll_back.unique_key()));
+
+    // Our op records next to Java's.
+    let ops: Vec<store::DecodedMessage> = commit_log_records(&root.join("commitlog"))
+        .into_iter()
+        .filter(|m| m.topic == "RMQ_SYS_TRANS_OP_HALF_TOPIC")
+        .collect();
+    let ours: Vec<&store::DecodedMessage> = ops.iter().filter(|m| m.queue_offset >= 32).collect();
+    assert!(ours.len() >= 2, "an op record per decision (and per pending copy)");
+    let java = &java_ops[0];
+    let named: Vec<i64> = ours
+        .iter()
+        .map(|m| std::str::from_utf8(&m.body).unwrap().parse().unwrap())
+        .collect();
+    assert!(named.contains(&to_commit.queue_offset) && named.contains(&to_roll_back.queue_offset));
+    for op in &ours {
+        assert_eq!(
+            op.properties_string, java.properties_string,
+            "WAIT=true, TAGS=d in Java's order"
+        );
+        assert_eq!(
+            (op.queue_id, op.sys_flag, op.flag),
+            (java.queue_id, java.sys_flag, java.flag)
+        );
+        assert_eq!(op.tags(), Some("d"));
+        assert_eq!(op.born_host, op.store_host, "born at the broker, as Java's");
+        assert_eq!(java.born_host, java.store_host);
+    }
+
+    // Check rounds go on for the six still pending; the two decided are never asked about.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    producer.checks.lock().unwrap().clear();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let decided = [to_commit.unique_key().unwrap(), to_roll_back.unique_key().unwrap()];
+    let asked: std::collections::BTreeSet<String> = producer
+        .checks
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.ext().get("msgId").unwrap().to_string())
+        .collect();
+    assert!(decided_at.elapsed() >= Duration::from_secs(2));
+    assert!(!asked.is_empty(), "check rounds ran");
+    for id in decided {
+        assert!(!asked.contains(id), "{id} was decided but checked again");
+    }
+    let again = conn
+        .request(
+            end_request(
+                "pg_txstore",
+                to_commit.queue_offset,
+                to_commit.commit_log_offset,
+                8,
+                false,
+            ),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.remark.as_deref(),
+        Some("The transaction was already committed or rolled back")
+    );
+    assert_eq!(all_messages(&conn, "TxStoreTopic").await.len(), 22);
+}
+
+/// Every message in a CommitLog directory, file by file, up to each file's blank end.
+fn commit_log_records(dir: &Path) -> Vec<store::DecodedMessage> {
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).unwrap();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            match store::decode_message(&bytes[pos..]) {
+                Ok(m) if m.store_size > 0 => {
+                    pos += m.store_size as usize;
+                    out.push(m);
+                }
+                _ => break,
+            }
+        }
+    }
+    out
 }

@@ -15,7 +15,8 @@ const DELETE_FILES_BATCH_MAX: usize = 10;
 /// Disk use past which puts are refused.
 const DISK_FULL_RATIO: f64 = 0.90;
 
-/// Fraction of the file system holding `path` that is used.
+/// Fraction of the file system holding `path` that is used, as Java's
+/// `UtilAll.getDiskPartitionSpaceUsedPercent` measures it (see [`used_ratio`]).
 pub fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
@@ -24,17 +25,30 @@ pub fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    // Java's UtilAll.getDiskPartitionSpaceUsedPercent, as df's Use%: the blocks in use
-    // over those in use plus those a user may still take (root's reserve left out),
-    // rounded up to a whole percent.
-    let frsize = st.f_frsize as u128;
-    let used = (st.f_blocks as u128).saturating_sub(st.f_bfree as u128) * frsize;
-    let entire = used + st.f_bavail as u128 * frsize;
-    if st.f_blocks == 0 || entire == 0 {
+    let size = |blocks: u64| blocks as u128 * st.f_frsize as u128;
+    used_ratio(
+        size(st.f_blocks as u64),
+        size(st.f_bfree as u64),
+        size(st.f_bavail as u64),
+    )
+}
+
+/// Java's formula: used = total - free (File.getFreeSpace, blocks not allocated), over
+/// used + usable (File.getUsableSpace, what this user may still allocate), rounded up to a
+/// whole percent. Blocks reserved for root or hidden by quotas count on neither side; a
+/// file system with much of its space reserved that way is not "full" (total - usable over
+/// total would say it is).
+pub fn used_ratio(total: u128, free: u128, usable: u128) -> Option<f64> {
+    if total == 0 {
         return None;
     }
-    let percent = (used * 100).div_ceil(entire);
-    Some(percent as f64 / 100.0)
+    let used = total.saturating_sub(free);
+    let entire = used + usable;
+    if entire == 0 {
+        return None;
+    }
+    let round = u128::from(used * 100 % entire != 0);
+    Some((used * 100 / entire + round) as f64 / 100.0)
 }
 
 fn current_local_hour() -> i32 {
@@ -111,5 +125,25 @@ pub(crate) fn run(inner: &Inner) {
             last = Instant::now();
             clean_once(inner, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::used_ratio;
+
+    const G: u128 = 1 << 30;
+
+    #[test]
+    fn used_ratio_is_javas() {
+        // A file system where most free blocks are not usable by this user (as on a shared
+        // build machine: 252 G, 182.5 G free, 25 G usable): 74 % used, as df and Java say,
+        // not the 90 % (disk full, writes refused) of (total - usable) / total.
+        assert_eq!(used_ratio(252 * G, 182 * G + G / 2, 25 * G), Some(0.74));
+        assert_eq!(used_ratio(100, 50, 50), Some(0.5));
+        // rounded up to the next whole percent
+        assert_eq!(used_ratio(1000, 494, 494), Some(0.51));
+        assert_eq!(used_ratio(100, 0, 0), Some(1.0));
+        assert_eq!(used_ratio(0, 0, 0), None);
     }
 }

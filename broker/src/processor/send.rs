@@ -31,6 +31,18 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         Ok(queue_id) => queue_id,
         Err(refused) => return Ok(Some(refused)),
     };
+    // Where the message is stored: a single message to a retry topic past its group's
+    // reconsume limit goes to the DLQ (Java's handleRetryAndDLQ; batches skip it, as in
+    // Java). The answer still names the queue the request asked for, as Java's does.
+    let (store_topic, store_queue_id) = if is_batch_header(&h) {
+        (h.topic.clone(), queue_id)
+    } else {
+        match retry_or_dlq(&state, &req, &h, queue_id) {
+            Ok(target) => target,
+            Err(refused) => return Ok(Some(refused)),
+        }
+    };
+    let sys_flag = with_topic_sys_flag(&state, &store_topic, h.sys_flag);
     let config = state.live();
 
     // Backpressure: a bounded number of puts may wait on the store at once.
@@ -58,8 +70,25 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             ),
         );
     }
-    if !prepared {
+    // Java writes the stored properties text without WAIT but puts WAIT back in the map, and
+    // the store writes a delayed message's text again from the map: a delayed message keeps
+    // WAIT (and so does its delivered copy), others do not. Batches lose it here.
+    let text_without_wait = (!prepared && codec::get_property(&properties, property::WAIT).is_some()).then(|| {
+        let kept: Vec<(String, String)> = properties
+            .iter()
+            .filter(|(name, _)| name != property::WAIT)
+            .cloned()
+            .collect();
+        codec::properties_string_java_order(&kept)
+    });
+    let is_batch_send = h.batch == Some(true);
+    if !prepared && is_batch_send {
         properties.retain(|(name, _)| name != property::WAIT);
+    } else if let Some(at) = properties.iter().position(|(name, _)| name == property::WAIT) {
+        // Java removes WAIT from the map and puts it back: it is now the last inserted,
+        // which decides its place among properties sharing its HashMap bucket.
+        let wait = properties.remove(at);
+        properties.push(wait);
     }
     let born_host = conn.peer_addr();
     // As in Java, the header's batch flag (not the request code) picks the batch path.
@@ -122,7 +151,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             queue_id,
             body: batch_body,
             properties,
-            sys_flag: h.sys_flag,
+            sys_flag,
             born_timestamp: h.born_timestamp,
             born_host,
             store_host: state.store_addr,
@@ -131,9 +160,10 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         };
         state.store.put_messages_async(&batch).await
     } else {
-        let mut msg = MessageToStore::new(&h.topic, queue_id, req.body.clone(), properties);
+        let mut msg = MessageToStore::new(&store_topic, store_queue_id, req.body.clone(), properties);
+        msg.properties_string = text_without_wait;
         msg.flag = h.flag;
-        msg.sys_flag = h.sys_flag;
+        msg.sys_flag = sys_flag;
         msg.born_timestamp = h.born_timestamp;
         msg.born_host = born_host;
         msg.store_host = state.store_addr;
@@ -248,15 +278,34 @@ pub(crate) fn msg_check(
 
     let topic_config = match state.topics.select(&h.topic) {
         Some(tc) => Some(tc),
-        None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
-            Some(state.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0))
-        }
-        None if config.auto_create_topic_enable => {
+        None => {
+            // Java: a unit-mode client's new topic is a unit topic, its retry topic a
+            // unit-subscription one.
+            let is_retry = h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX);
+            let topic_sys_flag = match (h.unit_mode == Some(true), is_retry) {
+                (false, _) => 0,
+                (true, true) => TOPIC_FLAG_UNIT_SUB,
+                (true, false) => TOPIC_FLAG_UNIT,
+            };
+            // First from the client's default topic (TBW102), as any new topic; a retry
+            // topic that cannot be made that way gets one read-write queue.
             state
                 .topics
-                .create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
+                .create_in_send(
+                    &h.topic,
+                    &h.default_topic,
+                    h.default_topic_queue_nums,
+                    topic_sys_flag,
+                    config.auto_create_topic_enable,
+                )
+                .or_else(|| {
+                    is_retry.then(|| {
+                        state
+                            .topics
+                            .create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, topic_sys_flag)
+                    })
+                })
         }
-        None => None,
     };
     let Some(topic_config) = topic_config else {
         return Err(refuse(
@@ -297,6 +346,63 @@ pub(crate) fn msg_check(
     Ok(queue_id)
 }
 
+/// Java's TopicSysFlag bits.
+const TOPIC_FLAG_UNIT: i32 = 0x1;
+const TOPIC_FLAG_UNIT_SUB: i32 = 0x1 << 1;
+/// Java's DLQ_NUMS_PER_GROUP: a dead-letter topic has one queue.
+const DLQ_NUMS_PER_GROUP: i32 = 1;
+/// MQVersion.Version.V3_4_9.ordinal(): from this client version on, a send to a retry topic
+/// (and a send-back) may carry its own maxReconsumeTimes.
+const V3_4_9: i32 = 121;
+
+/// Java's `handleRetryAndDLQ` for a single send: a message sent to `%RETRY%<group>` (the
+/// orderly consumer's way of giving a message back) whose `reconsumeTimes` has reached the
+/// group's limit (or the header's `maxReconsumeTimes`, from V3_4_9 on) goes to
+/// `%DLQ%<group>` queue 0 instead, the DLQ topic made read-write with one queue if needed.
+/// The group must exist (it is made when autoCreateSubscriptionGroup allows).
+///
+/// Java 4.9.8 sets the message's delay level to 0 there, but then replaces the message's
+/// properties with the ones sent, so a `DELAY` the client sent survives: the store parks
+/// the message in SCHEDULE_TOPIC_XXXX (REAL_TOPIC = the DLQ) and it reaches the DLQ when
+/// due. We do the same (5.x drops the delay; 4.9.8 does not).
+fn retry_or_dlq(
+    state: &BrokerState,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+    queue_id: i32,
+) -> Result<(String, i32), RemotingCommand> {
+    let Some(group) = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) else {
+        return Ok((h.topic.clone(), queue_id));
+    };
+    let Some(group_config) = state.groups.find(group) else {
+        return Err(refuse(
+            req,
+            response::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group not exist, {group} {}", faq()),
+        ));
+    };
+    let max_reconsume = match h.max_reconsume_times {
+        Some(max) if req.version >= V3_4_9 => max,
+        _ => group_config.retry_max_times,
+    };
+    if h.reconsume_times.unwrap_or(0) < max_reconsume {
+        return Ok((h.topic.clone(), queue_id));
+    }
+    let dlq = format!("{DLQ_GROUP_TOPIC_PREFIX}{group}");
+    state
+        .topics
+        .create_if_absent(&dlq, DLQ_NUMS_PER_GROUP, perm::READ | perm::WRITE, 0);
+    Ok((dlq, random_queue(DLQ_NUMS_PER_GROUP)))
+}
+
+/// Java adds the MULTI_TAGS sys flag to messages stored in a MULTI_TAG topic.
+fn with_topic_sys_flag(state: &BrokerState, topic: &str, sys_flag: i32) -> i32 {
+    match state.topics.select(topic) {
+        Some(tc) if tc.topic_filter_type == "MULTI_TAG" => sys_flag | codec::sys_flag::MULTI_TAGS,
+        _ => sys_flag,
+    }
+}
+
 fn refuse(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
     RemotingCommand::response_to(req, code, Some(remark.into()))
 }
@@ -331,8 +437,15 @@ fn random_queue(write_queues: i32) -> i32 {
 
 /// CONSUMER_SEND_MSG_BACK (36): a message the consumer could not process goes to the group's
 /// retry topic, delayed by level `3 + reconsumeTimes` unless the consumer names a level, or
-/// to the group's dead-letter topic once it has been retried too often.
-pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+/// to the group's dead-letter topic once it has been retried too often (Java 4.9.8's
+/// `asyncConsumerSendMsgBack`, check for check).
+///
+/// The stored copy is the original with its properties as Java leaves them: `RETRY_TOPIC`
+/// (the first topic, kept from an earlier retry), `ORIGIN_MESSAGE_ID` (kept, else the
+/// original's offset msgId), `WAIT=false`, and `DELAY` = the level (`0` for the DLQ: Java
+/// sets level 0 there, which the store ignores but the text keeps); a delayed copy also
+/// gets `REAL_TOPIC` / `REAL_QID` from the store. Born and store host are the original's.
+pub async fn consumer_send_msg_back(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: ConsumerSendMsgBackRequestHeader = req.decode_header()?;
     let config = state.live();
     let Some(group) = state.groups.find(&h.group) else {
@@ -352,6 +465,24 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
     if group.retry_queue_nums <= 0 {
         return Ok(Some(RemotingCommand::success(&req)));
     }
+
+    let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
+    let topic_sys_flag = if h.unit_mode == Some(true) {
+        TOPIC_FLAG_UNIT_SUB
+    } else {
+        0
+    };
+    let retry_config =
+        state
+            .topics
+            .create_if_absent(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, topic_sys_flag);
+    if retry_config.perm & perm::WRITE == 0 {
+        return reply(
+            &req,
+            response::NO_PERMISSION,
+            format!("the topic[{retry}] sending message is forbidden"),
+        );
+    }
     let Some((_, original)) = state.store.message_by_commitlog_offset(h.offset) else {
         return reply(
             &req,
@@ -360,31 +491,24 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
         );
     };
 
-    let max_reconsume = match h.max_reconsume_times {
-        // Clients from V3_4_9 (121) on may set their own limit.
-        Some(max) if req.version >= 121 => max,
-        _ => group.retry_max_times,
-    };
     let mut properties = original.properties.clone();
     if codec::get_property(&properties, "RETRY_TOPIC").is_none() {
         codec::insert_property(&mut properties, "RETRY_TOPIC", &original.topic);
     }
-    properties.retain(|(name, _)| name != property::WAIT && name != property::DELAY);
-    let origin_id = codec::get_property(&properties, "ORIGIN_MESSAGE_ID")
-        .map(String::from)
-        .or(h.origin_msg_id.clone())
-        .unwrap_or_else(|| original.offset_msg_id());
-    codec::insert_property(&mut properties, "ORIGIN_MESSAGE_ID", &origin_id);
-
+    codec::insert_property(&mut properties, property::WAIT, "false");
+    let max_reconsume = match h.max_reconsume_times {
+        // Clients from V3_4_9 (121) on may set their own limit.
+        Some(max) if req.version >= V3_4_9 => max,
+        _ => group.retry_max_times,
+    };
     let (topic, queue_id) = if original.reconsume_times >= max_reconsume || h.delay_level < 0 {
         let dlq = format!("{DLQ_GROUP_TOPIC_PREFIX}{}", h.group);
-        state.topics.create_if_absent(&dlq, 1, perm::READ | perm::WRITE, 0);
-        (dlq, 0)
-    } else {
-        let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
         state
             .topics
-            .create_if_absent(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, 0);
+            .create_if_absent(&dlq, DLQ_NUMS_PER_GROUP, perm::READ | perm::WRITE, 0);
+        codec::insert_property(&mut properties, property::DELAY, "0");
+        (dlq, random_queue(DLQ_NUMS_PER_GROUP))
+    } else {
         let level = if h.delay_level == 0 {
             3 + original.reconsume_times
         } else {
@@ -393,6 +517,13 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
         codec::insert_property(&mut properties, property::DELAY, &level.to_string());
         (retry, random_queue(group.retry_queue_nums))
     };
+    // Java takes the ORIGIN_MESSAGE_ID property, else the looked-up message's msgId, which
+    // is its offset msgId (the header's originMsgId only feeds the consume hooks).
+    let origin_id = codec::get_property(&properties, "ORIGIN_MESSAGE_ID")
+        .filter(|v| !v.trim().is_empty())
+        .map(String::from)
+        .unwrap_or_else(|| original.offset_msg_id());
+    codec::insert_property(&mut properties, "ORIGIN_MESSAGE_ID", &origin_id);
 
     // Send-backs are counted under the topic the message first came from.
     let back_topic = codec::get_property(&properties, "RETRY_TOPIC")
@@ -402,8 +533,8 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
     msg.flag = original.flag;
     msg.sys_flag = original.sys_flag & !(codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6);
     msg.born_timestamp = original.born_timestamp;
-    msg.born_host = conn.peer_addr();
-    msg.store_host = state.store_addr;
+    msg.born_host = original.born_host;
+    msg.store_host = original.store_host;
     msg.reconsume_times = original.reconsume_times + 1;
     msg.wait_store_msg_ok = false;
     let result = state.store.put_message_async(&msg).await;
@@ -413,6 +544,22 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, conn: Connection, r
         }
         Ok(Some(RemotingCommand::success(&req)))
     } else {
-        reply(&req, response::SYSTEM_ERROR, format!("{:?}", result.status))
+        reply(&req, response::SYSTEM_ERROR, java_status_name(&result.status))
+    }
+}
+
+/// The name of Java's PutMessageStatus constant (a failed send-back's remark).
+fn java_status_name(status: &PutMessageStatus) -> &'static str {
+    match status {
+        PutMessageStatus::PutOk => "PUT_OK",
+        PutMessageStatus::FlushDiskTimeout => "FLUSH_DISK_TIMEOUT",
+        PutMessageStatus::FlushSlaveTimeout => "FLUSH_SLAVE_TIMEOUT",
+        PutMessageStatus::SlaveNotAvailable => "SLAVE_NOT_AVAILABLE",
+        PutMessageStatus::ServiceNotAvailable => "SERVICE_NOT_AVAILABLE",
+        PutMessageStatus::CreateMappedFileFailed => "CREATE_MAPEDFILE_FAILED",
+        PutMessageStatus::MessageIllegal => "MESSAGE_ILLEGAL",
+        PutMessageStatus::PropertiesSizeExceeded => "PROPERTIES_SIZE_EXCEEDED",
+        PutMessageStatus::OsPageCacheBusy => "OS_PAGECACHE_BUSY",
+        PutMessageStatus::UnknownError => "UNKNOWN_ERROR",
     }
 }
