@@ -410,35 +410,6 @@ async fn a_java_store_with_pending_half_messages_is_resolved() {
     }
 }
 
-fn resume_request(msg_id: Option<&str>) -> RemotingCommand {
-    let mut req = RemotingCommand::request(request::RESUME_CHECK_HALF_MESSAGE);
-    if let Some(id) = msg_id {
-        req.ext_mut().insert("msgId", id);
-    }
-    req
-}
-
-/// Waits until `n` checks have arrived, then `quiet` more without another one.
-async fn checks_settle(producer: &Producer, n: usize, limit: Duration, quiet: Duration) -> Vec<RemotingCommand> {
-    let deadline = Instant::now() + limit;
-    while producer.checks.lock().unwrap().len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} checks arrived",
-            producer.checks.lock().unwrap().len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(quiet).await;
-    producer.checks.lock().unwrap().clone()
-}
-
-/// RESUME_CHECK_HALF_MESSAGE (323), as Java 4.9.8's AdminBrokerProcessor answers it: a
-/// half message that used up its `transactionCheckMax` checks (and so is no longer asked
-/// about) is put back with its check count at 0: the producer is asked again, and its
-/// commit makes the message visible. Unknown ids get Java's SYSTEM_ERROR remark.
-#[tokio::test]
-async fn resume_check_half_message_after_the_check_limit() {
 /// The ext fields of a recorded frame, as strings.
 fn golden_ext(frame: &compat_tests::golden::GoldenFrame) -> std::collections::BTreeMap<String, String> {
     frame
@@ -650,20 +621,6 @@ async fn a_half_message_checked_too_often_goes_to_trans_check_max_time_topic() {
     ])
     .await;
     let (conn, producer) = producer(&broker.addr, "pg_tx").await;
-    create_topic(&conn, "TxResume").await;
-    let (_, half_offset, _) = send_prepared(&conn, "TxResume", 2, 7).await;
-    let (_, half) = broker
-        .broker
-        .state()
-        .store
-        .message_by_commitlog_offset(half_offset)
-        .unwrap();
-    let half_id = store::codec::encode_offset_msg_id(&half.store_host, half_offset);
-
-    // Left UNKNOW: checked twice (TRANSACTION_CHECK_TIMES 1 and 2), then no more.
-    let checks = checks_settle(&producer, 2, Duration::from_secs(10), Duration::from_millis(1500)).await;
-    assert_eq!(checks.len(), 2, "transactionCheckMax=2 stops the checks");
-    let times: Vec<String> = checks
     create_topic(&conn, "TxTopic").await;
     let (_, _, uniq) = send_prepared_with(&conn, "TxTopic", 1, 7, "", now_ms()).await;
     let moved = wait_for_count(&conn, "TRANS_CHECK_MAX_TIME_TOPIC", 1, Duration::from_secs(10)).await;
@@ -685,101 +642,6 @@ async fn a_half_message_checked_too_often_goes_to_trans_check_max_time_topic() {
                 .to_string()
         })
         .collect();
-    assert_eq!(times, ["1", "2"]);
-    assert!(all_messages(&conn, "TxResume").await.is_empty());
-
-    // Resumed: answered SUCCESS with no remark, and checked again from a count of 0.
-    let answer = conn
-        .request(resume_request(Some(&half_id)), Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
-    assert_eq!(answer.remark, None);
-    let checks = checks_settle(&producer, 3, Duration::from_secs(10), Duration::ZERO).await;
-    let again = &checks[2];
-    assert_eq!(again.ext().get("msgId"), Some("UNIQ0007"));
-    let checked = store::decode_message(&again.body).unwrap();
-    assert_eq!(checked.property("TRANSACTION_CHECK_TIMES"), Some("1"));
-    assert_eq!(checked.topic, "TxResume");
-    assert_eq!(checked.queue_id, 2);
-    assert_eq!(&checked.body[..], b"tx-body-7");
-    assert_eq!(checked.born_timestamp, half.born_timestamp, "born timestamp kept");
-    // The copy the broker checks is in half queue 0 with the producer's properties.
-    let cl_offset: i64 = again.ext().get("commitLogOffset").unwrap().parse().unwrap();
-    let table_offset: i64 = again.ext().get("tranStateTableOffset").unwrap().parse().unwrap();
-    let (_, copy) = broker
-        .broker
-        .state()
-        .store
-        .message_by_commitlog_offset(cl_offset)
-        .unwrap();
-    assert_eq!(copy.topic, "RMQ_SYS_TRANS_HALF_TOPIC");
-    assert_eq!(copy.queue_id, 0);
-    assert_eq!(copy.property("PGROUP"), Some("pg_tx"));
-    assert_eq!(copy.property("REAL_TOPIC"), Some("TxResume"));
-    assert_eq!(copy.property("REAL_QID"), Some("2"));
-
-    // The producer commits from the check: the message is delivered, once.
-    conn.oneway(end_request("pg_tx", table_offset, cl_offset, 8, true))
-        .await
-        .unwrap();
-    let visible = wait_for_count(&conn, "TxResume", 1, Duration::from_secs(5)).await;
-    assert_eq!(visible.len(), 1);
-    assert_eq!(&visible[0].body[..], b"tx-body-7");
-    assert_eq!(visible[0].queue_id, 2);
-
-    // Ids that name no message: Java's remark for the exception it catches.
-    let remark = Some("Exception was thrown when putting message back to RMQ_SYS_TRANS_HALF_TOPIC.");
-    let far = store::codec::encode_offset_msg_id(&half.store_host, 1 << 40);
-    for id in [Some(far.as_str()), Some("not-an-id"), None] {
-        let answer = conn.request(resume_request(id), Duration::from_secs(5)).await.unwrap();
-        assert_eq!(answer.code, response::SYSTEM_ERROR, "{id:?}");
-        assert_eq!(answer.remark.as_deref(), remark, "{id:?}");
-    }
-}
-
-/// A half message still pending (never checked yet) can be resumed too: a second entry
-/// with a check count of 0 goes to the half queue; both entries are checked.
-#[tokio::test]
-async fn resume_check_half_message_of_a_pending_one() {
-    let broker = InProcessBroker::start(&[("transactionCheckInterval", "300"), ("transactionTimeOut", "60000")]).await;
-    let (conn, _producer) = producer(&broker.addr, "pg_tx").await;
-    create_topic(&conn, "TxPending").await;
-    let (queue_offset, half_offset, _) = send_prepared(&conn, "TxPending", 1, 3).await;
-    let (_, half) = broker
-        .broker
-        .state()
-        .store
-        .message_by_commitlog_offset(half_offset)
-        .unwrap();
-    let half_id = store::codec::encode_offset_msg_id(&half.store_host, half_offset);
-    let before = broker
-        .broker
-        .state()
-        .store
-        .max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0);
-    let answer = conn
-        .request(resume_request(Some(&half_id)), Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
-    assert_eq!(
-        broker
-            .broker
-            .state()
-            .store
-            .max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0),
-        before + 1
-    );
-    let found = broker
-        .broker
-        .state()
-        .store
-        .get_messages("RMQ_SYS_TRANS_HALF_TOPIC", 0, before, 1, 0, None);
-    let copy = store::decode_message(&found.messages[0].bytes).unwrap();
-    assert_eq!(copy.property("TRANSACTION_CHECK_TIMES"), Some("0"));
-    assert_eq!(copy.property("UNIQ_KEY"), Some("UNIQ0003"));
-    assert_ne!(copy.queue_offset, queue_offset);
     assert_eq!(times, ["1", "2"], "checked exactly transactionCheckMax times");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(checks_for(&producer, &uniq).len(), 2, "no check after the move");
@@ -1066,4 +928,160 @@ fn commit_log_records(dir: &Path) -> Vec<store::DecodedMessage> {
         }
     }
     out
+}
+
+fn resume_request(msg_id: Option<&str>) -> RemotingCommand {
+    let mut req = RemotingCommand::request(request::RESUME_CHECK_HALF_MESSAGE);
+    if let Some(id) = msg_id {
+        req.ext_mut().insert("msgId", id);
+    }
+    req
+}
+
+/// Waits until `n` checks have arrived, then `quiet` more without another one.
+async fn checks_settle(producer: &Producer, n: usize, limit: Duration, quiet: Duration) -> Vec<RemotingCommand> {
+    let deadline = Instant::now() + limit;
+    while producer.checks.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} checks arrived",
+            producer.checks.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(quiet).await;
+    producer.checks.lock().unwrap().clone()
+}
+
+/// RESUME_CHECK_HALF_MESSAGE (323), as Java 4.9.8's AdminBrokerProcessor answers it: a
+/// half message that used up its `transactionCheckMax` checks (and so is no longer asked
+/// about) is put back with its check count at 0: the producer is asked again, and its
+/// commit makes the message visible. Unknown ids get Java's SYSTEM_ERROR remark.
+#[tokio::test]
+async fn resume_check_half_message_after_the_check_limit() {
+    let broker = InProcessBroker::start(&[
+        ("transactionCheckInterval", "300"),
+        ("transactionTimeOut", "500"),
+        ("transactionCheckMax", "2"),
+    ])
+    .await;
+    let (conn, producer) = producer(&broker.addr, "pg_tx").await;
+    create_topic(&conn, "TxResume").await;
+    let (_, half_offset, _) = send_prepared(&conn, "TxResume", 2, 7).await;
+    let (_, half) = broker
+        .broker
+        .state()
+        .store
+        .message_by_commitlog_offset(half_offset)
+        .unwrap();
+    let half_id = store::codec::encode_offset_msg_id(&half.store_host, half_offset);
+
+    // Left UNKNOW: checked twice (TRANSACTION_CHECK_TIMES 1 and 2), then no more.
+    let checks = checks_settle(&producer, 2, Duration::from_secs(10), Duration::from_millis(1500)).await;
+    assert_eq!(checks.len(), 2, "transactionCheckMax=2 stops the checks");
+    let times: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            store::decode_message(&c.body)
+                .unwrap()
+                .property("TRANSACTION_CHECK_TIMES")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(times, ["1", "2"]);
+    assert!(all_messages(&conn, "TxResume").await.is_empty());
+
+    // Resumed: answered SUCCESS with no remark, and checked again from a count of 0.
+    let answer = conn
+        .request(resume_request(Some(&half_id)), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(answer.remark, None);
+    let checks = checks_settle(&producer, 3, Duration::from_secs(10), Duration::ZERO).await;
+    let again = &checks[2];
+    assert_eq!(again.ext().get("msgId"), Some("UNIQ0007"));
+    let checked = store::decode_message(&again.body).unwrap();
+    assert_eq!(checked.property("TRANSACTION_CHECK_TIMES"), Some("1"));
+    assert_eq!(checked.topic, "TxResume");
+    assert_eq!(checked.queue_id, 2);
+    assert_eq!(&checked.body[..], b"tx-body-7");
+    assert_eq!(checked.born_timestamp, half.born_timestamp, "born timestamp kept");
+    // The copy the broker checks is in half queue 0 with the producer's properties.
+    let cl_offset: i64 = again.ext().get("commitLogOffset").unwrap().parse().unwrap();
+    let table_offset: i64 = again.ext().get("tranStateTableOffset").unwrap().parse().unwrap();
+    let (_, copy) = broker
+        .broker
+        .state()
+        .store
+        .message_by_commitlog_offset(cl_offset)
+        .unwrap();
+    assert_eq!(copy.topic, "RMQ_SYS_TRANS_HALF_TOPIC");
+    assert_eq!(copy.queue_id, 0);
+    assert_eq!(copy.property("PGROUP"), Some("pg_tx"));
+    assert_eq!(copy.property("REAL_TOPIC"), Some("TxResume"));
+    assert_eq!(copy.property("REAL_QID"), Some("2"));
+
+    // The producer commits from the check: the message is delivered, once.
+    conn.oneway(end_request("pg_tx", table_offset, cl_offset, 8, true))
+        .await
+        .unwrap();
+    let visible = wait_for_count(&conn, "TxResume", 1, Duration::from_secs(5)).await;
+    assert_eq!(visible.len(), 1);
+    assert_eq!(&visible[0].body[..], b"tx-body-7");
+    assert_eq!(visible[0].queue_id, 2);
+
+    // Ids that name no message: Java's remark for the exception it catches.
+    let remark = Some("Exception was thrown when putting message back to RMQ_SYS_TRANS_HALF_TOPIC.");
+    let far = store::codec::encode_offset_msg_id(&half.store_host, 1 << 40);
+    for id in [Some(far.as_str()), Some("not-an-id"), None] {
+        let answer = conn.request(resume_request(id), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(answer.code, response::SYSTEM_ERROR, "{id:?}");
+        assert_eq!(answer.remark.as_deref(), remark, "{id:?}");
+    }
+}
+
+/// A half message still pending (never checked yet) can be resumed too: a second entry
+/// with a check count of 0 goes to the half queue; both entries are checked.
+#[tokio::test]
+async fn resume_check_half_message_of_a_pending_one() {
+    let broker = InProcessBroker::start(&[("transactionCheckInterval", "300"), ("transactionTimeOut", "60000")]).await;
+    let (conn, _producer) = producer(&broker.addr, "pg_tx").await;
+    create_topic(&conn, "TxPending").await;
+    let (queue_offset, half_offset, _) = send_prepared(&conn, "TxPending", 1, 3).await;
+    let (_, half) = broker
+        .broker
+        .state()
+        .store
+        .message_by_commitlog_offset(half_offset)
+        .unwrap();
+    let half_id = store::codec::encode_offset_msg_id(&half.store_host, half_offset);
+    let before = broker
+        .broker
+        .state()
+        .store
+        .max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0);
+    let answer = conn
+        .request(resume_request(Some(&half_id)), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(
+        broker
+            .broker
+            .state()
+            .store
+            .max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0),
+        before + 1
+    );
+    let found = broker
+        .broker
+        .state()
+        .store
+        .get_messages("RMQ_SYS_TRANS_HALF_TOPIC", 0, before, 1, 0, None);
+    let copy = store::decode_message(&found.messages[0].bytes).unwrap();
+    assert_eq!(copy.property("TRANSACTION_CHECK_TIMES"), Some("0"));
+    assert_eq!(copy.property("UNIQ_KEY"), Some("UNIQ0003"));
+    assert_ne!(copy.queue_offset, queue_offset);
 }
