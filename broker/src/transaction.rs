@@ -443,16 +443,7 @@ async fn put_back_immune(state: &BrokerState, half: &DecodedMessage) -> bool {
     if half.property(PREPARED_QUEUE_OFFSET).is_none() {
         codec::insert_property(&mut props, PREPARED_QUEUE_OFFSET, &half.queue_offset.to_string());
     }
-    let mut copy = MessageToStore::new(HALF_TOPIC, half.queue_id, half.body.clone(), props.clone());
-    copy.properties_string = Some(codec::properties_string_java_order(&props));
-    copy.properties.retain(|(k, _)| k != property::DELAY);
-    copy.flag = half.flag;
-    copy.sys_flag = half.sys_flag & !(sys_flag::BORN_HOST_V6 | sys_flag::STORE_HOST_V6);
-    copy.born_timestamp = half.born_timestamp;
-    copy.born_host = half.born_host;
-    copy.store_host = half.store_host;
-    copy.reconsume_times = half.reconsume_times;
-    copy.wait_store_msg_ok = false;
+    let copy = half_copy(half, half.queue_id, props);
     let result = state.store.put_message_async(&copy).await;
     if !result.is_ok() {
         warn!(status = ?result.status, "putting an immune half message back failed");
@@ -513,6 +504,13 @@ async fn check(state: &BrokerState, half: DecodedMessage, checks: i32) -> bool {
 fn copy_to_half_queue(m: &DecodedMessage, queue_id: i32, checks: i32) -> MessageToStore {
     let mut props = m.properties.clone();
     codec::insert_property(&mut props, CHECK_TIMES, &checks.to_string());
+    half_copy(m, queue_id, props)
+}
+
+/// A stored message with the properties `props` as a new half queue entry (their text
+/// written in Java's map order); body, flag, sys flag, hosts, born time and reconsume
+/// times kept.
+fn half_copy(m: &DecodedMessage, queue_id: i32, props: Vec<(String, String)>) -> MessageToStore {
     let mut copy = MessageToStore::new(HALF_TOPIC, queue_id, m.body.clone(), props.clone());
     copy.properties_string = Some(codec::properties_string_java_order(&props));
     copy.properties.retain(|(k, _)| k != property::DELAY);
