@@ -53,7 +53,11 @@ impl ConsumerFilterManager {
         let path = config_files::config_path(store_root, CONSUMER_FILTER_JSON);
         let mut table: BTreeMap<String, BTreeMap<String, FilterData>> = BTreeMap::new();
         if let Some(doc) = config_files::read_config(&path)? {
-            let topics = doc.get("filterDataByTopic").and_then(Value::as_object).cloned().unwrap_or_default();
+            let topics = doc
+                .get("filterDataByTopic")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             for (topic, by_topic) in topics {
                 let groups = by_topic
                     .get("groupFilterData")
@@ -123,7 +127,9 @@ impl ConsumerFilterManager {
                         );
                         changed = true;
                     }
-                    Err(e) => warn!(group, topic = %sub.topic, expression = %sub.sub_string, "consumer filter does not compile: {e}"),
+                    Err(e) => {
+                        warn!(group, topic = %sub.topic, expression = %sub.sub_string, "consumer filter does not compile: {e}")
+                    }
                 }
             }
         }

@@ -9,7 +9,8 @@
 
 /// Java's `String.hashCode` (over UTF-16 code units).
 pub fn string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32))
+    s.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32))
 }
 
 /// `MessageQueue.hashCode` (brokerName, queueId, topic).
@@ -78,7 +79,12 @@ mod tests {
     fn string_hash_is_javas() {
         assert_eq!(string_hash(""), 0);
         assert_eq!(string_hash("a"), 97);
-        assert_eq!(string_hash("TOPIC_PUT_NUMS"), "TOPIC_PUT_NUMS".encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32)));
+        assert_eq!(
+            string_hash("TOPIC_PUT_NUMS"),
+            "TOPIC_PUT_NUMS"
+                .encode_utf16()
+                .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+        );
         // A well-known value: "hello".hashCode() == 99162322.
         assert_eq!(string_hash("hello"), 99_162_322);
     }
@@ -114,7 +120,9 @@ mod tests {
 
     #[test]
     fn message_queues_iterate_as_in_golden_13() {
-        let ordered = in_hash_map_order(vec![0, 1, 2, 3], 16, |q| message_queue_hash("broker-a", *q, "StatsTopic"));
+        let ordered = in_hash_map_order(vec![0, 1, 2, 3], 16, |q| {
+            message_queue_hash("broker-a", *q, "StatsTopic")
+        });
         assert_eq!(ordered, [2, 1, 3, 0]);
         // whichTopicByConsumer's HashSet: the retry topic came first in golden 13.
         let topics = in_hash_map_order(vec!["StatsTopic", "%RETRY%cg_stats"], 16, |t| string_hash(t));

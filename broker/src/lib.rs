@@ -373,7 +373,8 @@ impl Broker {
     /// the metrics and console URLs (`off` when not served).
     pub fn summary(&self) -> String {
         let c = &self.state.config;
-        let url = |a: Option<SocketAddr>, path: &str| a.map_or_else(|| "off".to_string(), |a| format!("http://{a}{path}"));
+        let url =
+            |a: Option<SocketAddr>, path: &str| a.map_or_else(|| "off".to_string(), |a| format!("http://{a}{path}"));
         format!(
             "broker {}/{} id {} role {} at {} (listening on {}, HA port {}), store {}, name servers {}, metrics {}, console {}",
             c.broker_cluster_name,

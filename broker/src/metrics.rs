@@ -72,7 +72,13 @@ fn family<M: EncodeMetric>(
 }
 
 fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
-    family(encoder, name, help, MetricType::Gauge, [(Labels::new(), ConstGauge::new(value))])
+    family(
+        encoder,
+        name,
+        help,
+        MetricType::Gauge,
+        [(Labels::new(), ConstGauge::new(value))],
+    )
 }
 
 /// A statistic's totals as counters, its key split into labels by `split`.
@@ -99,7 +105,10 @@ fn by_topic(key: &str) -> Option<Labels> {
 
 fn by_topic_and_group(key: &str) -> Option<Labels> {
     let (topic, group) = key.split_once('@')?;
-    Some(vec![("topic", topic.to_string()), ("consumer_group", group.to_string())])
+    Some(vec![
+        ("topic", topic.to_string()),
+        ("consumer_group", group.to_string()),
+    ])
 }
 
 impl Collector for BrokerCollector {
@@ -111,7 +120,6 @@ impl Collector for BrokerCollector {
         family(
             e,
             "rocketmq_messages_in", // the encoder adds _total
-
             "Messages stored, by topic",
             MetricType::Counter,
             stat_counters(&state, stats::TOPIC_PUT_NUMS, by_topic),
@@ -144,7 +152,11 @@ impl Collector for BrokerCollector {
             let (mut behind, mut inflight, mut ready) = (0i64, 0i64, 0i64);
             for (queue_id, commit) in committed {
                 let max = state.store.max_offset_in_queue(&topic, queue_id);
-                let pulled = state.offsets.pulled_offset(&group, &topic, queue_id).unwrap_or(commit).max(commit);
+                let pulled = state
+                    .offsets
+                    .pulled_offset(&group, &topic, queue_id)
+                    .unwrap_or(commit)
+                    .max(commit);
                 behind += (max - commit).max(0);
                 inflight += (pulled - commit).max(0);
                 ready += (max - pulled).max(0);
@@ -183,11 +195,14 @@ impl Collector for BrokerCollector {
             rows(|v| v.2),
         )?;
 
-        let connection_rows = |groups: Vec<(String, Vec<crate::client_manager::ClientConnectionInfo>)>, label: &'static str| {
+        let connection_rows = |groups: Vec<(String, Vec<crate::client_manager::ClientConnectionInfo>)>,
+                               label: &'static str| {
             let mut counts: BTreeMap<(String, String, i32), i64> = BTreeMap::new();
             for (group, conns) in groups {
                 for c in conns {
-                    *counts.entry((group.clone(), c.language.clone(), c.version)).or_default() += 1;
+                    *counts
+                        .entry((group.clone(), c.language.clone(), c.version))
+                        .or_default() += 1;
                 }
             }
             counts
@@ -225,8 +240,18 @@ impl Collector for BrokerCollector {
             connection_rows(consumers, "consumer_group"),
         )?;
 
-        gauge(e, "rocketmq_topic_number", "Topics on this broker", state.topics.topic_names().len() as i64)?;
-        gauge(e, "rocketmq_consumer_group_number", "Subscription groups on this broker", state.groups.names().len() as i64)?;
+        gauge(
+            e,
+            "rocketmq_topic_number",
+            "Topics on this broker",
+            state.topics.topic_names().len() as i64,
+        )?;
+        gauge(
+            e,
+            "rocketmq_consumer_group_number",
+            "Subscription groups on this broker",
+            state.groups.names().len() as i64,
+        )?;
         gauge(
             e,
             "rocketmq_broker_permission",
@@ -258,7 +283,11 @@ impl Collector for BrokerCollector {
             e,
             "rocketmq_storage_message_reserve_time",
             "How old the oldest stored message is (ms)",
-            if earliest > 0 { (now_millis() - earliest).max(0) } else { 0 },
+            if earliest > 0 {
+                (now_millis() - earliest).max(0)
+            } else {
+                0
+            },
         )?;
         Ok(())
     }

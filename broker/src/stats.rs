@@ -219,7 +219,10 @@ impl StatsItemSet {
 
     /// Every item's key and running total (for the metrics endpoint).
     pub fn totals(&self) -> Vec<(String, i64)> {
-        self.items.iter().map(|i| (i.key().clone(), i.value().value())).collect()
+        self.items
+            .iter()
+            .map(|i| (i.key().clone(), i.value().value()))
+            .collect()
     }
 
     fn sample(&self, which: usize, spec: WindowSpec, now: i64) {
@@ -437,7 +440,8 @@ impl BrokerStats {
         }
         if append.topic == SCHEDULE_TOPIC {
             self.set_of(Set::TopicPutNums).add(&append.topic, 1, 1);
-            self.set_of(Set::TopicPutSize).add(&append.topic, append.wrote_bytes as i64, 1);
+            self.set_of(Set::TopicPutSize)
+                .add(&append.topic, append.wrote_bytes as i64, 1);
             if self.detail {
                 with_key(&[Part::S(&append.topic), Part::N(append.queue_id)], |k| {
                     self.set_of(Set::QueuePutNums).add(k, 1, 1);
@@ -445,7 +449,9 @@ impl BrokerStats {
                 });
             }
         }
-        with_key(&[Part::S(original_topic), Part::S(group)], |k| self.set_of(Set::SndbckPutNums).add(k, 1, 1));
+        with_key(&[Part::S(original_topic), Part::S(group)], |k| {
+            self.set_of(Set::SndbckPutNums).add(k, 1, 1)
+        });
     }
 
     /// A delayed message moved to its real topic (`level` 1-based): counted as a get by
@@ -456,10 +462,17 @@ impl BrokerStats {
         }
         let (num, bytes) = (append.msg_num as i64, append.wrote_bytes as i64);
         if self.detail {
-            with_key(&[Part::S(SCHEDULE_TOPIC), Part::N(level - 1), Part::S(SCHEDULE_CONSUMER_GROUP)], |k| {
-                self.set_of(Set::QueueGetNums).add(k, num, 1);
-                self.set_of(Set::QueueGetSize).add(k, bytes, 1);
-            });
+            with_key(
+                &[
+                    Part::S(SCHEDULE_TOPIC),
+                    Part::N(level - 1),
+                    Part::S(SCHEDULE_CONSUMER_GROUP),
+                ],
+                |k| {
+                    self.set_of(Set::QueueGetNums).add(k, num, 1);
+                    self.set_of(Set::QueueGetSize).add(k, bytes, 1);
+                },
+            );
         }
         with_key(&[Part::S(SCHEDULE_TOPIC), Part::S(SCHEDULE_CONSUMER_GROUP)], |k| {
             self.set_of(Set::GroupGetNums).add(k, num, 1);
@@ -519,7 +532,9 @@ impl BrokerStats {
     /// Java's consumeTps for GET_CONSUME_STATS and GET_BROKER_CONSUME_STATS: messages per
     /// second `group` pulled from `topic` over the last minute (GROUP_GET_NUMS).
     pub fn consume_tps(&self, topic: &str, group: &str) -> f64 {
-        with_key(&[Part::S(topic), Part::S(group)], |k| self.set_of(Set::GroupGetNums).minute(k).tps)
+        with_key(&[Part::S(topic), Part::S(group)], |k| {
+            self.set_of(Set::GroupGetNums).minute(k).tps
+        })
     }
 
     // ---- deletions ----
@@ -641,7 +656,10 @@ impl BrokerStats {
     /// Puts per latency range in the last closed minute (`putMessageDistributeTime`);
     /// None before the first minute closed.
     pub fn last_minute_distribution(&self) -> Option<[u64; 13]> {
-        self.minute_roll.lock().unwrap_or_else(|e| e.into_inner()).last_distribute
+        self.minute_roll
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_distribute
     }
 
     /// The `px` quantile (0.99, 0.999) of put latency in the last closed minute, in ms,
@@ -764,7 +782,11 @@ pub fn java_fixed(x: f64, places: usize) -> String {
         }
     }
     let split = digits.len() - places;
-    let sign = if x.is_sign_negative() && digits.iter().any(|d| *d != b'0') { "-" } else { "" };
+    let sign = if x.is_sign_negative() && digits.iter().any(|d| *d != b'0') {
+        "-"
+    } else {
+        ""
+    };
     let (whole, frac) = digits.split_at(split);
     let whole = String::from_utf8_lossy(whole);
     if places == 0 {
@@ -969,8 +991,12 @@ mod tests {
         let off = BrokerStats::new("DefaultCluster", true);
         off.set_enabled(false);
         time("on_put (send), enableBrokerStats=false", &|| off.on_put(&append));
-        time("on_pull_found (pull)", &|| stats.on_pull_found("cg_bench", "BenchTopic", 3, 32, 38_400, 0));
-        time("on_store_get (pull lookup)", &|| stats.on_store_get(32, Duration::from_micros(20)));
+        time("on_pull_found (pull)", &|| {
+            stats.on_pull_found("cg_bench", "BenchTopic", 3, 32, 38_400, 0)
+        });
+        time("on_store_get (pull lookup)", &|| {
+            stats.on_store_get(32, Duration::from_micros(20))
+        });
         time("consume_tps (admin)", &|| {
             std::hint::black_box(stats.consume_tps("BenchTopic", "cg_bench"));
         });

@@ -142,8 +142,7 @@ impl BrokerProcess {
         for (k, v) in extra {
             cmd.arg("-D").arg(format!("{k}={v}"));
         }
-        let (child, addr, log) =
-            spawn_capturing_stderr(cmd, "boot success", Duration::from_secs(30)).await;
+        let (child, addr, log) = spawn_capturing_stderr(cmd, "boot success", Duration::from_secs(30)).await;
         // The broker listens on every address; connect over loopback.
         let port = addr.rsplit(':').next().unwrap_or_default();
         let addr = format!("127.0.0.1:{port}");
@@ -175,11 +174,7 @@ impl BrokerProcess {
     pub async fn wait_for_log_line(&self, needles: &[&str], within: Duration) -> Option<String> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            if let Some(line) = self
-                .log()
-                .lines()
-                .find(|l| needles.iter().all(|n| l.contains(n)))
-            {
+            if let Some(line) = self.log().lines().find(|l| needles.iter().all(|n| l.contains(n))) {
                 return Some(line.to_string());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -232,7 +227,10 @@ pub async fn spawn_capturing_stderr(
     let addr = match tokio::time::timeout(limit, wait).await {
         Ok(Some(addr)) => addr,
         Ok(None) => panic!("server exited before it was ready:\n{}", log.lock().unwrap()),
-        Err(_) => panic!("server did not report its address within {limit:?}:\n{}", log.lock().unwrap()),
+        Err(_) => panic!(
+            "server did not report its address within {limit:?}:\n{}",
+            log.lock().unwrap()
+        ),
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr, log)

@@ -50,7 +50,11 @@ fn keys(v: &Value) -> BTreeSet<String> {
 /// online on `conn`, and the group's offsets committed at 5 per queue: 20 consumed.
 async fn setup(conn: &Connection) {
     let header = CreateTopicRequestHeader::read_write(TOPIC, 4);
-    let answer = ask(conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await;
+    let answer = ask(
+        conn,
+        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header),
+    )
+    .await;
     assert_eq!(answer.code, response::SUCCESS);
     for i in 0..30 {
         let header = SendMessageRequestHeader {
@@ -70,7 +74,8 @@ async fn setup(conn: &Connection) {
         };
         let sent = ask(
             conn,
-            RemotingCommand::request_with_header(request::SEND_MESSAGE, &header).with_body(format!("m{i}").into_bytes()),
+            RemotingCommand::request_with_header(request::SEND_MESSAGE, &header)
+                .with_body(format!("m{i}").into_bytes()),
         )
         .await;
         assert_eq!(sent.code, response::SUCCESS);
@@ -88,7 +93,11 @@ async fn setup(conn: &Connection) {
             queue_id,
             commit_offset: 5,
         };
-        let answer = ask(conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header)).await;
+        let answer = ask(
+            conn,
+            RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header),
+        )
+        .await;
         assert_eq!(answer.code, response::SUCCESS);
     }
 }
@@ -120,10 +129,19 @@ async fn stats_connections_and_offsets_add_up() {
     assert_eq!(sum_by_queue(&v["offsetTable"], "maxOffset"), (30, 4));
     assert_eq!(sum_by_queue(&v["offsetTable"], "minOffset"), (0, 4));
     for entry in v["offsetTable"].as_object().unwrap().values() {
-        assert_eq!(keys(entry), ["lastUpdateTimestamp", "maxOffset", "minOffset"].map(String::from).into());
+        assert_eq!(
+            keys(entry),
+            ["lastUpdateTimestamp", "maxOffset", "minOffset"]
+                .map(String::from)
+                .into()
+        );
         assert!(entry["lastUpdateTimestamp"].as_i64().unwrap() > 1_600_000_000_000);
     }
-    let res = ask(&conn, with_ext(request::GET_TOPIC_STATS_INFO, &[("topic", "NoSuchTopic")])).await;
+    let res = ask(
+        &conn,
+        with_ext(request::GET_TOPIC_STATS_INFO, &[("topic", "NoSuchTopic")]),
+    )
+    .await;
     assert_eq!(res.code, response::TOPIC_NOT_EXIST);
     assert_eq!(res.remark.as_deref(), Some("topic[NoSuchTopic] not exist"));
 
@@ -142,12 +160,19 @@ async fn stats_connections_and_offsets_add_up() {
         let (consumer_total, _) = sum_by_queue(&v["offsetTable"], "consumerOffset");
         assert_eq!((broker_total, consumer_total, queues), (30, 20, 4));
         for entry in v["offsetTable"].as_object().unwrap().values() {
-            assert!(entry["lastTimestamp"].as_i64().unwrap() > 0, "the 5th message's store time");
+            assert!(
+                entry["lastTimestamp"].as_i64().unwrap() > 0,
+                "the 5th message's store time"
+            );
         }
     }
 
     // GET_CONSUMER_CONNECTION_LIST: our connection, with the heartbeat's header and body.
-    let res = ask(&conn, with_ext(request::GET_CONSUMER_CONNECTION_LIST, &[("consumerGroup", GROUP)])).await;
+    let res = ask(
+        &conn,
+        with_ext(request::GET_CONSUMER_CONNECTION_LIST, &[("consumerGroup", GROUP)]),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
     let v = body_json(&res);
     assert_eq!(keys(&v), golden_keys("13", request::GET_CONSUMER_CONNECTION_LIST));
@@ -159,17 +184,29 @@ async fn stats_connections_and_offsets_add_up() {
     assert_eq!(v["consumeFromWhere"], "CONSUME_FROM_FIRST_OFFSET");
     assert_eq!(v["subscriptionTable"][TOPIC]["subVersion"], 7);
     assert_eq!(v["subscriptionTable"][TOPIC]["expressionType"], "TAG");
-    let res = ask(&conn, with_ext(request::GET_CONSUMER_CONNECTION_LIST, &[("consumerGroup", "nobody")])).await;
+    let res = ask(
+        &conn,
+        with_ext(request::GET_CONSUMER_CONNECTION_LIST, &[("consumerGroup", "nobody")]),
+    )
+    .await;
     assert_eq!(res.code, response::CONSUMER_NOT_ONLINE);
     assert_eq!(res.remark.as_deref(), Some("the consumer group[nobody] not online"));
 
     // GET_PRODUCER_CONNECTION_LIST and GET_ALL_PRODUCER_INFO.
-    let res = ask(&conn, with_ext(request::GET_PRODUCER_CONNECTION_LIST, &[("producerGroup", "pg_admin")])).await;
+    let res = ask(
+        &conn,
+        with_ext(request::GET_PRODUCER_CONNECTION_LIST, &[("producerGroup", "pg_admin")]),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
     let v = body_json(&res);
     assert_eq!(keys(&v), golden_keys("12", request::GET_PRODUCER_CONNECTION_LIST));
     assert_eq!(v["connectionSet"][0]["clientId"], "127.0.0.1@admin#1");
-    let res = ask(&conn, with_ext(request::GET_PRODUCER_CONNECTION_LIST, &[("producerGroup", "nobody")])).await;
+    let res = ask(
+        &conn,
+        with_ext(request::GET_PRODUCER_CONNECTION_LIST, &[("producerGroup", "nobody")]),
+    )
+    .await;
     assert_eq!(res.code, response::SYSTEM_ERROR);
     assert_eq!(res.remark.as_deref(), Some("the producer group[nobody] not exist"));
     let res = ask(&conn, with_ext(request::GET_ALL_PRODUCER_INFO, &[])).await;
@@ -178,14 +215,19 @@ async fn stats_connections_and_offsets_add_up() {
     let info = &v["data"]["pg_admin"][0];
     assert_eq!(
         keys(info),
-        ["clientId", "language", "lastUpdateTimestamp", "remoteIP", "version"].map(String::from).into()
+        ["clientId", "language", "lastUpdateTimestamp", "remoteIP", "version"]
+            .map(String::from)
+            .into()
     );
     assert!(info["remoteIP"].as_str().unwrap().starts_with("/127.0.0.1:"));
 
     // GET_ALL_CONSUMER_OFFSET: fastjson with bare queue ids, as slaves read it.
     let res = ask(&conn, with_ext(request::GET_ALL_CONSUMER_OFFSET, &[])).await;
     let text = String::from_utf8(res.body.to_vec()).unwrap();
-    assert!(text.contains(&format!("\"{TOPIC}@{GROUP}\":{{0:5,1:5,2:5,3:5}}")), "{text}");
+    assert!(
+        text.contains(&format!("\"{TOPIC}@{GROUP}\":{{0:5,1:5,2:5,3:5}}")),
+        "{text}"
+    );
     let res = ask(&conn, with_ext(request::GET_ALL_DELAY_OFFSET, &[])).await;
     assert_eq!(res.code, response::SUCCESS);
     assert!(body_json(&res)["offsetTable"].is_object());
@@ -194,32 +236,68 @@ async fn stats_connections_and_offsets_add_up() {
     let by_who = |conn: &Connection| {
         let conn = conn.clone();
         async move {
-            let res = ask(&conn, with_ext(request::QUERY_TOPIC_CONSUME_BY_WHO, &[("topic", TOPIC)])).await;
+            let res = ask(
+                &conn,
+                with_ext(request::QUERY_TOPIC_CONSUME_BY_WHO, &[("topic", TOPIC)]),
+            )
+            .await;
             let v = body_json(&res);
             assert_eq!(keys(&v), golden_keys("13", request::QUERY_TOPIC_CONSUME_BY_WHO));
-            v["groupList"].as_array().unwrap().iter().map(|g| g.as_str().unwrap().to_string()).collect::<Vec<_>>()
+            v["groupList"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(by_who(&conn).await, [GROUP]);
     let res = ask(
         &conn,
-        with_ext(request::CLONE_GROUP_OFFSET, &[("srcGroup", GROUP), ("destGroup", "cg_clone"), ("topic", TOPIC), ("offline", "false")]),
+        with_ext(
+            request::CLONE_GROUP_OFFSET,
+            &[
+                ("srcGroup", GROUP),
+                ("destGroup", "cg_clone"),
+                ("topic", TOPIC),
+                ("offline", "false"),
+            ],
+        ),
     )
     .await;
     assert_eq!(res.code, response::SUCCESS);
     assert_eq!(by_who(&conn).await, ["cg_admin", "cg_clone"]);
-    let res = ask(&conn, with_ext(request::QUERY_CONSUMER_OFFSET, &[("consumerGroup", "cg_clone"), ("topic", TOPIC), ("queueId", "2")])).await;
+    let res = ask(
+        &conn,
+        with_ext(
+            request::QUERY_CONSUMER_OFFSET,
+            &[("consumerGroup", "cg_clone"), ("topic", TOPIC), ("queueId", "2")],
+        ),
+    )
+    .await;
     assert_eq!(res.ext().get("offset"), Some("5"));
 
     // QUERY_CONSUME_TIME_SPAN: one span per queue, consumed up to the 5th message's time.
-    let res = ask(&conn, with_ext(request::QUERY_CONSUME_TIME_SPAN, &[("topic", TOPIC), ("group", GROUP)])).await;
+    let res = ask(
+        &conn,
+        with_ext(request::QUERY_CONSUME_TIME_SPAN, &[("topic", TOPIC), ("group", GROUP)]),
+    )
+    .await;
     let v = body_json(&res);
     let spans = v["consumeTimeSpanSet"].as_array().unwrap();
     assert_eq!(spans.len(), 4);
     for span in spans {
         assert_eq!(
             keys(span),
-            ["consumeTimeStamp", "delayTime", "maxTimeStamp", "messageQueue", "minTimeStamp"].map(String::from).into()
+            [
+                "consumeTimeStamp",
+                "delayTime",
+                "maxTimeStamp",
+                "messageQueue",
+                "minTimeStamp"
+            ]
+            .map(String::from)
+            .into()
         );
         let (min, consumed, max) = (
             span["minTimeStamp"].as_i64().unwrap(),
@@ -233,7 +311,14 @@ async fn stats_connections_and_offsets_add_up() {
     // QUERY_CORRECTION_OFFSET: the smallest offset of the other groups per queue.
     let res = ask(
         &conn,
-        with_ext(request::QUERY_CORRECTION_OFFSET, &[("topic", TOPIC), ("compareGroup", "cg_clone"), ("filterGroups", "cg_clone")]),
+        with_ext(
+            request::QUERY_CORRECTION_OFFSET,
+            &[
+                ("topic", TOPIC),
+                ("compareGroup", "cg_clone"),
+                ("filterGroups", "cg_clone"),
+            ],
+        ),
     )
     .await;
     let text = String::from_utf8(res.body.to_vec()).unwrap();
@@ -248,7 +333,16 @@ async fn consume_queue_and_system_topics_as_java_reports_them() {
 
     let res = ask(
         &conn,
-        with_ext(request::QUERY_CONSUME_QUEUE, &[("topic", TOPIC), ("queueId", "0"), ("index", "0"), ("count", "5"), ("consumerGroup", GROUP)]),
+        with_ext(
+            request::QUERY_CONSUME_QUEUE,
+            &[
+                ("topic", TOPIC),
+                ("queueId", "0"),
+                ("index", "0"),
+                ("count", "5"),
+                ("consumerGroup", GROUP),
+            ],
+        ),
     )
     .await;
     assert_eq!(res.code, response::SUCCESS);
@@ -256,34 +350,73 @@ async fn consume_queue_and_system_topics_as_java_reports_them() {
     let v = body_json(&res);
     assert_eq!(keys(&v), golden_keys("13", request::QUERY_CONSUME_QUEUE));
     assert_eq!(v["filterData"], "null");
-    assert_eq!((v["minQueueIndex"].as_i64(), v["maxQueueIndex"].as_i64()), (Some(0), Some(8)));
+    assert_eq!(
+        (v["minQueueIndex"].as_i64(), v["maxQueueIndex"].as_i64()),
+        (Some(0), Some(8))
+    );
     let units = v["queueData"].as_array().unwrap();
     assert_eq!(units.len(), 5);
     let tags_code = store::tags_hash_code("TagA");
     let mut last = -1;
     for unit in units {
-        assert_eq!(keys(unit), ["eval", "physicOffset", "physicSize", "tagsCode"].map(String::from).into());
+        assert_eq!(
+            keys(unit),
+            ["eval", "physicOffset", "physicSize", "tagsCode"]
+                .map(String::from)
+                .into()
+        );
         assert_eq!(unit["tagsCode"].as_i64(), Some(tags_code));
         let offset = unit["physicOffset"].as_i64().unwrap();
         assert!(offset > last);
         last = offset;
     }
-    let res = ask(&conn, with_ext(request::QUERY_CONSUME_QUEUE, &[("topic", TOPIC), ("queueId", "0"), ("index", "50"), ("count", "5")])).await;
+    let res = ask(
+        &conn,
+        with_ext(
+            request::QUERY_CONSUME_QUEUE,
+            &[("topic", TOPIC), ("queueId", "0"), ("index", "50"), ("count", "5")],
+        ),
+    )
+    .await;
     assert_eq!(res.remark.as_deref(), Some("Index 50 of 0@AdminTopic is not exist!"));
-    let res = ask(&conn, with_ext(request::QUERY_CONSUME_QUEUE, &[("topic", "Nope"), ("queueId", "0"), ("index", "0"), ("count", "5")])).await;
+    let res = ask(
+        &conn,
+        with_ext(
+            request::QUERY_CONSUME_QUEUE,
+            &[("topic", "Nope"), ("queueId", "0"), ("index", "0"), ("count", "5")],
+        ),
+    )
+    .await;
     assert_eq!(res.code, response::SYSTEM_ERROR);
     assert_eq!(res.remark.as_deref(), Some("0@Nope is not exist!"));
 
     let res = ask(&conn, with_ext(request::GET_SYSTEM_TOPIC_LIST_FROM_BROKER, &[])).await;
     let v = body_json(&res);
-    let ours: BTreeSet<String> = v["topicList"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    let ours: BTreeSet<String> = v["topicList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
     let frames = golden::load_frames("13");
-    let req = frames.iter().find(|f| f.is_request() && f.code == request::GET_SYSTEM_TOPIC_LIST_FROM_BROKER).unwrap();
+    let req = frames
+        .iter()
+        .find(|f| f.is_request() && f.code == request::GET_SYSTEM_TOPIC_LIST_FROM_BROKER)
+        .unwrap();
     let java = fastjson::parse(&golden::response_to(&frames, req).unwrap().body()).unwrap();
-    let java: BTreeSet<String> = java["topicList"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    let java: BTreeSet<String> = java["topicList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ours, java, "same broker and cluster names as the golden broker");
 
-    for code in [request::CLEAN_EXPIRED_CONSUMEQUEUE, request::DELETE_EXPIRED_COMMITLOG, request::CLEAN_UNUSED_TOPIC] {
+    for code in [
+        request::CLEAN_EXPIRED_CONSUMEQUEUE,
+        request::DELETE_EXPIRED_COMMITLOG,
+        request::CLEAN_UNUSED_TOPIC,
+    ] {
         assert_eq!(ask(&conn, with_ext(code, &[])).await.code, response::SUCCESS);
     }
     // Nothing was expired or unused: every message is still there.
@@ -322,7 +455,10 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
         ("flushDiskType", "ASYNC_FLUSH"),
         ("fileReservedTime", "72"),
         ("maxMessageSize", "4194304"),
-        ("messageDelayLevel", "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
+        (
+            "messageDelayLevel",
+            "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h",
+        ),
         ("filterServerNums", "0"),
         ("traceOn", "true"),
         ("useTLS", "false"),
@@ -335,7 +471,8 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
     // The black list is refused as a whole.
     let res = ask(
         &conn,
-        RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(b"brokerConfigPath=/tmp/x\nshortPollingTimeMills=7\n".to_vec()),
+        RemotingCommand::request(request::UPDATE_BROKER_CONFIG)
+            .with_body(b"brokerConfigPath=/tmp/x\nshortPollingTimeMills=7\n".to_vec()),
     )
     .await;
     assert_eq!(res.code, response::NO_PERMISSION);
@@ -344,7 +481,8 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
     // brokerPermission=2 (write only) applies at once: pulls are refused.
     let res = ask(
         &conn,
-        RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(b"brokerPermission=2\nshortPollingTimeMills=700\nnoSuchKey=1\n".to_vec()),
+        RemotingCommand::request(request::UPDATE_BROKER_CONFIG)
+            .with_body(b"brokerPermission=2\nshortPollingTimeMills=700\nnoSuchKey=1\n".to_vec()),
     )
     .await;
     assert_eq!(res.code, response::SUCCESS);
@@ -352,15 +490,26 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
         with_ext(
             request::PULL_MESSAGE,
             &[
-                ("consumerGroup", GROUP), ("topic", TOPIC), ("queueId", "0"), ("queueOffset", "0"),
-                ("maxMsgNums", "4"), ("sysFlag", "4"), ("commitOffset", "0"), ("suspendTimeoutMillis", "0"),
-                ("subscription", "*"), ("subVersion", "0"), ("expressionType", "TAG"),
+                ("consumerGroup", GROUP),
+                ("topic", TOPIC),
+                ("queueId", "0"),
+                ("queueOffset", "0"),
+                ("maxMsgNums", "4"),
+                ("sysFlag", "4"),
+                ("commitOffset", "0"),
+                ("suspendTimeoutMillis", "0"),
+                ("subscription", "*"),
+                ("subVersion", "0"),
+                ("expressionType", "TAG"),
             ],
         )
     };
     let res = ask(&conn, pull()).await;
     assert_eq!(res.code, response::NO_PERMISSION, "{:?}", res.remark);
-    assert_eq!(res.remark.as_deref(), Some("the broker[127.0.0.1] pulling message is forbidden"));
+    assert_eq!(
+        res.remark.as_deref(),
+        Some("the broker[127.0.0.1] pulling message is forbidden")
+    );
 
     let res = ask(&conn, with_ext(request::GET_BROKER_CONFIG, &[])).await;
     let after = config_lines(&res);
@@ -392,27 +541,42 @@ async fn deleting_a_group_removes_its_offsets_only_when_asked() {
     let broker = InProcessBroker::start(&[]).await;
     let conn = connect(&broker.addr).await;
     let header = CreateTopicRequestHeader::read_write(TOPIC, 4);
-    let res = ask(&conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await;
+    let res = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header),
+    )
+    .await;
     assert_eq!(res.code, response::SUCCESS);
     let offset_of = |group: &'static str| {
         let conn = &conn;
         async move {
             let res = ask(
                 conn,
-                with_ext(request::QUERY_CONSUMER_OFFSET, &[("consumerGroup", group), ("topic", TOPIC), ("queueId", "0")]),
+                with_ext(
+                    request::QUERY_CONSUMER_OFFSET,
+                    &[("consumerGroup", group), ("topic", TOPIC), ("queueId", "0")],
+                ),
             )
             .await;
             (res.code == response::SUCCESS).then(|| res.ext().get("offset").unwrap().to_string())
         }
     };
-    for (group, flag) in [("g_keep", None), ("g_remove", Some("removeOffset")), ("g_clean", Some("cleanOffset"))] {
+    for (group, flag) in [
+        ("g_keep", None),
+        ("g_remove", Some("removeOffset")),
+        ("g_clean", Some("cleanOffset")),
+    ] {
         let header = UpdateConsumerOffsetRequestHeader {
             consumer_group: group.into(),
             topic: TOPIC.into(),
             queue_id: 0,
             commit_offset: 3,
         };
-        let res = ask(&conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header)).await;
+        let res = ask(
+            &conn,
+            RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &header),
+        )
+        .await;
         assert_eq!(res.code, response::SUCCESS);
         assert_eq!(offset_of(group).await.as_deref(), Some("3"));
         let mut fields = vec![("groupName", group)];
@@ -431,7 +595,13 @@ async fn deleting_a_group_removes_its_offsets_only_when_asked() {
 async fn system_topics_cannot_be_created_or_deleted_by_admins() {
     let broker = InProcessBroker::start(&[]).await;
     let conn = connect(&broker.addr).await;
-    for topic in ["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "TBW102", "rmq_sys_anything", "broker-a"] {
+    for topic in [
+        "SCHEDULE_TOPIC_XXXX",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "TBW102",
+        "rmq_sys_anything",
+        "broker-a",
+    ] {
         let create = ask(
             &conn,
             RemotingCommand::request_with_header(
@@ -459,11 +629,18 @@ async fn system_topics_cannot_be_created_or_deleted_by_admins() {
     // An ordinary topic is created and deleted as before.
     let create = ask(
         &conn,
-        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &CreateTopicRequestHeader::read_write("PlainTopic", 4)),
+        RemotingCommand::request_with_header(
+            request::UPDATE_AND_CREATE_TOPIC,
+            &CreateTopicRequestHeader::read_write("PlainTopic", 4),
+        ),
     )
     .await;
     assert_eq!(create.code, response::SUCCESS);
-    let delete = ask(&conn, with_ext(request::DELETE_TOPIC_IN_BROKER, &[("topic", "PlainTopic")])).await;
+    let delete = ask(
+        &conn,
+        with_ext(request::DELETE_TOPIC_IN_BROKER, &[("topic", "PlainTopic")]),
+    )
+    .await;
     assert_eq!(delete.code, response::SUCCESS);
 }
 

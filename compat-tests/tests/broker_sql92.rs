@@ -164,7 +164,10 @@ async fn bad_expressions_are_refused_without_hurting_other_consumers() {
     let h = pull_header("cg_bad", 0, Some(("a = = 1", "SQL92")));
     let answer = ask(&conn, RemotingCommand::request_with_header(request::PULL_MESSAGE, &h)).await;
     assert_eq!(answer.code, response::SUBSCRIPTION_PARSE_FAILED);
-    assert_eq!(answer.remark.as_deref(), Some("parse the consumer's subscription failed"));
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("parse the consumer's subscription failed")
+    );
 
     // A heartbeat with a bad expression registers no filter: its pulls say so.
     let heartbeat = r#"{"clientID":"c@1#1","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"cg_bad","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[],"expressionType":"SQL92","subString":"a in (","subVersion":5,"tagsSet":[],"topic":"FilterTopic"}],"unitMode":false}],"producerDataSet":[]}"#;

@@ -45,7 +45,11 @@ fn send_header(topic: &str, queue_id: i32, batch: bool) -> SendMessageRequestHea
 
 async fn create_topic(conn: &Connection, topic: &str) {
     let header = CreateTopicRequestHeader::read_write(topic, 4);
-    let answer = ask(conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await;
+    let answer = ask(
+        conn,
+        RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header),
+    )
+    .await;
     assert_eq!(answer.code, response::SUCCESS);
 }
 
@@ -90,7 +94,11 @@ async fn setup(conn: &Connection) {
             queue_id,
             commit_offset: 5,
         };
-        let answer = ask(conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &commit)).await;
+        let answer = ask(
+            conn,
+            RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &commit),
+        )
+        .await;
         assert_eq!(answer.code, response::SUCCESS);
     }
 }
@@ -109,7 +117,11 @@ fn golden_frames() -> Vec<GoldenFrame> {
 
 /// The first recorded request with `code` (and, if given, ext field `statsKey`) and the
 /// Java broker's answer to it.
-fn golden_exchange<'a>(frames: &'a [GoldenFrame], code: i32, stats_key: Option<&str>) -> (&'a GoldenFrame, &'a GoldenFrame) {
+fn golden_exchange<'a>(
+    frames: &'a [GoldenFrame],
+    code: i32,
+    stats_key: Option<&str>,
+) -> (&'a GoldenFrame, &'a GoldenFrame) {
     let req = frames
         .iter()
         .find(|f| {
@@ -154,7 +166,10 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     assert_eq!(strip(ordered_keys(&ours)), strip(ordered_keys(&theirs)));
     let commit_log = broker.dir.path().join("store").join("commitlog");
     let our_path_key = format!("commitLogDiskRatio_{}", commit_log.display());
-    assert_eq!(ordered_keys(&ours).iter().filter(|k| path_key(k)).collect::<Vec<_>>(), [&our_path_key]);
+    assert_eq!(
+        ordered_keys(&ours).iter().filter(|k| path_key(k)).collect::<Vec<_>>(),
+        [&our_path_key]
+    );
 
     let text = |k: &str| ours[k].as_str().unwrap_or_else(|| panic!("{k} missing")).to_string();
     let num = |k: &str| text(k).parse::<i64>().unwrap_or_else(|_| panic!("{k}: {}", text(k)));
@@ -178,8 +193,16 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     assert_eq!(num("sendThreadPoolQueueCapacity"), 10_000);
     assert_eq!(num("sendThreadPoolQueueSize"), 0);
     assert!(num("bootTimestamp") <= remoting::protocol::topic::now_millis());
-    assert!(text("runtime").starts_with("[ 0 days, 0 hours, "), "{}", text("runtime"));
-    assert!(text("commitLogDirCapacity").starts_with("Total : "), "{}", text("commitLogDirCapacity"));
+    assert!(
+        text("runtime").starts_with("[ 0 days, 0 hours, "),
+        "{}",
+        text("runtime")
+    );
+    assert!(
+        text("commitLogDirCapacity").starts_with("Total : "),
+        "{}",
+        text("commitLogDirCapacity")
+    );
     let ratio: f64 = text("commitLogDiskRatio").parse().unwrap();
     assert!((0.0..=1.0).contains(&ratio), "{ratio}");
     assert_eq!(text(&our_path_key), text("commitLogDiskRatio"));
@@ -207,7 +230,10 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     // Hour and day rings were not sampled since the topic got messages, as in golden 13.
     let empty = r#"{"avgpt":0.0,"sum":0,"tps":0.0}"#;
     let raw = String::from_utf8(answer.body.to_vec()).unwrap();
-    assert!(raw.starts_with(&format!(r#"{{"statsDay":{empty},"statsHour":{empty},"statsMinute":"#)), "{raw}");
+    assert!(
+        raw.starts_with(&format!(r#"{{"statsDay":{empty},"statsHour":{empty},"statsMinute":"#)),
+        "{raw}"
+    );
 
     let (req, _) = golden_exchange(&frames, request::VIEW_BROKER_STATS_DATA, Some("StatsTopic@cg_stats"));
     let answer = ask(&conn, req.to_command()).await;
@@ -216,10 +242,21 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     assert_eq!(ours["statsMinute"]["sum"], 20);
     assert_eq!(ours["statsMinute"]["avgpt"], 5.0, "five messages per pull");
 
-    let view = |name: &str, key: &str| with_ext(request::VIEW_BROKER_STATS_DATA, &[("statsName", name), ("statsKey", key)]);
+    let view = |name: &str, key: &str| {
+        with_ext(
+            request::VIEW_BROKER_STATS_DATA,
+            &[("statsName", name), ("statsKey", key)],
+        )
+    };
     let answer = ask(&conn, view("TOPIC_PUT_NUMS", "BatchTopic")).await;
     let batch = body_json(&answer.body);
-    assert_eq!((batch["statsMinute"]["sum"].clone(), batch["statsMinute"]["avgpt"].clone()), (5.into(), 5.0.into()));
+    assert_eq!(
+        (
+            batch["statsMinute"]["sum"].clone(),
+            batch["statsMinute"]["avgpt"].clone()
+        ),
+        (5.into(), 5.0.into())
+    );
     let answer = ask(&conn, view("BROKER_PUT_NUMS", "DefaultCluster")).await;
     let broker_puts = body_json(&answer.body);
     assert_eq!(broker_puts["statsMinute"]["sum"], 35);
@@ -228,13 +265,20 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
 
     // Unknown key or unknown set: Java's answer (golden 13 has the first).
-    let (req, java) = golden_exchange(&frames, request::VIEW_BROKER_STATS_DATA, Some("RMQ_SYS_TRANS_HALF_TOPIC"));
+    let (req, java) = golden_exchange(
+        &frames,
+        request::VIEW_BROKER_STATS_DATA,
+        Some("RMQ_SYS_TRANS_HALF_TOPIC"),
+    );
     let answer = ask(&conn, req.to_command()).await;
     assert_eq!(answer.code, java.code);
     assert_eq!(answer.remark.as_deref(), java.header["remark"].as_str());
     let answer = ask(&conn, view("NO_SUCH_STATS", TOPIC)).await;
     assert_eq!(answer.code, response::SYSTEM_ERROR);
-    assert_eq!(answer.remark.as_deref(), Some("The stats <NO_SUCH_STATS> <StatsTopic> not exist"));
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("The stats <NO_SUCH_STATS> <StatsTopic> not exist")
+    );
 
     // ---- GET_BROKER_CONSUME_STATS (317), as mqadmin brokerConsumeStats sent it ----
     let (req, java) = golden_exchange(&frames, request::GET_BROKER_CONSUME_STATS, None);
@@ -247,7 +291,12 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     assert_eq!(ours["totalDiff"], 10, "30 stored, 20 consumed");
     // The same groups in the same order (Java's ConcurrentHashMap order).
     let groups = |v: &Value| -> Vec<String> {
-        v["consumeStatsList"].as_array().unwrap().iter().flat_map(ordered_keys).collect()
+        v["consumeStatsList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(ordered_keys)
+            .collect()
     };
     assert_eq!(groups(&ours), groups(&theirs));
     let stats_of = |v: &Value| -> Vec<Value> {
@@ -263,13 +312,22 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
     };
     let java_topic = stats_of(&theirs)
         .into_iter()
-        .find(|s| s["offsetTable"].as_object().unwrap().keys().any(|k| k.contains(TOPIC) && !k.contains("%RETRY%")))
+        .find(|s| {
+            s["offsetTable"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.contains(TOPIC) && !k.contains("%RETRY%"))
+        })
         .unwrap();
     let our_stats = stats_of(&ours);
     assert_eq!(our_stats.len(), 1, "offsets only on StatsTopic");
     let ours_topic = &our_stats[0];
     assert_eq!(ordered_keys(ours_topic), ordered_keys(&java_topic));
-    assert_eq!(ours_topic["consumeTps"], 2.0, "20 pulled over the 10 s of the first window");
+    assert_eq!(
+        ours_topic["consumeTps"], 2.0,
+        "20 pulled over the 10 s of the first window"
+    );
     // Queues in Java's HashMap order, entries with Java's fields.
     let queue_ids = |s: &Value| -> Vec<i64> {
         ordered_keys(&s["offsetTable"])
@@ -283,7 +341,10 @@ async fn runtime_info_stats_data_and_consume_stats_read_as_javas() {
         let mq: Value = serde_json::from_str(key).unwrap();
         assert_eq!(ordered_keys(&mq), ["brokerName", "queueId", "topic"]);
         assert_eq!(mq["brokerName"], "broker-a");
-        assert_eq!(ordered_keys(offsets), ["brokerOffset", "consumerOffset", "lastTimestamp"]);
+        assert_eq!(
+            ordered_keys(offsets),
+            ["brokerOffset", "consumerOffset", "lastTimestamp"]
+        );
         assert_eq!(offsets["consumerOffset"], 5);
         assert!(offsets["lastTimestamp"].as_i64().unwrap() > 0);
         lag += offsets["brokerOffset"].as_i64().unwrap() - 5;
@@ -349,14 +410,25 @@ async fn send_backs_count_under_the_original_topic() {
         unit_mode: None,
         max_reconsume_times: None,
     };
-    let answer = ask(&conn, RemotingCommand::request_with_header(request::CONSUMER_SEND_MSG_BACK, &back)).await;
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::CONSUMER_SEND_MSG_BACK, &back),
+    )
+    .await;
     assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
     broker.broker.state().stats.sample_minute_windows();
 
     let minute_sum = |name: &'static str, key: &'static str| {
         let conn = &conn;
         async move {
-            let answer = ask(conn, with_ext(request::VIEW_BROKER_STATS_DATA, &[("statsName", name), ("statsKey", key)])).await;
+            let answer = ask(
+                conn,
+                with_ext(
+                    request::VIEW_BROKER_STATS_DATA,
+                    &[("statsName", name), ("statsKey", key)],
+                ),
+            )
+            .await;
             assert_eq!(answer.code, response::SUCCESS, "{name} {key}: {:?}", answer.remark);
             body_json(&answer.body)["statsMinute"]["sum"].as_i64().unwrap()
         }

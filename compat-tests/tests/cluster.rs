@@ -309,7 +309,10 @@ async fn cluster_sh_runs_broker_a_with_a_replicating_slave() {
         let mut listed = false;
         for _ in 0..100 {
             let res = conn
-                .request(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO), Duration::from_secs(5))
+                .request(
+                    RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO),
+                    Duration::from_secs(5),
+                )
                 .await
                 .unwrap();
             let info: remoting::protocol::route::ClusterInfo = fastjson::from_slice(&res.body).unwrap();

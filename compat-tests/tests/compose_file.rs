@@ -81,7 +81,10 @@ fn compose_file_matches_the_binaries() {
             ports.contains(&format!("127.0.0.1:{listen_port}:{listen_port}")),
             "{name}: port {listen_port} published by {published_by}"
         );
-        assert!(ports.iter().all(|p| p.starts_with("127.0.0.1:")), "{name}: loopback only");
+        assert!(
+            ports.iter().all(|p| p.starts_with("127.0.0.1:")),
+            "{name}: loopback only"
+        );
         assert_eq!(
             service["environment"]["RMQ_HEALTH_PORT"].as_str(),
             Some(listen_port.as_str()),
@@ -108,7 +111,11 @@ fn compose_file_matches_the_binaries() {
         } else {
             assert_eq!(command[0], "broker");
             // A slave (brokerId > 0) belongs to its master's broker group.
-            let group = if config["brokerId"] == "0" { name } else { name.trim_end_matches("-s") };
+            let group = if config["brokerId"] == "0" {
+                name
+            } else {
+                name.trim_end_matches("-s")
+            };
             assert_eq!(config["brokerName"], group);
             if config["brokerId"] != "0" {
                 assert_eq!(

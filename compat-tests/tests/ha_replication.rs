@@ -425,7 +425,8 @@ async fn sync_master_and_slave_replicate_fail_over_and_resume() {
         .collect();
     let not_consumed = acked.iter().filter(|k| !consumed.contains(*k)).count();
     assert_eq!(
-        not_consumed, 0,
+        not_consumed,
+        0,
         "acknowledged messages the stock consumer did not get from the slave (of {total}); errors: {:?}",
         run.errors()
     );

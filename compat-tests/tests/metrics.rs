@@ -28,7 +28,10 @@ async fn http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await;
     let text = String::from_utf8_lossy(&raw).to_string();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -38,7 +41,9 @@ fn value(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)])
         .iter()
         .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
         .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
             _ => f64::NAN,
         })
 }
@@ -50,7 +55,12 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
     let conn = connect(&broker.addr).await;
     let header = CreateTopicRequestHeader::read_write(TOPIC, 4);
     assert_eq!(
-        ask(&conn, RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)).await.code,
+        ask(
+            &conn,
+            RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header)
+        )
+        .await
+        .code,
         response::SUCCESS
     );
     let mut bytes_in = 0usize;
@@ -72,7 +82,11 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
         };
         let body = format!("metrics-{i}");
         bytes_in += body.len();
-        let res = ask(&conn, RemotingCommand::request_with_header(request::SEND_MESSAGE, &send).with_body(body.into_bytes())).await;
+        let res = ask(
+            &conn,
+            RemotingCommand::request_with_header(request::SEND_MESSAGE, &send).with_body(body.into_bytes()),
+        )
+        .await;
         assert_eq!(res.code, response::SUCCESS);
     }
     // 5 pulled and committed from each queue.
@@ -92,7 +106,11 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
             expression_type: None,
             max_msg_bytes: None,
         };
-        let res = ask(&conn, RemotingCommand::request_with_header(request::PULL_MESSAGE, &pull)).await;
+        let res = ask(
+            &conn,
+            RemotingCommand::request_with_header(request::PULL_MESSAGE, &pull),
+        )
+        .await;
         assert_eq!(res.code, response::SUCCESS);
         let commit = UpdateConsumerOffsetRequestHeader {
             consumer_group: GROUP.into(),
@@ -100,7 +118,11 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
             queue_id,
             commit_offset: 5,
         };
-        let res = ask(&conn, RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &commit)).await;
+        let res = ask(
+            &conn,
+            RemotingCommand::request_with_header(request::UPDATE_CONSUMER_OFFSET, &commit),
+        )
+        .await;
         assert_eq!(res.code, response::SUCCESS);
     }
 
@@ -112,14 +134,30 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
     let topic_group = [("topic", TOPIC), ("consumer_group", GROUP)];
     assert_eq!(value(&scrape, "rocketmq_messages_in_total", &topic), Some(30.0));
     let stored_bytes = value(&scrape, "rocketmq_throughput_in_total", &topic).unwrap();
-    assert!(stored_bytes >= bytes_in as f64, "{stored_bytes} bytes for {bytes_in} of bodies");
+    assert!(
+        stored_bytes >= bytes_in as f64,
+        "{stored_bytes} bytes for {bytes_in} of bodies"
+    );
     assert_eq!(value(&scrape, "rocketmq_messages_out_total", &topic_group), Some(20.0));
-    assert_eq!(value(&scrape, "rocketmq_consumer_lag_messages", &topic_group), Some(10.0));
-    assert_eq!(value(&scrape, "rocketmq_consumer_inflight_messages", &topic_group), Some(0.0));
-    assert_eq!(value(&scrape, "rocketmq_consumer_ready_messages", &topic_group), Some(10.0));
+    assert_eq!(
+        value(&scrape, "rocketmq_consumer_lag_messages", &topic_group),
+        Some(10.0)
+    );
+    assert_eq!(
+        value(&scrape, "rocketmq_consumer_inflight_messages", &topic_group),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&scrape, "rocketmq_consumer_ready_messages", &topic_group),
+        Some(10.0)
+    );
     assert!(value(&scrape, "rocketmq_storage_size", &[]).unwrap() > 0.0);
     assert_eq!(
-        value(&scrape, "rocketmq_rpc_latency_count", &[("request_code", "10"), ("response_code", "0")]),
+        value(
+            &scrape,
+            "rocketmq_rpc_latency_count",
+            &[("request_code", "10"), ("response_code", "0")]
+        ),
         Some(30.0),
         "30 sends answered SUCCESS"
     );
@@ -131,9 +169,16 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
     // Bad input: 4xx, and the endpoint keeps serving.
     let (status, _) = http(metrics, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(status, 404);
-    let (status, _) = http(metrics, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+    let (status, _) = http(
+        metrics,
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status, 405);
-    let huge = format!("GET /metrics?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "q".repeat(200_000));
+    let huge = format!(
+        "GET /metrics?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "q".repeat(200_000)
+    );
     let (status, _) = http(metrics, &huge).await;
     assert!((400..500).contains(&status) || status == 0, "{status}");
     let (status, _) = http(metrics, "garbage\r\n\r\n").await;
@@ -154,11 +199,25 @@ async fn a_namesrv_scrape_counts_brokers_topics_and_lookups() {
     let metrics = ns.server.metrics_addr().expect("metrics endpoint");
     let conn = connect(&ns.addr).await;
     assert_eq!(
-        register_broker(&conn, "c1", "broker-a", "127.0.0.1:10911", &[("T1", 4, 6), ("T2", 4, 6)]).await,
+        register_broker(
+            &conn,
+            "c1",
+            "broker-a",
+            "127.0.0.1:10911",
+            &[("T1", 4, 6), ("T2", 4, 6)]
+        )
+        .await,
         response::SUCCESS
     );
     assert_eq!(
-        register_broker(&conn, "c1", "broker-b", "127.0.0.1:10921", &[("T1", 4, 6), ("T3", 2, 6)]).await,
+        register_broker(
+            &conn,
+            "c1",
+            "broker-b",
+            "127.0.0.1:10921",
+            &[("T1", 4, 6), ("T3", 2, 6)]
+        )
+        .await,
         response::SUCCESS
     );
     for topic in ["T1", "T1", "T3", "Missing"] {
@@ -166,7 +225,11 @@ async fn a_namesrv_scrape_counts_brokers_topics_and_lookups() {
             topic: topic.into(),
             accept_standard_json_only: None,
         };
-        ask(&conn, RemotingCommand::request_with_header(request::GET_ROUTEINFO_BY_TOPIC, &header)).await;
+        ask(
+            &conn,
+            RemotingCommand::request_with_header(request::GET_ROUTEINFO_BY_TOPIC, &header),
+        )
+        .await;
     }
 
     let (status, body) = http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
@@ -176,19 +239,40 @@ async fn a_namesrv_scrape_counts_brokers_topics_and_lookups() {
     assert_eq!(value(&scrape, "rocketmq_namesrv_broker_names", &[]), Some(2.0));
     assert_eq!(value(&scrape, "rocketmq_namesrv_clusters", &[]), Some(1.0));
     assert_eq!(value(&scrape, "rocketmq_namesrv_topics", &[]), Some(3.0));
-    assert_eq!(value(&scrape, "rocketmq_namesrv_route_lookups_total", &[("result", "found")]), Some(3.0));
-    assert_eq!(value(&scrape, "rocketmq_namesrv_route_lookups_total", &[("result", "not_found")]), Some(1.0));
     assert_eq!(
-        value(&scrape, "rocketmq_rpc_latency_count", &[("request_code", "105"), ("response_code", "0")]),
+        value(&scrape, "rocketmq_namesrv_route_lookups_total", &[("result", "found")]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "rocketmq_namesrv_route_lookups_total",
+            &[("result", "not_found")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "rocketmq_rpc_latency_count",
+            &[("request_code", "105"), ("response_code", "0")]
+        ),
         Some(3.0),
         "GET_ROUTEINFO_BY_TOPIC answered SUCCESS"
     );
     assert_eq!(
-        value(&scrape, "rocketmq_rpc_latency_count", &[("request_code", "103"), ("response_code", "0")]),
+        value(
+            &scrape,
+            "rocketmq_rpc_latency_count",
+            &[("request_code", "103"), ("response_code", "0")]
+        ),
         Some(2.0),
         "REGISTER_BROKER"
     );
-    assert!(scrape.samples.iter().all(|s| s.labels.get("node_type") == Some("namesrv")));
+    assert!(scrape
+        .samples
+        .iter()
+        .all(|s| s.labels.get("node_type") == Some("namesrv")));
     let (status, _) = http(metrics, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(status, 404);
 

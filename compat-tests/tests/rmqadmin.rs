@@ -422,7 +422,8 @@ async fn admin_commands_report_what_the_test_did() {
     let rows = v["rollbackStats"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     assert!(
-        rows.iter().all(|q| q["rollbackOffset"] == 0 && q["consumerOffset"] == 5),
+        rows.iter()
+            .all(|q| q["rollbackOffset"] == 0 && q["consumerOffset"] == 5),
         "{v}"
     );
     assert_eq!(cli.json(&["consumerProgress", "-g", GROUP])["diffTotal"], 30);

@@ -65,7 +65,11 @@ async fn echo(client: &RemotingClient, addr: &str) -> Result<Vec<u8>, RemotingEr
 async fn each_mode_serves_what_java_serves() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
-    for (mode, plain_ok, tls_ok) in [("disabled", true, false), ("permissive", true, true), ("enforcing", false, true)] {
+    for (mode, plain_ok, tls_ok) in [
+        ("disabled", true, false),
+        ("permissive", true, true),
+        ("enforcing", false, true),
+    ] {
         let server = echo_server(&[
             ("tls.server.mode", mode),
             ("tls.server.certPath", &cert),
@@ -92,7 +96,10 @@ async fn test_mode_makes_a_certificate_and_a_distrustful_client_refuses_it() {
     let server = echo_server(&[]).await.unwrap();
     let addr = server.local_addr().to_string();
     assert!(echo(&client(None), &addr).await.is_ok());
-    assert!(echo(&client(Some("")), &addr).await.is_ok(), "a client that does not check accepts it");
+    assert!(
+        echo(&client(Some("")), &addr).await.is_ok(),
+        "a client that does not check accepts it"
+    );
     let dir = tempfile::tempdir().unwrap();
     let (other_cert, _) = certificate(dir.path());
     let refused = echo(&client(Some(&other_cert)), &addr).await;
@@ -164,7 +171,11 @@ async fn a_broker_registers_over_tls_and_serves_a_tls_producer() {
 
     // The broker's registration went over TLS: the name server knows it.
     let info = tls
-        .invoke(&namesrv.addr, RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO), Duration::from_secs(3))
+        .invoke(
+            &namesrv.addr,
+            RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO),
+            Duration::from_secs(3),
+        )
         .await
         .unwrap();
     assert_eq!(info.code, response::SUCCESS);
@@ -173,7 +184,13 @@ async fn a_broker_registers_over_tls_and_serves_a_tls_producer() {
 
     let header = remoting::header::broker::CreateTopicRequestHeader::read_write("TlsTopic", 1);
     let req = RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header);
-    assert_eq!(tls.invoke(&broker.addr, req, Duration::from_secs(3)).await.unwrap().code, response::SUCCESS);
+    assert_eq!(
+        tls.invoke(&broker.addr, req, Duration::from_secs(3))
+            .await
+            .unwrap()
+            .code,
+        response::SUCCESS
+    );
     let send = remoting::header::broker::SendMessageRequestHeader {
         producer_group: "pg_tls".into(),
         topic: "TlsTopic".into(),

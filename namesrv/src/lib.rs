@@ -44,13 +44,14 @@ impl NameServer {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad listen address: {e}")))?;
         let scan_interval = Duration::from_millis(config.scan_not_active_broker_interval.max(10));
         let settings = config.server.clone();
-        let metrics_bind = if config.prometheus_enabled() {
-            Some(config.metrics_addr().ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad metricsPromExporterHost")
-            })?)
-        } else {
-            None
-        };
+        let metrics_bind =
+            if config.prometheus_enabled() {
+                Some(config.metrics_addr().ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad metricsPromExporterHost")
+                })?)
+            } else {
+                None
+            };
         let state = Arc::new(NamesrvState {
             config: RwLock::new(config),
             routes: RouteInfoManager::new(),

@@ -90,7 +90,11 @@ impl RemotingClient {
                     .await
                     .map_err(|_| connect_failed("timed out".into()))?
                     .map_err(|e| connect_failed(format!("TLS: {e}")))?;
-                let peer = session.get_ref().0.peer_addr().map_err(|e| connect_failed(e.to_string()))?;
+                let peer = session
+                    .get_ref()
+                    .0
+                    .peer_addr()
+                    .map_err(|e| connect_failed(e.to_string()))?;
                 let limits = crate::connection::ConnectionLimits {
                     max_frame_length: self.config.max_frame_length,
                     ..Default::default()

@@ -173,7 +173,14 @@ impl Connection {
         let peer = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
-        Ok(Self::start(read_half, Socket::Plain(write_half), peer, handler, limits, shutdown))
+        Ok(Self::start(
+            read_half,
+            Socket::Plain(write_half),
+            peer,
+            handler,
+            limits,
+            shutdown,
+        ))
     }
 
     /// A connection over any byte stream (a TLS session): reads as `spawn_with` does, and
@@ -191,7 +198,14 @@ impl Connection {
         let (read_half, write_half) = tokio::io::split(stream);
         let pipe = Arc::new(Pipe::default());
         tokio::spawn(pump(pipe.clone(), write_half));
-        Self::start(read_half, Socket::Piped(PipeWriter(pipe)), peer, handler, limits, shutdown)
+        Self::start(
+            read_half,
+            Socket::Piped(PipeWriter(pipe)),
+            peer,
+            handler,
+            limits,
+            shutdown,
+        )
     }
 
     fn start<R>(

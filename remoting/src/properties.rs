@@ -141,7 +141,11 @@ mod tests {
         // parsed in linear time (counting through the whole logical line took minutes).
         let started = std::time::Instant::now();
         let pairs = parse(&"\\\\\\\n".repeat(100_000));
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].0, "\\".repeat(100_000));
         assert_eq!(pairs[0].1, "");

@@ -69,7 +69,11 @@ impl TlsSettings {
                     "disabled" => TlsMode::Disabled,
                     "permissive" => TlsMode::Permissive,
                     "enforcing" => TlsMode::Enforcing,
-                    _ => return Err(format!("config key {key}: cannot use {value:?} (disabled, permissive or enforcing)")),
+                    _ => {
+                        return Err(format!(
+                            "config key {key}: cannot use {value:?} (disabled, permissive or enforcing)"
+                        ))
+                    }
                 }
             }
             "tls.server.certPath" => self.cert_path = path(),
@@ -80,7 +84,9 @@ impl TlsSettings {
             "tls.test.mode.enable" => self.test_mode = value.eq_ignore_ascii_case("true"),
             "tls.config.file" => self.config_file = value.to_string(),
             "tls.server.handshakeTimeoutMillis" => {
-                let ms: u64 = value.parse().map_err(|_| format!("config key {key}: cannot use {value:?}"))?;
+                let ms: u64 = value
+                    .parse()
+                    .map_err(|_| format!("config key {key}: cannot use {value:?}"))?;
                 self.handshake_timeout = Duration::from_millis(ms.max(1));
             }
             _ => return Ok(false),
@@ -99,7 +105,10 @@ impl TlsSettings {
             ("tls.server.certPath", self.cert_path.clone().unwrap_or_default()),
             ("tls.server.keyPath", self.key_path.clone().unwrap_or_default()),
             ("tls.server.need.client.auth", self.need_client_auth.clone()),
-            ("tls.server.trustCertPath", self.trust_cert_path.clone().unwrap_or_default()),
+            (
+                "tls.server.trustCertPath",
+                self.trust_cert_path.clone().unwrap_or_default(),
+            ),
             ("tls.test.mode.enable", self.test_mode.to_string()),
             ("tls.config.file", self.config_file.clone()),
         ]
@@ -132,7 +141,9 @@ impl TlsSettings {
         }
         let s = self.with_config_file();
         if s.key_password.is_some() {
-            return Err("tls.server.keyPassword: encrypted private keys are not supported; use an unencrypted PEM key".into());
+            return Err(
+                "tls.server.keyPassword: encrypted private keys are not supported; use an unencrypted PEM key".into(),
+            );
         }
         let (certs, key) = match (&s.cert_path, &s.key_path) {
             (Some(cert), Some(key)) => {
@@ -147,7 +158,11 @@ impl TlsSettings {
                 (certs, key)
             }
             (None, None) if s.test_mode => self_signed()?,
-            _ => return Err("TLS needs both tls.server.certPath and tls.server.keyPath (or tls.test.mode.enable=true)".into()),
+            _ => {
+                return Err(
+                    "TLS needs both tls.server.certPath and tls.server.keyPath (or tls.test.mode.enable=true)".into(),
+                )
+            }
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -160,7 +175,9 @@ impl TlsSettings {
                     .as_ref()
                     .ok_or("tls.server.need.client.auth needs tls.server.trustCertPath")?;
                 let mut roots = RootCertStore::empty();
-                for cert in CertificateDer::pem_file_iter(trust).map_err(|e| format!("tls.server.trustCertPath {trust}: {e}"))? {
+                for cert in CertificateDer::pem_file_iter(trust)
+                    .map_err(|e| format!("tls.server.trustCertPath {trust}: {e}"))?
+                {
                     roots
                         .add(cert.map_err(|e| format!("tls.server.trustCertPath {trust}: {e}"))?)
                         .map_err(|e| format!("tls.server.trustCertPath {trust}: {e}"))?;
@@ -243,7 +260,9 @@ impl TlsClientSettings {
                 .as_ref()
                 .ok_or("tls.client.authServer needs tls.client.trustCertPath")?;
             let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(trust).map_err(|e| format!("tls.client.trustCertPath {trust}: {e}"))? {
+            for cert in
+                CertificateDer::pem_file_iter(trust).map_err(|e| format!("tls.client.trustCertPath {trust}: {e}"))?
+            {
                 roots
                     .add(cert.map_err(|e| format!("tls.client.trustCertPath {trust}: {e}"))?)
                     .map_err(|e| format!("tls.client.trustCertPath {trust}: {e}"))?;

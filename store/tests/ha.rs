@@ -398,11 +398,17 @@ fn a_new_slave_starts_at_the_masters_last_file_and_serves_from_there() {
         assert_eq!(slave.max_offset_in_queue("HaTopic", q), max, "queue {q}");
         let mut off = max - 1;
         while off >= 0 {
-            let Some(at) = master.commit_log_offset_in_queue("HaTopic", q, off) else { break };
+            let Some(at) = master.commit_log_offset_in_queue("HaTopic", q, off) else {
+                break;
+            };
             if at < last_file_start {
                 break;
             }
-            assert_eq!(slave.commit_log_offset_in_queue("HaTopic", q, off), Some(at), "queue {q} offset {off}");
+            assert_eq!(
+                slave.commit_log_offset_in_queue("HaTopic", q, off),
+                Some(at),
+                "queue {q} offset {off}"
+            );
             off -= 1;
         }
         assert!(off < max - 1, "queue {q} has messages in the last file");

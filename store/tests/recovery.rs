@@ -443,11 +443,24 @@ fn commit_log_file_cut_short_keeps_the_records_before_the_cut() {
         }
         if mid_record {
             // What is left of record 7 is reported as dropped, with why.
-            assert_dropped_line(&log, &cl, at7, written_between(&data, at7 as usize, cut), "declared size");
+            assert_dropped_line(
+                &log,
+                &cl,
+                at7,
+                written_between(&data, at7 as usize, cut),
+                "declared size",
+            );
         } else {
-            assert!(!log.contains("invalid record"), "{case}: nothing invalid is left: {log}");
+            assert!(
+                !log.contains("invalid record"),
+                "{case}: nothing invalid is left: {log}"
+            );
         }
-        assert_eq!(std::fs::metadata(&cl).unwrap().len(), CL_FILE, "{case}: the file has its size again");
+        assert_eq!(
+            std::fs::metadata(&cl).unwrap().len(),
+            CL_FILE,
+            "{case}: the file has its size again"
+        );
         assert_eq!(store.max_commit_log_offset(), at7, "{case}");
         let expect: Vec<String> = (0..7).map(|i| format!("cut-{i}")).collect();
         assert_eq!(bodies(&store, "Cut", 0), expect, "{case}");
@@ -464,6 +477,9 @@ fn commit_log_file_cut_short_keeps_the_records_before_the_cut() {
         let q = store.query_by_key("Cut", "cut-7-again", 32, 0, i64::MAX);
         assert_eq!(q.messages.len(), 1, "{case}: the index finds the new message");
         let q = store.query_by_key("Cut", "cut-8", 32, 0, i64::MAX);
-        assert!(q.messages.is_empty(), "{case}: the index does not find a dropped message");
+        assert!(
+            q.messages.is_empty(),
+            "{case}: the index does not find a dropped message"
+        );
     }
 }

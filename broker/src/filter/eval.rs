@@ -69,7 +69,10 @@ fn java_long(s: &str) -> Result<i64, EvalError> {
 /// suffix, `NaN` and `Infinity` spelled as Java spells them (hex floats are not accepted).
 fn java_double(s: &str) -> Result<f64, EvalError> {
     let t = s.trim_matches(|c: char| c <= ' ');
-    let body = t.strip_suffix(['f', 'F', 'd', 'D']).filter(|b| !b.is_empty()).unwrap_or(t);
+    let body = t
+        .strip_suffix(['f', 'F', 'd', 'D'])
+        .filter(|b| !b.is_empty())
+        .unwrap_or(t);
     let unsigned = body.strip_prefix(['+', '-']).unwrap_or(body);
     let negative = body.starts_with('-');
     match unsigned {
@@ -80,7 +83,9 @@ fn java_double(s: &str) -> Result<f64, EvalError> {
         _ => {}
     }
     let well_formed = !unsigned.is_empty()
-        && unsigned.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
         && unsigned.chars().any(|c| c.is_ascii_digit());
     if !well_formed {
         return Err(not_a_number(s));
@@ -125,7 +130,9 @@ pub(crate) fn compare(l: &Value, r: &Value) -> Result<i32, EvalError> {
         (Str(a), Str(b)) => sign(a.encode_utf16().cmp(b.encode_utf16())),
         // Java casts the Boolean to String here and fails.
         (Bool(_), Str(_)) => {
-            return Err(EvalError("java.lang.ClassCastException: Boolean cannot be cast to String".into()));
+            return Err(EvalError(
+                "java.lang.ClassCastException: Boolean cannot be cast to String".into(),
+            ));
         }
         (Int(a), Long(b)) => sign((*a as i64).cmp(b)),
         (Int(a), Double(b)) => double_cmp(*a as f64, *b),
@@ -150,7 +157,9 @@ fn truth(e: &Expr, p: Lookup) -> Result<Option<bool>, EvalError> {
     match evaluate(e, p)? {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(b)),
-        Some(other) => Err(EvalError(format!("java.lang.ClassCastException: {other} is not a Boolean"))),
+        Some(other) => Err(EvalError(format!(
+            "java.lang.ClassCastException: {other} is not a Boolean"
+        ))),
     }
 }
 
@@ -237,11 +246,20 @@ pub(crate) fn evaluate(e: &Expr, p: Lookup) -> Result<Option<Value>, EvalError> 
                 Order::Le => c <= 0,
             }))
         }
-        Expr::In { property, list, negated } => match p(property) {
+        Expr::In {
+            property,
+            list,
+            negated,
+        } => match p(property) {
             None => None,
             Some(v) => Some(Value::Bool(list.contains(&v) ^ negated)),
         },
-        Expr::Text { test, operand, search, negated } => {
+        Expr::Text {
+            test,
+            operand,
+            search,
+            negated,
+        } => {
             if search.is_empty() {
                 return Ok(Some(Value::Bool(false)));
             }

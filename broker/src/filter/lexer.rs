@@ -196,7 +196,11 @@ impl Lexer {
                 return Some(j + 1 - i);
             }
             if c == '\r' {
-                return Some(if self.peek_at(j + 1) == Some('\n') { j + 2 - i } else { j + 1 - i });
+                return Some(if self.peek_at(j + 1) == Some('\n') {
+                    j + 2 - i
+                } else {
+                    j + 1 - i
+                });
             }
             j += 1;
         }
@@ -259,7 +263,11 @@ impl Lexer {
             Some('0') => Some(i + 1),
             Some('1'..='9') => {
                 let end = digits(i + 1);
-                Some(if matches!(self.peek_at(end), Some('l' | 'L')) { end + 1 } else { end })
+                Some(if matches!(self.peek_at(end), Some('l' | 'L')) {
+                    end + 1
+                } else {
+                    end
+                })
             }
             _ => None,
         };
@@ -293,7 +301,12 @@ impl Lexer {
         let start = self.at;
         let (line, column) = self.pos[start];
         let Some(c) = self.peek_at(start) else {
-            return Ok(Token { tok: Tok::Eof, image: String::new(), line, column });
+            return Ok(Token {
+                tok: Tok::Eof,
+                image: String::new(),
+                line,
+                column,
+            });
         };
         let next = self.peek_at(start + 1);
         let (tok, len) = match c {
@@ -346,7 +359,12 @@ impl Lexer {
             _ => return Err(self.lexical_error(start, start)),
         };
         self.at = start + len;
-        Ok(Token { tok, image: self.text(start, start + len), line, column })
+        Ok(Token {
+            tok,
+            image: self.text(start, start + len),
+            line,
+            column,
+        })
     }
 }
 

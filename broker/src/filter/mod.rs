@@ -25,20 +25,28 @@ pub struct FilterError {
 
 impl FilterError {
     pub(crate) fn lexical(message: String) -> FilterError {
-        FilterError { text: format!("org.apache.rocketmq.filter.parser.TokenMgrError: {message}") }
+        FilterError {
+            text: format!("org.apache.rocketmq.filter.parser.TokenMgrError: {message}"),
+        }
     }
 
     pub(crate) fn parse(message: String) -> FilterError {
-        FilterError { text: format!("org.apache.rocketmq.filter.parser.ParseException: {message}") }
+        FilterError {
+            text: format!("org.apache.rocketmq.filter.parser.ParseException: {message}"),
+        }
     }
 
     /// A check of an expression factory failed (Java throws a RuntimeException there).
     pub(crate) fn invalid(message: String) -> FilterError {
-        FilterError { text: format!("java.lang.RuntimeException: {message}") }
+        FilterError {
+            text: format!("java.lang.RuntimeException: {message}"),
+        }
     }
 
     pub(crate) fn number(text: &str) -> FilterError {
-        FilterError { text: format!("java.lang.NumberFormatException: For input string: \"{text}\"") }
+        FilterError {
+            text: format!("java.lang.NumberFormatException: For input string: \"{text}\""),
+        }
     }
 }
 
@@ -59,7 +67,9 @@ pub struct Expression {
 /// Compiles a selector; the text after the last token the grammar needs is not looked at,
 /// as in Java (`a = 1 garbage` is `a = 1`).
 pub fn compile(text: &str) -> Result<Expression, FilterError> {
-    Ok(Expression { root: parser::parse(text)? })
+    Ok(Expression {
+        root: parser::parse(text)?,
+    })
 }
 
 impl Expression {

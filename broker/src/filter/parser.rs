@@ -39,8 +39,17 @@ pub(crate) enum Expr {
     Or(Box<Expr>, Box<Expr>),
     Equal(Box<Expr>, Box<Expr>),
     Ordered(Order, Box<Expr>, Box<Expr>),
-    In { property: String, list: Vec<String>, negated: bool },
-    Text { test: TextTest, operand: Box<Expr>, search: String, negated: bool },
+    In {
+        property: String,
+        list: Vec<String>,
+        negated: bool,
+    },
+    Text {
+        test: TextTest,
+        operand: Box<Expr>,
+        search: String,
+        negated: bool,
+    },
 }
 
 impl Expr {
@@ -87,10 +96,24 @@ impl fmt::Display for Expr {
                 };
                 write!(f, "({l} {sym} {r})")
             }
-            Expr::In { property, list, negated } => {
-                write!(f, "{property} {}IN ( {} )", if *negated { "NOT " } else { "" }, list.join(", "))
+            Expr::In {
+                property,
+                list,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "{property} {}IN ( {} )",
+                    if *negated { "NOT " } else { "" },
+                    list.join(", ")
+                )
             }
-            Expr::Text { test, operand, search, negated } => {
+            Expr::Text {
+                test,
+                operand,
+                search,
+                negated,
+            } => {
                 let sym = match test {
                     TextTest::Contains => "CONTAINS",
                     TextTest::StartsWith => "STARTSWITH",
@@ -131,7 +154,11 @@ fn level(depth: usize) -> Result<usize, FilterError> {
 type Parsed = (Expr, usize);
 
 pub(crate) fn parse(text: &str) -> Result<Expr, FilterError> {
-    let mut p = Parser { lexer: Lexer::new(text), ahead: Vec::new(), open: 0 };
+    let mut p = Parser {
+        lexer: Lexer::new(text),
+        ahead: Vec::new(),
+        open: 0,
+    };
     let (e, _) = condition(p.or_expression()?)?;
     Ok(e)
 }
@@ -158,7 +185,9 @@ fn as_condition(e: Expr) -> Result<Expr, FilterError> {
     } else if matches!(e, Expr::Property(_)) {
         Ok(Expr::BooleanCast(Box::new(e)))
     } else {
-        Err(FilterError::parse(format!("Expression will not result in a boolean value: {e}")))
+        Err(FilterError::parse(format!(
+            "Expression will not result in a boolean value: {e}"
+        )))
     }
 }
 
@@ -187,7 +216,9 @@ fn equal(left: Expr, right: Expr) -> Result<Expr, FilterError> {
         }
     }
     if left.is_constant() && right.is_constant() && left.is_boolean() && !right.is_boolean() {
-        return Err(FilterError::invalid(format!("'{left}' cannot be compared with '{right}'")));
+        return Err(FilterError::invalid(format!(
+            "'{left}' cannot be compared with '{right}'"
+        )));
     }
     Ok(Expr::Equal(Box::new(left), Box::new(right)))
 }
@@ -200,7 +231,9 @@ fn between(value: Expr, low: Expr, high: Expr, negated: bool) -> Result<Expr, Fi
     }
     if let (Some(lv), Some(hv)) = (low.constant_value(), high.constant_value()) {
         let (Some(lv), Some(hv)) = (lv, hv) else {
-            return Err(FilterError::invalid("Illegal values of between, values can not be null!".into()));
+            return Err(FilterError::invalid(
+                "Illegal values of between, values can not be null!".into(),
+            ));
         };
         let order = compare(&hv, &lv).map_err(|e| FilterError::invalid(e.to_string()))?;
         if order < 0 {
@@ -226,7 +259,9 @@ fn decimal(image: &str) -> Result<Expr, FilterError> {
 fn float(image: &str) -> Result<Expr, FilterError> {
     let v: f64 = image.parse().map_err(|_| FilterError::number(image))?;
     if v.is_infinite() {
-        return Err(FilterError::invalid(format!("{image} is greater than 1.7976931348623157E308")));
+        return Err(FilterError::invalid(format!(
+            "{image} is greater than 1.7976931348623157E308"
+        )));
     }
     // Java refuses anything below Double.MIN_VALUE, which (literals being unsigned) means
     // zero: `0.0` is not a valid literal there.
@@ -252,7 +287,11 @@ impl Parser {
 
     fn unexpected(&mut self) -> FilterError {
         let t = &self.ahead[0];
-        let image = if t.tok == Tok::Eof { "<EOF>".to_string() } else { escape(&t.image) };
+        let image = if t.tok == Tok::Eof {
+            "<EOF>".to_string()
+        } else {
+            escape(&t.image)
+        };
         FilterError::parse(format!(
             "Encountered \" {} \"{image} \"\" at line {}, column {}.",
             t.tok.kind_name(),
@@ -400,7 +439,11 @@ impl Parser {
                             "Expected a property for In expression, got: {left}"
                         )));
                     };
-                    left = Expr::In { property, list, negated };
+                    left = Expr::In {
+                        property,
+                        list,
+                        negated,
+                    };
                     depth = 1;
                 }
                 Tok::Contains | Tok::StartsWith | Tok::EndsWith => {
@@ -415,7 +458,12 @@ impl Parser {
                         _ => TextTest::EndsWith,
                     };
                     depth = level(depth + 1)?;
-                    left = Expr::Text { test, operand: Box::new(left), search, negated };
+                    left = Expr::Text {
+                        test,
+                        operand: Box::new(left),
+                        search,
+                        negated,
+                    };
                 }
                 _ => return Ok((left, depth)),
             }

@@ -7,7 +7,9 @@ fn props<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String>
 }
 
 fn selects(expr: &str, pairs: &[(&str, &str)]) -> bool {
-    compile(expr).unwrap_or_else(|e| panic!("{expr}: {e}")).matches(&props(pairs))
+    compile(expr)
+        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+        .matches(&props(pairs))
 }
 
 fn value(expr: &str, pairs: &[(&str, &str)]) -> Option<Value> {
@@ -80,7 +82,10 @@ fn literals_and_keywords() {
     assert!(selects("a > -1", &m));
     assert!(selects("a = +3", &m));
     assert!(selects("s = 'it''s'", &m));
-    assert!(selects("a between 1 and 3 and s is not null", &m), "keywords ignore case");
+    assert!(
+        selects("a between 1 and 3 and s is not null", &m),
+        "keywords ignore case"
+    );
     assert!(selects("a = 3 -- a comment\n", &m));
     assert!(selects("/* c */ a = 3", &m));
     assert!(selects("a = 3 trailing words are never read", &m));
@@ -117,11 +122,20 @@ fn refused_at_compile_time_as_java_refuses() {
         assert!(compile(bad).is_err(), "{bad:?} should be refused");
     }
     let e = compile("a = NULL").unwrap_err().to_string();
-    assert!(e.starts_with("java.lang.RuntimeException: 'NULL' cannot be compared."), "{e}");
+    assert!(
+        e.starts_with("java.lang.RuntimeException: 'NULL' cannot be compared."),
+        "{e}"
+    );
     let e = compile("a = ").unwrap_err().to_string();
-    assert!(e.starts_with("org.apache.rocketmq.filter.parser.ParseException: Encountered"), "{e}");
+    assert!(
+        e.starts_with("org.apache.rocketmq.filter.parser.ParseException: Encountered"),
+        "{e}"
+    );
     let e = compile("a = 'x").unwrap_err().to_string();
-    assert!(e.starts_with("org.apache.rocketmq.filter.parser.TokenMgrError: Lexical error at line 1"), "{e}");
+    assert!(
+        e.starts_with("org.apache.rocketmq.filter.parser.TokenMgrError: Lexical error at line 1"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -23,7 +23,10 @@ fn refused_on_slave(state: &BrokerState, req: &RemotingCommand) -> Option<Remoti
         RemotingCommand::response_to(
             req,
             response::SYSTEM_ERROR,
-            Some("Can't modify topic or subscription group from slave broker, please execute it from master broker.".into()),
+            Some(
+                "Can't modify topic or subscription group from slave broker, please execute it from master broker."
+                    .into(),
+            ),
         )
     })
 }

@@ -259,12 +259,20 @@ fn runtime_table(state: &BrokerState) -> Vec<(String, String)> {
     put("sendThreadPoolQueueHeadWaitTimeMills", "0".into());
     put("pullThreadPoolQueueHeadWaitTimeMills", "0".into());
     put("queryThreadPoolQueueHeadWaitTimeMills", "0".into());
-    put("earliestMessageTimeStamp", store.earliest_message_time_java().to_string());
+    put(
+        "earliestMessageTimeStamp",
+        store.earliest_message_time_java().to_string(),
+    );
     put("startAcceptSendRequestTimeStamp", "0".into());
     let staged = config.stages_commit_log_writes();
     put(
         "remainTransientStoreBufferNumbs",
-        if staged { TRANSIENT_STORE_POOL_SIZE } else { i32::MAX as i64 }.to_string(),
+        if staged {
+            TRANSIENT_STORE_POOL_SIZE
+        } else {
+            i32::MAX as i64
+        }
+        .to_string(),
     );
     if staged {
         put("remainHowManyDataToCommit", human_bytes(store.remain_to_commit()));
@@ -285,7 +293,10 @@ fn runtime_table(state: &BrokerState) -> Vec<(String, String)> {
 /// The runtime info body, `{"table":{...}}`, keys in Java's HashMap order.
 pub fn runtime_info_body(state: &BrokerState) -> String {
     let table = in_hash_map_order(runtime_table(state), 64, |(k, _)| string_hash(k));
-    let entries: Vec<String> = table.iter().map(|(k, v)| format!("{}:{}", quote(k), quote(v))).collect();
+    let entries: Vec<String> = table
+        .iter()
+        .map(|(k, v)| format!("{}:{}", quote(k), quote(v)))
+        .collect();
     format!("{{\"table\":{{{}}}}}", entries.join(","))
 }
 
@@ -352,7 +363,10 @@ fn group_consume_stats(state: &BrokerState, group: &str, is_order: bool) -> (Vec
             let broker_offset = state.store.max_offset_in_queue(&topic, q).max(0);
             let consumer_offset = state.offsets.query(group, &topic, q).max(0);
             let last = if consumer_offset > 0 {
-                state.store.message_store_timestamp(&topic, q, consumer_offset - 1).max(0)
+                state
+                    .store
+                    .message_store_timestamp(&topic, q, consumer_offset - 1)
+                    .max(0)
             } else {
                 0
             };

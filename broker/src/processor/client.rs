@@ -30,9 +30,15 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
         }
     }
     for consumer in &data.consumer_data_set {
-        state.filters.register(&consumer.group_name, &consumer.subscription_data_set);
+        state
+            .filters
+            .register(&consumer.group_name, &consumer.subscription_data_set);
     }
-    state.announce_membership_changes(state.clients.heartbeat(&conn, &data, &req.language.to_string(), req.version));
+    state.announce_membership_changes(
+        state
+            .clients
+            .heartbeat(&conn, &data, &req.language.to_string(), req.version),
+    );
     Ok(Some(RemotingCommand::success(&req)))
 }
 
@@ -73,7 +79,9 @@ pub async fn check_client_config(state: Arc<BrokerState>, _conn: Connection, req
         return Ok(Some(RemotingCommand::response_to(
             &req,
             response::SYSTEM_ERROR,
-            Some(format!("The broker does not support consumer to filter message by {expression_type}")),
+            Some(format!(
+                "The broker does not support consumer to filter message by {expression_type}"
+            )),
         )));
     }
     // SQL92 is the only filter type; Java fails any other one while looking up its filter.
@@ -87,7 +95,11 @@ pub async fn check_client_config(state: Arc<BrokerState>, _conn: Connection, req
     if let Err(text) = compiled {
         warn!(group = ?body.get("group"), client = ?body.get("clientId"), expression_type,
             "a consumer's filter does not compile: {}", text.as_deref().unwrap_or("no such filter type"));
-        return Ok(Some(RemotingCommand::response_to(&req, response::SUBSCRIPTION_PARSE_FAILED, text)));
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::SUBSCRIPTION_PARSE_FAILED,
+            text,
+        )));
     }
     Ok(Some(RemotingCommand::success(&req)))
 }

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use remoting::code::{request, response};
 use remoting::header::admin::{
     CloneGroupOffsetRequestHeader, GetBrokerConfigResponseHeader, GetConsumeStatsRequestHeader,
-    GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader,
-    QueryConsumeQueueRequestHeader, QueryConsumeTimeSpanRequestHeader, QueryCorrectionOffsetHeader,
-    TopicRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader, QueryConsumeQueueRequestHeader,
+    QueryConsumeTimeSpanRequestHeader, QueryCorrectionOffsetHeader, TopicRequestHeader,
 };
 use remoting::protocol::topic::now_millis;
 use remoting::{fastjson, Connection, HandlerResult, RemotingCommand, Router};
@@ -80,13 +79,20 @@ async fn topic_stats(state: Arc<BrokerState>, _conn: Connection, req: RemotingCo
     let entries = (0..topic.write_queue_nums).map(|q| {
         let min = store.min_offset_in_queue(&h.topic, q).max(0);
         let max = store.max_offset_in_queue(&h.topic, q).max(0);
-        let last = if max > 0 { store.message_store_timestamp(&h.topic, q, max - 1) } else { 0 };
+        let last = if max > 0 {
+            store.message_store_timestamp(&h.topic, q, max - 1)
+        } else {
+            0
+        };
         (
             queue_key(&state, &h.topic, q),
             json!({ "lastUpdateTimestamp": last, "maxOffset": max, "minOffset": min }),
         )
     });
-    ok(&req, format!("{{\"offsetTable\":{}}}", object_keyed_map(entries)).into_bytes())
+    ok(
+        &req,
+        format!("{{\"offsetTable\":{}}}", object_keyed_map(entries)).into_bytes(),
+    )
 }
 
 async fn consumer_connections(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -98,8 +104,11 @@ async fn consumer_connections(state: Arc<BrokerState>, _conn: Connection, req: R
             format!("the consumer group[{}] not online", h.consumer_group),
         );
     };
-    let subscriptions: serde_json::Map<String, Value> =
-        view.subscriptions.iter().map(|(topic, sub)| (topic.clone(), sub.to_json())).collect();
+    let subscriptions: serde_json::Map<String, Value> = view
+        .subscriptions
+        .iter()
+        .map(|(topic, sub)| (topic.clone(), sub.to_json()))
+        .collect();
     let body = json!({
         "connectionSet": view.connections.iter().map(connection_json).collect::<Vec<_>>(),
         "consumeFromWhere": view.consume_from_where,
@@ -163,8 +172,7 @@ async fn consume_stats(state: Arc<BrokerState>, _conn: Connection, req: Remoting
             continue;
         };
         // An online group is reported only on the topics it subscribes to.
-        if state.clients.subscription_count(group) > 0
-            && state.clients.subscription(group, &topic).flatten().is_none()
+        if state.clients.subscription_count(group) > 0 && state.clients.subscription(group, &topic).flatten().is_none()
         {
             continue;
         }
@@ -172,7 +180,10 @@ async fn consume_stats(state: Arc<BrokerState>, _conn: Connection, req: Remoting
             let broker_offset = state.store.max_offset_in_queue(&topic, q).max(0);
             let consumer_offset = state.offsets.query(group, &topic, q).max(0);
             let last = if consumer_offset > 0 {
-                state.store.message_store_timestamp(&topic, q, consumer_offset - 1).max(0)
+                state
+                    .store
+                    .message_store_timestamp(&topic, q, consumer_offset - 1)
+                    .max(0)
             } else {
                 0
             };
@@ -239,12 +250,17 @@ async fn consume_time_span(state: Arc<BrokerState>, _conn: Connection, req: Remo
             )
         })
         .collect();
-    ok(&req, format!("{{\"consumeTimeSpanSet\":[{}]}}", spans.join(",")).into_bytes())
+    ok(
+        &req,
+        format!("{{\"consumeTimeSpanSet\":[{}]}}", spans.join(",")).into_bytes(),
+    )
 }
 
 async fn correction_offset(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: QueryCorrectionOffsetHeader = req.decode_header()?;
-    let mut offsets = state.offsets.min_offsets_in_all_groups(&h.topic, h.filter_groups.as_deref());
+    let mut offsets = state
+        .offsets
+        .min_offsets_in_all_groups(&h.topic, h.filter_groups.as_deref());
     if let Some(compare) = state.offsets.queue_offsets(&h.compare_group, &h.topic) {
         for (queue, offset) in compare {
             // Java compares with the entry it expects to exist; a queue only the compared
@@ -262,7 +278,12 @@ async fn correction_offset(state: Arc<BrokerState>, _conn: Connection, req: Remo
         #[serde(rename = "correctionOffsets")]
         correction_offsets: std::collections::BTreeMap<i64, i64>,
     }
-    ok(&req, fastjson::to_legacy_vec(&Body { correction_offsets: table }))
+    ok(
+        &req,
+        fastjson::to_legacy_vec(&Body {
+            correction_offsets: table,
+        }),
+    )
 }
 
 async fn clone_group_offset(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -294,7 +315,11 @@ async fn query_consume_queue(state: Arc<BrokerState>, _conn: Connection, req: Re
     let index = h.index.unwrap_or(0);
     let count = h.count.unwrap_or(0).max(0) as usize;
     let Some((min, max, units)) = state.store.consume_queue_entries(&topic, queue_id, index, count) else {
-        return refuse(&req, response::SYSTEM_ERROR, format!("{queue_id}@{topic} is not exist!"));
+        return refuse(
+            &req,
+            response::SYSTEM_ERROR,
+            format!("{queue_id}@{topic} is not exist!"),
+        );
     };
     let mut body = serde_json::Map::new();
     if let Some(group) = h.consumer_group.as_deref() {
@@ -342,7 +367,12 @@ async fn query_consume_queue(state: Arc<BrokerState>, _conn: Connection, req: Re
 }
 
 async fn system_topics(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
-    ok(&req, json!({ "topicList": crate::topic_config::system_topics(&state.config) }).to_string().into_bytes())
+    ok(
+        &req,
+        json!({ "topicList": crate::topic_config::system_topics(&state.config) })
+            .to_string()
+            .into_bytes(),
+    )
 }
 
 async fn broker_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -350,7 +380,11 @@ async fn broker_config(state: Arc<BrokerState>, _conn: Connection, req: Remoting
     let header = GetBrokerConfigResponseHeader {
         version: state.runtime_config.version_json(),
     };
-    Ok(Some(RemotingCommand::success(&req).with_header(&header).with_body(body.into_bytes())))
+    Ok(Some(
+        RemotingCommand::success(&req)
+            .with_header(&header)
+            .with_body(body.into_bytes()),
+    ))
 }
 
 async fn update_broker_config(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
@@ -374,7 +408,11 @@ async fn update_broker_config(state: Arc<BrokerState>, conn: Connection, req: Re
     }
 }
 
-async fn clean_expired_consume_queue(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+async fn clean_expired_consume_queue(
+    state: Arc<BrokerState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     warn!("cleanExpiredConsumeQueue invoked");
     let destroyed = state.store.clean_expired_consume_queues();
     info!(destroyed, "cleanExpiredConsumeQueue done");

@@ -214,7 +214,10 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     // Java's sendOK cases: the message is stored, so the answer carries its send header.
     let stored = matches!(
         code,
-        response::SUCCESS | response::FLUSH_DISK_TIMEOUT | response::FLUSH_SLAVE_TIMEOUT | response::SLAVE_NOT_AVAILABLE
+        response::SUCCESS
+            | response::FLUSH_DISK_TIMEOUT
+            | response::FLUSH_SLAVE_TIMEOUT
+            | response::SLAVE_NOT_AVAILABLE
     );
     let Some(append) = result.append.filter(|_| stored) else {
         if let Some(dedup) = state.dedup.as_ref() {
