@@ -196,28 +196,40 @@ fn undecided_copies(state: &BrokerState, half: &DecodedMessage, from: i64, done:
         m.unique_key() == half.unique_key() && m.born_timestamp == half.born_timestamp && m.body_crc == half.body_crc
     };
     let mut out = Vec::new();
+    scan_queue(state, HALF_TOPIC, half.queue_id, from, |stored| {
+        if let Ok(m) = store::decode_message(&stored.bytes) {
+            if same(&m) && !is_done(&m, done) {
+                out.push(m.queue_offset);
+            }
+        }
+    });
+    out
+}
+
+/// Calls `f` with every message of a queue from `from` to its end, passing over entries
+/// whose CommitLog data is gone; returns the offset after the last one.
+fn scan_queue(
+    state: &BrokerState,
+    topic: &str,
+    queue_id: i32,
+    from: i64,
+    mut f: impl FnMut(&store::StoredMessage),
+) -> i64 {
     let mut offset = from;
     loop {
-        let found = state
-            .store
-            .get_messages(HALF_TOPIC, half.queue_id, offset, BATCH, 0, None);
+        let found = state.store.get_messages(topic, queue_id, offset, BATCH, 0, None);
         if found.messages.is_empty() {
             if found.next_begin_offset > offset {
                 offset = found.next_begin_offset;
                 continue;
             }
-            break;
+            return offset;
         }
         for stored in &found.messages {
+            f(stored);
             offset = stored.queue_offset + 1;
-            if let Ok(m) = store::decode_message(&stored.bytes) {
-                if same(&m) && !is_done(&m, done) {
-                    out.push(m.queue_offset);
-                }
-            }
         }
     }
-    out
 }
 
 /// The real message a commit stores: the half message's body and properties (their text
@@ -275,24 +287,11 @@ fn resolved_offsets<'a>(state: &BrokerState, index: &'a mut OpIndex, queue_id: i
     });
     let done = &mut q.resolved;
     // Op records below the op progress name half offsets below the half progress.
-    let mut offset = q.next.max(op_progress);
-    loop {
-        let found = state.store.get_messages(OP_TOPIC, queue_id, offset, BATCH, 0, None);
-        if found.messages.is_empty() {
-            if found.next_begin_offset > offset {
-                offset = found.next_begin_offset;
-                continue;
-            }
-            break;
+    q.next = scan_queue(state, OP_TOPIC, queue_id, q.next.max(op_progress), |m| {
+        if let Some(half) = op_target(&m.bytes) {
+            done.insert(half);
         }
-        for m in &found.messages {
-            if let Some(half) = op_target(&m.bytes) {
-                done.insert(half);
-            }
-            offset = m.queue_offset + 1;
-        }
-    }
-    q.next = offset;
+    });
     &q.resolved
 }
 
