@@ -9,16 +9,16 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use compat_tests::broker_ops::{self, ask};
 use compat_tests::clients::StockClient;
 use compat_tests::process::{binary, connect, spawn_and_wait_for_address, NamesrvProcess};
 use remoting::code::{request, response};
 use remoting::header::broker::{
-    CreateTopicRequestHeader, PullMessageRequestHeader, QueryConsumerOffsetRequestHeader, SendMessageRequestHeader,
-    UpdateConsumerOffsetRequestHeader,
+    CreateTopicRequestHeader, QueryConsumerOffsetRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
 use remoting::header::namesrv::GetRouteInfoRequestHeader;
 use remoting::protocol::route::TopicRouteData;
-use remoting::{fastjson, Connection, RemotingCommand};
+use remoting::{fastjson, RemotingCommand};
 use tokio::process::{Child, Command};
 
 const TOPIC: &str = "HaTopic";
@@ -107,77 +107,20 @@ impl BrokerProc {
     }
 }
 
-async fn ask(conn: &Connection, req: RemotingCommand) -> RemotingCommand {
-    conn.request(req, Duration::from_secs(10)).await.unwrap()
-}
-
+/// Sync send `i` (WAIT is the default): body `ha-<i>;` plus up to 500 bytes, key `k<i>`.
 fn send_request(i: usize) -> RemotingCommand {
-    let header = SendMessageRequestHeader {
-        producer_group: "pg_ha".into(),
-        topic: TOPIC.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: QUEUES,
-        queue_id: (i % QUEUES as usize) as i32,
-        sys_flag: 0,
-        born_timestamp: 0,
-        flag: 0,
-        properties: Some(format!("KEYS\u{1}k{i}\u{2}WAIT\u{1}true")),
-        reconsume_times: Some(0),
-        unit_mode: None,
-        batch: None,
-        max_reconsume_times: None,
-    };
-    RemotingCommand::request_with_header(request::SEND_MESSAGE, &header)
-        .with_body(format!("ha-{i};{}", "r".repeat(i % 500)).into_bytes())
+    let body = format!("ha-{i};{}", "r".repeat(i % 500));
+    broker_ops::send_request(TOPIC, (i % QUEUES as usize) as i32, body.into_bytes(), &format!("k{i}"))
 }
 
-fn pull_request(queue_id: i32, offset: i64) -> RemotingCommand {
-    RemotingCommand::request_with_header(
-        request::PULL_MESSAGE,
-        &PullMessageRequestHeader {
-            consumer_group: GROUP.into(),
-            topic: TOPIC.into(),
-            queue_id,
-            queue_offset: offset,
-            max_msg_nums: 256,
-            sys_flag: 0x4,
-            commit_offset: 0,
-            suspend_timeout_millis: 0,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: Some("TAG".into()),
-            max_msg_bytes: None,
-        },
-    )
-}
-
-/// Every body in the topic, read from `addr` with pulls up to each queue's max offset.
+/// Every body's `ha-<i>` in the topic, read from `addr` up to each queue's max offset.
 async fn read_all(addr: &str) -> Vec<String> {
     let conn = connect(addr).await;
     let mut bodies = Vec::new();
     for q in 0..QUEUES {
-        let mut ask_max = RemotingCommand::request(request::GET_MAX_OFFSET);
-        ask_max.ext_mut().insert("topic", TOPIC);
-        ask_max.ext_mut().insert("queueId", q.to_string());
-        let max: i64 = ask(&conn, ask_max).await.ext().get("offset").unwrap().parse().unwrap();
-        let mut offset = 0;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while offset < max {
-            let res = ask(&conn, pull_request(q, offset)).await;
-            if res.code != response::SUCCESS {
-                assert!(
-                    Instant::now() < deadline,
-                    "queue {q} of {addr}: pull at {offset} of {max} answered {} {:?}",
-                    res.code,
-                    res.remark
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            for m in store::decode_messages(&res.body) {
-                bodies.push(String::from_utf8_lossy(&m.body).split(';').next().unwrap().to_string());
-            }
-            offset = res.ext().get("nextBeginOffset").unwrap().parse().unwrap();
+        let max = broker_ops::max_offset(&conn, TOPIC, q).await;
+        for (_, body) in broker_ops::pull_all(&conn, TOPIC, q, max).await {
+            bodies.push(String::from_utf8_lossy(&body).split(';').next().unwrap().to_string());
         }
     }
     bodies
