@@ -69,6 +69,9 @@ impl BrokerProc {
             "flushDiskType=ASYNC_FLUSH",
             "syncFlushTimeout=3000",
             "haSendHeartbeatInterval=1000",
+            // The machine's own disk use must not delete young CommitLog files mid-test
+            // (Java does past 85% used; CI machines share their disks).
+            "cleanFileForciblyEnable=false",
         ]
         .iter()
         .chain(extra)

@@ -90,6 +90,13 @@ pub struct StoreConfig {
     pub disk_max_used_space_ratio: u32,
     /// `cleanFileForciblyEnable`
     pub clean_file_forcibly_enable: bool,
+    /// Disk use (fraction) past which files go whatever their age, if
+    /// `cleanFileForciblyEnable`. Java's system property
+    /// `rocketmq.broker.diskSpaceCleanForciblyRatio`, read here as a key.
+    pub disk_space_clean_forcibly_ratio: f64,
+    /// Disk use (fraction) past which puts are refused until space is freed. Java's system
+    /// property `rocketmq.broker.diskSpaceWarningLevelRatio`, read here as a key.
+    pub disk_space_warning_level_ratio: f64,
     /// `cleanResourceInterval` (ms)
     pub clean_resource_interval: u64,
     /// `deleteCommitLogFilesInterval` (ms between two file deletions)
@@ -166,6 +173,8 @@ impl Default for StoreConfig {
             delete_when: "04".to_string(),
             disk_max_used_space_ratio: 75,
             clean_file_forcibly_enable: true,
+            disk_space_clean_forcibly_ratio: 0.85,
+            disk_space_warning_level_ratio: 0.90,
             clean_resource_interval: 10_000,
             delete_commit_log_files_interval: 100,
             check_crc_on_recover: true,
@@ -284,6 +293,8 @@ impl StoreConfig {
                 "deleteWhen" => self.delete_when = v.trim().to_string(),
                 "diskMaxUsedSpaceRatio" => self.disk_max_used_space_ratio = num(k, v)?,
                 "cleanFileForciblyEnable" => self.clean_file_forcibly_enable = boolean(k, v)?,
+                "rocketmq.broker.diskSpaceCleanForciblyRatio" => self.disk_space_clean_forcibly_ratio = num(k, v)?,
+                "rocketmq.broker.diskSpaceWarningLevelRatio" => self.disk_space_warning_level_ratio = num(k, v)?,
                 "cleanResourceInterval" => self.clean_resource_interval = num(k, v)?,
                 "deleteCommitLogFilesInterval" => self.delete_commit_log_files_interval = num(k, v)?,
                 "checkCRCOnRecover" => self.check_crc_on_recover = boolean(k, v)?,

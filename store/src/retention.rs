@@ -1,8 +1,10 @@
-//! Retention: delete CommitLog files older than `fileReservedTime` hours at
-//! the hours listed in `deleteWhen`, or at once when the disk is fuller than
-//! `diskMaxUsedSpaceRatio`; then drop ConsumeQueue and IndexFile data below
-//! the new minimum. The file being written is never deleted. Past 90% disk
-//! use the store stops taking writes until space is freed.
+//! Retention, with Java's thresholds: CommitLog files older than `fileReservedTime` hours
+//! go at the hours listed in `deleteWhen`, or at any hour once the disk is fuller than
+//! `diskMaxUsedSpaceRatio` (75%). Files younger than that go only when the disk is fuller
+//! than `rocketmq.broker.diskSpaceCleanForciblyRatio` (85%) and `cleanFileForciblyEnable`
+//! is on. Then ConsumeQueue and IndexFile data below the new minimum is dropped. The file
+//! being written is never deleted. Past `rocketmq.broker.diskSpaceWarningLevelRatio` (90%)
+//! the store refuses writes until space is freed.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -12,8 +14,6 @@ use crate::store::Inner;
 
 /// At most this many CommitLog files go per pass.
 const DELETE_FILES_BATCH_MAX: usize = 10;
-/// Disk use past which puts are refused.
-const DISK_FULL_RATIO: f64 = 0.90;
 
 /// Fraction of the file system holding `path` that is used, as Java's
 /// `UtilAll.getDiskPartitionSpaceUsedPercent` measures it (see [`used_ratio`]).
@@ -78,7 +78,7 @@ pub(crate) fn clean_once(inner: &Inner, force: bool) -> usize {
 pub(crate) fn clean(inner: &Inner, force: bool, manual: bool) -> usize {
     let cfg = &inner.config;
     let ratio = disk_used_ratio(&cfg.commit_log_dir()).unwrap_or(0.0);
-    if ratio > DISK_FULL_RATIO {
+    if ratio > cfg.disk_space_warning_level_ratio {
         if inner.writable.swap(false, Ordering::AcqRel) {
             tracing::error!(ratio, "disk almost full; refusing writes");
         }
@@ -86,8 +86,9 @@ pub(crate) fn clean(inner: &Inner, force: bool, manual: bool) -> usize {
         inner.writable.store(true, Ordering::Release);
         tracing::info!(ratio, "disk space available again; accepting writes");
     }
-    let over_limit = ratio > cfg.disk_max_used_space_ratio as f64 / 100.0;
-    let clean_at_once = force || (over_limit && cfg.clean_file_forcibly_enable);
+    // Java clamps diskMaxUsedSpaceRatio to 10..=95.
+    let over_limit = ratio > cfg.disk_max_used_space_ratio.clamp(10, 95) as f64 / 100.0;
+    let clean_at_once = force || (ratio > cfg.disk_space_clean_forcibly_ratio && cfg.clean_file_forcibly_enable);
     let mut deleted = 0;
     if force || manual || over_limit || is_time_to_delete(&cfg.delete_when) {
         let reserved_ms = cfg.file_reserved_time as i64 * 3600 * 1000;

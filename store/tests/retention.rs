@@ -11,9 +11,49 @@ fn config(root: &std::path::Path) -> StoreConfig {
     c.max_hash_slot_num = 64;
     c.max_index_num = 200;
     // Keep the machine's own disk usage out of these tests: past diskMaxUsedSpaceRatio
-    // (default 75%) files are deleted whatever their age. 95 is the highest Java accepts.
+    // (default 75%) expired files go at any hour, past diskSpaceCleanForciblyRatio (85%)
+    // young ones too. 95 is the highest ratio Java accepts.
     c.disk_max_used_space_ratio = 95;
+    c.disk_space_clean_forcibly_ratio = 1.0;
     c
+}
+
+/// Java's two thresholds: a disk fuller than `diskMaxUsedSpaceRatio` makes the store delete
+/// *expired* files at any hour; only past `diskSpaceCleanForciblyRatio` do young files go.
+/// The thresholds are set around this machine's real disk use, measured first.
+#[test]
+fn a_full_disk_deletes_young_files_only_past_the_forcible_ratio() {
+    let tmp = tempfile::tempdir().unwrap();
+    let used = store::retention::disk_used_ratio(tmp.path()).unwrap();
+    if used <= 0.11 {
+        eprintln!("disk only {used} used: below the lowest diskMaxUsedSpaceRatio Java accepts");
+        return;
+    }
+    let mut cfg = config(tmp.path());
+    cfg.file_reserved_time = 72;
+    cfg.delete_when = "99".to_string(); // never the hour to delete
+    cfg.disk_max_used_space_ratio = 10; // the disk is "full"
+    cfg.disk_space_warning_level_ratio = 1.0; // keep taking writes
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    fill(&store, 400);
+    // Over diskMaxUsedSpaceRatio but under the forcible ratio: nothing is 72 hours old.
+    assert_eq!(store.clean_expired_files(false), 0);
+    assert_eq!(store.min_commit_log_offset(), 0);
+    drop(store);
+
+    // Over the forcible ratio too, but cleanFileForciblyEnable off: still nothing.
+    cfg.disk_space_clean_forcibly_ratio = used - 0.01;
+    cfg.clean_file_forcibly_enable = false;
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    assert_eq!(store.clean_expired_files(false), 0);
+    drop(store);
+
+    // Both: young files go, all but the one being written.
+    cfg.clean_file_forcibly_enable = true;
+    let store = MessageStore::open(cfg).unwrap();
+    assert!(store.clean_expired_files(false) >= 5);
+    assert!(store.min_commit_log_offset() > 0);
+    store.shutdown();
 }
 
 fn fill(store: &MessageStore, n: usize) {
