@@ -28,6 +28,13 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
         echo "scripts/test.sh: could not install chromium; the console's browser test will be skipped" >&2
     fi
 fi
+# valgrind, whose callgrind counts instructions per operation (compat-tests instruction_counts).
+if ! command -v valgrind >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends valgrind >/dev/null
+fi
 # crates.io rocketmq-client-rust 1.0, in its own Cargo project (its C parts need only gcc).
 (cd compat-tests/clients/rust && CARGO_TARGET_DIR="$PWD/target" cargo build --locked --quiet)
 
