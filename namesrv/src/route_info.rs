@@ -50,7 +50,10 @@ pub struct Registration<'a> {
     pub broker_name: &'a str,
     pub broker_id: i64,
     pub ha_server_addr: &'a str,
-    pub topic_config: &'a TopicConfigSerializeWrapper,
+    pub data_version: &'a DataVersion,
+    /// The broker's topics; `None` when the body was read only for its data version (see
+    /// [`RouteInfoManager::register_broker`]).
+    pub topic_config: Option<&'a TopicConfigSerializeWrapper>,
     /// `None` when the request did not carry a filter server list at all.
     pub filter_server_list: Option<&'a [String]>,
     pub connection: Option<Connection>,
@@ -87,8 +90,25 @@ impl RouteInfoManager {
         Self::default()
     }
 
-    pub fn register_broker(&self, reg: Registration<'_>) -> RegisterBrokerResult {
+    /// Registers (or refreshes) a broker. Its topics are read only when they matter: for a
+    /// master whose data version changed or that registers for the first time. When that
+    /// is the case and `reg.topic_config` is `None`, nothing is changed and `None` is
+    /// returned: decode the topics and call again.
+    pub fn register_broker(&self, reg: Registration<'_>) -> Option<RegisterBrokerResult> {
         let mut t = self.tables.write().unwrap();
+        if reg.topic_config.is_none() && reg.broker_id == MASTER_ID {
+            let known = t
+                .broker_addr
+                .get(reg.broker_name)
+                .is_some_and(|bd| bd.broker_addrs.contains_key(&reg.broker_id));
+            let same_version = t
+                .broker_live
+                .get(reg.broker_addr)
+                .is_some_and(|live| live.data_version == *reg.data_version);
+            if !(known && same_version) {
+                return None;
+            }
+        }
         t.cluster_addr
             .entry(reg.cluster_name.to_string())
             .or_default()
@@ -116,20 +136,29 @@ impl RouteInfoManager {
             let changed = t
                 .broker_live
                 .get(reg.broker_addr)
-                .map_or(true, |live| live.data_version != reg.topic_config.data_version);
-            if changed || first_registration {
-                for config in reg.topic_config.topic_config_table.values() {
-                    let queue_data = QueueData {
-                        broker_name: reg.broker_name.to_string(),
-                        perm: config.perm,
-                        read_queue_nums: config.read_queue_nums,
-                        topic_sys_flag: config.topic_sys_flag,
-                        write_queue_nums: config.write_queue_nums,
-                    };
-                    t.topic_queue
-                        .entry(config.topic_name.clone())
-                        .or_default()
-                        .insert(reg.broker_name.to_string(), queue_data);
+                .map_or(true, |live| live.data_version != *reg.data_version);
+            let topics = reg.topic_config.filter(|_| changed || first_registration);
+            for config in topics.into_iter().flat_map(|w| w.topic_config_table.values()) {
+                let queue_data = QueueData {
+                    broker_name: reg.broker_name.to_string(),
+                    perm: config.perm,
+                    read_queue_nums: config.read_queue_nums,
+                    topic_sys_flag: config.topic_sys_flag,
+                    write_queue_nums: config.write_queue_nums,
+                };
+                // Look up before inserting: a re-registration finds every topic and broker
+                // already there and need not allocate their names again.
+                match t.topic_queue.get_mut(&config.topic_name) {
+                    Some(queues) => match queues.get_mut(reg.broker_name) {
+                        Some(existing) => *existing = queue_data,
+                        None => {
+                            queues.insert(reg.broker_name.to_string(), queue_data);
+                        }
+                    },
+                    None => {
+                        let queues = BTreeMap::from([(reg.broker_name.to_string(), queue_data)]);
+                        t.topic_queue.insert(config.topic_name.clone(), queues);
+                    }
                 }
             }
         }
@@ -139,7 +168,7 @@ impl RouteInfoManager {
             BrokerLiveInfo {
                 last_update: Instant::now(),
                 timeout: reg.timeout,
-                data_version: reg.topic_config.data_version.clone(),
+                data_version: reg.data_version.clone(),
                 connection: reg.connection.clone(),
                 ha_server_addr: reg.ha_server_addr.to_string(),
             },
@@ -175,7 +204,7 @@ impl RouteInfoManager {
                 }
             }
         }
-        result
+        Some(result)
     }
 
     pub fn is_broker_topic_config_changed(&self, broker_addr: &str, version: &DataVersion) -> bool {
@@ -467,12 +496,58 @@ mod tests {
             broker_addr: addr,
             broker_name: name,
             broker_id: id,
+            data_version: &w.data_version,
             ha_server_addr: "ha:1",
-            topic_config: w,
+            topic_config: Some(w),
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_millis(timeout_ms),
         })
+        .expect("topics given")
+    }
+
+    /// A registration given only its data version: accepted when nothing needs the topics
+    /// (same version, known master; or a slave), refused untouched otherwise.
+    #[test]
+    fn registration_without_topics_only_when_they_are_not_needed() {
+        let m = RouteInfoManager::new();
+        let summary = |name: &'static str, addr: &'static str, id: i64, version: &DataVersion| {
+            m.register_broker(Registration {
+                cluster_name: "C",
+                broker_addr: addr,
+                broker_name: name,
+                broker_id: id,
+                data_version: version,
+                ha_server_addr: "ha:1",
+                topic_config: None,
+                filter_server_list: Some(&[]),
+                connection: None,
+                timeout: Duration::from_secs(60),
+            })
+        };
+        let w = wrapper(&[("T", 4), ("U", 2)], 7);
+        // First registration: the topics are needed.
+        assert!(summary("a", "1.1.1.1:1", 0, &w.data_version).is_none());
+        assert_eq!(m.counts().broker_names, 0, "a refused registration changes nothing");
+        register(&m, "a", "1.1.1.1:1", 0, &w, 60_000);
+        // Same version: accepted, the topics stay.
+        assert!(summary("a", "1.1.1.1:1", 0, &w.data_version).is_some());
+        assert_eq!(
+            m.pickup_topic_route_data("U").unwrap().queue_datas[0].read_queue_nums,
+            2
+        );
+        // Changed version: refused, then registered in full.
+        let w2 = wrapper(&[("T", 4), ("U", 3)], 8);
+        assert!(summary("a", "1.1.1.1:1", 0, &w2.data_version).is_none());
+        assert_eq!(m.broker_data_version("1.1.1.1:1").unwrap().counter, 7);
+        register(&m, "a", "1.1.1.1:1", 0, &w2, 60_000);
+        assert_eq!(
+            m.pickup_topic_route_data("U").unwrap().queue_datas[0].read_queue_nums,
+            3
+        );
+        // A slave's topics are never read: accepted on its first registration.
+        let r = summary("a", "1.1.1.2:1", 1, &DataVersion::default()).unwrap();
+        assert_eq!(r.master_addr.as_deref(), Some("1.1.1.1:1"));
     }
 
     #[test]

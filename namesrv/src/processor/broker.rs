@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use remoting::header::namesrv::*;
-use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
+use remoting::protocol::register::{body_crc32, RegisterBrokerBody, RegisterBrokerBodySummary};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 
 use crate::kv_config::NAMESPACE_ORDER_TOPIC_CONFIG;
-use crate::route_info::Registration;
+use crate::route_info::{RegisterBrokerResult, Registration};
 use crate::NamesrvState;
 
 /// Brokers older than V3_0_11 send a bare TopicConfigSerializeWrapper without filter servers.
@@ -23,12 +23,34 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
         return Err(HandlerError::system("crc32 not match"));
     }
 
+    let timeout = header
+        .heartbeat_timeout_millis
+        .filter(|ms| *ms > 0)
+        .unwrap_or(state.config.read().unwrap().broker_channel_expired_time as i64);
+    let timeout = Duration::from_millis(timeout as u64);
+
+    let compressed = header.compressed.unwrap_or(false);
+    // First try with the data version alone: an unchanged one (the usual 30 s refresh) or a
+    // slave needs no topic table, and decoding one of 10,000 topics dominates the cost.
+    if req.version >= V3_0_11 && !compressed && !req.body.is_empty() {
+        if let Some(summary) = RegisterBrokerBodySummary::read(&req.body) {
+            let version = &summary.data_version;
+            let filters = Some(summary.filter_server_list.as_slice());
+            if let Some(result) = state
+                .routes
+                .register_broker(registration(&header, &conn, timeout, version, None, filters))
+            {
+                return Ok(Some(register_response(&state, &req, result)));
+            }
+        }
+    }
+
     let (wrapper, filter_servers) = if req.body.is_empty() {
         let mut wrapper = TopicConfigSerializeWrapper::default();
         wrapper.data_version = DataVersion::default();
         (wrapper, if req.version >= V3_0_11 { Some(Vec::new()) } else { None })
     } else if req.version >= V3_0_11 {
-        let body = RegisterBrokerBody::decode(&req.body, header.compressed.unwrap_or(false))
+        let body = RegisterBrokerBody::decode(&req.body, compressed)
             .map_err(|e| HandlerError::system(format!("Failed to decode RegisterBrokerBody: {e}")))?;
         (body.topic_config_serialize_wrapper, Some(body.filter_server_list))
     } else {
@@ -36,31 +58,51 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
             .map_err(|e| HandlerError::system(format!("Failed to decode TopicConfigSerializeWrapper: {e}")))?;
         (wrapper, None)
     };
+    let result = state
+        .routes
+        .register_broker(registration(
+            &header,
+            &conn,
+            timeout,
+            &wrapper.data_version,
+            Some(&wrapper),
+            filter_servers.as_deref(),
+        ))
+        .expect("topics given");
+    Ok(Some(register_response(&state, &req, result)))
+}
 
-    let timeout = header
-        .heartbeat_timeout_millis
-        .filter(|ms| *ms > 0)
-        .unwrap_or(state.config.read().unwrap().broker_channel_expired_time as i64);
-    let result = state.routes.register_broker(Registration {
+fn registration<'a>(
+    header: &'a RegisterBrokerRequestHeader,
+    conn: &Connection,
+    timeout: Duration,
+    data_version: &'a DataVersion,
+    topic_config: Option<&'a TopicConfigSerializeWrapper>,
+    filter_server_list: Option<&'a [String]>,
+) -> Registration<'a> {
+    Registration {
         cluster_name: &header.cluster_name,
         broker_addr: &header.broker_addr,
         broker_name: &header.broker_name,
         broker_id: header.broker_id,
         ha_server_addr: &header.ha_server_addr,
-        topic_config: &wrapper,
-        filter_server_list: filter_servers.as_deref(),
-        connection: Some(conn),
-        timeout: Duration::from_millis(timeout as u64),
-    });
+        data_version,
+        topic_config,
+        filter_server_list,
+        connection: Some(conn.clone()),
+        timeout,
+    }
+}
 
-    let mut res = RemotingCommand::success(&req).with_header(&RegisterBrokerResponseHeader {
+fn register_response(state: &NamesrvState, req: &RemotingCommand, result: RegisterBrokerResult) -> RemotingCommand {
+    let mut res = RemotingCommand::success(req).with_header(&RegisterBrokerResponseHeader {
         ha_server_addr: result.ha_server_addr,
         master_addr: result.master_addr,
     });
     if let Some(order_config) = state.kv.namespace_body(NAMESPACE_ORDER_TOPIC_CONFIG) {
         res.body = order_config.into();
     }
-    Ok(Some(res))
+    res
 }
 
 pub async fn unregister_broker(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {

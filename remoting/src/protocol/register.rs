@@ -24,6 +24,53 @@ pub struct RegisterBrokerBody {
     pub topic_config_serialize_wrapper: TopicConfigSerializeWrapper,
 }
 
+/// What a JSON `RegisterBrokerBody` says besides its topics: its data version and filter
+/// servers, found by their keys and read without parsing the topic table. A broker
+/// re-registers every 30 s, usually with an unchanged version, and then the name server
+/// needs no more than this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisterBrokerBodySummary {
+    pub data_version: DataVersion,
+    pub filter_server_list: Vec<String>,
+}
+
+impl RegisterBrokerBodySummary {
+    /// None when the body does not have exactly one `"dataVersion"` key and at most one
+    /// `"filterServerList"` key, each followed by a value of the right type (or is
+    /// compressed, or not standard JSON): decode it whole then. Topic names cannot contain
+    /// quotes, and no topic field is called either, so each key occurs once in a body from
+    /// a Java or a Rust broker.
+    pub fn read(body: &[u8]) -> Option<Self> {
+        let data_version = value_of_unique_key(body, b"\"dataVersion\"")?;
+        let filter_server_list = if memchr::memmem::find(body, b"\"filterServerList\"").is_some() {
+            value_of_unique_key(body, b"\"filterServerList\"")?
+        } else {
+            Vec::new()
+        };
+        Some(RegisterBrokerBodySummary {
+            data_version,
+            filter_server_list,
+        })
+    }
+}
+
+/// The JSON value after `key` and its colon, when `key` occurs exactly once in `body`.
+fn value_of_unique_key<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) -> Option<T> {
+    let mut hits = memchr::memmem::find_iter(body, key);
+    let at = hits.next()?;
+    if hits.next().is_some() {
+        return None;
+    }
+    let rest = &body[at + key.len()..];
+    let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    if rest[colon] != b':' {
+        return None;
+    }
+    // Read one value and stop there: the rest of the body is not looked at.
+    let mut de = serde_json::Deserializer::from_slice(&rest[colon + 1..]);
+    T::deserialize(&mut de).ok()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("bad RegisterBrokerBody: {0}")]
 pub struct RegisterBodyError(String);
@@ -142,5 +189,43 @@ mod tests {
         assert_eq!(RegisterBrokerBody::decode(&bytes, true).unwrap(), body);
         assert!(RegisterBrokerBody::decode(&bytes[..bytes.len() / 2], true).is_err());
         assert!(RegisterBrokerBody::decode(b"not zlib", true).is_err());
+    }
+
+    #[test]
+    fn summary_reads_the_version_and_filter_servers_or_declines() {
+        let mut body = RegisterBrokerBody::default();
+        body.topic_config_serialize_wrapper.data_version = DataVersion {
+            counter: 9,
+            state_version: None,
+            timestamp: 1_700_000_000_123,
+        };
+        body.topic_config_serialize_wrapper
+            .topic_config_table
+            .insert("TopicA".into(), TopicConfig::new("TopicA", 4, 4, 6));
+        body.filter_server_list = vec!["127.0.0.1:1".into()];
+        let summary = RegisterBrokerBodySummary::read(&body.encode(false)).unwrap();
+        assert_eq!(summary.data_version, body.topic_config_serialize_wrapper.data_version);
+        assert_eq!(summary.filter_server_list, body.filter_server_list);
+
+        // As a Java broker writes it (fastjson, keys sorted, spaces allowed).
+        let java = br#"{"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion" : {"counter":2,"timestamp":5},"topicConfigTable":{"T":{"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"T","topicSysFlag":0,"writeQueueNums":4}}}}"#;
+        let summary = RegisterBrokerBodySummary::read(java).unwrap();
+        assert_eq!((summary.data_version.counter, summary.data_version.timestamp), (2, 5));
+        assert!(summary.filter_server_list.is_empty());
+
+        // A topic named like a key makes the key ambiguous: decline.
+        let mut tricky = body.clone();
+        for name in ["dataVersion", "filterServerList"] {
+            tricky
+                .topic_config_serialize_wrapper
+                .topic_config_table
+                .insert(name.into(), TopicConfig::new(name, 1, 1, 6));
+            assert!(
+                RegisterBrokerBodySummary::read(&tricky.encode(false)).is_none(),
+                "{name}"
+            );
+        }
+        assert!(RegisterBrokerBodySummary::read(&body.encode(true)).is_none());
+        assert!(RegisterBrokerBodySummary::read(b"{}").is_none());
     }
 }
