@@ -39,7 +39,7 @@ fi
 (cd compat-tests/clients/rust && CARGO_TARGET_DIR="$PWD/target" cargo build --locked --quiet)
 
 cargo build --workspace --bins
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 # Fuzzing: replay every committed seed and regression input (stable, no cargo-fuzz), then
 # run each target briefly from those inputs. fuzz/run.sh installs cargo-fuzz when it is
