@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use remoting::protocol::route::{perm, BrokerData, ClusterInfo, QueueData, TopicRouteData, MASTER_ID};
+use remoting::protocol::route::{
+    perm, BrokerData, BrokerMemberGroup, ClusterInfo, QueueData, TopicRouteData, MASTER_ID,
+};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::protocol::TopicList;
 use remoting::Connection;
@@ -33,6 +35,8 @@ struct Tables {
     cluster_addr: BTreeMap<String, BTreeSet<String>>,
     broker_live: HashMap<String, BrokerLiveInfo>,
     filter_server: HashMap<String, Vec<String>>,
+    /// 5.x static topics: topic -> broker name -> the mapping that broker registered.
+    topic_queue_mapping: HashMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 /// What a registration tells the broker: for a slave, where its master is.
@@ -55,6 +59,10 @@ pub struct Registration<'a> {
     pub filter_server_list: Option<&'a [String]>,
     pub connection: Option<Connection>,
     pub timeout: Duration,
+    /// The 5.x `enableActingMaster` header field; `None` from older brokers.
+    pub enable_acting_master: Option<bool>,
+    /// The 5.x `__ZONE_NAME` ext field.
+    pub zone_name: Option<&'a str>,
 }
 
 #[derive(Default)]
@@ -103,6 +111,9 @@ impl RouteInfoManager {
                 broker_name: reg.broker_name.to_string(),
                 ..Default::default()
             });
+        // Every registration restates these (a broker of 4.x says nothing: not acting master).
+        broker_data.enable_acting_master = reg.enable_acting_master.unwrap_or(false);
+        broker_data.zone_name = reg.zone_name.map(str::to_string);
         // One address holds one id: a slave promoted to master re-registers with id 0.
         broker_data
             .broker_addrs
@@ -130,6 +141,18 @@ impl RouteInfoManager {
                         .entry(config.topic_name.clone())
                         .or_default()
                         .insert(reg.broker_name.to_string(), queue_data);
+                }
+                // A mapping is filed under the broker name it carries (`bname`).
+                for (topic, info) in &reg.topic_config.topic_queue_mapping_info_map {
+                    let bname = info
+                        .get("bname")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or(reg.broker_name)
+                        .to_string();
+                    t.topic_queue_mapping
+                        .entry(topic.clone())
+                        .or_default()
+                        .insert(bname, info.clone());
                 }
             }
         }
@@ -301,7 +324,76 @@ impl RouteInfoManager {
             }
             route.broker_datas.push(bd.clone());
         }
+        route.topic_queue_mapping_by_broker = t.topic_queue_mapping.get(topic).cloned();
         (!route.broker_datas.is_empty()).then_some(route)
+    }
+
+    /// BROKER_HEARTBEAT: a live broker of this cluster at this address is kept alive;
+    /// an unknown one stays unknown (it must register first). Returns whether it was known.
+    pub fn broker_heartbeat(&self, cluster_name: &str, broker_addr: &str) -> bool {
+        let mut t = self.tables.write().unwrap();
+        let in_cluster = t
+            .broker_addr
+            .values()
+            .any(|bd| bd.cluster == cluster_name && bd.broker_addrs.values().any(|addr| addr == broker_addr));
+        match t.broker_live.get_mut(broker_addr) {
+            Some(live) if in_cluster => {
+                live.last_update = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// GET_BROKER_MEMBER_GROUP: every address registered under `broker_name` (the cluster
+    /// name is echoed, not checked).
+    pub fn broker_member_group(&self, cluster_name: &str, broker_name: &str) -> BrokerMemberGroup {
+        let t = self.tables.read().unwrap();
+        BrokerMemberGroup {
+            broker_addrs: t
+                .broker_addr
+                .get(broker_name)
+                .map(|bd| bd.broker_addrs.clone())
+                .unwrap_or_default(),
+            broker_name: broker_name.to_string(),
+            cluster: cluster_name.to_string(),
+        }
+    }
+
+    /// REGISTER_TOPIC_IN_NAMESRV: sets the queues of `topic` on each named broker. Every
+    /// broker must be registered: for a new topic one unknown broker voids the whole call;
+    /// for a known topic the entries before it stay applied (Java's order of checks).
+    pub fn register_topic(&self, topic: &str, queue_datas: &[QueueData]) -> bool {
+        if queue_datas.is_empty() {
+            return false;
+        }
+        let mut t = self.tables.write().unwrap();
+        let Tables {
+            topic_queue,
+            broker_addr,
+            ..
+        } = &mut *t;
+        if let Some(existing) = topic_queue.get_mut(topic) {
+            for qd in queue_datas {
+                if !broker_addr.contains_key(&qd.broker_name) {
+                    warn!(topic, broker = %qd.broker_name, "topic registration names an unknown broker");
+                    return false;
+                }
+                existing.insert(qd.broker_name.clone(), qd.clone());
+            }
+        } else {
+            if let Some(unknown) = queue_datas.iter().find(|qd| !broker_addr.contains_key(&qd.broker_name)) {
+                warn!(topic, broker = %unknown.broker_name, "topic registration names an unknown broker");
+                return false;
+            }
+            let queues = queue_datas
+                .iter()
+                .map(|qd| (qd.broker_name.clone(), qd.clone()))
+                .collect();
+            topic_queue.insert(topic.to_string(), queues);
+        }
+        info!(topic, "topic route registered");
+        true
     }
 
     pub fn cluster_info(&self) -> ClusterInfo {
@@ -472,6 +564,8 @@ mod tests {
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_millis(timeout_ms),
+            enable_acting_master: None,
+            zone_name: None,
         })
     }
 

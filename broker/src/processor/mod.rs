@@ -32,6 +32,7 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::SEND_REPLY_MESSAGE_V2, reply::send_reply_message);
 
     r.route_with(s, request::PULL_MESSAGE, pull::pull_message);
+    r.route_with(s, request::LITE_PULL_MESSAGE, pull::pull_message);
 
     r.route_with(s, request::HEART_BEAT, client::heartbeat);
     r.route_with(s, request::UNREGISTER_CLIENT, client::unregister_client);

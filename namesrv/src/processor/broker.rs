@@ -1,17 +1,22 @@
 //! Broker registration and broker-wide permission changes:
-//! REGISTER_BROKER, UNREGISTER_BROKER, QUERY_DATA_VERSION, WIPE/ADD_WRITE_PERM_OF_BROKER.
+//! REGISTER_BROKER, UNREGISTER_BROKER, QUERY_DATA_VERSION, WIPE/ADD_WRITE_PERM_OF_BROKER,
+//! and the 5.x BROKER_HEARTBEAT, GET_BROKER_MEMBER_GROUP and REGISTER_TOPIC_IN_NAMESRV.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use remoting::header::namesrv::*;
 use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
+use remoting::protocol::route::{GetBrokerMemberGroupResponseBody, TopicRouteData};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 
 use crate::kv_config::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::route_info::Registration;
 use crate::NamesrvState;
+
+/// The ext field a 5.x broker names its zone in (`MixAll.ZONE_NAME`).
+const ZONE_NAME_EXT: &str = "__ZONE_NAME";
 
 /// Brokers older than V3_0_11 send a bare TopicConfigSerializeWrapper without filter servers.
 const V3_0_11: i32 = 37;
@@ -51,6 +56,8 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
         filter_server_list: filter_servers.as_deref(),
         connection: Some(conn),
         timeout: Duration::from_millis(timeout as u64),
+        enable_acting_master: header.enable_acting_master,
+        zone_name: req.ext().get(ZONE_NAME_EXT),
     });
 
     let mut res = RemotingCommand::success(&req).with_header(&RegisterBrokerResponseHeader {
@@ -104,4 +111,39 @@ pub async fn add_write_perm(state: Arc<NamesrvState>, conn: Connection, req: Rem
     Ok(Some(RemotingCommand::success(&req).with_header(
         &AddWritePermOfBrokerResponseHeader { add_topic_count: count },
     )))
+}
+
+/// BROKER_HEARTBEAT (5.x brokers with slave-acting-master on): refreshes the broker's
+/// last-update time as a registration would. Always answered with success, as Java does,
+/// even for a broker the name server does not know.
+pub async fn broker_heartbeat(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: BrokerHeartbeatRequestHeader = req.decode_header()?;
+    if !state.routes.broker_heartbeat(&h.cluster_name, &h.broker_addr) {
+        tracing::debug!(broker = %h.broker_addr, cluster = %h.cluster_name, "heartbeat from a broker not registered");
+    }
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+/// GET_BROKER_MEMBER_GROUP (5.x): the ids and addresses under one broker name, in
+/// fastjson's default form (bare integer ids).
+pub async fn broker_member_group(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: GetBrokerMemberGroupRequestHeader = req.decode_header()?;
+    let body = GetBrokerMemberGroupResponseBody {
+        broker_member_group: state.routes.broker_member_group(&h.cluster_name, &h.broker_name),
+    };
+    Ok(Some(
+        RemotingCommand::success(&req).with_body(fastjson::to_legacy_vec(&body)),
+    ))
+}
+
+/// REGISTER_TOPIC_IN_NAMESRV (5.x): the body is a TopicRouteData; its queueDatas become the
+/// topic's queues on the brokers they name. Success whatever was applied, as in Java.
+pub async fn register_topic(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: RegisterTopicRequestHeader = req.decode_header()?;
+    if !req.body.is_empty() {
+        let route: TopicRouteData = fastjson::from_slice(&req.body)
+            .map_err(|e| HandlerError::system(format!("bad TopicRouteData body: {e}")))?;
+        state.routes.register_topic(&h.topic, &route.queue_datas);
+    }
+    Ok(Some(RemotingCommand::success(&req)))
 }

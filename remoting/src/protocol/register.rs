@@ -87,11 +87,30 @@ impl RegisterBrokerBody {
             .ok()
             .and_then(|bytes| fastjson::from_slice(bytes).ok())
             .unwrap_or_default();
+        // 5.x brokers (version V5_0_0 and later) append their static-topic mappings: a count,
+        // then one JSON TopicQueueMappingInfo per topic, each with its length. Older brokers
+        // end here; a section that does not parse is skipped, like a bad filter server list.
+        wrapper.topic_queue_mapping_info_map = take_mappings(&mut rest).unwrap_or_default();
         Ok(RegisterBrokerBody {
             filter_server_list,
             topic_config_serialize_wrapper: wrapper,
         })
     }
+}
+
+/// The compressed body's trailing 5.x section, keyed by each mapping's `topic`.
+fn take_mappings(rest: &mut &[u8]) -> Option<std::collections::BTreeMap<String, serde_json::Value>> {
+    let mut map = std::collections::BTreeMap::new();
+    if rest.is_empty() {
+        return Some(map);
+    }
+    let count = take_i32(rest).ok()?;
+    for _ in 0..count.max(0) {
+        let info: serde_json::Value = fastjson::parse(take_piece(rest).ok()?).ok()?;
+        let topic = info.get("topic")?.as_str()?.to_string();
+        map.insert(topic, info);
+    }
+    Some(map)
 }
 
 fn write_piece(z: &mut impl Write, bytes: &[u8]) {

@@ -117,4 +117,8 @@ impl TopicConfig {
 pub struct TopicConfigSerializeWrapper {
     pub data_version: DataVersion,
     pub topic_config_table: BTreeMap<String, TopicConfig>,
+    /// 5.x static topics: per topic, the broker's `TopicQueueMappingInfo` (kept as the JSON
+    /// object the broker sent). Only 5.x brokers send it; never written when empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub topic_queue_mapping_info_map: BTreeMap<String, serde_json::Value>,
 }
