@@ -59,7 +59,7 @@ pub struct HeartbeatData {
     pub heartbeat_fingerprint: i32,
     /// 5.x heartbeat v2: the consumers come without their subscriptions, which stay as the
     /// last full heartbeat left them.
-    #[serde(rename = "withoutSub")]
+    #[serde(rename = "withoutSub", alias = "isWithoutSub")]
     pub without_sub: bool,
 }
 

@@ -30,6 +30,13 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
         }
     }
     let sub_change = state.clients.record_fingerprints(&data);
+    tracing::debug!(
+        client = %data.client_id,
+        fingerprint = data.heartbeat_fingerprint,
+        without_sub = data.without_sub,
+        sub_change,
+        "heartbeat"
+    );
     if !data.without_sub {
         for consumer in &data.consumer_data_set {
             state

@@ -57,6 +57,16 @@ impl RegisterBrokerBody {
             write_piece(&mut z, config.encode_compact().as_bytes());
         }
         write_piece(&mut z, &fastjson::to_standard_vec(&self.filter_server_list));
+        // The 5.x section, written only when there are mappings (our broker has none, so
+        // what it sends stays 4.9.8's bytes).
+        let mappings = &wrapper.topic_queue_mapping_info_map;
+        if !mappings.is_empty() {
+            z.write_all(&(mappings.len() as i32).to_be_bytes())
+                .expect("writing to a Vec cannot fail");
+            for info in mappings.values() {
+                write_piece(&mut z, &fastjson::to_standard_vec(info));
+            }
+        }
         z.finish().expect("writing to a Vec cannot fail")
     }
 
@@ -159,6 +169,17 @@ mod tests {
         body.filter_server_list = vec!["127.0.0.1:1".into()];
         let bytes = body.encode(true);
         assert_eq!(RegisterBrokerBody::decode(&bytes, true).unwrap(), body);
+        // With a 5.x static-topic mapping section.
+        let mut with_mapping = body.clone();
+        with_mapping
+            .topic_config_serialize_wrapper
+            .topic_queue_mapping_info_map
+            .insert(
+                "TopicA".into(),
+                serde_json::json!({"bname": "b", "epoch": 1, "topic": "TopicA", "totalQueues": 4}),
+            );
+        let longer = with_mapping.encode(true);
+        assert_eq!(RegisterBrokerBody::decode(&longer, true).unwrap(), with_mapping);
         assert!(RegisterBrokerBody::decode(&bytes[..bytes.len() / 2], true).is_err());
         assert!(RegisterBrokerBody::decode(b"not zlib", true).is_err());
     }
