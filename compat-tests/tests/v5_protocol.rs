@@ -243,6 +243,43 @@ async fn namesrv_answers_5x_broker_calls() {
     assert!(cluster_brokers(&hb_conn).await.contains(slave));
 }
 
+#[tokio::test]
+async fn namesrv_acting_master_routes_when_supported() {
+    for support in [false, true] {
+        let flag = support.to_string();
+        let ns = NamesrvProcess::start(&[("supportActingMaster", flag.as_str())]).await;
+        let master = connect(&ns.addr).await;
+        let slave = connect(&ns.addr).await;
+        let reg = register_5x("broker-am", "127.0.0.1:40911", 0, &["ActTopic"], None, false, 600_000);
+        assert_eq!(ask(&master, reg).await.code, response::SUCCESS);
+        let reg = register_5x("broker-am", "127.0.0.1:40921", 1, &["ActTopic"], None, false, 600_000);
+        assert_eq!(ask(&slave, reg).await.code, response::SUCCESS);
+        // The master leaves. The slave, now the lowest id, registers again with a newer
+        // topic table version and stands in read-only.
+        let mut bye = RemotingCommand::request(request::UNREGISTER_BROKER);
+        for (k, v) in [
+            ("brokerName", "broker-am"),
+            ("brokerAddr", "127.0.0.1:40911"),
+            ("clusterName", "Cluster5"),
+            ("brokerId", "0"),
+        ] {
+            bye.ext_mut().insert(k, v);
+        }
+        assert_eq!(ask(&master, bye).await.code, response::SUCCESS);
+        assert!(!cluster_brokers(&slave).await.contains("127.0.0.1:40911"));
+        let reg = register_5x("broker-am", "127.0.0.1:40921", 1, &["ActTopic"], None, false, 600_000);
+        assert_eq!(ask(&slave, reg).await.code, response::SUCCESS);
+        let r = body_json(&route(&slave, "ActTopic").await);
+        assert_eq!(r["queueDatas"][0]["perm"], json!(4), "{r}");
+        let addrs = &r["brokerDatas"][0]["brokerAddrs"];
+        if support {
+            assert_eq!(addrs, &json!({"0": "127.0.0.1:40921"}), "{r}");
+        } else {
+            assert_eq!(addrs, &json!({"1": "127.0.0.1:40921"}), "{r}");
+        }
+    }
+}
+
 const HB_TOPIC: &str = "HbV2Topic";
 
 fn heartbeat(group: &str, fingerprint: i32, without_sub: bool, sub_version: i64) -> RemotingCommand {

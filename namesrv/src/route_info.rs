@@ -13,6 +13,9 @@ use remoting::protocol::TopicList;
 use remoting::Connection;
 use tracing::{info, warn};
 
+/// Topics a 5.x broker uses to sync its member group: never rewritten for acting masters.
+const SYNC_BROKER_MEMBER_GROUP_PREFIX: &str = "rmq_sys_SYNC_BROKER_MEMBER_";
+
 /// Topic system flag bits (`TopicSysFlag`).
 const FLAG_UNIT: i32 = 0x1;
 const FLAG_UNIT_SUB: i32 = 0x2;
@@ -123,7 +126,13 @@ impl RouteInfoManager {
             .insert(reg.broker_id, reg.broker_addr.to_string());
         first_registration |= old_addr.is_none();
 
-        if reg.broker_id == MASTER_ID {
+        // A 5.x slave with the lowest id registered under its name stands in for a missing
+        // master: its topics count too (read-only when its broker name acts as master).
+        let is_prime_slave = reg.enable_acting_master.is_some()
+            && reg.broker_id != MASTER_ID
+            && broker_data.broker_addrs.keys().next() == Some(&reg.broker_id);
+        let wipe_write = is_prime_slave && broker_data.enable_acting_master;
+        if reg.broker_id == MASTER_ID || is_prime_slave {
             let changed = t
                 .broker_live
                 .get(reg.broker_addr)
@@ -132,7 +141,11 @@ impl RouteInfoManager {
                 for config in reg.topic_config.topic_config_table.values() {
                     let queue_data = QueueData {
                         broker_name: reg.broker_name.to_string(),
-                        perm: config.perm,
+                        perm: if wipe_write {
+                            config.perm & !perm::WRITE
+                        } else {
+                            config.perm
+                        },
                         read_queue_nums: config.read_queue_nums,
                         topic_sys_flag: config.topic_sys_flag,
                         write_queue_nums: config.write_queue_nums,
@@ -304,6 +317,39 @@ impl RouteInfoManager {
             Self::remove_broker_addr(&mut t, addr);
         }
         expired.len()
+    }
+
+    /// The route of `topic`; with `support_acting_master`, a broker name without a master
+    /// whose brokers enable acting master and whose queues for the topic are read-only is
+    /// shown with its lowest-id slave as id 0 (Java's `supportActingMaster`).
+    pub fn pickup_topic_route_data_acting(&self, topic: &str, support_acting_master: bool) -> Option<TopicRouteData> {
+        let mut route = self.pickup_topic_route_data(topic)?;
+        if !support_acting_master || topic.starts_with(SYNC_BROKER_MEMBER_GROUP_PREFIX) {
+            return Some(route);
+        }
+        let masterless = route
+            .broker_datas
+            .iter()
+            .any(|bd| !bd.broker_addrs.is_empty() && !bd.broker_addrs.contains_key(&MASTER_ID));
+        if !masterless {
+            return Some(route);
+        }
+        for bd in &mut route.broker_datas {
+            if bd.broker_addrs.is_empty() || bd.broker_addrs.contains_key(&MASTER_ID) || !bd.enable_acting_master {
+                continue;
+            }
+            let read_only = route
+                .queue_datas
+                .iter()
+                .find(|qd| qd.broker_name == bd.broker_name)
+                .is_some_and(|qd| qd.perm & perm::WRITE == 0);
+            if read_only {
+                if let Some((_, addr)) = bd.broker_addrs.pop_first() {
+                    bd.broker_addrs.insert(MASTER_ID, addr);
+                }
+            }
+        }
+        Some(route)
     }
 
     pub fn pickup_topic_route_data(&self, topic: &str) -> Option<TopicRouteData> {
@@ -622,5 +668,51 @@ mod tests {
         assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].perm, perm::READ);
         assert_eq!(m.add_write_perm_of_broker("a"), 2);
         assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].perm, 6);
+    }
+
+    fn register_5x(m: &RouteInfoManager, addr: &str, id: i64, w: &TopicConfigSerializeWrapper) {
+        m.register_broker(Registration {
+            cluster_name: "C",
+            broker_addr: addr,
+            broker_name: "a",
+            broker_id: id,
+            ha_server_addr: "",
+            topic_config: w,
+            filter_server_list: None,
+            connection: None,
+            timeout: Duration::from_secs(600),
+            enable_acting_master: Some(true),
+            zone_name: None,
+        });
+    }
+
+    #[test]
+    fn a_prime_slave_acts_as_master_only_where_that_is_supported() {
+        let m = RouteInfoManager::new();
+        register_5x(&m, "1.1.1.1:0", 0, &wrapper(&[("T", 4)], 1));
+        register_5x(&m, "1.1.1.1:2", 2, &wrapper(&[("T", 4)], 1));
+        register_5x(&m, "1.1.1.1:1", 1, &wrapper(&[("T", 4)], 1));
+        // With the master there, nothing changes and the master's permission stands.
+        let route = m.pickup_topic_route_data_acting("T", true).unwrap();
+        assert_eq!(route.broker_datas[0].broker_addrs[&MASTER_ID], "1.1.1.1:0");
+        assert_eq!(route.queue_datas[0].perm, 6);
+        // The master goes; the lowest slave registers again (a new version) and its
+        // queues become read-only.
+        m.unregister_broker("C", "1.1.1.1:0", "a", 0);
+        register_5x(&m, "1.1.1.1:1", 1, &wrapper(&[("T", 4)], 2));
+        let plain = m.pickup_topic_route_data_acting("T", false).unwrap();
+        assert_eq!(plain.queue_datas[0].perm, perm::READ);
+        assert!(!plain.broker_datas[0].broker_addrs.contains_key(&MASTER_ID));
+        let acting = m.pickup_topic_route_data_acting("T", true).unwrap();
+        let addrs = &acting.broker_datas[0].broker_addrs;
+        assert_eq!(addrs.get(&MASTER_ID).map(String::as_str), Some("1.1.1.1:1"));
+        assert_eq!(addrs.get(&2).map(String::as_str), Some("1.1.1.1:2"));
+        assert_eq!(addrs.len(), 2);
+        // The member-group sync topics are never rewritten.
+        register_5x(&m, "1.1.1.1:1", 1, &wrapper(&[("rmq_sys_SYNC_BROKER_MEMBER_a", 1)], 3));
+        let sync = m
+            .pickup_topic_route_data_acting("rmq_sys_SYNC_BROKER_MEMBER_a", true)
+            .unwrap();
+        assert!(!sync.broker_datas[0].broker_addrs.contains_key(&MASTER_ID));
     }
 }
