@@ -227,6 +227,26 @@ async fn namesrv_answers_5x_broker_calls() {
         cluster_brokers(&hb_conn).await.contains(master),
         "heartbeats kept the master registered 5 s past a 2 s timeout"
     );
+    // QUERY_DATA_VERSION is a heartbeat too, as in 5.x even when the version changed (a
+    // 5.x broker with acting master on and compatibleWithOldNameSrv sends it every second).
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        let mut q = RemotingCommand::request(request::QUERY_DATA_VERSION);
+        for (k, v) in [
+            ("brokerName", "broker-5x"),
+            ("brokerAddr", master),
+            ("clusterName", "Cluster5"),
+            ("brokerId", "0"),
+        ] {
+            q.ext_mut().insert(k, v);
+        }
+        let q = q.with_body(fastjson::to_standard_vec(&DataVersion::now()));
+        let answer = ask(&hb_conn, q).await;
+        assert_eq!(answer.code, response::SUCCESS);
+        assert_eq!(answer.ext().get("changed"), Some("true"));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(cluster_brokers(&hb_conn).await.contains(master));
     // A heartbeat naming another cluster does not count.
     let mut dropped_at = None;
     let stop = Instant::now();

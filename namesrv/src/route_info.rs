@@ -226,14 +226,6 @@ impl RouteInfoManager {
         t.broker_live.get(broker_addr).map(|live| live.data_version.clone())
     }
 
-    /// Counts as a heartbeat: QUERY_DATA_VERSION with an unchanged version keeps a broker alive.
-    pub fn touch_broker(&self, broker_addr: &str) {
-        let mut t = self.tables.write().unwrap();
-        if let Some(live) = t.broker_live.get_mut(broker_addr) {
-            live.last_update = Instant::now();
-        }
-    }
-
     pub fn unregister_broker(&self, cluster_name: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
         let mut t = self.tables.write().unwrap();
         t.broker_live.remove(broker_addr);
@@ -374,7 +366,7 @@ impl RouteInfoManager {
         (!route.broker_datas.is_empty()).then_some(route)
     }
 
-    /// BROKER_HEARTBEAT: a live broker of this cluster at this address is kept alive;
+    /// BROKER_HEARTBEAT and QUERY_DATA_VERSION: a live broker of this cluster at this address is kept alive;
     /// an unknown one stays unknown (it must register first). Returns whether it was known.
     pub fn broker_heartbeat(&self, cluster_name: &str, broker_addr: &str) -> bool {
         let mut t = self.tables.write().unwrap();

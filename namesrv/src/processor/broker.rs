@@ -83,9 +83,10 @@ pub async fn query_data_version(state: Arc<NamesrvState>, _conn: Connection, req
     let version: DataVersion =
         fastjson::from_slice(&req.body).map_err(|e| HandlerError::system(format!("bad DataVersion body: {e}")))?;
     let changed = state.routes.is_broker_topic_config_changed(&h.broker_addr, &version);
-    if !changed {
-        state.routes.touch_broker(&h.broker_addr);
-    }
+    // 4.9.8 refreshed the broker only when nothing changed (a changed broker registers next,
+    // which refreshes it anyway); 5.x always does: 5.x brokers in acting-master mode send
+    // this every second as their heartbeat (`compatibleWithOldNameSrv`).
+    state.routes.broker_heartbeat(&h.cluster_name, &h.broker_addr);
     let mut res = RemotingCommand::success(&req).with_header(&QueryDataVersionResponseHeader { changed });
     if let Some(ours) = state.routes.broker_data_version(&h.broker_addr) {
         res.body = fastjson::to_standard_vec(&ours).into();
