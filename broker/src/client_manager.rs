@@ -13,6 +13,16 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::info;
 
+impl HeartbeatData {
+    /// Whether this heartbeat leaves the consumers' subscriptions as they are: a v2
+    /// heartbeat (non-zero fingerprint) sent `withoutSub`. With fingerprint 0 the flag is
+    /// not looked at and the (possibly empty) subscription lists replace the old ones, as
+    /// in Java.
+    pub fn keeps_subscriptions(&self) -> bool {
+        self.without_sub && self.heartbeat_fingerprint != 0
+    }
+}
+
 /// `SubscriptionData` from a heartbeat. Enums and numbers arrive as strings or numbers
 /// depending on the client, so loosely typed fields stay `Value`s.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -162,7 +172,7 @@ impl ClientManager {
         for consumer in &data.consumer_data_set {
             let group = g.consumers.entry(consumer.group_name.clone()).or_default();
             let is_new = group.channels.insert(conn.id(), channel.clone()).is_none();
-            if !data.without_sub {
+            if !data.keeps_subscriptions() {
                 group.subscriptions = consumer
                     .subscription_data_set
                     .iter()

@@ -398,6 +398,12 @@ async fn broker_heartbeat_v2_keeps_subscriptions() {
         Some(vec![HB_TOPIC.to_string()])
     );
 
+    // `withoutSub` with fingerprint 0 is a v1 heartbeat: its empty lists replace the
+    // subscriptions (Java looks at the flag only on the v2 path).
+    let answer = ask(&conn, heartbeat("cg_v2", 0, true, 0)).await;
+    assert_eq!(v2_answer(&answer), (Some("true"), Some("true")));
+    assert_eq!(subscribed_topics(&conn, "cg_v2").await, Some(vec![]));
+
     // A fingerprint-only heartbeat for a group the broker never had subscriptions for (a
     // broker restarted under a 5.x client) registers the consumer without any: its pulls
     // find no subscription, as in Java, until the client sends a full heartbeat.

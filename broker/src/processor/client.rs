@@ -37,7 +37,7 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
         sub_change,
         "heartbeat"
     );
-    if !data.without_sub {
+    if !data.keeps_subscriptions() {
         for consumer in &data.consumer_data_set {
             state
                 .filters
