@@ -1,7 +1,8 @@
 //! RocketMQ 5.x calls against our `namesrv` and `broker` binaries, over TCP: the name
 //! server's BROKER_HEARTBEAT (904), GET_BROKER_MEMBER_GROUP (901) and
 //! REGISTER_TOPIC_IN_NAMESRV (217) and the 5.x parts of a registration and of a route; the
-//! broker's heartbeat v2 (fingerprint, withoutSub) and LITE_PULL_MESSAGE (361); the stock
+//! broker's heartbeat v2 (fingerprint, withoutSub), LITE_PULL_MESSAGE (361) and
+//! GET_TOPIC_CONFIG (351); the stock
 //! rocketmq-client-rust 1.0 consumer with `useHeartbeatV2`; and the Java 5.3.3 client's
 //! recorded traffic (golden 05) replayed against a name server and a broker process.
 
@@ -464,6 +465,33 @@ async fn lite_pull_message_is_served_like_a_pull() {
     assert_eq!(answer.ext().get("forbiddenType"), Some("1"));
     let answer = ask(&conn, pull_request("LiteTopic", 0, 0, 32)).await;
     assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+}
+
+#[tokio::test]
+async fn get_topic_config_answers_one_topic() {
+    let broker = BrokerProcess::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "ConfTopic", 3).await;
+    let ask_config = |topic: &str| {
+        let mut q = RemotingCommand::request(request::GET_TOPIC_CONFIG);
+        q.ext_mut().insert("topic", topic);
+        q.ext_mut().insert("lo", "true");
+        q
+    };
+    let answer = ask(&conn, ask_config("ConfTopic")).await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(
+        String::from_utf8(answer.body.to_vec()).unwrap(),
+        r#"{"attributes":{},"order":false,"perm":6,"readQueueNums":3,"topicFilterType":"SINGLE_TAG","topicName":"ConfTopic","topicSysFlag":0,"writeQueueNums":3}"#
+    );
+    let answer = ask(&conn, ask_config("NoSuchTopic")).await;
+    assert_eq!(answer.code, response::TOPIC_NOT_EXIST);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("No topic in this broker. topic: NoSuchTopic")
+    );
+    let answer = ask(&conn, RemotingCommand::request(request::GET_TOPIC_CONFIG)).await;
+    assert_ne!(answer.code, response::SUCCESS);
 }
 
 /// Waits until the name server routes `topic`.

@@ -95,6 +95,8 @@ pub mod request {
     // Codes that first appear in RocketMQ 5.x (numbers as in 5.3.3's RequestCode).
     /// Registers one topic's queues on the name server (a 5.x broker, or an admin tool).
     pub const REGISTER_TOPIC_IN_NAMESRV: i32 = 217;
+    /// One topic's config from a broker (an admin call).
+    pub const GET_TOPIC_CONFIG: i32 = 351;
     /// A pull from a lite pull consumer: a PULL_MESSAGE under a code of its own.
     pub const LITE_PULL_MESSAGE: i32 = 361;
     /// The addresses registered under one broker name, for a 5.x broker's peers.
