@@ -34,7 +34,10 @@ fn register_5x(
 ) -> RemotingCommand {
     let mut body = RegisterBrokerBody::default();
     let wrapper = &mut body.topic_config_serialize_wrapper;
+    // A new version each time (two registrations within one millisecond must still differ).
+    static COUNTER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
     wrapper.data_version = DataVersion::now();
+    wrapper.data_version.counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for topic in topics {
         wrapper
             .topic_config_table
