@@ -497,6 +497,63 @@ async fn get_topic_config_answers_one_topic() {
     assert_ne!(answer.code, response::SUCCESS);
 }
 
+#[tokio::test]
+async fn lite_pull_needs_the_same_acl_permissions_as_a_pull() {
+    use broker::acl::{signature, signed_content};
+    // Golden 16's accounts: `RocketMQ` may subscribe to AclTopic with group cg_acl, nothing else.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("conf")).unwrap();
+    let yml = std::fs::read_to_string(golden::golden_dir().join("frames/16-acl-plain_acl.yml")).unwrap();
+    std::fs::write(home.path().join("conf/plain_acl.yml"), yml).unwrap();
+    let home_arg = home.path().display().to_string();
+    let broker = BrokerProcess::start(&[("aclEnable", "true"), ("rocketmqHome", home_arg.as_str())]).await;
+    let conn = connect(&broker.addr).await;
+    let sign = |mut cmd: RemotingCommand, ak: &str, sk: &str| {
+        cmd.ext_mut().insert("AccessKey", ak);
+        let sig = signature(&signed_content(&cmd), sk);
+        cmd.ext_mut().insert("Signature", sig);
+        cmd
+    };
+    let admin = |cmd: RemotingCommand| sign(cmd, "RocketMQAdmin", "admin12345678");
+    for topic in ["AclTopic", "SecretTopic"] {
+        let header = remoting::header::broker::CreateTopicRequestHeader::read_write(topic, 1);
+        let created = ask(
+            &conn,
+            admin(RemotingCommand::request_with_header(
+                request::UPDATE_AND_CREATE_TOPIC,
+                &header,
+            )),
+        )
+        .await;
+        assert_eq!(created.code, response::SUCCESS, "{:?}", created.remark);
+        let sent = ask(
+            &conn,
+            admin(compat_tests::broker_ops::send_request(topic, 0, b"x".to_vec(), "k")),
+        )
+        .await;
+        assert_eq!(sent.code, response::SUCCESS, "{:?}", sent.remark);
+    }
+    for code in [request::PULL_MESSAGE, request::LITE_PULL_MESSAGE] {
+        let pull = |topic: &str| {
+            let mut q = pull_request(topic, 0, 0, 32);
+            q.code = code;
+            q.ext_mut().insert("consumerGroup", "cg_acl");
+            sign(q, "RocketMQ", "12345678")
+        };
+        let allowed = ask(&conn, pull("AclTopic")).await;
+        assert_eq!(allowed.code, response::SUCCESS, "code {code}: {:?}", allowed.remark);
+        let refused = ask(&conn, pull("SecretTopic")).await;
+        assert_eq!(refused.code, response::SYSTEM_ERROR, "code {code}");
+        let remark = refused.remark.unwrap_or_default();
+        assert!(
+            remark.starts_with(
+                "org.apache.rocketmq.acl.common.AclException: No default permission for topic:SecretTopic"
+            ),
+            "code {code}: {remark}"
+        );
+    }
+}
+
 /// Waits until the name server routes `topic`.
 async fn wait_for_route(ns: &Connection, topic: &str) {
     for _ in 0..100 {
