@@ -13,6 +13,16 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::info;
 
+impl HeartbeatData {
+    /// Whether this heartbeat leaves the consumers' subscriptions as they are: a v2
+    /// heartbeat (non-zero fingerprint) sent `withoutSub`. With fingerprint 0 the flag is
+    /// not looked at and the (possibly empty) subscription lists replace the old ones, as
+    /// in Java.
+    pub fn keeps_subscriptions(&self) -> bool {
+        self.without_sub && self.heartbeat_fingerprint != 0
+    }
+}
+
 /// `SubscriptionData` from a heartbeat. Enums and numbers arrive as strings or numbers
 /// depending on the client, so loosely typed fields stay `Value`s.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -53,6 +63,14 @@ pub struct HeartbeatData {
     pub producer_data_set: Vec<ProducerData>,
     #[serde(rename = "consumerDataSet")]
     pub consumer_data_set: Vec<ConsumerData>,
+    /// 5.x heartbeat v2: a hash of the client's whole heartbeat; 0 from older clients (and
+    /// from 5.x clients without `useHeartbeatV2`).
+    #[serde(rename = "heartbeatFingerprint")]
+    pub heartbeat_fingerprint: i32,
+    /// 5.x heartbeat v2: the consumers come without their subscriptions, which stay as the
+    /// last full heartbeat left them.
+    #[serde(rename = "withoutSub", alias = "isWithoutSub")]
+    pub without_sub: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +144,8 @@ impl SubscriptionData {
 #[derive(Default)]
 struct Groups {
     consumers: HashMap<String, ConsumerGroup>,
+    /// The last heartbeat fingerprint seen per consumer group (0 for v1 heartbeats).
+    fingerprints: HashMap<String, i32>,
     producers: HashMap<String, HashMap<u64, ClientChannel>>,
 }
 
@@ -152,11 +172,13 @@ impl ClientManager {
         for consumer in &data.consumer_data_set {
             let group = g.consumers.entry(consumer.group_name.clone()).or_default();
             let is_new = group.channels.insert(conn.id(), channel.clone()).is_none();
-            group.subscriptions = consumer
-                .subscription_data_set
-                .iter()
-                .map(|s| (s.topic.clone(), s.clone()))
-                .collect();
+            if !data.keeps_subscriptions() {
+                group.subscriptions = consumer
+                    .subscription_data_set
+                    .iter()
+                    .map(|s| (s.topic.clone(), s.clone()))
+                    .collect();
+            }
             group.consume_type = consumer.consume_type.clone();
             group.message_model = consumer.message_model.clone();
             group.consume_from_where = consumer.consume_from_where.clone();
@@ -170,6 +192,24 @@ impl ClientManager {
                 .entry(producer.group_name.clone())
                 .or_default()
                 .insert(conn.id(), channel.clone());
+        }
+        changed
+    }
+
+    /// Records the heartbeat fingerprint of each of its consumer groups and says whether a
+    /// group's subscriptions may have changed since: always for a v1 heartbeat (fingerprint
+    /// 0); for v2, when some group had a different fingerprint before (Java's
+    /// `IS_SUB_CHANGE`; a group seen for the first time does not count).
+    pub fn record_fingerprints(&self, data: &HeartbeatData) -> bool {
+        let mut g = self.groups.lock().unwrap();
+        let mut changed = data.heartbeat_fingerprint == 0;
+        for consumer in &data.consumer_data_set {
+            let previous = g
+                .fingerprints
+                .insert(consumer.group_name.clone(), data.heartbeat_fingerprint);
+            if data.heartbeat_fingerprint != 0 && previous.is_some_and(|p| p != data.heartbeat_fingerprint) {
+                changed = true;
+            }
         }
         changed
     }

@@ -55,6 +55,9 @@ pub struct BrokerConfig {
     /// `slaveReadEnable`: pulls may suggest the slave (`whichBrokerWhenConsumeSlowly`)
     /// to a consumer that has fallen out of memory.
     pub slave_read_enable: bool,
+    /// 5.x `litePullMessageEnable` (default true): false refuses LITE_PULL_MESSAGE (361).
+    /// Not listed by GET_BROKER_CONFIG, whose key set stays 4.9.8's.
+    pub lite_pull_message_enable: bool,
     /// Whether deleting a topic or group also drops its statistics (Java's default: false).
     pub auto_delete_unused_stats: bool,
     /// Our key (Java has none; default true): false stops counting the broker statistics
@@ -142,6 +145,7 @@ impl Default for BrokerConfig {
             store_reply_message_enable: true,
             enable_detail_stat: true,
             slave_read_enable: false,
+            lite_pull_message_enable: true,
             auto_delete_unused_stats: false,
             enable_broker_stats: true,
             acl_enable: false,
@@ -226,6 +230,7 @@ impl BrokerConfig {
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(key, v)?,
             "enableDetailStat" => self.enable_detail_stat = parse(key, v)?,
             "slaveReadEnable" => self.slave_read_enable = parse(key, v)?,
+            "litePullMessageEnable" => self.lite_pull_message_enable = parse(key, v)?,
             "autoDeleteUnusedStats" => self.auto_delete_unused_stats = parse(key, v)?,
             "enableBrokerStats" => self.enable_broker_stats = parse(key, v)?,
             "aclEnable" => self.acl_enable = parse(key, v)?,

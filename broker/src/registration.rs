@@ -56,6 +56,7 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         compressed: Some(state.config.compressed_register),
         body_crc32: Some(body_crc32(&body)),
         heartbeat_timeout_millis: None,
+        enable_acting_master: None,
     };
     signed(
         state,

@@ -168,6 +168,7 @@ impl TopicConfigManager {
         TopicConfigSerializeWrapper {
             data_version: t.data_version.clone(),
             topic_config_table: t.topics.clone(),
+            ..Default::default()
         }
     }
 

@@ -327,6 +327,7 @@ pub async fn register_broker(
         compressed: Some(false),
         body_crc32: Some(body_crc32(&bytes)),
         heartbeat_timeout_millis: None,
+        enable_acting_master: None,
     };
     let request = remoting::RemotingCommand::request_with_header(remoting::code::request::REGISTER_BROKER, &header)
         .with_body(bytes);

@@ -19,6 +19,10 @@ pub struct NamesrvConfig {
     /// How long a broker may go without registering before it is dropped, in ms
     /// (Java's fixed `BROKER_CHANNEL_EXPIRED_TIME`, made configurable).
     pub broker_channel_expired_time: u64,
+    /// 5.x `supportActingMaster` (default false): a route whose broker name has lost its
+    /// master, with `enableActingMaster` brokers and no write permission left, names the
+    /// slave with the lowest id as id 0.
+    pub support_acting_master: bool,
     pub listen_port: u16,
     pub bind_address: String,
     /// Prometheus metrics, with the keys of RocketMQ 5's controller (the name server of 5.x
@@ -50,6 +54,7 @@ impl Default for NamesrvConfig {
             config_black_list: "configBlackList;configStorePath;kvConfigPath".into(),
             scan_not_active_broker_interval: 5_000,
             broker_channel_expired_time: 120_000,
+            support_acting_master: false,
             listen_port: 9876,
             bind_address: "0.0.0.0".into(),
             metrics_exporter_type: "DISABLE".into(),
@@ -88,6 +93,7 @@ impl NamesrvConfig {
             "configBlackList" => self.config_black_list = value.to_string(),
             "scanNotActiveBrokerInterval" => self.scan_not_active_broker_interval = parse_value(key, value)?,
             "brokerChannelExpiredTime" => self.broker_channel_expired_time = parse_value(key, value)?,
+            "supportActingMaster" => self.support_acting_master = parse_value(key, value)?,
             "listenPort" => self.listen_port = parse_value(key, value)?,
             "bindAddress" => self.bind_address = value.to_string(),
             "metricsExporterType" => self.metrics_exporter_type = value.trim().to_string(),
@@ -142,6 +148,7 @@ impl NamesrvConfig {
                 self.scan_not_active_broker_interval.to_string(),
             ),
             ("brokerChannelExpiredTime", self.broker_channel_expired_time.to_string()),
+            ("supportActingMaster", self.support_acting_master.to_string()),
             ("listenPort", self.listen_port.to_string()),
             ("bindAddress", self.bind_address.clone()),
         ];

@@ -5,11 +5,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use remoting::protocol::route::{perm, BrokerData, ClusterInfo, QueueData, TopicRouteData, MASTER_ID};
+use remoting::protocol::route::{
+    perm, BrokerData, BrokerMemberGroup, ClusterInfo, QueueData, TopicRouteData, MASTER_ID,
+};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::protocol::TopicList;
 use remoting::Connection;
 use tracing::{info, warn};
+
+/// Topics a 5.x broker uses to sync its member group: never rewritten for acting masters.
+const SYNC_BROKER_MEMBER_GROUP_PREFIX: &str = "rmq_sys_SYNC_BROKER_MEMBER_";
 
 /// Topic system flag bits (`TopicSysFlag`).
 const FLAG_UNIT: i32 = 0x1;
@@ -33,6 +38,8 @@ struct Tables {
     cluster_addr: BTreeMap<String, BTreeSet<String>>,
     broker_live: HashMap<String, BrokerLiveInfo>,
     filter_server: HashMap<String, Vec<String>>,
+    /// 5.x static topics: topic -> broker name -> the mapping that broker registered.
+    topic_queue_mapping: HashMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 /// What a registration tells the broker: for a slave, where its master is.
@@ -58,6 +65,10 @@ pub struct Registration<'a> {
     pub filter_server_list: Option<&'a [String]>,
     pub connection: Option<Connection>,
     pub timeout: Duration,
+    /// The 5.x `enableActingMaster` header field; `None` from older brokers.
+    pub enable_acting_master: Option<bool>,
+    /// The 5.x `__ZONE_NAME` ext field.
+    pub zone_name: Option<&'a str>,
 }
 
 #[derive(Default)]
@@ -91,16 +102,16 @@ impl RouteInfoManager {
     }
 
     /// Registers (or refreshes) a broker. Its topics are read only when they matter: for a
-    /// master whose data version changed or that registers for the first time. When that
-    /// is the case and `reg.topic_config` is `None`, nothing is changed and `None` is
-    /// returned: decode the topics and call again.
+    /// master (or a 5.x slave that may stand in for one) whose data version changed or that
+    /// registers for the first time. When that is the case and `reg.topic_config` is
+    /// `None`, nothing is changed and `None` is returned: decode the topics and call again.
     pub fn register_broker(&self, reg: Registration<'_>) -> Option<RegisterBrokerResult> {
         let mut t = self.tables.write().unwrap();
-        if reg.topic_config.is_none() && reg.broker_id == MASTER_ID {
+        if reg.topic_config.is_none() && (reg.broker_id == MASTER_ID || reg.enable_acting_master.is_some()) {
             let known = t
                 .broker_addr
                 .get(reg.broker_name)
-                .is_some_and(|bd| bd.broker_addrs.contains_key(&reg.broker_id));
+                .is_some_and(|bd| bd.broker_addrs.get(&reg.broker_id).map(String::as_str) == Some(reg.broker_addr));
             let same_version = t
                 .broker_live
                 .get(reg.broker_addr)
@@ -123,6 +134,9 @@ impl RouteInfoManager {
                 broker_name: reg.broker_name.to_string(),
                 ..Default::default()
             });
+        // Every registration restates these (a broker of 4.x says nothing: not acting master).
+        broker_data.enable_acting_master = reg.enable_acting_master.unwrap_or(false);
+        broker_data.zone_name = reg.zone_name.map(str::to_string);
         // One address holds one id: a slave promoted to master re-registers with id 0.
         broker_data
             .broker_addrs
@@ -132,7 +146,13 @@ impl RouteInfoManager {
             .insert(reg.broker_id, reg.broker_addr.to_string());
         first_registration |= old_addr.is_none();
 
-        if reg.broker_id == MASTER_ID {
+        // A 5.x slave with the lowest id registered under its name stands in for a missing
+        // master: its topics count too (read-only when its broker name acts as master).
+        let is_prime_slave = reg.enable_acting_master.is_some()
+            && reg.broker_id != MASTER_ID
+            && broker_data.broker_addrs.keys().next() == Some(&reg.broker_id);
+        let wipe_write = is_prime_slave && broker_data.enable_acting_master;
+        if reg.broker_id == MASTER_ID || is_prime_slave {
             let changed = t
                 .broker_live
                 .get(reg.broker_addr)
@@ -141,7 +161,11 @@ impl RouteInfoManager {
             for config in topics.into_iter().flat_map(|w| w.topic_config_table.values()) {
                 let queue_data = QueueData {
                     broker_name: reg.broker_name.to_string(),
-                    perm: config.perm,
+                    perm: if wipe_write {
+                        config.perm & !perm::WRITE
+                    } else {
+                        config.perm
+                    },
                     read_queue_nums: config.read_queue_nums,
                     topic_sys_flag: config.topic_sys_flag,
                     write_queue_nums: config.write_queue_nums,
@@ -160,6 +184,18 @@ impl RouteInfoManager {
                         t.topic_queue.insert(config.topic_name.clone(), queues);
                     }
                 }
+            }
+            // A mapping is filed under the broker name it carries (`bname`).
+            for (topic, info) in topics.into_iter().flat_map(|w| &w.topic_queue_mapping_info_map) {
+                let bname = info
+                    .get("bname")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or(reg.broker_name)
+                    .to_string();
+                t.topic_queue_mapping
+                    .entry(topic.clone())
+                    .or_default()
+                    .insert(bname, info.clone());
             }
         }
 
@@ -217,14 +253,6 @@ impl RouteInfoManager {
     pub fn broker_data_version(&self, broker_addr: &str) -> Option<DataVersion> {
         let t = self.tables.read().unwrap();
         t.broker_live.get(broker_addr).map(|live| live.data_version.clone())
-    }
-
-    /// Counts as a heartbeat: QUERY_DATA_VERSION with an unchanged version keeps a broker alive.
-    pub fn touch_broker(&self, broker_addr: &str) {
-        let mut t = self.tables.write().unwrap();
-        if let Some(live) = t.broker_live.get_mut(broker_addr) {
-            live.last_update = Instant::now();
-        }
     }
 
     pub fn unregister_broker(&self, cluster_name: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
@@ -312,6 +340,39 @@ impl RouteInfoManager {
         expired.len()
     }
 
+    /// The route of `topic`; with `support_acting_master`, a broker name without a master
+    /// whose brokers enable acting master and whose queues for the topic are read-only is
+    /// shown with its lowest-id slave as id 0 (Java's `supportActingMaster`).
+    pub fn pickup_topic_route_data_acting(&self, topic: &str, support_acting_master: bool) -> Option<TopicRouteData> {
+        let mut route = self.pickup_topic_route_data(topic)?;
+        if !support_acting_master || topic.starts_with(SYNC_BROKER_MEMBER_GROUP_PREFIX) {
+            return Some(route);
+        }
+        let masterless = route
+            .broker_datas
+            .iter()
+            .any(|bd| !bd.broker_addrs.is_empty() && !bd.broker_addrs.contains_key(&MASTER_ID));
+        if !masterless {
+            return Some(route);
+        }
+        for bd in &mut route.broker_datas {
+            if bd.broker_addrs.is_empty() || bd.broker_addrs.contains_key(&MASTER_ID) || !bd.enable_acting_master {
+                continue;
+            }
+            let read_only = route
+                .queue_datas
+                .iter()
+                .find(|qd| qd.broker_name == bd.broker_name)
+                .is_some_and(|qd| qd.perm & perm::WRITE == 0);
+            if read_only {
+                if let Some((_, addr)) = bd.broker_addrs.pop_first() {
+                    bd.broker_addrs.insert(MASTER_ID, addr);
+                }
+            }
+        }
+        Some(route)
+    }
+
     pub fn pickup_topic_route_data(&self, topic: &str) -> Option<TopicRouteData> {
         let t = self.tables.read().unwrap();
         let queues = t.topic_queue.get(topic)?;
@@ -330,7 +391,76 @@ impl RouteInfoManager {
             }
             route.broker_datas.push(bd.clone());
         }
+        route.topic_queue_mapping_by_broker = t.topic_queue_mapping.get(topic).cloned();
         (!route.broker_datas.is_empty()).then_some(route)
+    }
+
+    /// BROKER_HEARTBEAT and QUERY_DATA_VERSION: a live broker of this cluster at this address is kept alive;
+    /// an unknown one stays unknown (it must register first). Returns whether it was known.
+    pub fn broker_heartbeat(&self, cluster_name: &str, broker_addr: &str) -> bool {
+        let mut t = self.tables.write().unwrap();
+        let in_cluster = t
+            .broker_addr
+            .values()
+            .any(|bd| bd.cluster == cluster_name && bd.broker_addrs.values().any(|addr| addr == broker_addr));
+        match t.broker_live.get_mut(broker_addr) {
+            Some(live) if in_cluster => {
+                live.last_update = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// GET_BROKER_MEMBER_GROUP: every address registered under `broker_name` (the cluster
+    /// name is echoed, not checked).
+    pub fn broker_member_group(&self, cluster_name: &str, broker_name: &str) -> BrokerMemberGroup {
+        let t = self.tables.read().unwrap();
+        BrokerMemberGroup {
+            broker_addrs: t
+                .broker_addr
+                .get(broker_name)
+                .map(|bd| bd.broker_addrs.clone())
+                .unwrap_or_default(),
+            broker_name: broker_name.to_string(),
+            cluster: cluster_name.to_string(),
+        }
+    }
+
+    /// REGISTER_TOPIC_IN_NAMESRV: sets the queues of `topic` on each named broker. Every
+    /// broker must be registered: for a new topic one unknown broker voids the whole call;
+    /// for a known topic the entries before it stay applied (Java's order of checks).
+    pub fn register_topic(&self, topic: &str, queue_datas: &[QueueData]) -> bool {
+        if queue_datas.is_empty() {
+            return false;
+        }
+        let mut t = self.tables.write().unwrap();
+        let Tables {
+            topic_queue,
+            broker_addr,
+            ..
+        } = &mut *t;
+        if let Some(existing) = topic_queue.get_mut(topic) {
+            for qd in queue_datas {
+                if !broker_addr.contains_key(&qd.broker_name) {
+                    warn!(topic, broker = %qd.broker_name, "topic registration names an unknown broker");
+                    return false;
+                }
+                existing.insert(qd.broker_name.clone(), qd.clone());
+            }
+        } else {
+            if let Some(unknown) = queue_datas.iter().find(|qd| !broker_addr.contains_key(&qd.broker_name)) {
+                warn!(topic, broker = %unknown.broker_name, "topic registration names an unknown broker");
+                return false;
+            }
+            let queues = queue_datas
+                .iter()
+                .map(|qd| (qd.broker_name.clone(), qd.clone()))
+                .collect();
+            topic_queue.insert(topic.to_string(), queues);
+        }
+        info!(topic, "topic route registered");
+        true
     }
 
     pub fn cluster_info(&self) -> ClusterInfo {
@@ -496,22 +626,24 @@ mod tests {
             broker_addr: addr,
             broker_name: name,
             broker_id: id,
-            data_version: &w.data_version,
             ha_server_addr: "ha:1",
+            data_version: &w.data_version,
             topic_config: Some(w),
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_millis(timeout_ms),
+            enable_acting_master: None,
+            zone_name: None,
         })
         .expect("topics given")
     }
 
     /// A registration given only its data version: accepted when nothing needs the topics
-    /// (same version, known master; or a slave), refused untouched otherwise.
+    /// (same version, known master; or a 4.x slave), refused untouched otherwise.
     #[test]
     fn registration_without_topics_only_when_they_are_not_needed() {
         let m = RouteInfoManager::new();
-        let summary = |name: &'static str, addr: &'static str, id: i64, version: &DataVersion| {
+        let summary = |name: &'static str, addr: &'static str, id: i64, version: &DataVersion, v5: bool| {
             m.register_broker(Registration {
                 cluster_name: "C",
                 broker_addr: addr,
@@ -523,31 +655,35 @@ mod tests {
                 filter_server_list: Some(&[]),
                 connection: None,
                 timeout: Duration::from_secs(60),
+                enable_acting_master: v5.then_some(false),
+                zone_name: None,
             })
         };
         let w = wrapper(&[("T", 4), ("U", 2)], 7);
         // First registration: the topics are needed.
-        assert!(summary("a", "1.1.1.1:1", 0, &w.data_version).is_none());
+        assert!(summary("a", "1.1.1.1:1", 0, &w.data_version, false).is_none());
         assert_eq!(m.counts().broker_names, 0, "a refused registration changes nothing");
         register(&m, "a", "1.1.1.1:1", 0, &w, 60_000);
         // Same version: accepted, the topics stay.
-        assert!(summary("a", "1.1.1.1:1", 0, &w.data_version).is_some());
+        assert!(summary("a", "1.1.1.1:1", 0, &w.data_version, false).is_some());
         assert_eq!(
             m.pickup_topic_route_data("U").unwrap().queue_datas[0].read_queue_nums,
             2
         );
         // Changed version: refused, then registered in full.
         let w2 = wrapper(&[("T", 4), ("U", 3)], 8);
-        assert!(summary("a", "1.1.1.1:1", 0, &w2.data_version).is_none());
+        assert!(summary("a", "1.1.1.1:1", 0, &w2.data_version, false).is_none());
         assert_eq!(m.broker_data_version("1.1.1.1:1").unwrap().counter, 7);
         register(&m, "a", "1.1.1.1:1", 0, &w2, 60_000);
         assert_eq!(
             m.pickup_topic_route_data("U").unwrap().queue_datas[0].read_queue_nums,
             3
         );
-        // A slave's topics are never read: accepted on its first registration.
-        let r = summary("a", "1.1.1.2:1", 1, &DataVersion::default()).unwrap();
+        // A 4.x slave's topics are never read: accepted on its first registration.
+        let r = summary("a", "1.1.1.2:1", 1, &DataVersion::default(), false).unwrap();
         assert_eq!(r.master_addr.as_deref(), Some("1.1.1.1:1"));
+        // A 5.x slave may stand in for its master: its topics are needed when new.
+        assert!(summary("a", "1.1.1.3:1", 2, &DataVersion::default(), true).is_none());
     }
 
     #[test]
@@ -603,5 +739,53 @@ mod tests {
         assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].perm, perm::READ);
         assert_eq!(m.add_write_perm_of_broker("a"), 2);
         assert_eq!(m.pickup_topic_route_data("T").unwrap().queue_datas[0].perm, 6);
+    }
+
+    fn register_5x(m: &RouteInfoManager, addr: &str, id: i64, w: &TopicConfigSerializeWrapper) {
+        m.register_broker(Registration {
+            cluster_name: "C",
+            broker_addr: addr,
+            broker_name: "a",
+            broker_id: id,
+            ha_server_addr: "",
+            data_version: &w.data_version,
+            topic_config: Some(w),
+            filter_server_list: None,
+            connection: None,
+            timeout: Duration::from_secs(600),
+            enable_acting_master: Some(true),
+            zone_name: None,
+        })
+        .expect("topics given");
+    }
+
+    #[test]
+    fn a_prime_slave_acts_as_master_only_where_that_is_supported() {
+        let m = RouteInfoManager::new();
+        register_5x(&m, "1.1.1.1:0", 0, &wrapper(&[("T", 4)], 1));
+        register_5x(&m, "1.1.1.1:2", 2, &wrapper(&[("T", 4)], 1));
+        register_5x(&m, "1.1.1.1:1", 1, &wrapper(&[("T", 4)], 1));
+        // With the master there, nothing changes and the master's permission stands.
+        let route = m.pickup_topic_route_data_acting("T", true).unwrap();
+        assert_eq!(route.broker_datas[0].broker_addrs[&MASTER_ID], "1.1.1.1:0");
+        assert_eq!(route.queue_datas[0].perm, 6);
+        // The master goes; the lowest slave registers again (a new version) and its
+        // queues become read-only.
+        m.unregister_broker("C", "1.1.1.1:0", "a", 0);
+        register_5x(&m, "1.1.1.1:1", 1, &wrapper(&[("T", 4)], 2));
+        let plain = m.pickup_topic_route_data_acting("T", false).unwrap();
+        assert_eq!(plain.queue_datas[0].perm, perm::READ);
+        assert!(!plain.broker_datas[0].broker_addrs.contains_key(&MASTER_ID));
+        let acting = m.pickup_topic_route_data_acting("T", true).unwrap();
+        let addrs = &acting.broker_datas[0].broker_addrs;
+        assert_eq!(addrs.get(&MASTER_ID).map(String::as_str), Some("1.1.1.1:1"));
+        assert_eq!(addrs.get(&2).map(String::as_str), Some("1.1.1.1:2"));
+        assert_eq!(addrs.len(), 2);
+        // The member-group sync topics are never rewritten.
+        register_5x(&m, "1.1.1.1:1", 1, &wrapper(&[("rmq_sys_SYNC_BROKER_MEMBER_a", 1)], 3));
+        let sync = m
+            .pickup_topic_route_data_acting("rmq_sys_SYNC_BROKER_MEMBER_a", true)
+            .unwrap();
+        assert!(!sync.broker_datas[0].broker_addrs.contains_key(&MASTER_ID));
     }
 }

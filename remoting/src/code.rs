@@ -91,6 +91,18 @@ pub mod request {
     pub const DELETE_ACL_CONFIG: i32 = 51;
     pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+
+    // Codes that first appear in RocketMQ 5.x (numbers as in 5.3.3's RequestCode).
+    /// Registers one topic's queues on the name server (a 5.x broker, or an admin tool).
+    pub const REGISTER_TOPIC_IN_NAMESRV: i32 = 217;
+    /// One topic's config from a broker (an admin call).
+    pub const GET_TOPIC_CONFIG: i32 = 351;
+    /// A pull from a lite pull consumer: a PULL_MESSAGE under a code of its own.
+    pub const LITE_PULL_MESSAGE: i32 = 361;
+    /// The addresses registered under one broker name, for a 5.x broker's peers.
+    pub const GET_BROKER_MEMBER_GROUP: i32 = 901;
+    /// A 5.x broker's liveness heartbeat to the name server.
+    pub const BROKER_HEARTBEAT: i32 = 904;
 }
 
 /// Response codes (the `code` of a response command).

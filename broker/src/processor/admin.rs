@@ -1,13 +1,14 @@
 //! Topic and subscription-group administration: UPDATE_AND_CREATE_TOPIC (17),
 //! DELETE_TOPIC_IN_BROKER (215), GET_ALL_TOPIC_CONFIG (21),
 //! UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), DELETE_SUBSCRIPTIONGROUP (207),
-//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201).
+//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), and 5.x's GET_TOPIC_CONFIG (351).
 
 use std::sync::Arc;
 
 use remoting::code::response;
 use remoting::header::broker::{
     CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, DeleteTopicRequestHeader,
+    GetTopicConfigRequestHeader,
 };
 use remoting::protocol::topic::TopicConfig;
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
@@ -96,6 +97,25 @@ pub async fn delete_topic(state: Arc<BrokerState>, _conn: Connection, req: Remot
 pub async fn all_topic_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let body = fastjson::to_standard_vec(&state.topics.wrapper());
     Ok(Some(RemotingCommand::success(&req).with_body(body)))
+}
+
+/// GET_TOPIC_CONFIG (5.x, 351): one topic's config, as 5.x writes TopicConfigAndQueueMapping
+/// (a TopicConfig with `attributes`, always present there, and a `mappingDetail` that only
+/// static topics have; ours never do). A topic the broker does not have is TOPIC_NOT_EXIST.
+pub async fn topic_config(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: GetTopicConfigRequestHeader = req.decode_header()?;
+    let topic = h.topic;
+    let Some(mut config) = state.topics.select(&topic) else {
+        return Ok(Some(RemotingCommand::response_to(
+            &req,
+            response::TOPIC_NOT_EXIST,
+            Some(format!("No topic in this broker. topic: {topic}")),
+        )));
+    };
+    config.attributes.get_or_insert_with(Default::default);
+    Ok(Some(
+        RemotingCommand::success(&req).with_body(fastjson::to_standard_vec(&config)),
+    ))
 }
 
 pub async fn update_subscription_group(

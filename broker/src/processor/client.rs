@@ -1,4 +1,4 @@
-//! Client management: HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP
+//! Client management: HEART_BEAT (34, with 5.x's heartbeat v2), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP
 //! (38), CHECK_CLIENT_CONFIG (46).
 
 use std::sync::Arc;
@@ -29,18 +29,37 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
                 .create_if_absent(&retry_topic, group.retry_queue_nums.max(1), perm::READ | perm::WRITE, 0);
         }
     }
-    for consumer in &data.consumer_data_set {
-        state
-            .filters
-            .register(&consumer.group_name, &consumer.subscription_data_set);
+    let sub_change = state.clients.record_fingerprints(&data);
+    tracing::debug!(
+        client = %data.client_id,
+        fingerprint = data.heartbeat_fingerprint,
+        without_sub = data.without_sub,
+        sub_change,
+        "heartbeat"
+    );
+    if !data.keeps_subscriptions() {
+        for consumer in &data.consumer_data_set {
+            state
+                .filters
+                .register(&consumer.group_name, &consumer.subscription_data_set);
+        }
     }
     state.announce_membership_changes(
         state
             .clients
             .heartbeat(&conn, &data, &req.language.to_string(), req.version),
     );
-    Ok(Some(RemotingCommand::success(&req)))
+    // A 5.x client switches to fingerprint-only heartbeats once a broker says it takes them,
+    // and sends its subscriptions again when told they may have changed.
+    let mut res = RemotingCommand::success(&req);
+    res.ext_mut().insert(IS_SUPPORT_HEART_BEAT_V2, "true");
+    res.ext_mut().insert(IS_SUB_CHANGE, sub_change.to_string());
+    Ok(Some(res))
 }
+
+/// Ext fields of a heartbeat's answer that 5.x clients read (`MixAll` in 5.x).
+const IS_SUPPORT_HEART_BEAT_V2: &str = "IS_SUPPORT_HEART_BEAT_V2";
+const IS_SUB_CHANGE: &str = "IS_SUB_CHANGE";
 
 pub async fn unregister_client(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: UnregisterClientRequestHeader = req.decode_header()?;

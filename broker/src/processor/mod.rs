@@ -32,6 +32,7 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::SEND_REPLY_MESSAGE_V2, reply::send_reply_message);
 
     r.route_with(s, request::PULL_MESSAGE, pull::pull_message);
+    r.route_with(s, request::LITE_PULL_MESSAGE, pull::pull_message);
 
     r.route_with(s, request::HEART_BEAT, client::heartbeat);
     r.route_with(s, request::UNREGISTER_CLIENT, client::unregister_client);
@@ -57,6 +58,7 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::UPDATE_AND_CREATE_TOPIC, admin::update_and_create_topic);
     r.route_with(s, request::DELETE_TOPIC_IN_BROKER, admin::delete_topic);
     r.route_with(s, request::GET_ALL_TOPIC_CONFIG, admin::all_topic_config);
+    r.route_with(s, request::GET_TOPIC_CONFIG, admin::topic_config);
     r.route_with(
         s,
         request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,

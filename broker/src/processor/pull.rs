@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use remoting::code::response;
+use remoting::code::{request, response};
 use remoting::header::broker::{PullMessageRequestHeader, PullMessageResponseHeader};
 use remoting::protocol::route::perm;
 use remoting::{Connection, HandlerResult, RemotingCommand};
@@ -142,6 +142,9 @@ fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<
     Ok(selector)
 }
 
+/// 5.x `ForbiddenType.BROKER_FORBIDDEN`, set in a refused lite pull's header.
+const FORBIDDEN_BY_BROKER: i32 = 1;
+
 pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: PullMessageRequestHeader = req.decode_header()?;
     // Java times a pull's latency from when its processing (or a woken re-run) began.
@@ -153,6 +156,19 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             response::NO_PERMISSION,
             format!("the broker[{}] pulling message is forbidden", config.broker_ip1),
         );
+    }
+    // LITE_PULL_MESSAGE (5.x) is a pull like any other unless the broker turned lite pulls off.
+    if req.code == request::LITE_PULL_MESSAGE && !config.lite_pull_message_enable {
+        let mut res = RemotingCommand::response_to(
+            &req,
+            response::NO_PERMISSION,
+            Some(format!(
+                "the broker[{}] for lite pull consumer is forbidden",
+                config.broker_ip1
+            )),
+        );
+        res.ext_mut().insert("forbiddenType", FORBIDDEN_BY_BROKER.to_string());
+        return Ok(Some(res));
     }
     let Some(group) = state.groups.find(&h.consumer_group) else {
         return reply(

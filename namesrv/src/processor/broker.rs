@@ -1,17 +1,22 @@
 //! Broker registration and broker-wide permission changes:
-//! REGISTER_BROKER, UNREGISTER_BROKER, QUERY_DATA_VERSION, WIPE/ADD_WRITE_PERM_OF_BROKER.
+//! REGISTER_BROKER, UNREGISTER_BROKER, QUERY_DATA_VERSION, WIPE/ADD_WRITE_PERM_OF_BROKER,
+//! and the 5.x BROKER_HEARTBEAT, GET_BROKER_MEMBER_GROUP and REGISTER_TOPIC_IN_NAMESRV.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use remoting::header::namesrv::*;
 use remoting::protocol::register::{body_crc32, RegisterBrokerBody, RegisterBrokerBodySummary};
+use remoting::protocol::route::{GetBrokerMemberGroupResponseBody, TopicRouteData};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 
 use crate::kv_config::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::route_info::{RegisterBrokerResult, Registration};
 use crate::NamesrvState;
+
+/// The ext field a 5.x broker names its zone in (`MixAll.ZONE_NAME`).
+const ZONE_NAME_EXT: &str = "__ZONE_NAME";
 
 /// Brokers older than V3_0_11 send a bare TopicConfigSerializeWrapper without filter servers.
 const V3_0_11: i32 = 37;
@@ -38,7 +43,7 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
             let filters = Some(summary.filter_server_list.as_slice());
             if let Some(result) = state
                 .routes
-                .register_broker(registration(&header, &conn, timeout, version, None, filters))
+                .register_broker(registration(&header, &req, &conn, timeout, version, None, filters))
             {
                 return Ok(Some(register_response(&state, &req, result)));
             }
@@ -62,6 +67,7 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
         .routes
         .register_broker(registration(
             &header,
+            &req,
             &conn,
             timeout,
             &wrapper.data_version,
@@ -74,6 +80,7 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
 
 fn registration<'a>(
     header: &'a RegisterBrokerRequestHeader,
+    req: &'a RemotingCommand,
     conn: &Connection,
     timeout: Duration,
     data_version: &'a DataVersion,
@@ -91,6 +98,8 @@ fn registration<'a>(
         filter_server_list,
         connection: Some(conn.clone()),
         timeout,
+        enable_acting_master: header.enable_acting_master,
+        zone_name: req.ext().get(ZONE_NAME_EXT),
     }
 }
 
@@ -118,9 +127,10 @@ pub async fn query_data_version(state: Arc<NamesrvState>, _conn: Connection, req
     let version: DataVersion =
         fastjson::from_slice(&req.body).map_err(|e| HandlerError::system(format!("bad DataVersion body: {e}")))?;
     let changed = state.routes.is_broker_topic_config_changed(&h.broker_addr, &version);
-    if !changed {
-        state.routes.touch_broker(&h.broker_addr);
-    }
+    // 4.9.8 refreshed the broker only when nothing changed (a changed broker registers next,
+    // which refreshes it anyway); 5.x always does: 5.x brokers in acting-master mode send
+    // this every second as their heartbeat (`compatibleWithOldNameSrv`).
+    state.routes.broker_heartbeat(&h.cluster_name, &h.broker_addr);
     let mut res = RemotingCommand::success(&req).with_header(&QueryDataVersionResponseHeader { changed });
     if let Some(ours) = state.routes.broker_data_version(&h.broker_addr) {
         res.body = fastjson::to_standard_vec(&ours).into();
@@ -146,4 +156,39 @@ pub async fn add_write_perm(state: Arc<NamesrvState>, conn: Connection, req: Rem
     Ok(Some(RemotingCommand::success(&req).with_header(
         &AddWritePermOfBrokerResponseHeader { add_topic_count: count },
     )))
+}
+
+/// BROKER_HEARTBEAT (5.x brokers with slave-acting-master on): refreshes the broker's
+/// last-update time as a registration would. Always answered with success, as Java does,
+/// even for a broker the name server does not know.
+pub async fn broker_heartbeat(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: BrokerHeartbeatRequestHeader = req.decode_header()?;
+    if !state.routes.broker_heartbeat(&h.cluster_name, &h.broker_addr) {
+        tracing::debug!(broker = %h.broker_addr, cluster = %h.cluster_name, "heartbeat from a broker not registered");
+    }
+    Ok(Some(RemotingCommand::success(&req)))
+}
+
+/// GET_BROKER_MEMBER_GROUP (5.x): the ids and addresses under one broker name, in
+/// fastjson's default form (bare integer ids).
+pub async fn broker_member_group(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: GetBrokerMemberGroupRequestHeader = req.decode_header()?;
+    let body = GetBrokerMemberGroupResponseBody {
+        broker_member_group: state.routes.broker_member_group(&h.cluster_name, &h.broker_name),
+    };
+    Ok(Some(
+        RemotingCommand::success(&req).with_body(fastjson::to_legacy_vec(&body)),
+    ))
+}
+
+/// REGISTER_TOPIC_IN_NAMESRV (5.x): the body is a TopicRouteData; its queueDatas become the
+/// topic's queues on the brokers they name. Success whatever was applied, as in Java.
+pub async fn register_topic(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let h: RegisterTopicRequestHeader = req.decode_header()?;
+    if !req.body.is_empty() {
+        let route: TopicRouteData = fastjson::from_slice(&req.body)
+            .map_err(|e| HandlerError::system(format!("bad TopicRouteData body: {e}")))?;
+        state.routes.register_topic(&h.topic, &route.queue_datas);
+    }
+    Ok(Some(RemotingCommand::success(&req)))
 }

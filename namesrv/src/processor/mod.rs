@@ -21,6 +21,9 @@ pub fn router(state: Arc<NamesrvState>) -> Router {
     r.route_with(s, request::QUERY_DATA_VERSION, broker::query_data_version);
     r.route_with(s, request::WIPE_WRITE_PERM_OF_BROKER, broker::wipe_write_perm);
     r.route_with(s, request::ADD_WRITE_PERM_OF_BROKER, broker::add_write_perm);
+    r.route_with(s, request::BROKER_HEARTBEAT, broker::broker_heartbeat);
+    r.route_with(s, request::GET_BROKER_MEMBER_GROUP, broker::broker_member_group);
+    r.route_with(s, request::REGISTER_TOPIC_IN_NAMESRV, broker::register_topic);
 
     r.route_with(s, request::GET_ROUTEINFO_BY_TOPIC, route::get_route_info);
     r.route_with(s, request::GET_BROKER_CLUSTER_INFO, route::get_cluster_info);

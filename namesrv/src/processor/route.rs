@@ -14,7 +14,11 @@ use crate::NamesrvState;
 
 pub async fn get_route_info(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: GetRouteInfoRequestHeader = req.decode_header()?;
-    let Some(mut route) = state.routes.pickup_topic_route_data(&h.topic) else {
+    let support_acting_master = state.config.read().unwrap().support_acting_master;
+    let Some(mut route) = state
+        .routes
+        .pickup_topic_route_data_acting(&h.topic, support_acting_master)
+    else {
         state.lookups.miss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let remark = format!(
             "No topic route info in name server for the topic: {}\nSee http://rocketmq.apache.org/docs/faq/ for further details.",

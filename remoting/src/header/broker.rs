@@ -330,3 +330,11 @@ command_header! {
         req is_order: bool = "isOrder",
     }
 }
+
+command_header! {
+    /// GET_TOPIC_CONFIG (5.x): `lo` asks for the static-topic mapping too.
+    pub struct GetTopicConfigRequestHeader {
+        req topic: String = "topic",
+        opt lo: bool = "lo",
+    }
+}

@@ -48,6 +48,39 @@ command_header! {
         opt body_crc32: i32 = "bodyCrc32",
         // 5.x brokers say how long the name server may wait for their next heartbeat.
         opt heartbeat_timeout_millis: i64 = "heartbeatTimeoutMillis",
+        // 5.x brokers say whether a slave may act as master when theirs is gone.
+        opt enable_acting_master: bool = "enableActingMaster",
+    }
+}
+
+command_header! {
+    /// BROKER_HEARTBEAT (5.x): a broker says it is alive. The controller-mode fields are
+    /// accepted and not used.
+    pub struct BrokerHeartbeatRequestHeader {
+        req cluster_name: String = "clusterName",
+        req broker_addr: String = "brokerAddr",
+        req broker_name: String = "brokerName",
+        opt broker_id: i64 = "brokerId",
+        opt epoch: i32 = "epoch",
+        opt max_offset: i64 = "maxOffset",
+        opt confirm_offset: i64 = "confirmOffset",
+        opt heartbeat_timeout_mills: i64 = "heartbeatTimeoutMills",
+        opt election_priority: i32 = "electionPriority",
+    }
+}
+
+command_header! {
+    /// GET_BROKER_MEMBER_GROUP (5.x).
+    pub struct GetBrokerMemberGroupRequestHeader {
+        req cluster_name: String = "clusterName",
+        req broker_name: String = "brokerName",
+    }
+}
+
+command_header! {
+    /// REGISTER_TOPIC_IN_NAMESRV (5.x); the body is a TopicRouteData whose queueDatas count.
+    pub struct RegisterTopicRequestHeader {
+        req topic: String = "topic",
     }
 }
 

@@ -104,6 +104,16 @@ impl RegisterBrokerBody {
             write_piece(&mut z, config.encode_compact().as_bytes());
         }
         write_piece(&mut z, &fastjson::to_standard_vec(&self.filter_server_list));
+        // The 5.x section, written only when there are mappings (our broker has none, so
+        // what it sends stays 4.9.8's bytes).
+        let mappings = &wrapper.topic_queue_mapping_info_map;
+        if !mappings.is_empty() {
+            z.write_all(&(mappings.len() as i32).to_be_bytes())
+                .expect("writing to a Vec cannot fail");
+            for info in mappings.values() {
+                write_piece(&mut z, &fastjson::to_standard_vec(info));
+            }
+        }
         z.finish().expect("writing to a Vec cannot fail")
     }
 
@@ -134,11 +144,30 @@ impl RegisterBrokerBody {
             .ok()
             .and_then(|bytes| fastjson::from_slice(bytes).ok())
             .unwrap_or_default();
+        // 5.x brokers (version V5_0_0 and later) append their static-topic mappings: a count,
+        // then one JSON TopicQueueMappingInfo per topic, each with its length. Older brokers
+        // end here; a section that does not parse is skipped, like a bad filter server list.
+        wrapper.topic_queue_mapping_info_map = take_mappings(&mut rest).unwrap_or_default();
         Ok(RegisterBrokerBody {
             filter_server_list,
             topic_config_serialize_wrapper: wrapper,
         })
     }
+}
+
+/// The compressed body's trailing 5.x section, keyed by each mapping's `topic`.
+fn take_mappings(rest: &mut &[u8]) -> Option<std::collections::BTreeMap<String, serde_json::Value>> {
+    let mut map = std::collections::BTreeMap::new();
+    if rest.is_empty() {
+        return Some(map);
+    }
+    let count = take_i32(rest).ok()?;
+    for _ in 0..count.max(0) {
+        let info: serde_json::Value = fastjson::parse(take_piece(rest).ok()?).ok()?;
+        let topic = info.get("topic")?.as_str()?.to_string();
+        map.insert(topic, info);
+    }
+    Some(map)
 }
 
 fn write_piece(z: &mut impl Write, bytes: &[u8]) {
@@ -187,6 +216,17 @@ mod tests {
         body.filter_server_list = vec!["127.0.0.1:1".into()];
         let bytes = body.encode(true);
         assert_eq!(RegisterBrokerBody::decode(&bytes, true).unwrap(), body);
+        // With a 5.x static-topic mapping section.
+        let mut with_mapping = body.clone();
+        with_mapping
+            .topic_config_serialize_wrapper
+            .topic_queue_mapping_info_map
+            .insert(
+                "TopicA".into(),
+                serde_json::json!({"bname": "b", "epoch": 1, "topic": "TopicA", "totalQueues": 4}),
+            );
+        let longer = with_mapping.encode(true);
+        assert_eq!(RegisterBrokerBody::decode(&longer, true).unwrap(), with_mapping);
         assert!(RegisterBrokerBody::decode(&bytes[..bytes.len() / 2], true).is_err());
         assert!(RegisterBrokerBody::decode(b"not zlib", true).is_err());
     }

@@ -36,6 +36,26 @@ pub struct BrokerData {
     pub cluster: String,
     /// A 5.x field; some clients (rocketmq-client-rust) refuse route entries without it.
     pub enable_acting_master: bool,
+    /// 5.x: the zone a broker registered with (its `__ZONE_NAME` ext field); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_name: Option<String>,
+}
+
+/// `BrokerMemberGroup` (5.x): the addresses registered under one broker name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerMemberGroup {
+    /// Integer keys: written bare, as fastjson does.
+    pub broker_addrs: BTreeMap<i64, String>,
+    pub broker_name: String,
+    pub cluster: String,
+}
+
+/// `GetBrokerMemberGroupResponseBody`: the answer to GET_BROKER_MEMBER_GROUP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GetBrokerMemberGroupResponseBody {
+    pub broker_member_group: BrokerMemberGroup,
 }
 
 /// `TopicRouteData`: the answer to GET_ROUTEINFO_BY_TOPIC.
@@ -47,6 +67,10 @@ pub struct TopicRouteData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_topic_conf: Option<String>,
     pub queue_datas: Vec<QueueData>,
+    /// 5.x static topics: broker name -> that broker's `TopicQueueMappingInfo` for the
+    /// topic. Written only when some 5.x broker registered a mapping for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_queue_mapping_by_broker: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// `ClusterInfo`: the answer to GET_BROKER_CLUSTER_INFO.

@@ -117,4 +117,35 @@ impl TopicConfig {
 pub struct TopicConfigSerializeWrapper {
     pub data_version: DataVersion,
     pub topic_config_table: BTreeMap<String, TopicConfig>,
+    /// 5.x static topics: per topic, the broker's `TopicQueueMappingInfo` (kept as the JSON
+    /// object the broker sent). Only 5.x brokers send it; never written when empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_empty")]
+    pub topic_queue_mapping_info_map: BTreeMap<String, serde_json::Value>,
+}
+
+/// A map member sent as `null` reads as empty.
+fn null_as_empty<'de, D>(d: D) -> Result<BTreeMap<String, serde_json::Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod mapping_tests {
+    use super::*;
+
+    #[test]
+    fn a_5x_wrapper_keeps_its_mappings_and_a_null_map_reads_as_none() {
+        let text = br#"{"dataVersion":{"counter":1,"timestamp":2},"topicConfigTable":{},"topicQueueMappingInfoMap":{"T":{"bname":"b","topic":"T"}},"topicQueueMappingDetailMap":{},"mappingDataVersion":{"counter":0,"timestamp":0}}"#;
+        let w: TopicConfigSerializeWrapper = crate::fastjson::from_slice(text).unwrap();
+        assert_eq!(w.topic_queue_mapping_info_map["T"]["bname"], "b");
+        let text =
+            br#"{"dataVersion":{"counter":1,"timestamp":2},"topicConfigTable":{},"topicQueueMappingInfoMap":null}"#;
+        let w: TopicConfigSerializeWrapper = crate::fastjson::from_slice(text).unwrap();
+        assert!(w.topic_queue_mapping_info_map.is_empty());
+        // What a 4.9.8 broker sends, and what ours writes: no such member.
+        let plain = crate::fastjson::to_standard_vec(&TopicConfigSerializeWrapper::default());
+        assert!(!String::from_utf8(plain).unwrap().contains("topicQueueMapping"));
+    }
 }

@@ -21,7 +21,9 @@
 //! ```
 //!
 //! `send`, `push-consume` and `pull-consume` also take `--access-key AK --secret-key SK`: the
-//! client's own ACL 1.0 hook (`AclClientRPCHook` with `SessionCredentials`) signs every request.
+//! client's own ACL 1.0 hook (`AclClientRPCHook` with `SessionCredentials`) signs every request,
+//! and `--heartbeat-v2` (the client's `useHeartbeatV2`: fingerprint-only heartbeats once the
+//! broker says it supports them) with `--heartbeat-interval-ms MS` (default 30000).
 //!
 //! stdout carries only JSON lines (one object per message or error, flushed at once). Summaries,
 //! warnings and the client's own `tracing` logs go to stderr (or to a file under `--log-dir`).
@@ -73,7 +75,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume|send-orderly|send-transactional|request|reply-consumer} --namesrv HOST:PORT --topic T --group G ...";
 const MULTI: &[&str] = &["prop", "show-prop", "prop-list"];
-const FLAGS: &[&str] = &["broadcast", "help", "orderly"];
+const FLAGS: &[&str] = &["broadcast", "help", "orderly", "heartbeat-v2"];
 const KNOWN: &[&str] = &[
     "namesrv",
     "topic",
@@ -102,6 +104,8 @@ const KNOWN: &[&str] = &[
     "orderly",
     "sql",
     "hold-ms",
+    "heartbeat-v2",
+    "heartbeat-interval-ms",
     "batch-max",
     "sequences",
     "per-seq",
@@ -236,6 +240,14 @@ fn client_config(args: &Args) -> ClientConfig {
         cfg.set_instance_name(name.into());
     }
     cfg.set_namesrv_addr(args.get("namesrv").unwrap_or_default().into());
+    // 5.x heartbeat v2: after a broker says it takes them, heartbeats whose fingerprint is
+    // unchanged go without subscriptions.
+    if args.flag("heartbeat-v2") {
+        cfg.set_use_heartbeat_v2(true);
+    }
+    if let Some(ms) = args.get("heartbeat-interval-ms").and_then(|v| v.parse().ok()) {
+        cfg.set_heartbeat_broker_interval(ms);
+    }
     cfg
 }
 
