@@ -7,6 +7,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod hiccup;
+mod namesrv_scale;
 mod report;
 mod target;
 
@@ -91,6 +92,29 @@ enum Command {
         #[arg(long, default_value = "bench_e2e_cg")]
         group: String,
     },
+    /// A name server at cluster scale: registration rounds and route lookups
+    NamesrvScale {
+        /// Name server address
+        #[arg(long, default_value = "127.0.0.1:9876")]
+        namesrv: String,
+        #[arg(long, default_value_t = 100)]
+        brokers: usize,
+        /// Topics on every broker
+        #[arg(long, default_value_t = 10_000)]
+        topics: usize,
+        #[arg(long, default_value_t = 8)]
+        queues: i32,
+        /// Re-registration rounds of each kind (changed and unchanged data version)
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 100_000)]
+        lookups: u64,
+        #[arg(long, default_value_t = 4)]
+        lookup_connections: usize,
+        /// The name server's pid, for its CPU time and resident memory
+        #[arg(long)]
+        pid: Option<u32>,
+    },
 }
 
 #[tokio::main]
@@ -111,6 +135,28 @@ async fn main() -> anyhow::Result<()> {
             warmup,
             group,
         } => e2e(common, rate, size, warmup, group).await,
+        Command::NamesrvScale {
+            namesrv,
+            brokers,
+            topics,
+            queues,
+            rounds,
+            lookups,
+            lookup_connections,
+            pid,
+        } => {
+            namesrv_scale::run(namesrv_scale::Options {
+                namesrv,
+                brokers,
+                topics,
+                queues,
+                rounds,
+                lookups,
+                lookup_connections,
+                pid,
+            })
+            .await
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub struct Target {
     next: AtomicUsize,
 }
 
-async fn open(addr: &str) -> anyhow::Result<Connection> {
+pub(crate) async fn open(addr: &str) -> anyhow::Result<Connection> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
