@@ -23,6 +23,7 @@ fn now_millis() -> i64 {
 
 /// Appends a record (checkpoint or ack) to a revive queue.
 pub async fn put_record(state: &BrokerState, revive_qid: i32, tag: &str, unique_id: String, body: Vec<u8>) -> bool {
+    ensure_revive_topic(state);
     let mut msg = MessageToStore::new(
         &state.pop.revive_topic,
         revive_qid,
@@ -66,6 +67,17 @@ pub fn ensure_retry_topic(state: &BrokerState, retry_topic: &str, group: &str) {
     state.topics.create_if_absent(retry_topic, RETRY_QUEUE_NUM, 6, 0);
     if state.offsets.query(group, retry_topic, 0) < 0 {
         state.offsets.commit(group, retry_topic, 0, 0);
+    }
+}
+
+/// The revive topic, created with the first POP record (Java creates it at start-up; here a
+/// broker nobody pops from keeps the topic list of a 4.x broker).
+fn ensure_revive_topic(state: &BrokerState) {
+    if state.topics.select(&state.pop.revive_topic).is_none() {
+        let rw = remoting::protocol::route::perm::READ | remoting::protocol::route::perm::WRITE;
+        state
+            .topics
+            .create_if_absent(&state.pop.revive_topic, state.pop.config.revive_queue_num, rw, 0);
     }
 }
 

@@ -509,14 +509,22 @@ pub async fn peek_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         if offset < 0 {
             offset = state.store.min_offset_in_queue(topic, queue_id);
         }
+        rest += state.store.max_offset_in_queue(topic, queue_id) - offset;
         if messages.len() >= want {
-            rest += state.store.max_offset_in_queue(topic, queue_id) - offset;
             return;
         }
-        let got = state
+        let mut got = state
             .store
             .get_messages(topic, queue_id, offset, want - messages.len(), 0, None);
-        rest += got.max_offset - got.next_begin_offset;
+        if matches!(
+            got.status,
+            GetMessageStatus::OffsetTooSmall | GetMessageStatus::OffsetOverflowBadly
+        ) {
+            offset = got.next_begin_offset;
+            got = state
+                .store
+                .get_messages(topic, queue_id, offset, want - messages.len(), 0, None);
+        }
         messages.extend(got.messages.into_iter().map(|m| m.bytes));
     };
     let queues_of = |topic: &str| state.topics.select(topic).map(|c| c.read_queue_nums).unwrap_or(0);
