@@ -142,18 +142,18 @@ struct PopRound<'a> {
 }
 
 impl PopRound<'_> {
-    async fn from_topic(&mut self, topic: &str, is_retry: bool, random: i32) {
+    async fn pop_topic(&mut self, topic: &str, is_retry: bool, random: i32) {
         let Some(config) = self.state.topics.select(topic) else {
             return;
         };
         let n = config.read_queue_nums.max(0);
         for i in 0..n {
             let queue_id = (random + i) % n;
-            self.from_queue(topic, is_retry, queue_id).await;
+            self.pop_queue(topic, is_retry, queue_id).await;
         }
     }
 
-    async fn from_queue(&mut self, topic: &str, is_retry: bool, queue_id: i32) {
+    async fn pop_queue(&mut self, topic: &str, is_retry: bool, queue_id: i32) {
         let state = self.state;
         let h = self.h;
         let group = h.consumer_group.as_str();
@@ -400,6 +400,7 @@ pub async fn pop_message(state: Arc<BrokerState>, conn: Connection, req: Remotin
     };
     let order = h.order.unwrap_or(false);
     let retry_topic = state.pop.config.retry_topic(&h.topic, &h.consumer_group);
+    let retry_topic_v1 = crate::pop::retry_topic_v1(&h.topic, &h.consumer_group);
     let deadline = h.born_time + h.poll_time;
     let key = polling_key(&h.topic, &h.consumer_group, h.queue_id);
     let mut ticket = None;
@@ -434,16 +435,25 @@ pub async fn pop_message(state: Arc<BrokerState>, conn: Connection, req: Remotin
             },
         };
         let need_retry = random < state.pop.config.pop_from_retry_probability;
+        // With the `+` naming on, every other pop reads the old `_` retry topic instead, so
+        // what was revived before the switch is still delivered.
+        let config = &state.pop.config;
+        let retry_topic =
+            if config.enable_retry_topic_v2 && config.retrieve_message_from_pop_retry_topic_v1 && random % 2 == 0 {
+                retry_topic_v1.as_str()
+            } else {
+                retry_topic.as_str()
+            };
         if need_retry && !order {
-            round.from_topic(&retry_topic, true, random).await;
+            round.pop_topic(retry_topic, true, random).await;
         }
         if h.queue_id < 0 {
-            round.from_topic(&topic_config.topic_name, false, random).await;
+            round.pop_topic(&topic_config.topic_name, false, random).await;
         } else {
-            round.from_queue(&topic_config.topic_name, false, h.queue_id).await;
+            round.pop_queue(&topic_config.topic_name, false, h.queue_id).await;
         }
         if !need_retry && !order && round.out.messages.len() < h.max_msg_nums.max(1) as usize {
-            round.from_topic(&retry_topic, true, random).await;
+            round.pop_topic(retry_topic, true, random).await;
         }
         let pop_time = round.pop_time;
         let out = round.out;

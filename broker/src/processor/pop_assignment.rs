@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use remoting::code::response;
+use remoting::protocol::route::{perm, TopicRouteData};
 use remoting::{Connection, HandlerResult, RemotingCommand};
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +133,44 @@ fn allocate_for_pop(
     })
 }
 
+/// Every readable queue of the topic on every broker, from the name servers' route (Java's
+/// TopicRouteInfoManager); without a name server that answers, this broker's own queues.
+async fn subscribe_queues(state: &BrokerState, topic: &str) -> Option<Vec<MessageQueue>> {
+    for addr in state.config.name_servers() {
+        let mut ask = RemotingCommand::request(remoting::code::request::GET_ROUTEINFO_BY_TOPIC);
+        ask.ext_mut().insert("topic", topic);
+        match state.outbound.invoke(&addr, ask, Duration::from_secs(3)).await {
+            Ok(answer) if answer.code == response::SUCCESS => {
+                let Ok(route) = remoting::fastjson::from_slice::<TopicRouteData>(&answer.body) else {
+                    continue;
+                };
+                let mut queues = Vec::new();
+                for qd in route.queue_datas.iter().filter(|q| q.perm & perm::READ != 0) {
+                    for queue_id in 0..qd.read_queue_nums {
+                        queues.push(MessageQueue {
+                            topic: topic.to_string(),
+                            broker_name: qd.broker_name.clone(),
+                            queue_id,
+                        });
+                    }
+                }
+                return Some(queues);
+            }
+            Ok(answer) if answer.code == response::TOPIC_NOT_EXIST => return None,
+            Ok(_) | Err(_) => continue,
+        }
+    }
+    state.topics.select(topic).map(|t| {
+        (0..t.read_queue_nums)
+            .map(|queue_id| MessageQueue {
+                topic: topic.to_string(),
+                broker_name: state.config.broker_name.clone(),
+                queue_id,
+            })
+            .collect()
+    })
+}
+
 pub async fn query_assignment(state: Arc<BrokerState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
     let body: QueryAssignmentRequestBody = match remoting::fastjson::from_slice(&req.body) {
         Ok(b) => b,
@@ -163,16 +204,7 @@ pub async fn query_assignment(state: Arc<BrokerState>, _conn: Connection, req: R
                 mode,
             }
         });
-    // This broker's queues of the topic (Java asks the name server for every broker's).
-    let mq_set: Option<Vec<MessageQueue>> = state.topics.select(&body.topic).map(|t| {
-        (0..t.read_queue_nums)
-            .map(|queue_id| MessageQueue {
-                topic: body.topic.clone(),
-                broker_name: state.config.broker_name.clone(),
-                queue_id,
-            })
-            .collect()
-    });
+    let mq_set = subscribe_queues(&state, &body.topic).await;
     let assigned: Option<Vec<MessageQueue>> = match body.message_model.as_deref() {
         Some("BROADCASTING") => mq_set,
         _ => match mq_set {
