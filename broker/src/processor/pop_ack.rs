@@ -252,7 +252,10 @@ pub async fn change_invisible_time(state: Arc<BrokerState>, conn: Connection, re
         }
         return Ok(Some(RemotingCommand::success(&req).with_header(&header)));
     }
-    let now = now_millis();
+    // The new checkpoint must not share the old one's pop time: checkpoints and acks are
+    // paired by topic, group, queue, start offset and pop time, and the ack of the old one
+    // would otherwise count for the new one (a change within the pop's millisecond).
+    let now = now_millis().max(extra.pop_time + 1);
     let ck = PopCheckPoint {
         bit_map: 0,
         num: 1,
