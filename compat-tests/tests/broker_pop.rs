@@ -511,6 +511,10 @@ async fn request_mode_survives_a_restart_and_shapes_assignments() {
 
     let broker = start_broker(Some(&store)).await;
     let conn = connect(&broker.addr).await;
+    let all = ask(&conn, RemotingCommand::request(request::GET_ALL_MESSAGE_REQUEST_MODE)).await;
+    assert_eq!(all.code, response::SUCCESS);
+    let all: serde_json::Value = serde_json::from_slice(&all.body).unwrap();
+    assert_eq!(all["messageRequestModeMap"]["PopMode"]["g6"]["mode"], "POP", "{all}");
     // A consumer of g6 must be known for a clustering assignment: heartbeat as one.
     let hb = r#"{"clientID":"c1@1","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"g6","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":1,"tagsSet":[],"topic":"PopMode"}],"unitMode":false}],"producerDataSet":[]}"#;
     let answer = ask(

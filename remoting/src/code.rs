@@ -102,6 +102,7 @@ pub mod request {
     pub const BATCH_ACK_MESSAGE: i32 = 200151;
     pub const QUERY_ASSIGNMENT: i32 = 400;
     pub const SET_MESSAGE_REQUEST_MODE: i32 = 401;
+    pub const GET_ALL_MESSAGE_REQUEST_MODE: i32 = 402;
 }
 
 /// Response codes (the `code` of a response command).

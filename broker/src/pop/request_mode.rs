@@ -52,6 +52,11 @@ impl MessageRequestModeManager {
         self.table.lock().unwrap().map.get(topic)?.get(group).cloned()
     }
 
+    /// Every stored mode, as the config file holds them (compact JSON).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(&*self.table.lock().unwrap()).unwrap_or_default()
+    }
+
     pub fn set(&self, mode: RequestMode) -> std::io::Result<()> {
         self.table
             .lock()

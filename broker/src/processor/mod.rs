@@ -50,6 +50,11 @@ pub fn router(state: Arc<BrokerState>) -> Router {
         request::SET_MESSAGE_REQUEST_MODE,
         pop_assignment::set_message_request_mode,
     );
+    r.route_with(
+        s,
+        request::GET_ALL_MESSAGE_REQUEST_MODE,
+        pop_assignment::all_message_request_modes,
+    );
 
     r.route_with(s, request::HEART_BEAT, client::heartbeat);
     r.route_with(s, request::UNREGISTER_CLIENT, client::unregister_client);

@@ -288,3 +288,14 @@ pub async fn set_message_request_mode(
     }
     Ok(Some(RemotingCommand::success(&req)))
 }
+
+/// GET_ALL_MESSAGE_REQUEST_MODE (402): every stored mode (what a slave copies from its master).
+pub async fn all_message_request_modes(
+    state: Arc<BrokerState>,
+    _conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
+    Ok(Some(
+        RemotingCommand::success(&req).with_body(state.pop.request_modes.encode()),
+    ))
+}
