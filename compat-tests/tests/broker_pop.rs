@@ -370,8 +370,27 @@ async fn peek_notification_and_long_polling() {
         (a.code, a.messages.len(), started.elapsed())
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // POLLING_INFO counts the waiting pop (its key names queue -1: every queue).
+    let info = remoting::header::pop::PollingInfoRequestHeader {
+        consumer_group: "g3".into(),
+        topic: "PopPeek".into(),
+        queue_id: -1,
+    };
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::POLLING_INFO, &info),
+    )
+    .await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(answer.ext().get("pollingNum"), Some("1"));
     send_n(&conn, "PopPeek", 0, "p", 2).await;
     let (code, n, waited) = waiter.await.unwrap();
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::POLLING_INFO, &info),
+    )
+    .await;
+    assert_eq!(answer.ext().get("pollingNum"), Some("0"));
     assert_eq!(code, response::SUCCESS);
     assert!(n >= 1);
     assert!(waited < Duration::from_millis(4_000), "woke after {waited:?}");
@@ -557,4 +576,88 @@ async fn request_mode_survives_a_restart_and_shapes_assignments() {
     let answer = ask(&conn, query("nobody")).await;
     let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert!(body.get("messageQueueAssignments").is_none(), "{body}");
+}
+
+/// A send with its own tag and user properties.
+async fn send_tagged(conn: &Connection, topic: &str, body: &str, tag: &str, props: &[(&str, &str)]) {
+    let mut properties = format!("TAGS\u{1}{tag}\u{2}");
+    for (k, v) in props {
+        properties.push_str(&format!("{k}\u{1}{v}\u{2}"));
+    }
+    let header = remoting::header::broker::SendMessageRequestHeader {
+        producer_group: "pop_pg".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        sys_flag: 0,
+        born_timestamp: now(),
+        flag: 0,
+        properties: Some(properties),
+        reconsume_times: Some(0),
+        unit_mode: Some(false),
+        batch: Some(false),
+        max_reconsume_times: None,
+    };
+    let answer = ask(
+        conn,
+        RemotingCommand::request_with_header(request::SEND_MESSAGE, &header).with_body(body.as_bytes().to_vec()),
+    )
+    .await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+}
+
+#[tokio::test]
+async fn pops_filter_by_tag_and_by_sql92() {
+    let broker = start_broker(None).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "PopFilter", 1).await;
+    for i in 0..6 {
+        let tag = if i % 2 == 0 { "A" } else { "B" };
+        send_tagged(&conn, "PopFilter", &format!("f-{i}"), tag, &[("a", &i.to_string())]).await;
+    }
+    let pop_with = |group: &'static str, exp_type: &'static str, exp: &'static str| {
+        let conn = &conn;
+        async move {
+            let header = PopMessageRequestHeader {
+                consumer_group: group.into(),
+                topic: "PopFilter".into(),
+                queue_id: 0,
+                max_msg_nums: 32,
+                invisible_time: 60_000,
+                poll_time: 0,
+                born_time: now(),
+                init_mode: 0,
+                exp_type: Some(exp_type.into()),
+                exp: Some(exp.into()),
+                order: Some(false),
+                attempt_id: None,
+            };
+            let answer = ask(
+                conn,
+                RemotingCommand::request_with_header(request::POP_MESSAGE, &header),
+            )
+            .await;
+            let got: Vec<String> = store::decode_messages(&answer.body)
+                .iter()
+                .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+                .collect();
+            (answer.code, got, answer.remark)
+        }
+    };
+    let (code, got, _) = pop_with("gf1", "TAG", "A").await;
+    assert_eq!(code, response::SUCCESS);
+    assert_eq!(got, ["f-0", "f-2", "f-4"]);
+    let (code, got, _) = pop_with("gf2", "SQL92", "a BETWEEN 2 AND 4").await;
+    assert_eq!(code, response::SUCCESS);
+    assert_eq!(got, ["f-2", "f-3", "f-4"]);
+    // The filtered-out messages are passed over: nothing left for either group.
+    assert_eq!(pop_with("gf1", "TAG", "A").await.0, response::POLLING_TIMEOUT);
+    assert_eq!(
+        pop_with("gf2", "SQL92", "a BETWEEN 2 AND 4").await.0,
+        response::POLLING_TIMEOUT
+    );
+    let (code, _, remark) = pop_with("gf3", "SQL92", "a >>> 2").await;
+    assert_eq!(code, response::SUBSCRIPTION_PARSE_FAILED);
+    assert_eq!(remark.as_deref(), Some("parse the consumer's subscription failed"));
 }
