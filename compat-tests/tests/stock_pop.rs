@@ -1,6 +1,6 @@
 //! The stock crates.io `rocketmq-client-rust` 1.0 push consumer in POP mode against our name
 //! server and broker processes. The group is switched to POP for the topic with
-//! SET_MESSAGE_REQUEST_MODE (the request Java's `mqadmin setConsumeMode` sends); the
+//! `rmqadmin setConsumeMode` (SET_MESSAGE_REQUEST_MODE, as Java's mqadmin sends it); the
 //! client, built with `client_rebalance(false)`, asks the broker for its queues
 //! (QUERY_ASSIGNMENT), is told POP, and then pops (POP_MESSAGE), acks what its listener
 //! consumed (ACK_MESSAGE), and for what the listener answers "reconsume later" changes the
@@ -39,10 +39,32 @@ async fn stock_push_consumer_pops_acks_and_gets_reconsume_later_messages_again()
         assert!(Instant::now() < deadline, "no route for {TOPIC}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let set = RemotingCommand::request(request::SET_MESSAGE_REQUEST_MODE).with_body(
-        format!(r#"{{"consumerGroup":"{GROUP}","mode":"POP","popShareQueueNum":0,"topic":"{TOPIC}"}}"#).into_bytes(),
+    // The admin side: our mqadmin's setConsumeMode (SET_MESSAGE_REQUEST_MODE to every master
+    // of the cluster, as Java's `mqadmin setConsumeMode -c ... -m POP`).
+    let out = std::process::Command::new(compat_tests::process::binary("rmqadmin"))
+        .args([
+            "-n",
+            &ns.addr,
+            "setConsumeMode",
+            "-c",
+            "DefaultCluster",
+            "-t",
+            TOPIC,
+            "-g",
+            GROUP,
+            "-m",
+            "POP",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.ends_with(&format!(
+            "topic[{TOPIC}] group[{GROUP}] consume mode[POP] popShareQueueNum[0]"
+        )),
+        "{stdout}"
     );
-    assert_eq!(ask(&conn, set).await.code, response::SUCCESS);
 
     let bodies = ["ok-0", "ok-1", "nack-0", "ok-2", "ok-3", "nack-1"];
     for (i, body) in bodies.iter().enumerate() {

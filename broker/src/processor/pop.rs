@@ -281,7 +281,8 @@ fn reencode(msg: store::DecodedMessage, topic: &str, handle: &str) -> Bytes {
     if store::codec::get_property(&properties, crate::pop::PROPERTY_POP_CK).is_none() {
         store::codec::insert_property(&mut properties, crate::pop::PROPERTY_POP_CK, handle);
     }
-    let props = store::codec::properties_to_string(&properties);
+    // Java decodes into a HashMap and writes it back in that map's order.
+    let props = store::codec::properties_string_java_order(&properties);
     let mut out = Vec::new();
     store::codec::encode_message(
         &mut out,
