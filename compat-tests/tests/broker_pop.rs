@@ -661,3 +661,56 @@ async fn pops_filter_by_tag_and_by_sql92() {
     assert_eq!(code, response::SUBSCRIPTION_PARSE_FAILED);
     assert_eq!(remark.as_deref(), Some("parse the consumer's subscription failed"));
 }
+
+#[tokio::test]
+async fn query_assignment_spans_every_broker_of_the_route() {
+    let ns = compat_tests::process::NamesrvProcess::start(&[]).await;
+    let a = BrokerProcess::start(&[("namesrvAddr", ns.addr.as_str()), ("brokerName", "pop-a")]).await;
+    let b = BrokerProcess::start(&[("namesrvAddr", ns.addr.as_str()), ("brokerName", "pop-b")]).await;
+    let conn_a = connect(&a.addr).await;
+    let conn_b = connect(&b.addr).await;
+    create_topic(&conn_a, "PopRoute", 2).await;
+    create_topic(&conn_b, "PopRoute", 3).await;
+    let hb = r#"{"clientID":"c1@1","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"g8","messageModel":"CLUSTERING","subscriptionDataSet":[],"unitMode":false}],"producerDataSet":[]}"#;
+    ask(
+        &conn_a,
+        RemotingCommand::request(request::HEART_BEAT).with_body(hb.as_bytes().to_vec()),
+    )
+    .await;
+    let query = RemotingCommand::request(request::QUERY_ASSIGNMENT).with_body(
+        &br#"{"clientId":"c1@1","consumerGroup":"g8","messageModel":"CLUSTERING","strategyName":"AVG","topic":"PopRoute"}"#[..],
+    );
+    // The route reaches the name server with the brokers' next registrations.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = ask(&conn_a, query.clone()).await;
+        assert_eq!(answer.code, response::SUCCESS);
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let queues: BTreeSet<(String, i64)> = body["messageQueueAssignments"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|q| {
+                        (
+                            q["messageQueue"]["brokerName"].as_str().unwrap().to_string(),
+                            q["messageQueue"]["queueId"].as_i64().unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if queues.len() == 5 {
+            let want: BTreeSet<(String, i64)> = [("pop-a", 0), ("pop-a", 1), ("pop-b", 0), ("pop-b", 1), ("pop-b", 2)]
+                .iter()
+                .map(|(b, q)| (b.to_string(), *q))
+                .collect();
+            assert_eq!(queues, want);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "assignment never covered both brokers: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

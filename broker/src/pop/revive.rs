@@ -116,6 +116,10 @@ pub async fn run(state: Arc<BrokerState>) {
 impl ReviveQueue {
     async fn round(&mut self, state: &BrokerState) {
         let topic = state.pop.revive_topic.clone();
+        if state.topics.select(&topic).is_none() {
+            // Nobody popped yet: no revive offsets either.
+            return;
+        }
         let broker_name = state.config.broker_name.clone();
         let mut pos = match self.read_pos {
             Some(p) => p,

@@ -200,6 +200,15 @@ impl PopRound<'_> {
                 .get(state, topic, queue_id, offset, want - self.out.messages.len());
         }
         if !got.messages.is_empty() {
+            // Counted as gets of the group, as Java's pop does.
+            state.stats.on_pull_found(
+                group,
+                topic,
+                queue_id,
+                got.messages.len(),
+                got.buffer_total_size(),
+                now_millis() - self.pop_time,
+            );
             let offsets: Vec<i64> = got.messages.iter().map(|m| m.queue_offset).collect();
             if self.order {
                 state.pop.order_info.update(
