@@ -714,3 +714,43 @@ async fn query_assignment_spans_every_broker_of_the_route() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[tokio::test]
+async fn ordered_change_invisible_time_moves_the_hold() {
+    let broker = start_broker(None).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "PopOrderNack", 1).await;
+    send_n(&conn, "PopOrderNack", 0, "x", 2).await;
+    let first = pop_raw(&conn, "PopOrderNack", "g9", 0, 2, 60_000, 0, true).await;
+    assert_eq!(first.messages.len(), 2);
+    // Ack x-1, and make x-0 visible again in 1 s instead of 60 s.
+    assert_eq!(ack(&conn, "g9", &first.messages[1]).await.code, response::SUCCESS);
+    let m = &first.messages[0];
+    let header = ChangeInvisibleTimeRequestHeader {
+        consumer_group: "g9".into(),
+        topic: "PopOrderNack".into(),
+        queue_id: 0,
+        extra_info: m.handle.clone(),
+        offset: m.offset,
+        invisible_time: 1000,
+    };
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::CHANGE_MESSAGE_INVISIBLETIME, &header),
+    )
+    .await;
+    assert_eq!(answer.code, response::SUCCESS);
+    assert_eq!(answer.ext().get("reviveQid"), Some("999"));
+    // Still held for now...
+    assert!(pop_raw(&conn, "PopOrderNack", "g9", 0, 2, 60_000, 0, true)
+        .await
+        .messages
+        .is_empty());
+    // ...then after 1 s x-0 comes again, and x-1 with it: the group's offset stays at the
+    // first message not acked (Java's commitAndNext).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = pop_raw(&conn, "PopOrderNack", "g9", 0, 2, 60_000, 0, true).await;
+    let got: Vec<String> = again.messages.iter().map(|m| m.body.clone()).collect();
+    assert_eq!(got, ["x-0", "x-1"]);
+    assert!(again.header["orderCountInfo"].contains("qo0%0 1"), "{:?}", again.header);
+}
