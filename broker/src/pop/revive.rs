@@ -204,6 +204,12 @@ impl ReviveQueue {
 /// Puts the un-acked messages of `ck` into the retry topic; false when the store refused
 /// one (the checkpoint is tried again next round).
 async fn revive_checkpoint(state: &BrokerState, ck: &PopCheckPoint) -> bool {
+    // As Java: a checkpoint of a topic or group that is gone is dropped.
+    let normal_topic = normal_topic(&ck.topic, &ck.cid);
+    if state.topics.select(&normal_topic).is_none() || state.groups.find(&ck.cid).is_none() {
+        warn!(topic = %ck.topic, group = %ck.cid, "dropping a checkpoint of a topic or group that no longer exists");
+        return true;
+    }
     let retry_topic = if ck.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
         ck.topic.clone()
     } else {
@@ -243,4 +249,27 @@ async fn revive_checkpoint(state: &BrokerState, ck: &PopCheckPoint) -> bool {
         debug!(topic = %ck.topic, queue = ck.queue_id, offset, retry = %retry_topic, "revived");
     }
     true
+}
+
+/// The topic a pop retry topic is for (`%RETRY%<group>_<topic>` or `%RETRY%<group>+<topic>`).
+pub fn normal_topic(topic: &str, group: &str) -> String {
+    for sep in ['+', '_'] {
+        let prefix = format!("{RETRY_GROUP_TOPIC_PREFIX}{group}{sep}");
+        if let Some(rest) = topic.strip_prefix(&prefix) {
+            return rest.to_string();
+        }
+    }
+    topic.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normal_topic;
+
+    #[test]
+    fn retry_topics_name_their_topic() {
+        assert_eq!(normal_topic("%RETRY%g_t_x", "g"), "t_x");
+        assert_eq!(normal_topic("%RETRY%g+t", "g"), "t");
+        assert_eq!(normal_topic("t", "g"), "t");
+    }
 }
