@@ -484,6 +484,11 @@ pub async fn pop_message(state: Arc<BrokerState>, conn: Connection, req: Remotin
                         }
                     })
                     .await;
+                    if conn.is_closed() {
+                        // Nobody to hand messages to (Java skips a waiting pop whose
+                        // channel went inactive).
+                        return Ok(None);
+                    }
                     continue;
                 }
                 code = response::POLLING_FULL;
