@@ -2,9 +2,10 @@
 //! server and broker processes. The group is switched to POP for the topic with
 //! `rmqadmin setConsumeMode` (SET_MESSAGE_REQUEST_MODE, as Java's mqadmin sends it); the
 //! client, built with `client_rebalance(false)`, asks the broker for its queues
-//! (QUERY_ASSIGNMENT), is told POP, and then pops (POP_MESSAGE), acks what its listener
-//! consumed (ACK_MESSAGE), and for what the listener answers "reconsume later" changes the
-//! invisible time (CHANGE_MESSAGE_INVISIBLETIME, the client's first pop delay level: 10 s).
+//! (QUERY_ASSIGNMENT), is told POP, and then pops (POP_MESSAGE, long polling), acks what
+//! its listener consumed (BATCH_ACK_MESSAGE, which this client uses even for one message),
+//! and for what the listener answers "reconsume later" changes the invisible time
+//! (CHANGE_MESSAGE_INVISIBLETIME, the client's first pop delay level: 10 s).
 //! The broker's revive service then hands those messages out again from the pop retry
 //! topic, under the original topic, with reconsumeTimes 1.
 
@@ -24,7 +25,14 @@ const GROUP: &str = "stock_pop_cg";
 #[tokio::test]
 async fn stock_push_consumer_pops_acks_and_gets_reconsume_later_messages_again() {
     let ns = NamesrvProcess::start(&[]).await;
-    let broker = BrokerProcess::start(&[("namesrvAddr", ns.addr.as_str()), ("reviveInterval", "200")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The ack handlers say at debug level which requests the client sent.
+    let broker = BrokerProcess::start_in(
+        &dir.path().join("store"),
+        &[("namesrvAddr", ns.addr.as_str()), ("reviveInterval", "200")],
+        "info,broker::processor::pop_ack=debug",
+    )
+    .await;
     let conn = connect(&broker.addr).await;
     create_topic(&conn, TOPIC, 2).await;
     // Wait until the name server routes the topic.
@@ -131,6 +139,21 @@ async fn stock_push_consumer_pops_acks_and_gets_reconsume_later_messages_again()
             println!("{body}: redelivered {waited} ms after it was stored");
         }
     }
+
+    // Which requests carried the client's acks and nacks.
+    let log = broker.log();
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    let (batch, single, change) = (
+        count("BATCH_ACK_MESSAGE"),
+        count("ACK_MESSAGE topic"),
+        count("CHANGE_MESSAGE_INVISIBLETIME"),
+    );
+    println!("client requests: {batch} BATCH_ACK_MESSAGE, {single} ACK_MESSAGE, {change} CHANGE_MESSAGE_INVISIBLETIME");
+    // Six consumed deliveries (four "ok" messages, two redelivered "nack" ones), each acked
+    // once; this client version acks through BATCH_ACK_MESSAGE (its bit sets are JSON byte
+    // arrays, Java's are base64 strings: the broker reads both).
+    assert_eq!(batch + single, 6, "acks: {batch} batch, {single} single");
+    assert_eq!(change, 2, "one invisible-time change per reconsume-later");
 
     // Everything was acked: nothing comes back after the 5 s invisible time.
     tokio::time::sleep(Duration::from_secs(7)).await;

@@ -11,6 +11,7 @@ use remoting::header::pop::{
     AckMessageRequestHeader, ChangeInvisibleTimeRequestHeader, ChangeInvisibleTimeResponseHeader,
 };
 use remoting::{Connection, HandlerResult, RemotingCommand};
+use tracing::debug;
 
 use crate::pop::extra_info;
 use crate::pop::records::{AckMsg, BatchAckMessageRequestBody, PopCheckPoint};
@@ -105,6 +106,7 @@ pub async fn ack_message(state: Arc<BrokerState>, conn: Connection, req: Remotin
         Ok(e) => e,
         Err(e) => return reply(&req, response::SYSTEM_ERROR, e),
     };
+    debug!(topic = %h.topic, queue = h.queue_id, offset = h.offset, "ACK_MESSAGE");
     if extra.revive_qid == POP_ORDER_REVIVE_QUEUE {
         if let Err(remark) = ack_orderly(
             &state,
@@ -148,6 +150,7 @@ pub async fn batch_ack_message(state: Arc<BrokerState>, conn: Connection, req: R
     };
     let broker_name = body.as_ref().and_then(|b| b.broker_name.clone());
     let mut res = RemotingCommand::success(&req);
+    debug!(entries = acks.len(), "BATCH_ACK_MESSAGE");
     for b in acks {
         let Ok(topic) = extra_info::real_topic(&b.topic, &b.consumer_group, &b.retry) else {
             continue;
@@ -228,6 +231,7 @@ pub async fn change_invisible_time(state: Arc<BrokerState>, conn: Connection, re
         Ok(e) => e,
         Err(e) => return reply(&req, response::SYSTEM_ERROR, e),
     };
+    debug!(topic = %h.topic, queue = h.queue_id, offset = h.offset, invisible = h.invisible_time, "CHANGE_MESSAGE_INVISIBLETIME");
     let mut header = ChangeInvisibleTimeResponseHeader::default();
     if extra.revive_qid == POP_ORDER_REVIVE_QUEUE {
         let group = &h.consumer_group;

@@ -1,7 +1,7 @@
 //! `pop-consume`: the stock push consumer in POP mode. With `client_rebalance(false)` the
 //! client asks the broker for its queues (QUERY_ASSIGNMENT); when the broker says POP for
 //! the topic and group it pops (POP_MESSAGE), acks what the listener consumed
-//! (ACK_MESSAGE) and, for what the listener answers "reconsume later", changes the
+//! (BATCH_ACK_MESSAGE, falling back to ACK_MESSAGE) and, for what the listener answers "reconsume later", changes the
 //! message's invisible time (CHANGE_MESSAGE_INVISIBLETIME) so the broker hands it out again.
 //!
 //! ```text
