@@ -754,3 +754,117 @@ async fn ordered_change_invisible_time_moves_the_hold() {
     assert_eq!(got, ["x-0", "x-1"]);
     assert!(again.header["orderCountInfo"].contains("qo0%0 1"), "{:?}", again.header);
 }
+
+#[tokio::test]
+async fn refusals_carry_javas_codes_and_remarks() {
+    let broker = start_broker(None).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "PopNo", 2).await;
+    let faq = "\nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details.";
+
+    let missing = pop_raw(&conn, "NoSuchTopic", "gr", -1, 1, 1000, 0, false).await;
+    assert_eq!(missing.code, response::TOPIC_NOT_EXIST);
+    let ask_pop = |topic: &str, queue_id: i32, max: i32, born: i64, poll: i64| {
+        RemotingCommand::request_with_header(
+            request::POP_MESSAGE,
+            &PopMessageRequestHeader {
+                consumer_group: "gr".into(),
+                topic: topic.into(),
+                queue_id,
+                max_msg_nums: max,
+                invisible_time: 1000,
+                poll_time: poll,
+                born_time: born,
+                init_mode: 0,
+                exp_type: None,
+                exp: None,
+                order: Some(false),
+                attempt_id: None,
+            },
+        )
+    };
+    let answer = ask(&conn, ask_pop("NoSuchTopic", -1, 1, now(), 0)).await;
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some(format!("topic[NoSuchTopic] not exist, apply first please! {faq}").as_str())
+    );
+    let answer = ask(&conn, ask_pop("PopNo", -1, 33, now(), 0)).await;
+    assert_eq!(answer.code, response::INVALID_PARAMETER);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("the broker[127.0.0.1] pop message's num is greater than 32")
+    );
+    let answer = ask(&conn, ask_pop("PopNo", 2, 1, now(), 0)).await;
+    assert_eq!(answer.code, response::INVALID_PARAMETER);
+    assert!(
+        answer
+            .remark
+            .as_deref()
+            .unwrap()
+            .starts_with("queueId[2] is illegal, topic:[PopNo] topicConfig.readQueueNums:[2] consumer:["),
+        "{:?}",
+        answer.remark
+    );
+    // Born 10 s ago with a 1 s poll: too late to serve.
+    let answer = ask(&conn, ask_pop("PopNo", -1, 1, now() - 10_000, 1000)).await;
+    assert_eq!(answer.code, response::POLLING_TIMEOUT);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("the broker[127.0.0.1] pop message is timeout too much")
+    );
+    // Nothing there: POLLING_TIMEOUT with the store's status and the full header.
+    let answer = ask(&conn, ask_pop("PopNo", -1, 1, now(), 0)).await;
+    assert_eq!(answer.code, response::POLLING_TIMEOUT);
+    assert_eq!(answer.remark.as_deref(), Some("NO_MESSAGE_IN_QUEUE"));
+    for key in [
+        "popTime",
+        "invisibleTime",
+        "reviveQid",
+        "restNum",
+        "startOffsetInfo",
+        "msgOffsetInfo",
+    ] {
+        assert!(answer.ext().get(key).is_some(), "{key}");
+    }
+
+    // Acks: an offset beyond the queue is NO_MESSAGE with Java's remark; a queue id beyond
+    // the topic is MESSAGE_ILLEGAL.
+    let header = AckMessageRequestHeader {
+        consumer_group: "gr".into(),
+        topic: "PopNo".into(),
+        queue_id: 0,
+        extra_info: format!("0 {} 1000 0 0 {BROKER} 0 5", now()),
+        offset: 5,
+    };
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::ACK_MESSAGE, &header),
+    )
+    .await;
+    assert_eq!(answer.code, response::NO_MESSAGE);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("offset is illegal, key:PopNo@0, commit:5, store:0~0")
+    );
+    let header = AckMessageRequestHeader { queue_id: 7, ..header };
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::ACK_MESSAGE, &header),
+    )
+    .await;
+    assert_eq!(answer.code, response::MESSAGE_ILLEGAL);
+    let change = ChangeInvisibleTimeRequestHeader {
+        consumer_group: "gr".into(),
+        topic: "PopNo".into(),
+        queue_id: 0,
+        extra_info: format!("0 {} 1000 0 0 {BROKER} 0 0", now()),
+        offset: 0,
+        invisible_time: 1000,
+    };
+    let answer = ask(
+        &conn,
+        RemotingCommand::request_with_header(request::CHANGE_MESSAGE_INVISIBLETIME, &change),
+    )
+    .await;
+    assert_eq!(answer.code, response::NO_MESSAGE, "offset 0 of an empty queue");
+}

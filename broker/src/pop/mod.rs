@@ -29,6 +29,11 @@ pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 pub const PROPERTY_POP_CK: &str = "POP_CK";
 pub const PROPERTY_FIRST_POP_TIME: &str = "1ST_POP_TIME";
 
+/// The FAQ pointer of 5.x remarks (4.x's `faq()` names an older page).
+pub fn faq() -> &'static str {
+    "\nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details."
+}
+
 pub fn revive_topic(cluster: &str) -> String {
     format!("rmq_sys_REVIVE_LOG_{cluster}")
 }

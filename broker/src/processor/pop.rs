@@ -21,9 +21,10 @@ use tracing::warn;
 
 use crate::consumer_filter::is_tag_type;
 use crate::filter::{self, Expression};
+use crate::pop::faq;
 use crate::pop::records::PopCheckPoint;
 use crate::pop::{extra_info, polling_key, revive, POP_ORDER_REVIVE_QUEUE, RETRY_GROUP_TOPIC_PREFIX};
-use crate::{faq, BrokerState};
+use crate::BrokerState;
 use remoting::protocol::topic::TopicConfig;
 
 /// ConsumeInitMode.MIN: a group without an offset starts at the queue's first message.

@@ -14,9 +14,10 @@ use remoting::{Connection, HandlerResult, RemotingCommand};
 use tracing::debug;
 
 use crate::pop::extra_info;
+use crate::pop::faq;
 use crate::pop::records::{AckMsg, BatchAckMessageRequestBody, PopCheckPoint};
 use crate::pop::{revive, POP_ORDER_REVIVE_QUEUE};
-use crate::{faq, BrokerState};
+use crate::BrokerState;
 
 fn now_millis() -> i64 {
     remoting::protocol::topic::now_millis()
