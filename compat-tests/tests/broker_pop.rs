@@ -867,4 +867,10 @@ async fn refusals_carry_javas_codes_and_remarks() {
     )
     .await;
     assert_eq!(answer.code, response::NO_MESSAGE, "offset 0 of an empty queue");
+
+    // A pop without bornTime is taken as born now (Java fills the field in).
+    let mut req = ask_pop("PopNo", -1, 1, now(), 0);
+    req.ext_mut().remove("bornTime");
+    let answer = ask(&conn, req).await;
+    assert_eq!(answer.code, response::POLLING_TIMEOUT, "{:?}", answer.remark);
 }

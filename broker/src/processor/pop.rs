@@ -370,7 +370,15 @@ fn check_access(
     Ok(topic_config)
 }
 
-pub async fn pop_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+/// As Java: a request without `bornTime` (or with 0) was born now.
+fn fill_born_time(req: &mut RemotingCommand) {
+    if req.ext().get("bornTime").is_none_or(|t| t == "0") {
+        req.ext_mut().insert("bornTime", now_millis().to_string());
+    }
+}
+
+pub async fn pop_message(state: Arc<BrokerState>, conn: Connection, mut req: RemotingCommand) -> HandlerResult {
+    fill_born_time(&mut req);
     let mut h: PopMessageRequestHeader = req.decode_header()?;
     if h.born_time == 0 {
         h.born_time = now_millis();
@@ -618,7 +626,8 @@ fn has_message_in_topic(state: &BrokerState, h: &NotificationRequestHeader, topi
     (0..n).any(|i| has_message(state, h, topic, (random + i) % n))
 }
 
-pub async fn notification(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+pub async fn notification(state: Arc<BrokerState>, conn: Connection, mut req: RemotingCommand) -> HandlerResult {
+    fill_born_time(&mut req);
     let mut h: NotificationRequestHeader = req.decode_header()?;
     if h.born_time == 0 {
         h.born_time = now_millis();
