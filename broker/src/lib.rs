@@ -417,6 +417,7 @@ impl Broker {
         }
         self.state.offsets.persist();
         self.state.delay_offsets.persist();
+        self.state.pop.order_info.persist_if_changed();
         self.state.store.shutdown();
         info!("broker stopped");
     }

@@ -874,3 +874,34 @@ async fn refusals_carry_javas_codes_and_remarks() {
     let answer = ask(&conn, req).await;
     assert_eq!(answer.code, response::POLLING_TIMEOUT, "{:?}", answer.remark);
 }
+
+#[tokio::test]
+async fn an_ordered_hold_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let broker = start_broker(Some(&store)).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "PopOrderCrash", 1).await;
+    send_n(&conn, "PopOrderCrash", 0, "k", 3).await;
+    let first = pop_raw(&conn, "PopOrderCrash", "g10", 0, 1, 30_000, 0, true).await;
+    assert_eq!(first.messages.len(), 1);
+    // consumerOrderInfo.json and the offsets reach the disk within a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(conn);
+    drop(broker);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let saved = std::fs::read_to_string(store.join("config/consumerOrderInfo.json")).unwrap();
+    assert!(saved.contains("PopOrderCrash@g10"), "{saved}");
+
+    let broker = start_broker(Some(&store)).await;
+    let conn = connect(&broker.addr).await;
+    // Still held by the pop from before the crash; its receipt handle still acks.
+    assert!(pop_raw(&conn, "PopOrderCrash", "g10", 0, 1, 30_000, 0, true)
+        .await
+        .messages
+        .is_empty());
+    assert_eq!(ack(&conn, "g10", &first.messages[0]).await.code, response::SUCCESS);
+    let next = pop_raw(&conn, "PopOrderCrash", "g10", 0, 1, 30_000, 0, true).await;
+    let got: Vec<String> = next.messages.iter().map(|m| m.body.clone()).collect();
+    assert_eq!(got, ["k-1"]);
+}

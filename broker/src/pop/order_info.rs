@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,8 @@ struct Table {
 pub struct ConsumerOrderInfoManager {
     path: PathBuf,
     table: Mutex<Table>,
+    /// Changed since last written (written by the revive task's ticks and at shutdown).
+    dirty: AtomicBool,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -144,7 +147,15 @@ impl ConsumerOrderInfoManager {
         Ok(ConsumerOrderInfoManager {
             path,
             table: Mutex::new(table),
+            dirty: AtomicBool::new(false),
         })
+    }
+
+    /// Writes the file if something changed since it was last written.
+    pub fn persist_if_changed(&self) {
+        if self.dirty.swap(false, Ordering::AcqRel) {
+            self.persist();
+        }
     }
 
     pub fn persist(&self) {
@@ -202,7 +213,7 @@ impl ConsumerOrderInfoManager {
         extra_info::add_queue_order_count(order_count_info, topic, queue_id, min_count);
         queues.insert(queue_id, info);
         drop(table);
-        self.persist();
+        self.dirty.store(true, Ordering::Release);
     }
 
     /// Whether the queue is held by an earlier ordered pop of the group.
@@ -246,7 +257,7 @@ impl ConsumerOrderInfoManager {
         info.commit_offset_bit |= 1 << index;
         let next = info.next_offset();
         drop(table);
-        self.persist();
+        self.dirty.store(true, Ordering::Release);
         next
     }
 
@@ -272,6 +283,6 @@ impl ConsumerOrderInfoManager {
             }
         }
         drop(table);
-        self.persist();
+        self.dirty.store(true, Ordering::Release);
     }
 }

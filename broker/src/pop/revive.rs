@@ -110,6 +110,7 @@ pub async fn run(state: Arc<BrokerState>) {
         for q in revive.iter_mut() {
             q.round(&state).await;
         }
+        state.pop.order_info.persist_if_changed();
     }
 }
 
