@@ -905,3 +905,43 @@ async fn an_ordered_hold_survives_kill_9() {
     let got: Vec<String> = next.messages.iter().map(|m| m.body.clone()).collect();
     assert_eq!(got, ["k-1"]);
 }
+
+#[tokio::test]
+async fn concurrent_pops_of_one_group_never_share_a_message() {
+    let broker = start_broker(None).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "PopRace", 2).await;
+    send_n(&conn, "PopRace", 0, "r0", 60).await;
+    send_n(&conn, "PopRace", 1, "r1", 60).await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let addr = broker.addr.clone();
+        tasks.push(tokio::spawn(async move {
+            let conn = connect(&addr).await;
+            let mut got = Vec::new();
+            let mut empty = 0;
+            while empty < 3 {
+                let batch = pop_raw(&conn, "PopRace", "g11", -1, 8, 60_000, 0, false).await.messages;
+                if batch.is_empty() {
+                    empty += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                for m in batch {
+                    assert_eq!(ack(&conn, "g11", &m).await.code, response::SUCCESS);
+                    got.push(m.body);
+                }
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(got) => all.extend(got),
+            Err(e) => panic!("{e}\n{}", broker.log()),
+        }
+    }
+    let distinct: BTreeSet<String> = all.iter().cloned().collect();
+    assert_eq!(all.len(), 120, "every message once: {} deliveries", all.len());
+    assert_eq!(distinct.len(), 120);
+}

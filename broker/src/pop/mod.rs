@@ -184,11 +184,9 @@ impl PopState {
 
     pub fn try_lock(&self, topic: &str, group: &str, queue_id: i32) -> Option<QueueLock<'_>> {
         let key = format!("{topic}@{group}@{queue_id}");
-        self.queue_locks
-            .lock()
-            .unwrap()
-            .insert(key.clone())
-            .then_some(QueueLock { pop: self, key })
+        let taken = self.queue_locks.lock().unwrap().insert(key.clone());
+        // Built only when taken: dropping one releases the queue.
+        taken.then(|| QueueLock { pop: self, key })
     }
 
     /// Waits for the queue lock (acks and invisible-time changes of ordered pops).
