@@ -477,6 +477,11 @@ pub async fn pop_message(state: Arc<BrokerState>, conn: Connection, mut req: Rem
         let pop_time = round.pop_time;
         let out = round.out;
         let found = !out.messages.is_empty();
+        if found && out.rest > 0 {
+            // Messages are left: let the other waiting pops (which may have found this
+            // pop's queue locked) look again, as Java does.
+            state.pop.message_arrived(&h.topic);
+        }
         let mut code = response::SUCCESS;
         if !found {
             let now = now_millis();
