@@ -945,3 +945,43 @@ async fn concurrent_pops_of_one_group_never_share_a_message() {
     assert_eq!(all.len(), 120, "every message once: {} deliveries", all.len());
     assert_eq!(distinct.len(), 120);
 }
+
+#[tokio::test]
+async fn waiting_pops_all_wake_and_share_what_arrives() {
+    let broker = start_broker(None).await;
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "PopWake", 1).await;
+    let mut waiters = Vec::new();
+    for _ in 0..3 {
+        let addr = broker.addr.clone();
+        waiters.push(tokio::spawn(async move {
+            let conn = connect(&addr).await;
+            let started = Instant::now();
+            let a = pop_raw(&conn, "PopWake", "g12", -1, 2, 60_000, 8_000, false).await;
+            (
+                a.messages.into_iter().map(|m| m.body).collect::<Vec<_>>(),
+                started.elapsed(),
+            )
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send_n(&conn, "PopWake", 0, "w", 6).await;
+    let mut all = Vec::new();
+    for w in waiters {
+        let (got, waited) = w.await.unwrap();
+        assert!(
+            !got.is_empty() && waited < Duration::from_secs(4),
+            "{got:?} after {waited:?}"
+        );
+        all.extend(got);
+    }
+    // Whatever the three did not take is still there for the next pop.
+    all.extend(
+        pop(&conn, "PopWake", "g12", 32, 60_000)
+            .await
+            .into_iter()
+            .map(|m| m.body),
+    );
+    let distinct: BTreeSet<String> = all.iter().cloned().collect();
+    assert_eq!((all.len(), distinct.len()), (6, 6), "{all:?}");
+}
