@@ -170,7 +170,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             for _ in 0..per_conn {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 let mut ask = RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC);
-                ask.ext_mut().insert("topic", format!("ScaleTopic{:06}", (x >> 33) % topics));
+                ask.ext_mut()
+                    .insert("topic", format!("ScaleTopic{:06}", (x >> 33) % topics));
                 let answer = conn.request(ask, TIMEOUT).await?;
                 if answer.code != response::SUCCESS {
                     bail!("lookup failed: {} {:?}", answer.code, answer.remark);
@@ -188,7 +189,10 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
 
     let changed = median(changed_s);
     let unchanged = median(unchanged_s);
-    println!("re-registration round, data version changed: {changed:.3} s (median of {})", o.rounds);
+    println!(
+        "re-registration round, data version changed: {changed:.3} s (median of {})",
+        o.rounds
+    );
     println!("re-registration round, data version unchanged: {unchanged:.3} s");
     println!(
         "route lookups: {:.0}/s over {} connections{}",

@@ -13,6 +13,7 @@ pub mod ha;
 pub mod java_order;
 pub mod long_polling;
 pub mod metrics;
+pub mod pop;
 pub mod processor;
 pub mod rebalance_lock;
 pub mod registration;
@@ -68,6 +69,8 @@ pub struct BrokerState {
     pub filters: consumer_filter::ConsumerFilterManager,
     /// Queue locks of orderly consumers.
     pub rebalance_locks: rebalance_lock::RebalanceLockManager,
+    /// POP consumption: checkpoints, ordered-queue holds, request modes, waiting pops.
+    pub pop: pop::PopState,
     /// Statistics as Java's BrokerStatsManager and StoreStatsService keep them.
     pub stats: stats::BrokerStats,
     /// ACL 1.0, when `aclEnable` is on.
@@ -241,6 +244,11 @@ impl Broker {
             rebalance_locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
             )),
+            pop: pop::PopState::load(
+                &root,
+                pop::PopConfig::from_raw(&config.raw),
+                &config.broker_cluster_name,
+            )?,
             stats: {
                 let stats = stats::BrokerStats::new(&config.broker_cluster_name, config.enable_detail_stat);
                 stats.set_enabled(config.enable_broker_stats);
@@ -279,6 +287,7 @@ impl Broker {
             .set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _: i64, _: i64, _: i64| {
                 if let Some(state) = hold_state.upgrade() {
                     state.hold.message_arrived(topic, queue_id);
+                    state.pop.message_arrived(topic);
                 }
             }));
 
@@ -340,6 +349,7 @@ impl Broker {
         } else {
             tasks.push(tokio::spawn(schedule::run(state.clone())));
             tasks.push(tokio::spawn(transaction::run(state.clone())));
+            tasks.push(tokio::spawn(pop::revive::run(state.clone())));
         }
         tasks.push(tokio::spawn(stats::run(state.clone())));
         if state.acl.is_some() {
@@ -407,6 +417,7 @@ impl Broker {
         }
         self.state.offsets.persist();
         self.state.delay_offsets.persist();
+        self.state.pop.order_info.persist_if_changed();
         self.state.store.shutdown();
         info!("broker stopped");
     }

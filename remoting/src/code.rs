@@ -103,6 +103,18 @@ pub mod request {
     pub const GET_BROKER_MEMBER_GROUP: i32 = 901;
     /// A 5.x broker's liveness heartbeat to the name server.
     pub const BROKER_HEARTBEAT: i32 = 904;
+
+    // POP consumption and server-side assignment (RocketMQ 5.x).
+    pub const POP_MESSAGE: i32 = 200050;
+    pub const ACK_MESSAGE: i32 = 200051;
+    pub const PEEK_MESSAGE: i32 = 200052;
+    pub const CHANGE_MESSAGE_INVISIBLETIME: i32 = 200053;
+    pub const NOTIFICATION: i32 = 200054;
+    pub const POLLING_INFO: i32 = 200055;
+    pub const BATCH_ACK_MESSAGE: i32 = 200151;
+    pub const QUERY_ASSIGNMENT: i32 = 400;
+    pub const SET_MESSAGE_REQUEST_MODE: i32 = 401;
+    pub const GET_ALL_MESSAGE_REQUEST_MODE: i32 = 402;
 }
 
 /// Response codes (the `code` of a response command).
@@ -144,6 +156,11 @@ pub mod response {
     pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
     pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
+
+    // RocketMQ 5.x POP answers (209 and 210 mean these in 5.x, the ACL failures in 4.x).
+    pub const INVALID_PARAMETER: i32 = 29;
+    pub const POLLING_FULL: i32 = 209;
+    pub const POLLING_TIMEOUT: i32 = 210;
 }
 
 /// Version numbers as Java's `MQVersion.Version` ordinals.

@@ -61,6 +61,7 @@ pub async fn run(admin: &Admin, command: Command, json: bool) -> Result<()> {
         DeleteTopic(a) => delete_topic(admin, &a.cluster_name, &a.topic).await?,
         UpdateSubGroup(a) => update_sub_group(admin, a).await?,
         DeleteSubGroup(a) => delete_sub_group(admin, a).await?,
+        SetConsumeMode(a) => set_consume_mode(admin, a).await?,
         BrokerStatus(a) => broker_status(admin, a.broker_addr, a.cluster_name).await?,
         BrokerConsumeStats(a) => broker_consume_stats(admin, a).await?,
         ConsumerProgress(a) => {
@@ -637,6 +638,41 @@ async fn update_sub_group(admin: &Admin, a: crate::UpdateSubGroupArgs) -> Result
     Ok(Output::new(
         text,
         json!({ "brokers": addrs, "subscriptionGroupConfig": config }),
+    ))
+}
+
+/// SET_MESSAGE_REQUEST_MODE (401) on a broker or every master of a cluster: whether the
+/// group's 5.x clients pull or pop the topic (what QUERY_ASSIGNMENT will tell them).
+async fn set_consume_mode(admin: &Admin, a: crate::SetConsumeModeArgs) -> Result<Output> {
+    need_broker_or_cluster(&a.broker_addr, &a.cluster_name)?;
+    let topic = a.topic_name.trim().to_string();
+    let group = a.group_name.trim().to_string();
+    // MessageRequestMode.valueOf: the constant's exact name.
+    let mode = a.mode.trim().to_string();
+    if mode != "PULL" && mode != "POP" {
+        bail!("No enum constant org.apache.rocketmq.common.message.MessageRequestMode.{mode}");
+    }
+    let share = a.pop_share_queue_num.unwrap_or(0);
+    let body = serde_json::to_vec(&json!({
+        "consumerGroup": group,
+        "mode": mode,
+        "popShareQueueNum": share,
+        "topic": topic,
+    }))?;
+    let addrs = targets(admin, &a.broker_addr, &a.cluster_name).await?;
+    let mut text = String::new();
+    for addr in &addrs {
+        let req = RemotingCommand::request(request::SET_MESSAGE_REQUEST_MODE).with_body(body.clone());
+        admin.broker_ok(addr, req).await?;
+        let _ = writeln!(text, "set consume mode to {addr} success.");
+    }
+    let _ = write!(
+        text,
+        "topic[{topic}] group[{group}] consume mode[{mode}] popShareQueueNum[{share}]"
+    );
+    Ok(Output::new(
+        text,
+        json!({ "brokers": addrs, "topic": topic, "group": group, "mode": mode, "popShareQueueNum": share }),
     ))
 }
 

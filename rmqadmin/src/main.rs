@@ -62,6 +62,8 @@ pub enum Command {
     UpdateSubGroup(UpdateSubGroupArgs),
     /// Delete subscription group from broker
     DeleteSubGroup(DeleteSubGroupArgs),
+    /// Set consume message mode. pull/pop etc.
+    SetConsumeMode(SetConsumeModeArgs),
     /// Fetch broker runtime status data
     BrokerStatus(BrokerOrClusterArgs),
     /// Fetch broker consume stats data
@@ -258,6 +260,28 @@ pub struct DeleteSubGroupArgs {
     /// remove offset
     #[arg(short = 'r', long = "removeOffset")]
     pub remove_offset: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SetConsumeModeArgs {
+    /// set the mode on which broker
+    #[arg(short = 'b', long = "brokerAddr", conflicts_with = "cluster_name")]
+    pub broker_addr: Option<String>,
+    /// set the mode on every master of which cluster
+    #[arg(short = 'c', long = "clusterName")]
+    pub cluster_name: Option<String>,
+    /// topic name
+    #[arg(short = 't', long = "topicName")]
+    pub topic_name: String,
+    /// consumer group name
+    #[arg(short = 'g', long = "groupName")]
+    pub group_name: String,
+    /// consume mode. PULL/POP
+    #[arg(short = 'm', long = "mode")]
+    pub mode: String,
+    /// num of queue which share in pop mode
+    #[arg(short = 'q', long = "popShareQueueNum")]
+    pub pop_share_queue_num: Option<i32>,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,9 @@ pub(crate) mod client_admin;
 mod consumer_admin;
 mod lock;
 mod offset;
+mod pop;
+mod pop_ack;
+mod pop_assignment;
 mod pull;
 mod reply;
 mod send;
@@ -33,6 +36,26 @@ pub fn router(state: Arc<BrokerState>) -> Router {
 
     r.route_with(s, request::PULL_MESSAGE, pull::pull_message);
     r.route_with(s, request::LITE_PULL_MESSAGE, pull::pull_message);
+
+    // POP consumption (5.x).
+    r.route_with(s, request::POP_MESSAGE, pop::pop_message);
+    r.route_with(s, request::PEEK_MESSAGE, pop::peek_message);
+    r.route_with(s, request::NOTIFICATION, pop::notification);
+    r.route_with(s, request::POLLING_INFO, pop::polling_info);
+    r.route_with(s, request::ACK_MESSAGE, pop_ack::ack_message);
+    r.route_with(s, request::BATCH_ACK_MESSAGE, pop_ack::batch_ack_message);
+    r.route_with(s, request::CHANGE_MESSAGE_INVISIBLETIME, pop_ack::change_invisible_time);
+    r.route_with(s, request::QUERY_ASSIGNMENT, pop_assignment::query_assignment);
+    r.route_with(
+        s,
+        request::SET_MESSAGE_REQUEST_MODE,
+        pop_assignment::set_message_request_mode,
+    );
+    r.route_with(
+        s,
+        request::GET_ALL_MESSAGE_REQUEST_MODE,
+        pop_assignment::all_message_request_modes,
+    );
 
     r.route_with(s, request::HEART_BEAT, client::heartbeat);
     r.route_with(s, request::UNREGISTER_CLIENT, client::unregister_client);

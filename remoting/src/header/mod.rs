@@ -11,6 +11,7 @@ use crate::command::ExtFields;
 pub mod admin;
 pub mod broker;
 pub mod namesrv;
+pub mod pop;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HeaderError {

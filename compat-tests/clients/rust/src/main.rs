@@ -18,6 +18,8 @@
 //!                         [--timeout SEC] [--idle SEC]
 //! rmq_client pull-consume --namesrv H:P --topic T --group G [--expr ..] [--expect N] [--timeout SEC]
 //!                         [--batch N] [--show-prop NAME ...]
+//! rmq_client pop-consume  --namesrv H:P --topic T --group G --expect N [--nack-prefix P]
+//!                         [--invisible-ms MS] [--timeout SEC] [--idle SEC]
 //! ```
 //!
 //! `send`, `push-consume` and `pull-consume` also take `--access-key AK --secret-key SK`: the
@@ -49,6 +51,7 @@ use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use serde_json::{json, Map, Value};
 
 mod messaging;
+mod pop;
 
 // ------------------------------------------------------------------ output
 
@@ -73,7 +76,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 // --------------------------------------------------------------- arguments
 
-const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume|send-orderly|send-transactional|request|reply-consumer} --namesrv HOST:PORT --topic T --group G ...";
+const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume|send-orderly|send-transactional|request|reply-consumer|pop-consume} --namesrv HOST:PORT --topic T --group G ...";
 const MULTI: &[&str] = &["prop", "show-prop", "prop-list"];
 const FLAGS: &[&str] = &["broadcast", "help", "orderly", "heartbeat-v2"];
 const KNOWN: &[&str] = &[
@@ -116,6 +119,8 @@ const KNOWN: &[&str] = &[
     "reply-prefix",
     "access-key",
     "secret-key",
+    "nack-prefix",
+    "invisible-ms",
 ];
 
 struct Args {
@@ -741,6 +746,7 @@ async fn run(args: &Args, rt: Arc<ClientRuntime>) -> i32 {
         "send-transactional" => messaging::cmd_send_transactional(args, rt).await,
         "request" => messaging::cmd_request(args, rt).await,
         "reply-consumer" => messaging::cmd_reply_consumer(args, rt).await,
+        "pop-consume" => pop::cmd_pop_consume(args, rt).await,
         _ => unreachable!(),
     };
     match res {
@@ -768,7 +774,14 @@ fn main() {
     }
     if !matches!(
         args.cmd.as_str(),
-        "send" | "push-consume" | "pull-consume" | "send-orderly" | "send-transactional" | "request" | "reply-consumer"
+        "send"
+            | "push-consume"
+            | "pull-consume"
+            | "send-orderly"
+            | "send-transactional"
+            | "request"
+            | "reply-consumer"
+            | "pop-consume"
     ) {
         emit(json!({"error": format!("unknown subcommand {}", args.cmd), "phase": "args"}));
         eprintln!("{USAGE}");
