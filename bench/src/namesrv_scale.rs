@@ -186,6 +186,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let lookup_secs = start.elapsed().as_secs_f64();
     let lookup_cpu = c0.zip(cpu()).map(|(a, b)| b - a);
     let lookups = per_conn * o.lookup_connections as u64;
+    let rss_end = o.pid.and_then(rss_kib);
 
     let changed = median(changed_s);
     let unchanged = median(unchanged_s);
@@ -207,6 +208,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             kib as f64 * 1024.0 / (o.brokers * o.topics) as f64
         );
     }
+    if let Some(kib) = rss_end {
+        println!("resident at the end: {} MiB", kib / 1024);
+    }
     let summary = serde_json::json!({
         "brokers": o.brokers,
         "topics": o.topics,
@@ -220,6 +224,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         "lookups_per_s": lookups as f64 / lookup_secs,
         "lookups_per_cpu_s": lookup_cpu.map(|c| lookups as f64 / c),
         "rss_kib_after_registration": rss,
+        "rss_kib_at_end": rss_end,
     });
     println!("{summary}");
     Ok(())
