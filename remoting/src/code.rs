@@ -91,6 +91,8 @@ pub mod request {
     pub const DELETE_ACL_CONFIG: i32 = 51;
     pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+    /// RocketMQ 5.3: takes back a timer message before it is due.
+    pub const RECALL_MESSAGE: i32 = 370;
 }
 
 /// Response codes (the `code` of a response command).
@@ -132,6 +134,8 @@ pub mod response {
     pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
     pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
+    /// RocketMQ 5.x.
+    pub const ILLEGAL_OPERATION: i32 = 604;
 }
 
 /// Version numbers as Java's `MQVersion.Version` ordinals.

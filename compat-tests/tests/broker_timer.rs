@@ -1,0 +1,348 @@
+//! Timer messages (RocketMQ 5.x `TIMER_DELAY_SEC` / `TIMER_DELAY_MS` / `TIMER_DELIVER_MS`)
+//! and RECALL_MESSAGE, against the broker binary over TCP with its files on disk: each
+//! message reaches its topic at its time (never before, within the precision), survives a
+//! SIGKILL of the broker, and a recalled one never arrives.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use compat_tests::broker_ops::{ask, create_topic, pull_request};
+use compat_tests::process::{connect, BrokerProcess};
+use remoting::code::{request, response};
+use remoting::header::broker::SendMessageRequestHeader;
+use remoting::{Connection, RemotingCommand};
+use store::DecodedMessage;
+
+const PRECISION_MS: i64 = 1000;
+/// Delivery may trail its slot by the precision plus the service's 100 ms poll and the
+/// test's own polling; anything later is a failure.
+const LATE_SLACK_MS: i64 = PRECISION_MS + 800;
+
+fn now_ms() -> i64 {
+    remoting::protocol::topic::now_millis()
+}
+
+fn send_with(topic: &str, code: i32, properties: &str, body: &str) -> RemotingCommand {
+    let header = SendMessageRequestHeader {
+        producer_group: "pg_timer".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        sys_flag: 0,
+        born_timestamp: now_ms(),
+        flag: 0,
+        properties: Some(properties.to_string()),
+        reconsume_times: Some(0),
+        unit_mode: Some(false),
+        batch: Some(false),
+        max_reconsume_times: None,
+    };
+    let req = if code == request::SEND_MESSAGE_V2 {
+        let v2 = remoting::header::broker::SendMessageRequestHeaderV2::from(&header);
+        RemotingCommand::request_with_header(code, &v2)
+    } else {
+        RemotingCommand::request_with_header(code, &header)
+    };
+    req.with_body(body.as_bytes().to_vec())
+}
+
+fn props(pairs: &[(&str, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}\u{1}{v}\u{2}")).collect()
+}
+
+/// Sends a timer message; the response.
+async fn send_timer(conn: &Connection, topic: &str, timer: (&str, String), uniq: &str) -> RemotingCommand {
+    let p = props(&[
+        timer.clone(),
+        ("UNIQ_KEY", uniq.to_string()),
+        ("KEYS", uniq.to_string()),
+        ("WAIT", "true".into()),
+    ]);
+    ask(conn, send_with(topic, request::SEND_MESSAGE_V2, &p, uniq)).await
+}
+
+/// Pulls everything of queue 0 of `topic` from `offset` on.
+async fn pull_new(conn: &Connection, topic: &str, offset: &mut i64) -> Vec<DecodedMessage> {
+    let answer = ask(conn, pull_request(topic, 0, *offset, 32)).await;
+    if answer.code != response::SUCCESS {
+        return Vec::new();
+    }
+    let msgs = store::decode_messages(&answer.body);
+    if let Some(last) = msgs.last() {
+        *offset = last.queue_offset + 1;
+    }
+    msgs
+}
+
+/// Polls `topic` until `want` distinct unique keys arrived or `limit` passed; every
+/// message seen (duplicates included) with the time the test saw it.
+async fn collect(conn: &Connection, topic: &str, want: usize, limit: Duration) -> Vec<(DecodedMessage, i64)> {
+    let deadline = Instant::now() + limit;
+    let mut offset = 0;
+    let mut seen = Vec::new();
+    let mut keys = std::collections::HashSet::new();
+    loop {
+        loop {
+            let batch = pull_new(conn, topic, &mut offset).await;
+            if batch.is_empty() {
+                break;
+            }
+            for m in batch {
+                keys.insert(m.property("UNIQ_KEY").unwrap_or_default().to_string());
+                seen.push((m, now_ms()));
+            }
+        }
+        if keys.len() >= want || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen
+}
+
+fn check_on_time(m: &DecodedMessage, deliver_ms: i64) {
+    let key = m.property("UNIQ_KEY").unwrap_or_default();
+    assert!(
+        m.store_timestamp >= deliver_ms,
+        "{key} delivered {} ms early",
+        deliver_ms - m.store_timestamp
+    );
+    assert!(
+        m.store_timestamp <= deliver_ms + LATE_SLACK_MS,
+        "{key} delivered {} ms late",
+        m.store_timestamp - deliver_ms
+    );
+}
+
+#[tokio::test]
+async fn timer_messages_arrive_at_their_time_and_not_before() {
+    let broker = BrokerProcess::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    let topic = "TimerTopic";
+    create_topic(&conn, topic, 1).await;
+
+    // Refusals first, with Java's codes and remarks.
+    let too_far = send_timer(&conn, topic, ("TIMER_DELAY_SEC", (3 * 86400 + 5).to_string()), "far").await;
+    assert_eq!(too_far.code, response::MESSAGE_ILLEGAL);
+    assert_eq!(
+        too_far.remark.as_deref(),
+        Some("timer message illegal, the delay time should not be bigger than the max delay 259200000ms; or if set del msg, the delay time should be bigger than the current time")
+    );
+    let unreadable = send_timer(&conn, topic, ("TIMER_DELIVER_MS", "tomorrow".into()), "bad").await;
+    assert_eq!(unreadable.code, response::MESSAGE_ILLEGAL);
+
+    // A deliver time in the past: stored at once, as a plain message.
+    let sent = now_ms();
+    let past = send_timer(&conn, topic, ("TIMER_DELIVER_MS", (sent - 5000).to_string()), "past").await;
+    assert_eq!(past.code, response::SUCCESS, "{:?}", past.remark);
+    assert!(past.ext().get("recallHandle").is_none());
+    let first = collect(&conn, topic, 1, Duration::from_secs(5)).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0.property("UNIQ_KEY"), Some("past"));
+    assert!(first[0].0.property("TIMER_OUT_MS").is_none());
+
+    // A delay level with a timer property: the level wins and the timer properties go.
+    let p = props(&[
+        ("DELAY", "1".into()),
+        ("TIMER_DELAY_SEC", "30".into()),
+        ("UNIQ_KEY", "level".into()),
+    ]);
+    let level = ask(&conn, send_with("TimerLevelTopic", request::SEND_MESSAGE, &p, "level")).await;
+    assert_eq!(level.code, response::SUCCESS, "{:?}", level.remark);
+
+    // 1 s, 10 s and 70 s, each way of asking, through both send codes.
+    let t0 = now_ms();
+    let mut due: HashMap<String, i64> = HashMap::new();
+    for (uniq, timer, deliver_ms) in [
+        ("d1s", ("TIMER_DELAY_SEC", "1".to_string()), t0 + 1000),
+        ("d10s", ("TIMER_DELIVER_MS", (t0 + 10_000).to_string()), t0 + 10_000),
+        ("d70s", ("TIMER_DELAY_MS", "70000".to_string()), t0 + 70_000),
+    ] {
+        let answer = send_timer(&conn, topic, timer, uniq).await;
+        assert_eq!(answer.code, response::SUCCESS, "{uniq}: {:?}", answer.remark);
+        // The answer names the requested queue; the copy waits in the timer topic.
+        assert_eq!(answer.ext().get("queueId").map(String::as_str), Some("0"));
+        let handle = answer.ext().get("recallHandle").expect("a recall handle");
+        let raw = base64::engine::general_purpose::URL_SAFE.decode(handle).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        let items: Vec<&str> = raw.split(' ').collect();
+        assert_eq!(items[0..3], ["v1", topic, "broker-hostile"], "{raw}");
+        assert_eq!(items[4], uniq);
+        due.insert(uniq.to_string(), deliver_ms);
+    }
+    // Nothing yet in the topic but the past message.
+    let mut offset = 1;
+    assert!(pull_new(&conn, topic, &mut offset).await.is_empty());
+
+    let seen = collect(&conn, topic, 4, Duration::from_secs(80)).await;
+    let timed: Vec<&(DecodedMessage, i64)> = seen.iter().skip(1).collect();
+    let keys: Vec<&str> = timed.iter().map(|(m, _)| m.property("UNIQ_KEY").unwrap()).collect();
+    assert_eq!(keys, ["d1s", "d10s", "d70s"], "each once, in time order");
+    for (m, _) in &timed {
+        let key = m.property("UNIQ_KEY").unwrap();
+        check_on_time(m, due[key]);
+        assert_eq!(m.topic, topic);
+        assert_eq!(m.queue_id, 0);
+        assert_eq!(m.body.as_ref(), key.as_bytes());
+        // Java's properties on delivery.
+        let out: i64 = m.property("TIMER_OUT_MS").unwrap().parse().unwrap();
+        assert!((due[key] - out).abs() <= PRECISION_MS, "{key}: slot {out}");
+        assert_eq!(m.property("REAL_TOPIC"), Some(topic));
+        assert_eq!(m.property("REAL_QID"), Some("0"));
+        let enq: i64 = m.property("TIMER_ENQUEUE_MS").unwrap().parse().unwrap();
+        let deq: i64 = m.property("TIMER_DEQUEUE_MS").unwrap().parse().unwrap();
+        assert!(enq <= deq && deq <= m.store_timestamp, "{key}: {enq} {deq}");
+    }
+
+    // The delay-level message went through level 1 (1 s), without its timer property.
+    let level_msgs = collect(&conn, "TimerLevelTopic", 1, Duration::from_secs(5)).await;
+    assert_eq!(level_msgs.len(), 1);
+    let m = &level_msgs[0].0;
+    assert!(m.property("TIMER_DELAY_SEC").is_none());
+    assert!(m.property("TIMER_OUT_MS").is_none());
+    assert_eq!(m.property("DELAY"), Some("1"));
+
+    // Recall is off by default (recallMessageEnable=false, as in Java).
+    let handle = base64::engine::general_purpose::URL_SAFE.encode(format!("v1 {topic} broker-hostile 1 x"));
+    let refused = ask(&conn, recall(topic, &handle)).await;
+    assert_eq!(refused.code, response::NO_PERMISSION);
+    assert_eq!(refused.remark.as_deref(), Some("recall failed, operation is forbidden"));
+}
+
+fn recall(topic: &str, handle: &str) -> RemotingCommand {
+    let mut req = RemotingCommand::request(request::RECALL_MESSAGE);
+    req.ext_mut().insert("producerGroup", "pg_timer");
+    req.ext_mut().insert("topic", topic);
+    req.ext_mut().insert("recallHandle", handle);
+    req
+}
+
+#[tokio::test]
+async fn recalled_timer_messages_are_never_delivered() {
+    let broker = BrokerProcess::start(&[("recallMessageEnable", "true")]).await;
+    let conn = connect(&broker.addr).await;
+    let topic = "RecallTopic";
+    create_topic(&conn, topic, 1).await;
+    create_topic(&conn, "OtherTopic", 1).await;
+
+    let kept = send_timer(&conn, topic, ("TIMER_DELAY_SEC", "4".into()), "kept").await;
+    let gone = send_timer(&conn, topic, ("TIMER_DELAY_SEC", "4".into()), "gone").await;
+    let soon = send_timer(&conn, topic, ("TIMER_DELAY_SEC", "1".into()), "soon").await;
+    for a in [&kept, &gone, &soon] {
+        assert_eq!(a.code, response::SUCCESS, "{:?}", a.remark);
+    }
+    let handle = gone.ext().get("recallHandle").unwrap().clone();
+
+    // Bad handles and mismatches, with Java's codes and remarks.
+    let bad = ask(&conn, recall(topic, "v1 not base64")).await;
+    assert_eq!(bad.code, response::ILLEGAL_OPERATION);
+    assert_eq!(bad.remark.as_deref(), Some("recall handle is invalid"));
+    let short = base64::engine::general_purpose::URL_SAFE.encode("v1 a b c");
+    let bad = ask(&conn, recall(topic, &short)).await;
+    assert_eq!(bad.remark.as_deref(), Some("recall handle is invalid"));
+    let other = ask(&conn, recall("OtherTopic", &handle)).await;
+    assert_eq!(other.code, response::ILLEGAL_OPERATION);
+    assert_eq!(other.remark.as_deref(), Some("recall failed, topic not match"));
+    let missing = ask(&conn, recall("NoSuchTopic", &handle)).await;
+    assert_eq!(missing.code, response::TOPIC_NOT_EXIST);
+    assert_eq!(
+        missing.remark.as_deref(),
+        Some("recall failed, the topic[NoSuchTopic] not exist")
+    );
+    let far = now_ms() + 60_000;
+    let wrong_broker = base64::engine::general_purpose::URL_SAFE.encode(format!("v1 {topic} someone-else {far} gone"));
+    let answer = ask(&conn, recall(topic, &wrong_broker)).await;
+    assert_eq!(answer.code, response::ILLEGAL_OPERATION);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("recall failed, broker service not available")
+    );
+
+    // The recall itself.
+    let answer = ask(&conn, recall(topic, &handle)).await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    assert_eq!(answer.ext().get("msgId").map(String::as_str), Some("gone"));
+
+    // "soon" is delivered; recalling it afterwards is too late.
+    let seen = collect(&conn, topic, 1, Duration::from_secs(5)).await;
+    assert_eq!(seen[0].0.property("UNIQ_KEY"), Some("soon"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = ask(&conn, recall(topic, soon.ext().get("recallHandle").unwrap())).await;
+    assert_eq!(late.code, response::ILLEGAL_OPERATION);
+    assert_eq!(late.remark.as_deref(), Some("recall failed, timestamp invalid"));
+
+    // After the 4 s slot (and some), only "kept" arrived.
+    let seen = collect(&conn, topic, 3, Duration::from_secs(8)).await;
+    let keys: Vec<&str> = seen.iter().map(|(m, _)| m.property("UNIQ_KEY").unwrap()).collect();
+    assert_eq!(keys, ["soon", "kept"]);
+}
+
+#[tokio::test]
+async fn pending_timers_survive_sigkill_and_none_arrives_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let topic = "TimerCrashTopic";
+    let mut due: HashMap<String, i64> = HashMap::new();
+    let before_kill;
+    {
+        let broker = BrokerProcess::start_in(&store, &[], "info").await;
+        let conn = connect(&broker.addr).await;
+        create_topic(&conn, topic, 1).await;
+        let t0 = now_ms();
+        // 300 timers from 1 s to 16 s: some due before the kill, some while the broker is
+        // down, most after the restart.
+        for i in 0..300i64 {
+            let deliver = t0 + 1000 + i * 50 + (i * 7919 % 37);
+            let uniq = format!("k{i:03}");
+            let answer = send_timer(&conn, topic, ("TIMER_DELIVER_MS", deliver.to_string()), &uniq).await;
+            assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+            due.insert(uniq, deliver);
+        }
+        tokio::time::sleep(Duration::from_millis(3000).saturating_sub(Duration::from_millis((now_ms() - t0) as u64)))
+            .await;
+        before_kill = collect(&conn, topic, 300, Duration::from_millis(10)).await.len();
+        let pid = broker.pid() as i32;
+        // SAFETY: our own child process.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        drop(broker);
+    }
+    assert!(before_kill > 0, "some timers were due before the kill");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let broker = BrokerProcess::start_in(&store, &[], "info").await;
+    let conn = connect(&broker.addr).await;
+    let seen = collect(&conn, topic, 300, Duration::from_secs(30)).await;
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for (m, _) in &seen {
+        let key = m.property("UNIQ_KEY").unwrap().to_string();
+        let deliver = due[&key];
+        // Never early; late only for what came due while the broker was down.
+        assert!(m.store_timestamp >= deliver, "{key} delivered early");
+        *count.entry(key).or_default() += 1;
+    }
+    let lost: Vec<&String> = due.keys().filter(|k| !count.contains_key(*k)).collect();
+    assert!(lost.is_empty(), "lost after SIGKILL: {lost:?}");
+    let duplicates: usize = count.values().map(|c| c - 1).sum();
+    eprintln!(
+        "timers: 300 sent, {before_kill} delivered before the kill, {} deliveries after the restart, {duplicates} duplicates",
+        seen.len()
+    );
+    assert!(
+        duplicates <= before_kill,
+        "duplicates only from the slots around the kill"
+    );
+    // Anything later than the precision allows came due while the broker was down.
+    for (m, _) in &seen {
+        let key = m.property("UNIQ_KEY").unwrap();
+        if due[key] > m.store_timestamp - LATE_SLACK_MS {
+            continue;
+        }
+        // Late by more than the slack: must have come due before the broker was back.
+        assert!(
+            m.store_timestamp - due[key] < 8000,
+            "{key} late by {} ms",
+            m.store_timestamp - due[key]
+        );
+    }
+}
