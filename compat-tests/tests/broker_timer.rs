@@ -163,7 +163,7 @@ async fn timer_messages_arrive_at_their_time_and_not_before() {
         let answer = send_timer(&conn, topic, timer, uniq).await;
         assert_eq!(answer.code, response::SUCCESS, "{uniq}: {:?}", answer.remark);
         // The answer names the requested queue; the copy waits in the timer topic.
-        assert_eq!(answer.ext().get("queueId").map(String::as_str), Some("0"));
+        assert_eq!(answer.ext().get("queueId"), Some("0"));
         let handle = answer.ext().get("recallHandle").expect("a recall handle");
         let raw = base64::engine::general_purpose::URL_SAFE.decode(handle).unwrap();
         let raw = String::from_utf8(raw).unwrap();
@@ -233,7 +233,7 @@ async fn recalled_timer_messages_are_never_delivered() {
     for a in [&kept, &gone, &soon] {
         assert_eq!(a.code, response::SUCCESS, "{:?}", a.remark);
     }
-    let handle = gone.ext().get("recallHandle").unwrap().clone();
+    let handle = gone.ext().get("recallHandle").unwrap().to_string();
 
     // Bad handles and mismatches, with Java's codes and remarks.
     let bad = ask(&conn, recall(topic, "v1 not base64")).await;
@@ -263,7 +263,7 @@ async fn recalled_timer_messages_are_never_delivered() {
     // The recall itself.
     let answer = ask(&conn, recall(topic, &handle)).await;
     assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
-    assert_eq!(answer.ext().get("msgId").map(String::as_str), Some("gone"));
+    assert_eq!(answer.ext().get("msgId"), Some("gone"));
 
     // "soon" is delivered; recalling it afterwards is too late.
     let seen = collect(&conn, topic, 1, Duration::from_secs(5)).await;

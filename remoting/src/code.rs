@@ -91,6 +91,8 @@ pub mod request {
     pub const DELETE_ACL_CONFIG: i32 = 51;
     pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+    /// RocketMQ 5.x: the timer's checkpoint (56 bytes).
+    pub const GET_TIMER_CHECK_POINT: i32 = 60;
     /// RocketMQ 5.3: takes back a timer message before it is due.
     pub const RECALL_MESSAGE: i32 = 370;
 }

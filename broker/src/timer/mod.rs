@@ -180,6 +180,24 @@ pub fn on_put(
     transform(service, config, target, remoting::protocol::topic::now_millis()).map_err(|r| r.response(config))
 }
 
+/// GET_TIMER_CHECK_POINT (60): the timer's checkpoint, encoded as the `timercheck` file
+/// holds it (read time, timer log flush position, queue offsets, data version).
+pub async fn get_timer_check_point(
+    state: std::sync::Arc<crate::BrokerState>,
+    _conn: remoting::Connection,
+    req: remoting::RemotingCommand,
+) -> remoting::HandlerResult {
+    use remoting::RemotingCommand;
+    Ok(Some(match &state.timer {
+        Some(timer) => RemotingCommand::success(&req).with_body(timer.checkpoint_data().encode().to_vec()),
+        None => RemotingCommand::response_to(
+            &req,
+            remoting::code::response::SYSTEM_ERROR,
+            Some("The checkpoint is null".to_string()),
+        ),
+    }))
+}
+
 /// The recall handle a send response carries for a timer message (Java's
 /// attachRecallHandle): none for retry topics.
 pub fn recall_handle_for(properties: &[(String, String)], broker_name: &str) -> Option<String> {

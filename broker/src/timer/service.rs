@@ -190,7 +190,8 @@ impl TimerService {
         }
     }
 
-    fn checkpoint_data(&self) -> TimerCheckpointData {
+    /// The progress as the checkpoint file records it.
+    pub fn checkpoint_data(&self) -> TimerCheckpointData {
         let files = self.files.lock().unwrap();
         let offset = self.queue_offset.load(Ordering::Relaxed);
         TimerCheckpointData {
