@@ -346,3 +346,98 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
         );
     }
 }
+
+/// The stock crates.io `rocketmq-client-rust` 1.0 client: `delay_secs` / `deliver_time_ms`
+/// on its messages, the recall handle in its send result, and its RECALL_MESSAGE call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_rust_client_sends_recalls_and_receives_timer_messages() {
+    use compat_tests::clients::StockClient;
+    use compat_tests::process::StandaloneProcess;
+    let limit = Duration::from_secs(120);
+    let data = tempfile::tempdir().unwrap();
+    let server = StandaloneProcess::start(data.path(), &["recallMessageEnable=true"]).await;
+    let topic = "StockTimerTopic";
+    {
+        let conn = connect(&format!("127.0.0.1:{}", server.broker_port)).await;
+        create_topic(&conn, topic, 4).await;
+        let ns = connect(&server.namesrv_addr).await;
+        let mut routed = false;
+        for _ in 0..100 {
+            let mut q = RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC);
+            q.ext_mut().insert("topic", topic);
+            if ask(&ns, q).await.code == response::SUCCESS {
+                routed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(routed, "the topic is routed");
+    }
+    let ns = server.namesrv_addr.clone();
+    let base = ["--namesrv", ns.as_str(), "--topic", topic];
+    let send = |extra: &'static [&'static str]| {
+        let mut args = vec!["send", "--group", "pg_stock_timer"];
+        args.extend_from_slice(&base);
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let by_sec = send(&["--count", "3", "--delay-sec", "3", "--body-prefix", "sec-"]);
+    let by_sec: Vec<&str> = by_sec.iter().map(String::as_str).collect();
+    let run = StockClient::Rust.run(&by_sec, limit).await;
+    assert!(
+        run.success && run.errors().is_empty(),
+        "{:?}\n{}",
+        run.lines,
+        run.stderr
+    );
+    let handles: Vec<String> = run
+        .records()
+        .iter()
+        .map(|r| r["recall_handle"].as_str().expect("a recall handle").to_string())
+        .collect();
+    assert_eq!(handles.len(), 3);
+    let at = send(&["--count", "1", "--deliver-after-ms", "2000", "--body-prefix", "at-"]);
+    let at: Vec<&str> = at.iter().map(String::as_str).collect();
+    let run = StockClient::Rust.run(&at, limit).await;
+    assert!(
+        run.success && run.errors().is_empty(),
+        "{:?}\n{}",
+        run.lines,
+        run.stderr
+    );
+
+    // Recall "sec-1" through the client.
+    let mut recall_args = vec!["recall", "--group", "pg_stock_timer"];
+    recall_args.extend_from_slice(&base);
+    recall_args.extend_from_slice(&["--handle", handles[1].as_str()]);
+    let run = StockClient::Rust.run(&recall_args, limit).await;
+    assert!(
+        run.success && run.errors().is_empty(),
+        "{:?}\n{}",
+        run.lines,
+        run.stderr
+    );
+    assert!(run.records()[0]["recalled"].is_string(), "{:?}", run.lines);
+
+    // Three arrive (sec-0, sec-2, at-0), none before its time; sec-1 never does.
+    let mut consume = vec!["push-consume", "--group", "cg_stock_timer"];
+    consume.extend_from_slice(&base);
+    consume.extend_from_slice(&["--from", "first", "--expect", "4", "--timeout", "12", "--idle", "12"]);
+    let run = StockClient::Rust.run(&consume, limit).await;
+    let got: Vec<&serde_json::Value> = run.records().into_iter().filter(|r| r.get("body").is_some()).collect();
+    let mut bodies: Vec<&str> = got.iter().map(|r| r["body"].as_str().unwrap()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["at-0", "sec-0", "sec-2"], "{}", run.stderr);
+    for r in &got {
+        let born = r["born_timestamp"].as_i64().unwrap();
+        let stored = r["store_timestamp"].as_i64().unwrap();
+        let delay = if r["body"].as_str().unwrap().starts_with("sec-") {
+            3000
+        } else {
+            2000
+        };
+        assert!(stored >= born + delay, "{r}: early");
+        assert!(stored <= born + delay + LATE_SLACK_MS + 500, "{r}: late");
+        assert!(r["properties"]["TIMER_OUT_MS"].is_string(), "{r}");
+    }
+}
