@@ -52,6 +52,9 @@ struct Cli {
     topic: String,
     #[arg(long, default_value_t = 8)]
     queues: i32,
+    /// Send as many plain messages before measuring the baseline memory
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    warmup: bool,
 }
 
 fn now_ms() -> i64 {
@@ -155,72 +158,23 @@ async fn main() -> anyhow::Result<()> {
         bail!("creating the topic: {:?}", a.remark);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Warm-up: as many plain messages first, so the baseline already holds whatever the
+    // broker keeps for a load of sends (connections, buffers, allocator caches) and the
+    // difference below is what the pending timers cost.
+    if cli.warmup {
+        send_all(&cli, &addr, &format!("{}Warmup", cli.topic), None).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
     let base = memory(pid);
 
     // Send.
     let t0 = now_ms();
     let first_due = t0 + cli.delay_secs as i64 * 1000;
     let spread = (cli.spread_secs * 1000).max(1) as i64;
-    let body = bytes::Bytes::from(vec![b'x'; cli.body]);
-    let next = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
     let send_start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..cli.connections {
-        let conn = Arc::new(connect(&addr).await?);
-        for w in 0..cli.window {
-            let (conn, next, failed, body, topic) = (
-                conn.clone(),
-                next.clone(),
-                failed.clone(),
-                body.clone(),
-                cli.topic.clone(),
-            );
-            let (count, queues) = (cli.count, cli.queues);
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        return;
-                    }
-                    let due = first_due + (i as i64 * 7919) % spread;
-                    let header = SendMessageRequestHeader {
-                        producer_group: "timer_bench".into(),
-                        topic: topic.clone(),
-                        default_topic: "TBW102".into(),
-                        default_topic_queue_nums: 4,
-                        queue_id: ((i as usize + c + w) % queues as usize) as i32,
-                        sys_flag: 0,
-                        born_timestamp: now_ms(),
-                        flag: 0,
-                        properties: Some(format!(
-                            "TIMER_DELIVER_MS\u{1}{due}\u{2}UNIQ_KEY\u{1}B{i:031X}\u{2}WAIT\u{1}false\u{2}"
-                        )),
-                        reconsume_times: Some(0),
-                        unit_mode: Some(false),
-                        batch: Some(false),
-                        max_reconsume_times: None,
-                    };
-                    let req = RemotingCommand::request_with_header(
-                        request::SEND_MESSAGE_V2,
-                        &SendMessageRequestHeaderV2::from(&header),
-                    )
-                    .with_body(body.clone());
-                    match conn.request(req, Duration::from_secs(30)).await {
-                        Ok(a) if a.code == response::SUCCESS => {}
-                        _ => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }));
-        }
-    }
-    for t in tasks {
-        t.await?;
-    }
+    let failed = send_all(&cli, &addr, &cli.topic, Some((first_due, spread))).await?;
     let send_secs = send_start.elapsed().as_secs_f64();
-    let failed = failed.load(Ordering::Relaxed);
     let sent = cli.count - failed;
 
     // Filed in the wheel.
@@ -250,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(0)
     };
     let timerlog_bytes = dir_size(store.join("timerlog"));
+    let timerlog_written = sent * store::timer::UNIT_SIZE as u64;
     let before_due_ms = first_due - now_ms();
 
     // Deliveries.
@@ -290,7 +245,8 @@ async fn main() -> anyhow::Result<()> {
             "anon": per_million(pending.1, base.1),
             "file": per_million(pending.2, base.2),
         },
-        "timerlogDiskBytes": timerlog_bytes,
+        "timerlogFileBytes": timerlog_bytes,
+        "timerlogRecordBytes": timerlog_written,
         "firstDeliveryMsAfterFirstDue": first_ms - first_due,
         "deliverySeconds": delivered_secs,
         "deliveredPerSecond": sent as f64 / delivered_secs.max(0.001),
@@ -300,4 +256,71 @@ async fn main() -> anyhow::Result<()> {
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Sends `--count` messages to `topic` over `--connections` x `--window` concurrent
+/// requests; with `timer = (first_due, spread)` each carries a TIMER_DELIVER_MS in that
+/// range. The number of failed sends.
+async fn send_all(cli: &Cli, addr: &str, topic: &str, timer: Option<(i64, i64)>) -> anyhow::Result<u64> {
+    let body = bytes::Bytes::from(vec![b'x'; cli.body]);
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..cli.connections {
+        let conn = Arc::new(connect(addr).await?);
+        for w in 0..cli.window {
+            let (conn, next, failed, body, topic) = (
+                conn.clone(),
+                next.clone(),
+                failed.clone(),
+                body.clone(),
+                topic.to_string(),
+            );
+            let (count, queues) = (cli.count, cli.queues);
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        return;
+                    }
+                    let timer_prop = match timer {
+                        Some((first_due, spread)) => {
+                            format!("TIMER_DELIVER_MS\u{1}{}\u{2}", first_due + (i as i64 * 7919) % spread)
+                        }
+                        None => String::new(),
+                    };
+                    let header = SendMessageRequestHeader {
+                        producer_group: "timer_bench".into(),
+                        topic: topic.clone(),
+                        default_topic: "TBW102".into(),
+                        default_topic_queue_nums: 4,
+                        queue_id: ((i as usize + c + w) % queues as usize) as i32,
+                        sys_flag: 0,
+                        born_timestamp: now_ms(),
+                        flag: 0,
+                        properties: Some(format!("{timer_prop}UNIQ_KEY\u{1}B{i:031X}\u{2}WAIT\u{1}false\u{2}")),
+                        reconsume_times: Some(0),
+                        unit_mode: Some(false),
+                        batch: Some(false),
+                        max_reconsume_times: None,
+                    };
+                    let req = RemotingCommand::request_with_header(
+                        request::SEND_MESSAGE_V2,
+                        &SendMessageRequestHeaderV2::from(&header),
+                    )
+                    .with_body(body.clone());
+                    match conn.request(req, Duration::from_secs(30)).await {
+                        Ok(a) if a.code == response::SUCCESS => {}
+                        _ => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await?;
+    }
+    Ok(failed.load(Ordering::Relaxed))
 }

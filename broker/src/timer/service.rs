@@ -93,7 +93,13 @@ impl TimerService {
         let oldest = now - config.slots_total() * config.precision_ms + TIMER_BLANK_SLOTS * config.precision_ms;
         let read_ms = cp.last_read_time_ms.max(oldest);
         // A wheel ahead of a damaged log: re-read the log from the first record it names.
-        let min_first = files.wheel.check_phy_pos(read_ms, recovered.log_end);
+        // (Nothing to check with an empty log; skipping it also leaves the wheel's pages
+        // untouched on a broker that never saw a timer.)
+        let min_first = if recovered.log_end > 0 {
+            files.wheel.check_phy_pos(read_ms, recovered.log_end)
+        } else {
+            i64::MAX
+        };
         if min_first < recovered.log_end {
             warn!(
                 min_first,
