@@ -347,6 +347,44 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
     }
 }
 
+/// Timers further away than the roll window (`timerRollWindowSlot`, here 3 slots of 1 s)
+/// go round the wheel: put back in the timer topic at the window's edge until their slot
+/// is inside it, then delivered on time with `TIMER_ROLL_TIMES`; a recall of a rolling
+/// timer still catches it.
+#[tokio::test]
+async fn timers_beyond_the_roll_window_roll_and_still_arrive_on_time() {
+    let broker = BrokerProcess::start(&[("timerRollWindowSlot", "3"), ("recallMessageEnable", "true")]).await;
+    let conn = connect(&broker.addr).await;
+    let topic = "RollTopic";
+    create_topic(&conn, topic, 1).await;
+    let t0 = now_ms();
+    let kept = send_timer(&conn, topic, ("TIMER_DELIVER_MS", (t0 + 9000).to_string()), "rolled").await;
+    let gone = send_timer(&conn, topic, ("TIMER_DELIVER_MS", (t0 + 9000).to_string()), "recalled").await;
+    assert_eq!(kept.code, response::SUCCESS, "{:?}", kept.remark);
+    let answer = ask(&conn, recall(topic, gone.ext().get("recallHandle").unwrap())).await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    let seen = collect(&conn, topic, 2, Duration::from_secs(14)).await;
+    let keys: Vec<&str> = seen.iter().map(|(m, _)| m.property("UNIQ_KEY").unwrap()).collect();
+    assert_eq!(keys, ["rolled"]);
+    let m = &seen[0].0;
+    check_on_time(m, t0 + 9000);
+    let rolls: i32 = m
+        .property("TIMER_ROLL_TIMES")
+        .expect("rolled at least once")
+        .parse()
+        .unwrap();
+    assert!(rolls >= 1, "{rolls}");
+    // Each roll went through the timer topic again.
+    let mut q = RemotingCommand::request(request::GET_MAX_OFFSET);
+    q.ext_mut().insert("topic", store::timer::TIMER_TOPIC);
+    q.ext_mut().insert("queueId", "0");
+    let max: i64 = ask(&conn, q).await.ext().get("offset").unwrap().parse().unwrap();
+    assert!(
+        max >= 3 + rolls as i64,
+        "timer topic holds {max} entries for {rolls} rolls"
+    );
+}
+
 /// The stock crates.io `rocketmq-client-rust` 1.0 client: `delay_secs` / `deliver_time_ms`
 /// on its messages, the recall handle in its send result, and its RECALL_MESSAGE call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -370,7 +370,7 @@ fn dequeue(state: &BrokerState, timer: &TimerService) -> bool {
         if read_ms >= timer.write_ms.load(Ordering::Acquire) {
             return busy;
         }
-        let units = timer.files.lock().unwrap().slot_units(read_ms);
+        let units = timer.files.lock().unwrap().slot_positions(read_ms);
         if units.is_empty() {
             timer.read_ms.store(read_ms + p, Ordering::Relaxed);
             empty_slots += 1;
@@ -388,20 +388,19 @@ fn dequeue(state: &BrokerState, timer: &TimerService) -> bool {
     }
 }
 
-fn deliver_slot(state: &BrokerState, timer: &TimerService, units: &[(i64, store::timer::TimerUnit)]) {
+fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) {
+    let unit = |pos: i64| timer.files.lock().unwrap().log.read(pos);
+    let is_marker = |u: &store::timer::TimerUnit| is_delete(u.magic) && !needs_roll(u.magic);
     // Recall markers first: the keys of the messages they take back.
     let mut recalled: HashSet<String> = HashSet::new();
-    for (_, u) in units.iter().filter(|(_, u)| is_delete(u.magic) && !needs_roll(u.magic)) {
+    for u in positions.iter().filter_map(|p| unit(*p)).filter(|u| is_marker(u)) {
         if let Some((_, m)) = state.store.message_by_commitlog_offset(u.offset_py) {
             if let Some(key) = m.property(tprop::TIMER_DEL_UNIQKEY) {
                 recalled.insert(key.to_string());
             }
         }
     }
-    for (_, u) in units
-        .iter()
-        .filter(|(_, u)| !(is_delete(u.magic) && !needs_roll(u.magic)))
-    {
+    for u in positions.iter().filter_map(|p| unit(*p)).filter(|u| !is_marker(u)) {
         let Some((_, m)) = state.store.message_by_commitlog_offset(u.offset_py) else {
             warn!(
                 offset = u.offset_py,

@@ -301,18 +301,19 @@ impl TimerFiles {
         Ok(pos)
     }
 
-    /// The records of the slot at `time_ms`, oldest first, with their positions.
-    pub fn slot_units(&self, time_ms: i64) -> Vec<(i64, TimerUnit)> {
+    /// The positions of the records of the slot at `time_ms`, oldest first (8 bytes per
+    /// timer; the records are read again from the mapped log when needed).
+    pub fn slot_positions(&self, time_ms: i64) -> Vec<i64> {
         let Some(slot) = self.wheel.get(time_ms) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         let mut pos = slot.last_pos;
-        // A slot's chain never leaves the slot; the bound guards against a damaged log.
+        // Records chain backwards; the bounds guard against a damaged log.
         let min = self.log.files.min_offset();
         while pos >= min && pos >= 0 {
             let Some(u) = self.log.read(pos) else { break };
-            out.push((pos, u));
+            out.push(pos);
             if u.prev_pos >= pos {
                 break;
             }
@@ -320,6 +321,14 @@ impl TimerFiles {
         }
         out.reverse();
         out
+    }
+
+    /// The records of the slot at `time_ms`, oldest first, with their positions.
+    pub fn slot_units(&self, time_ms: i64) -> Vec<(i64, TimerUnit)> {
+        self.slot_positions(time_ms)
+            .into_iter()
+            .filter_map(|p| self.log.read(p).map(|u| (p, u)))
+            .collect()
     }
 
     /// Flushes the log and the wheel, then the checkpoint with `data` (whose flushed log
@@ -330,5 +339,77 @@ impl TimerFiles {
         data.last_timer_log_flush_pos = flushed;
         self.checkpoint.data = data;
         self.checkpoint.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_chain_per_slot_and_the_wheel_is_rebuilt_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TimerConfig {
+            mapped_file_size_timer_log: 52 * 4 + 20,
+            ..TimerConfig::default()
+        };
+        let (mut files, rec) = TimerFiles::open(dir.path(), config.clone()).unwrap();
+        assert_eq!(rec.log_end, 0);
+        let a = 1_700_000_000_000;
+        let b = a + 1000;
+        let mut written = Vec::new();
+        // Six records over two slots: they spill into a second and third log file.
+        for i in 0..6 {
+            let slot = if i % 2 == 0 { a } else { b };
+            let magic = if i == 4 {
+                MAGIC_DEFAULT | MAGIC_DELETE
+            } else {
+                MAGIC_DEFAULT
+            };
+            let pos = files.append(a - 5000, slot, magic, 100 + i, 200, "T").unwrap();
+            written.push((slot, pos));
+        }
+        assert_eq!(files.log.files.files().len(), 2);
+        let in_a: Vec<i64> = written.iter().filter(|(s, _)| *s == a).map(|(_, p)| *p).collect();
+        assert_eq!(files.slot_positions(a), in_a);
+        let units = files.slot_units(a);
+        assert_eq!(
+            units.iter().map(|(_, u)| u.offset_py).collect::<Vec<_>>(),
+            [100, 102, 104]
+        );
+        assert!(is_delete(units[2].1.magic));
+        assert_eq!(units[0].1.delayed_ms, a);
+        assert_eq!(units[0].1.enqueue_ms, a - 5000);
+        // One count per timer, less one per recall marker.
+        assert_eq!(files.wheel.get(a).unwrap().num, 1);
+        assert_eq!(files.wheel.get(b).unwrap().num, 3);
+        assert!(files.wheel.get(a + 2000).is_none());
+        files.flush(TimerCheckpointData::default()).unwrap();
+        drop(files);
+
+        // The wheel lost (as after a crash before it reached the disk): rebuilt from the log.
+        std::fs::remove_file(wheel_path(dir.path())).unwrap();
+        let (files, rec) = TimerFiles::open(dir.path(), config).unwrap();
+        assert_eq!(rec.last_unit.unwrap().offset_py, 105);
+        assert_eq!(
+            files.slot_units(a).iter().map(|(_, u)| u.offset_py).collect::<Vec<_>>(),
+            [100, 102, 104]
+        );
+        assert_eq!(
+            files.slot_units(b).iter().map(|(_, u)| u.offset_py).collect::<Vec<_>>(),
+            [101, 103, 105]
+        );
+        assert_eq!(files.checkpoint.data.last_timer_log_flush_pos, rec.log_end);
+    }
+
+    #[test]
+    fn precision_snaps_like_javas_setter() {
+        assert_eq!(snap_precision(50), 100);
+        assert_eq!(snap_precision(150), 100);
+        assert_eq!(snap_precision(250), 200);
+        assert_eq!(snap_precision(999), 500);
+        assert_eq!(snap_precision(1000), 1000);
+        assert_eq!(snap_precision(5000), 1000);
+        assert_eq!(log::BLANK_MAGIC_CODE, (0xBBCC_DDEE_u32 as i32) ^ 1_880_681_594);
     }
 }
