@@ -567,7 +567,6 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, _conn: Connection, 
     // Java's put hook: a delay level drops the timer properties; a DLQ copy of a message
     // that asks for a timer (and never went through the wheel) waits in it.
     let (mut topic, mut queue_id) = (topic, queue_id);
-    let mut properties = properties;
     if crate::timer::has_timer_property(&properties) {
         if let Err((code, remark)) =
             crate::timer::on_put(&state, &mut topic, &mut queue_id, &mut properties, original.sys_flag)
