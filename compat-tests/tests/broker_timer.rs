@@ -15,6 +15,9 @@ use remoting::{Connection, RemotingCommand};
 use store::DecodedMessage;
 
 const PRECISION_MS: i64 = 1000;
+/// These tests are about time, not disk space: the broker keeps taking writes on a shared
+/// machine whose disk is past the default 90% refusal level.
+const DISK: (&str, &str) = ("rocketmq.broker.diskSpaceWarningLevelRatio", "0.99");
 /// Delivery may trail its slot by the precision plus the service's 100 ms poll and the
 /// test's own polling; anything later is a failure.
 const LATE_SLACK_MS: i64 = PRECISION_MS + 800;
@@ -118,7 +121,7 @@ fn check_on_time(m: &DecodedMessage, deliver_ms: i64) {
 
 #[tokio::test]
 async fn timer_messages_arrive_at_their_time_and_not_before() {
-    let broker = BrokerProcess::start(&[]).await;
+    let broker = BrokerProcess::start(&[DISK]).await;
     let conn = connect(&broker.addr).await;
     let topic = "TimerTopic";
     create_topic(&conn, topic, 1).await;
@@ -221,7 +224,7 @@ fn recall(topic: &str, handle: &str) -> RemotingCommand {
 
 #[tokio::test]
 async fn recalled_timer_messages_are_never_delivered() {
-    let broker = BrokerProcess::start(&[("recallMessageEnable", "true")]).await;
+    let broker = BrokerProcess::start(&[DISK, ("recallMessageEnable", "true")]).await;
     let conn = connect(&broker.addr).await;
     let topic = "RecallTopic";
     create_topic(&conn, topic, 1).await;
@@ -287,7 +290,7 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
     let mut due: HashMap<String, i64> = HashMap::new();
     let before_kill;
     {
-        let broker = BrokerProcess::start_in(&store, &[], "info").await;
+        let broker = BrokerProcess::start_in(&store, &[DISK], "info").await;
         let conn = connect(&broker.addr).await;
         create_topic(&conn, topic, 1).await;
         let t0 = now_ms();
@@ -310,7 +313,7 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
     }
     assert!(before_kill > 0, "some timers were due before the kill");
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    let broker = BrokerProcess::start_in(&store, &[], "info").await;
+    let broker = BrokerProcess::start_in(&store, &[DISK], "info").await;
     let conn = connect(&broker.addr).await;
     let seen = collect(&conn, topic, 300, Duration::from_secs(30)).await;
     let mut count: HashMap<String, usize> = HashMap::new();
@@ -353,7 +356,7 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
 /// timer still catches it.
 #[tokio::test]
 async fn timers_beyond_the_roll_window_roll_and_still_arrive_on_time() {
-    let broker = BrokerProcess::start(&[("timerRollWindowSlot", "3"), ("recallMessageEnable", "true")]).await;
+    let broker = BrokerProcess::start(&[DISK, ("timerRollWindowSlot", "3"), ("recallMessageEnable", "true")]).await;
     let conn = connect(&broker.addr).await;
     let topic = "RollTopic";
     create_topic(&conn, topic, 1).await;
@@ -393,7 +396,14 @@ async fn stock_rust_client_sends_recalls_and_receives_timer_messages() {
     use compat_tests::process::StandaloneProcess;
     let limit = Duration::from_secs(120);
     let data = tempfile::tempdir().unwrap();
-    let server = StandaloneProcess::start(data.path(), &["recallMessageEnable=true"]).await;
+    let server = StandaloneProcess::start(
+        data.path(),
+        &[
+            "recallMessageEnable=true",
+            "rocketmq.broker.diskSpaceWarningLevelRatio=0.99",
+        ],
+    )
+    .await;
     let topic = "StockTimerTopic";
     {
         let conn = connect(&format!("127.0.0.1:{}", server.broker_port)).await;

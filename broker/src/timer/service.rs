@@ -91,7 +91,13 @@ impl TimerService {
         }
         let now = config.format_time(now_ms());
         let oldest = now - config.slots_total() * config.precision_ms + TIMER_BLANK_SLOTS * config.precision_ms;
-        let read_ms = cp.last_read_time_ms.max(oldest);
+        // With an empty log the wheel is empty: start at the current slot rather than walk
+        // (and page in) a week of empty slots as Java does.
+        let read_ms = if recovered.log_end == 0 {
+            now
+        } else {
+            cp.last_read_time_ms.max(oldest)
+        };
         // A wheel ahead of a damaged log: re-read the log from the first record it names.
         // (Nothing to check with an empty log; skipping it also leaves the wheel's pages
         // untouched on a broker that never saw a timer.)
@@ -244,6 +250,7 @@ fn timer_loop(state: Arc<BrokerState>) {
     let flush_every = Duration::from_millis(timer.config.flush_interval_ms.max(10));
     let mut last_flush = Instant::now();
     let mut last_progress_log = Instant::now();
+    let mut last_clean = Instant::now();
     while !timer.stopped.load(Ordering::Acquire) {
         let mut busy = false;
         if !timer.config.stop_enqueue {
@@ -262,6 +269,15 @@ fn timer_loop(state: Arc<BrokerState>) {
             let data = timer.checkpoint_data();
             if let Err(e) = timer.files.lock().unwrap().flush(data) {
                 warn!("flushing the timer files failed: {e}");
+            }
+        }
+        // Every 30 s, as Java: timer log files whose messages the CommitLog no longer has.
+        if last_clean.elapsed() >= Duration::from_secs(30) {
+            last_clean = Instant::now();
+            let min_py = state.store.min_commit_log_offset();
+            let deleted = timer.files.lock().unwrap().delete_expired(min_py);
+            if deleted > 0 {
+                info!(deleted, "expired timer log files deleted");
             }
         }
         if last_progress_log.elapsed() >= Duration::from_millis(timer.config.progress_log_interval_ms.max(1000)) {

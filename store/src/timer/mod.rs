@@ -331,6 +331,27 @@ impl TimerFiles {
             .collect()
     }
 
+    /// Deletes the leading timer log files (never the last) whose last record names a
+    /// CommitLog offset below `min_commit_log_offset`: their messages are gone, so are
+    /// those of every earlier record. The number of files deleted.
+    pub fn delete_expired(&mut self, min_commit_log_offset: i64) -> usize {
+        let all = self.log.files.files();
+        let size = self.log.file_size() as i64;
+        let last_unit = (size - log::MIN_BLANK_LEN as i64) / UNIT_SIZE as i64 * UNIT_SIZE as i64 - UNIT_SIZE as i64;
+        let mut n = 0;
+        for f in all.iter().take(all.len().saturating_sub(1)) {
+            match self.log.read(f.file_from_offset() + last_unit) {
+                Some(u) if u.offset_py < min_commit_log_offset => n += 1,
+                _ => break,
+            }
+        }
+        if n > 0 {
+            self.log.files.delete_first_n(n)
+        } else {
+            0
+        }
+    }
+
     /// Flushes the log and the wheel, then the checkpoint with `data` (whose flushed log
     /// position is set here).
     pub fn flush(&mut self, mut data: TimerCheckpointData) -> io::Result<()> {
@@ -400,6 +421,18 @@ mod tests {
             [101, 103, 105]
         );
         assert_eq!(files.checkpoint.data.last_timer_log_flush_pos, rec.log_end);
+
+        // The first file's last record names CommitLog offset 103: it goes once the
+        // CommitLog starts past that, never the last file.
+        let mut files = files;
+        assert_eq!(files.delete_expired(103), 0);
+        assert_eq!(files.delete_expired(104), 1);
+        assert_eq!(files.delete_expired(i64::MAX), 0);
+        assert_eq!(files.log.files.files().len(), 1);
+        assert_eq!(
+            files.slot_units(a).iter().map(|(_, u)| u.offset_py).collect::<Vec<_>>(),
+            [104]
+        );
     }
 
     #[test]
