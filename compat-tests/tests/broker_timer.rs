@@ -350,6 +350,66 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
     }
 }
 
+fn batch(topic: &str, header_props: &str, items: &[(&str, &str)]) -> RemotingCommand {
+    let encoded: Vec<(i32, &[u8], &str)> = items.iter().map(|(b, p)| (0, b.as_bytes(), *p)).collect();
+    let header = SendMessageRequestHeader {
+        producer_group: "pg_timer".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        sys_flag: 0,
+        born_timestamp: now_ms(),
+        flag: 0,
+        properties: Some(header_props.to_string()),
+        reconsume_times: Some(0),
+        unit_mode: Some(false),
+        batch: Some(true),
+        max_reconsume_times: None,
+    };
+    let v2 = remoting::header::broker::SendMessageRequestHeaderV2::from(&header);
+    RemotingCommand::request_with_header(request::SEND_BATCH_MESSAGE, &v2)
+        .with_body(store::codec::encode_batch_body(&encoded))
+}
+
+/// SEND_BATCH_MESSAGE: as in Java, the batch's own properties decide (a timer there delays
+/// every message of the batch, without a recall handle); timer properties of the items
+/// alone are not looked at, so those messages arrive at once.
+#[tokio::test]
+async fn batches_are_timed_by_their_own_properties() {
+    let broker = BrokerProcess::start(&[DISK]).await;
+    let conn = connect(&broker.addr).await;
+    let topic = "TimerBatchTopic";
+    create_topic(&conn, topic, 1).await;
+    let t0 = now_ms();
+    let p = |k: &str| props(&[("UNIQ_KEY", k.to_string())]);
+    let (p0, p1) = (p("b0"), p("b1"));
+    let timed = ask(
+        &conn,
+        batch(
+            topic,
+            &props(&[("TIMER_DELIVER_MS", (t0 + 3000).to_string())]),
+            &[("b0", &p0), ("b1", &p1)],
+        ),
+    )
+    .await;
+    assert_eq!(timed.code, response::SUCCESS, "{:?}", timed.remark);
+    assert!(timed.ext().get("recallHandle").is_none());
+    let item_timer = props(&[("UNIQ_KEY", "i0".into()), ("TIMER_DELAY_SEC", "60".into())]);
+    let untimed = ask(&conn, batch(topic, "", &[("i0", &item_timer)])).await;
+    assert_eq!(untimed.code, response::SUCCESS, "{:?}", untimed.remark);
+
+    let seen = collect(&conn, topic, 3, Duration::from_secs(8)).await;
+    let keys: Vec<&str> = seen.iter().map(|(m, _)| m.property("UNIQ_KEY").unwrap()).collect();
+    assert_eq!(keys, ["i0", "b0", "b1"]);
+    assert!(seen[0].0.store_timestamp < t0 + 3000, "the item timer is not looked at");
+    for (m, _) in &seen[1..] {
+        check_on_time(m, t0 + 3000);
+        assert_eq!(m.property("REAL_TOPIC"), Some(topic));
+        assert!(m.property("TIMER_OUT_MS").is_some());
+    }
+}
+
 /// Timers further away than the roll window (`timerRollWindowSlot`, here 3 slots of 1 s)
 /// go round the wheel: put back in the timer topic at the window's edge until their slot
 /// is inside it, then delivered on time with `TIMER_ROLL_TIMES`; a recall of a rolling
