@@ -395,7 +395,10 @@ fn dequeue(state: &BrokerState, timer: &TimerService) -> bool {
             }
             continue;
         }
-        deliver_slot(state, timer, &units);
+        if !deliver_slot(state, timer, &units) {
+            // Stopped part-way: the slot is read again after the restart (at-least-once).
+            return busy;
+        }
         timer.read_ms.store(read_ms + p, Ordering::Relaxed);
         timer.note_progress();
         busy = true;
@@ -404,7 +407,8 @@ fn dequeue(state: &BrokerState, timer: &TimerService) -> bool {
     }
 }
 
-fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) {
+/// False if the service was stopped before the slot was through.
+fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) -> bool {
     let unit = |pos: i64| timer.files.lock().unwrap().log.read(pos);
     let is_marker = |u: &store::timer::TimerUnit| is_delete(u.magic) && !needs_roll(u.magic);
     // Recall markers first: the keys of the messages they take back.
@@ -417,6 +421,9 @@ fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) {
         }
     }
     for u in positions.iter().filter_map(|p| unit(*p)).filter(|u| !is_marker(u)) {
+        if timer.stopped.load(Ordering::Acquire) {
+            return false;
+        }
         let Some((_, m)) = state.store.message_by_commitlog_offset(u.offset_py) else {
             warn!(
                 offset = u.offset_py,
@@ -434,6 +441,7 @@ fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) {
         }
         deliver(state, timer, m, u.enqueue_ms, needs_roll(u.magic));
     }
+    true
 }
 
 /// Puts a due message in its real topic and queue (or, rolling, back in the timer topic),
