@@ -410,6 +410,30 @@ async fn batches_are_timed_by_their_own_properties() {
     }
 }
 
+/// `timerWheelEnable=false`: timer messages are refused with Java's remark, and so is a
+/// recall (it goes through the same put hook).
+#[tokio::test]
+async fn a_disabled_wheel_refuses_timer_messages() {
+    let broker = BrokerProcess::start(&[DISK, ("timerWheelEnable", "false"), ("recallMessageEnable", "true")]).await;
+    let conn = connect(&broker.addr).await;
+    let topic = "NoWheelTopic";
+    create_topic(&conn, topic, 1).await;
+    let answer = send_timer(&conn, topic, ("TIMER_DELAY_SEC", "5".into()), "x").await;
+    assert_eq!(answer.code, response::SYSTEM_ERROR);
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("accurate timer message is not enabled, timerWheelEnable is false")
+    );
+    // Plain messages and delay levels are unaffected.
+    let plain = send_timer(&conn, topic, ("TAGS", "t".into()), "plain").await;
+    assert_eq!(plain.code, response::SUCCESS, "{:?}", plain.remark);
+    let far = now_ms() + 60_000;
+    let handle = base64::engine::general_purpose::URL_SAFE.encode(format!("v1 {topic} broker-hostile {far} x"));
+    let recalled = ask(&conn, recall(topic, &handle)).await;
+    assert_eq!(recalled.code, response::SYSTEM_ERROR);
+    assert_eq!(recalled.remark.as_deref(), Some("recall failed, execute error"));
+}
+
 /// Timers further away than the roll window (`timerRollWindowSlot`, here 3 slots of 1 s)
 /// go round the wheel: put back in the timer topic at the window's edge until their slot
 /// is inside it, then delivered on time with `TIMER_ROLL_TIMES`; a recall of a rolling

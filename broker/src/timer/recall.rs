@@ -74,10 +74,12 @@ fn answer(req: &RemotingCommand, code: i32, remark: &str) -> HandlerResult {
 
 pub async fn recall_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: RecallMessageRequestHeader = req.decode_header()?;
-    let Some(timer) = state.timer.as_ref() else {
-        return answer(&req, response::NO_PERMISSION, "recall failed, operation is forbidden");
+    let raw = &state.config.raw;
+    let timer_config = match state.timer.as_ref() {
+        Some(timer) => timer.config.clone(),
+        None => store::timer::TimerConfig::from_properties(raw),
     };
-    if !timer.recall_enable {
+    if !super::service::raw_bool(raw, "recallMessageEnable", false) {
         return answer(&req, response::NO_PERMISSION, "recall failed, operation is forbidden");
     }
     if state.ha.is_slave() {
@@ -88,7 +90,9 @@ pub async fn recall_message(state: Arc<BrokerState>, conn: Connection, req: Remo
         );
     }
     let config = state.live();
-    if config.broker_permission & perm::WRITE == 0 && !timer.allow_recall_when_not_writeable {
+    if config.broker_permission & perm::WRITE == 0
+        && !super::service::raw_bool(raw, "allowRecallWhenBrokerNotWriteable", true)
+    {
         return answer(
             &req,
             response::SERVICE_NOT_AVAILABLE,
@@ -119,7 +123,7 @@ pub async fn recall_message(state: Arc<BrokerState>, conn: Connection, req: Remo
     let timestamp: i64 = handle.timestamp.parse().unwrap_or(-1);
     let now = remoting::protocol::topic::now_millis();
     let left = timestamp - now;
-    if left <= 0 || left >= timer.config.max_delay_sec * 1000 {
+    if left <= 0 || left >= timer_config.max_delay_sec * 1000 {
         return answer(&req, response::ILLEGAL_OPERATION, "recall failed, timestamp invalid");
     }
 
@@ -140,17 +144,8 @@ pub async fn recall_message(state: Arc<BrokerState>, conn: Connection, req: Remo
     }
     let mut topic = handle.topic.clone();
     let mut queue_id = 0;
-    let transformed = super::transform(
-        Some(timer),
-        &timer.config,
-        super::Target {
-            topic: &mut topic,
-            queue_id: &mut queue_id,
-            properties: &mut properties,
-            sys_flag: 0,
-        },
-        now,
-    );
+    // Through the put hook, as Java's recall goes: a disabled wheel refuses it there.
+    let transformed = super::on_put(&state, &mut topic, &mut queue_id, &mut properties, 0);
     if !matches!(transformed, Ok(true)) {
         return answer(&req, response::SYSTEM_ERROR, "recall failed, execute error");
     }

@@ -34,10 +34,6 @@ const ENQUEUE_BATCH: usize = 4096;
 
 pub struct TimerService {
     pub config: TimerConfig,
-    /// `recallMessageEnable` (broker setting, default false as in Java).
-    pub recall_enable: bool,
-    /// `allowRecallWhenBrokerNotWriteable` (default true).
-    pub allow_recall_when_not_writeable: bool,
     files: Mutex<TimerFiles>,
     /// Next slot to deliver.
     read_ms: AtomicI64,
@@ -58,7 +54,7 @@ fn now_ms() -> i64 {
     remoting::protocol::topic::now_millis()
 }
 
-fn raw_bool(raw: &std::collections::HashMap<String, String>, key: &str, default: bool) -> bool {
+pub(crate) fn raw_bool(raw: &std::collections::HashMap<String, String>, key: &str, default: bool) -> bool {
     raw.get(key)
         .map(|v| v.trim().eq_ignore_ascii_case("true"))
         .unwrap_or(default)
@@ -122,8 +118,6 @@ impl TimerService {
             "timer recovered"
         );
         Ok(TimerService {
-            recall_enable: raw_bool(raw, "recallMessageEnable", false),
-            allow_recall_when_not_writeable: raw_bool(raw, "allowRecallWhenBrokerNotWriteable", true),
             config,
             files: Mutex::new(files),
             read_ms: AtomicI64::new(read_ms),
