@@ -176,10 +176,13 @@ impl TimerService {
     /// Starts the service thread (masters only: a slave delivers nothing).
     pub fn start(state: &Arc<BrokerState>) {
         let Some(timer) = state.timer.clone() else { return };
-        let st = state.clone();
+        // A weak reference: the thread ends with the broker even when it is dropped without
+        // a shutdown (brokers inside tests).
+        let st = Arc::downgrade(state);
+        let t = timer.clone();
         let handle = std::thread::Builder::new()
             .name("timer".into())
-            .spawn(move || timer_loop(st))
+            .spawn(move || timer_loop(st, t))
             .expect("spawn the timer thread");
         *timer.thread.lock().unwrap() = Some(handle);
     }
@@ -238,14 +241,14 @@ fn revise_queue_offset(store: &store::MessageStore, offset_py: i64) -> Option<i6
     Some(m.queue_offset)
 }
 
-fn timer_loop(state: Arc<BrokerState>) {
-    let timer = state.timer.clone().expect("timer service");
+fn timer_loop(weak: std::sync::Weak<BrokerState>, timer: Arc<TimerService>) {
     let idle = Duration::from_millis((100 * timer.config.precision_ms / 1000).max(10) as u64);
     let flush_every = Duration::from_millis(timer.config.flush_interval_ms.max(10));
     let mut last_flush = Instant::now();
     let mut last_progress_log = Instant::now();
     let mut last_clean = Instant::now();
     while !timer.stopped.load(Ordering::Acquire) {
+        let Some(state) = weak.upgrade() else { break };
         let mut busy = false;
         if !timer.config.stop_enqueue {
             busy |= enqueue(&state, &timer);
@@ -285,6 +288,7 @@ fn timer_loop(state: Arc<BrokerState>) {
                 );
             }
         }
+        drop(state);
         if !busy {
             std::thread::sleep(idle);
         }
