@@ -77,13 +77,12 @@ impl TimerService {
             .and_then(|u| revise_queue_offset(store, u.offset_py))
             .map(|o| o + 1);
         let mut queue_offset = from_log.unwrap_or(0).max(cp.last_timer_queue_offset);
+        // Not cut back to the queue's current end (Java does): our recovery may still be
+        // rebuilding the timer topic's queue, and filing waits for it rather than filing
+        // messages a second time.
         let min = store.min_offset_in_queue(TIMER_TOPIC, 0);
-        let max = store.max_offset_in_queue(TIMER_TOPIC, 0);
         if queue_offset < min {
             queue_offset = min;
-        } else if queue_offset > max {
-            warn!(queue_offset, max, "timer queue offset past the timer topic's end");
-            queue_offset = max;
         }
         let now = config.format_time(now_ms());
         let oldest = now - config.slots_total() * config.precision_ms + TIMER_BLANK_SLOTS * config.precision_ms;
