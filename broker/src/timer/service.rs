@@ -322,12 +322,12 @@ fn enqueue(state: &BrokerState, timer: &TimerService) -> bool {
                 let out: Option<i64> = msg.property(tprop::TIMER_OUT_MS).and_then(|v| v.parse().ok());
                 let real_topic = msg.property(prop::REAL_TOPIC).map(String::from);
                 match (out, real_topic) {
-                    (Some(delayed), Some(real_topic)) if delayed < write_ms => {
-                        // Its slot has passed already: deliver now, marked as never filed.
+                    (Some(delayed), Some(_)) if delayed < write_ms => {
+                        // Its slot has passed already: deliver now, marked as never filed
+                        // (a recall marker that late has nothing left to do).
                         if msg.property(tprop::TIMER_DEL_UNIQKEY).is_none() {
                             deliver(state, timer, msg, i64::MAX, false);
                         }
-                        let _ = real_topic;
                     }
                     (Some(mut delayed), Some(real_topic)) => {
                         let mut magic = MAGIC_DEFAULT;
