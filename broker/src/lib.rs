@@ -21,6 +21,7 @@ pub mod runtime_config;
 pub mod schedule;
 pub mod stats;
 pub mod subscription_group;
+pub mod timer;
 pub mod topic_config;
 pub mod transaction;
 
@@ -81,6 +82,8 @@ pub struct BrokerState {
     pub send_permits: Semaphore,
     pub store_addr: SocketAddr,
     pub outbound: RemotingClient,
+    /// Timer messages (5.x arbitrary delays); None when `timerWheelEnable=false`.
+    pub timer: Option<Arc<timer::TimerService>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +186,11 @@ impl Broker {
         }
         let ha_role = ha::HaRole::new(role, store_config.ha_master_address.as_deref());
         let store = MessageStore::open(store_config).map_err(|e| StartError::Store(e.to_string()))?;
+        let timer = if store::timer::TimerConfig::from_properties(&config.raw).wheel_enable {
+            Some(Arc::new(timer::TimerService::open(&root, &config.raw, &store)?))
+        } else {
+            None
+        };
         // Bind before building the state: with listenPort=0 the address we advertise and
         // stamp into messages needs the port the OS picked.
         let listener = remoting::server::bind(local_listen_addr(config.listen_port), config.server.socket_backlog)?;
@@ -273,6 +281,7 @@ impl Broker {
                 Arc::new(remoting::connection::IgnoreRequests),
             ),
             store,
+            timer,
             runtime_config: runtime_config::RuntimeConfig::new(config.clone(), config_path, store_pairs),
             config,
         });
@@ -348,6 +357,7 @@ impl Broker {
             tasks.push(tokio::spawn(ha::sync_from_master(state.clone())));
         } else {
             tasks.push(tokio::spawn(schedule::run(state.clone())));
+            timer::TimerService::start(&state);
             tasks.push(tokio::spawn(transaction::run(state.clone())));
             tasks.push(tokio::spawn(pop::revive::run(state.clone())));
         }
@@ -418,6 +428,9 @@ impl Broker {
         self.state.offsets.persist();
         self.state.delay_offsets.persist();
         self.state.pop.order_info.persist_if_changed();
+        if let Some(timer) = &self.state.timer {
+            timer.shutdown();
+        }
         self.state.store.shutdown();
         info!("broker stopped");
     }

@@ -164,7 +164,21 @@ pub async fn end(
         }
     };
     if commit {
-        let real = committed(&half).ok_or(EndError::NotFound)?;
+        let mut real = committed(&half).ok_or(EndError::NotFound)?;
+        // A committed timer message goes to the wheel (Java's put hook).
+        if crate::timer::has_timer_property(&real.properties) {
+            match crate::timer::on_put(
+                state,
+                &mut real.topic,
+                &mut real.queue_id,
+                &mut real.properties,
+                real.sys_flag,
+            ) {
+                Ok(true) => real.properties_string = Some(codec::properties_string_java_order(&real.properties)),
+                Ok(false) => {}
+                Err(_) => return Err(EndError::Store(PutMessageStatus::MessageIllegal)),
+            }
+        }
         let result = state.store.put_message_async(&real).await;
         if !result.is_ok() {
             return Err(EndError::Store(result.status));

@@ -115,6 +115,10 @@ pub mod request {
     pub const QUERY_ASSIGNMENT: i32 = 400;
     pub const SET_MESSAGE_REQUEST_MODE: i32 = 401;
     pub const GET_ALL_MESSAGE_REQUEST_MODE: i32 = 402;
+    /// RocketMQ 5.x: the timer's checkpoint (56 bytes).
+    pub const GET_TIMER_CHECK_POINT: i32 = 60;
+    /// RocketMQ 5.3: takes back a timer message before it is due.
+    pub const RECALL_MESSAGE: i32 = 370;
 }
 
 /// Response codes (the `code` of a response command).
@@ -161,6 +165,8 @@ pub mod response {
     pub const INVALID_PARAMETER: i32 = 29;
     pub const POLLING_FULL: i32 = 209;
     pub const POLLING_TIMEOUT: i32 = 210;
+    /// RocketMQ 5.x.
+    pub const ILLEGAL_OPERATION: i32 = 604;
 }
 
 /// Version numbers as Java's `MQVersion.Version` ordinals.

@@ -26,6 +26,7 @@ pub mod retention;
 mod staging;
 pub mod stats;
 mod store;
+pub mod timer;
 
 pub use codec::{
     decode_message, decode_messages, decode_offset_msg_id, encode_offset_msg_id, properties_to_string,

@@ -56,6 +56,7 @@ pub async fn send_reply_message(state: Arc<BrokerState>, conn: Connection, req: 
         queue_id,
         queue_offset: 0,
         transaction_id: None,
+        recall_handle: None,
     };
     let mut stored = false;
     if state.live().store_reply_message_enable {

@@ -90,9 +90,39 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         let wait = properties.remove(at);
         properties.push(wait);
     }
-    let born_host = conn.peer_addr();
     // As in Java, the header's batch flag (not the request code) picks the batch path.
     let is_batch = h.batch == Some(true);
+    // Timer messages (5.x): moved to the timer topic when due later, or refused. A batch
+    // is moved as a whole when its own properties ask for a timer.
+    let (mut store_topic, mut store_queue_id) = (store_topic, store_queue_id);
+    let (mut batch_topic, mut batch_queue_id) = (h.topic.clone(), queue_id);
+    let mut text_without_wait = text_without_wait;
+    let mut recall_handle = None;
+    if !prepared && crate::timer::has_timer_property(&properties) {
+        let (topic, qid) = if is_batch {
+            (&mut batch_topic, &mut batch_queue_id)
+        } else {
+            (&mut store_topic, &mut store_queue_id)
+        };
+        match crate::timer::on_put(&state, topic, qid, &mut properties, sys_flag) {
+            Ok(true) => {
+                if !is_batch {
+                    if codec::get_property(&properties, property::UNIQ_KEY).is_none() {
+                        let id = crate::timer::new_uniq_id(&state.store_addr);
+                        codec::insert_property(&mut properties, property::UNIQ_KEY, &id);
+                    }
+                    // Java writes the text again from the map (WAIT included).
+                    text_without_wait = Some(codec::properties_string_java_order(&properties));
+                }
+                if req.code != request::SEND_BATCH_MESSAGE {
+                    recall_handle = crate::timer::recall_handle_for(&properties, &config.broker_name);
+                }
+            }
+            Ok(false) => {}
+            Err((code, remark)) => return reply(&req, code, remark),
+        }
+    }
+    let born_host = conn.peer_addr();
     // Our extension: a retried send already stored is answered with its first result.
     let mut batch_body = req.body.clone();
     let mut new_keys = Vec::new();
@@ -147,8 +177,8 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     }
     let result = if is_batch {
         let batch = MessageBatchToStore {
-            topic: h.topic.clone(),
-            queue_id,
+            topic: batch_topic,
+            queue_id: batch_queue_id,
             body: batch_body,
             properties,
             sys_flag,
@@ -243,6 +273,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         queue_id,
         queue_offset: append.logics_offset,
         transaction_id: None,
+        recall_handle,
     });
     res.ext_mut().insert("MSG_REGION", "DefaultRegion");
     res.ext_mut().insert("TRACE_ON", "true");
@@ -420,6 +451,7 @@ fn send_ok(req: &RemotingCommand, first: &FirstSend) -> RemotingCommand {
         queue_id: first.queue_id,
         queue_offset: first.queue_offset,
         transaction_id: None,
+        recall_handle: None,
     });
     res.ext_mut().insert("MSG_REGION", "DefaultRegion");
     res.ext_mut().insert("TRACE_ON", "true");
@@ -532,6 +564,16 @@ pub async fn consumer_send_msg_back(state: Arc<BrokerState>, _conn: Connection, 
     let back_topic = codec::get_property(&properties, "RETRY_TOPIC")
         .unwrap_or(&original.topic)
         .to_string();
+    // Java's put hook: a delay level drops the timer properties; a DLQ copy of a message
+    // that asks for a timer (and never went through the wheel) waits in it.
+    let (mut topic, mut queue_id) = (topic, queue_id);
+    if crate::timer::has_timer_property(&properties) {
+        if let Err((code, remark)) =
+            crate::timer::on_put(&state, &mut topic, &mut queue_id, &mut properties, original.sys_flag)
+        {
+            return reply(&req, code, remark);
+        }
+    }
     let mut msg = MessageToStore::new(&topic, queue_id, original.body.clone(), properties);
     msg.flag = original.flag;
     msg.sys_flag = original.sys_flag & !(codec::sys_flag::BORN_HOST_V6 | codec::sys_flag::STORE_HOST_V6);

@@ -89,6 +89,7 @@ command_header! {
         req queue_id: i32 = "queueId",
         req queue_offset: i64 = "queueOffset",
         opt transaction_id: String = "transactionId",
+        opt recall_handle: String = "recallHandle",
     }
 }
 
@@ -336,5 +337,22 @@ command_header! {
     pub struct GetTopicConfigRequestHeader {
         req topic: String = "topic",
         opt lo: bool = "lo",
+    }
+}
+
+command_header! {
+    /// RECALL_MESSAGE (370, RocketMQ 5.3): the topic and the handle a timer message's send
+    /// response carried.
+    pub struct RecallMessageRequestHeader {
+        opt producer_group: String = "producerGroup",
+        req topic: String = "topic",
+        req recall_handle: String = "recallHandle",
+    }
+}
+
+command_header! {
+    /// RECALL_MESSAGE's answer: the recalled message's unique key.
+    pub struct RecallMessageResponseHeader {
+        req msg_id: String = "msgId",
     }
 }

@@ -5,6 +5,9 @@
 //! rmq_client send         --namesrv H:P --topic T --group G --count N [--tags A,B] [--key-prefix k]
 //!                         [--prop name=value ...] [--body-prefix s] [--send-timeout-ms MS] [--delay-level N]
 //!                         [--prop-list name=v0,v1,... ...]   (message i gets v[i % len]; echoed as "props")
+//!                         [--delay-sec S | --deliver-after-ms MS]   (5.x timer messages; the answer's
+//!                         recall handle is echoed as "recall_handle")
+//! rmq_client recall       --namesrv H:P --topic T --group G --handle H   (RECALL_MESSAGE)
 //! rmq_client push-consume --namesrv H:P --topic T --group G --expect N [--expr 'A || B']
 //!                         [--timeout SEC] [--idle SEC] [--from last|first] [--broadcast] [--threads N]
 //!                         [--show-prop NAME ...] [--sql 'a BETWEEN 2 AND 5'] [--orderly [--hold-ms MS]]
@@ -76,7 +79,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 // --------------------------------------------------------------- arguments
 
-const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume|send-orderly|send-transactional|request|reply-consumer|pop-consume} --namesrv HOST:PORT --topic T --group G ...";
+const USAGE: &str = "usage: rmq_client {send|push-consume|pull-consume|send-orderly|send-transactional|request|reply-consumer|pop-consume|recall} --namesrv HOST:PORT --topic T --group G ...";
 const MULTI: &[&str] = &["prop", "show-prop", "prop-list"];
 const FLAGS: &[&str] = &["broadcast", "help", "orderly", "heartbeat-v2"];
 const KNOWN: &[&str] = &[
@@ -94,6 +97,9 @@ const KNOWN: &[&str] = &[
     "body-prefix",
     "send-timeout-ms",
     "delay-level",
+    "delay-sec",
+    "deliver-after-ms",
+    "handle",
     "expr",
     "expect",
     "timeout",
@@ -338,6 +344,8 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
     let body_prefix = args.get("body-prefix").unwrap_or("msg-").to_string();
     let timeout_ms: u64 = args.num("send-timeout-ms", 3000)?;
     let delay_level: i32 = args.num("delay-level", 0)?;
+    let delay_sec: u64 = args.num("delay-sec", 0)?;
+    let deliver_after_ms: u64 = args.num("deliver-after-ms", 0)?;
     let mut props = vec![];
     for kv in args.list("prop") {
         match kv.split_once('=') {
@@ -388,6 +396,16 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
         if delay_level > 0 {
             b = b.delay_level(delay_level);
         }
+        if delay_sec > 0 {
+            b = b.delay_secs(delay_sec);
+        }
+        if deliver_after_ms > 0 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            b = b.deliver_time_ms(now + deliver_after_ms);
+        }
         let mut per_msg = Map::new();
         for (k, vals) in &prop_lists {
             let v = &vals[(i as usize) % vals.len()];
@@ -427,6 +445,7 @@ async fn cmd_send(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
                     "offset": r.queue_offset,
                     "queue_id": r.message_queue.as_ref().map(|q| q.queue_id()),
                     "offset_msg_id": r.offset_msg_id,
+                    "recall_handle": r.recall_handle,
                 });
                 if !per_msg.is_empty() {
                     line["props"] = Value::Object(per_msg);
@@ -722,6 +741,36 @@ async fn cmd_pull_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
     Ok(rc)
 }
 
+// ------------------------------------------------------------------ recall
+
+/// RECALL_MESSAGE through the producer: one line with the recalled message id or the error.
+async fn cmd_recall(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
+    let topic = args.req("topic")?.to_string();
+    let handle = args.req("handle")?.to_string();
+    let mut producer = DefaultMQProducer::builder(rt)
+        .client_config(client_config(args))
+        .name_server_addr(args.req("namesrv")?)
+        .producer_group(args.req("group")?)
+        .build();
+    if let Err(e) = producer.start().await {
+        emit(json!({"error": err_text(&e), "phase": "start"}));
+        producer.shutdown().await;
+        return Ok(2);
+    }
+    let rc = match producer.recall_message(topic.as_str(), handle.as_str()).await {
+        Ok(id) => {
+            emit(json!({"recalled": id}));
+            0
+        }
+        Err(e) => {
+            emit(json!({"error": err_text(&e)}));
+            1
+        }
+    };
+    producer.shutdown().await;
+    Ok(rc)
+}
+
 // -------------------------------------------------------------------- main
 
 async fn run(args: &Args, rt: Arc<ClientRuntime>) -> i32 {
@@ -747,6 +796,7 @@ async fn run(args: &Args, rt: Arc<ClientRuntime>) -> i32 {
         "request" => messaging::cmd_request(args, rt).await,
         "reply-consumer" => messaging::cmd_reply_consumer(args, rt).await,
         "pop-consume" => pop::cmd_pop_consume(args, rt).await,
+        "recall" => cmd_recall(args, rt).await,
         _ => unreachable!(),
     };
     match res {
@@ -782,6 +832,7 @@ fn main() {
             | "request"
             | "reply-consumer"
             | "pop-consume"
+            | "recall"
     ) {
         emit(json!({"error": format!("unknown subcommand {}", args.cmd), "phase": "args"}));
         eprintln!("{USAGE}");
