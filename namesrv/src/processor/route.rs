@@ -37,12 +37,7 @@ pub async fn get_route_info(state: Arc<NamesrvState>, _conn: Connection, req: Re
     // Clients before 4.9.4 parse the legacy fastjson form (bare integer keys) and may not
     // cope with standard JSON; newer ones, or ones that ask, get standard JSON.
     let standard = req.version >= version::V4_9_4 || h.accept_standard_json_only == Some(true);
-    let body = if standard {
-        fastjson::to_standard_vec(&route)
-    } else {
-        fastjson::to_legacy_vec(&route)
-    };
-    Ok(Some(RemotingCommand::success(&req).with_body(body)))
+    Ok(Some(RemotingCommand::success(&req).with_body(route.to_json(!standard))))
 }
 
 pub async fn get_cluster_info(state: Arc<NamesrvState>, _conn: Connection, req: RemotingCommand) -> HandlerResult {
