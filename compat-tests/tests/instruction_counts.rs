@@ -148,6 +148,7 @@ fn registration(broker: usize, version: &DataVersion) -> RemotingCommand {
         compressed: Some(false),
         body_crc32: Some(body_crc32(&bytes)),
         heartbeat_timeout_millis: None,
+        enable_acting_master: None,
     };
     RemotingCommand::request_with_header(request::REGISTER_BROKER, &header).with_body(bytes)
 }
