@@ -26,7 +26,7 @@ use tokio::process::{Child, Command};
 
 /// Bounds, in instructions per operation: about twice the figures measured when they were
 /// set (release build, x86_64; see docs/benchmarks.md, "Instructions per operation").
-const MAX_PER_ROUTE_LOOKUP: u64 = 70_000;
+const MAX_PER_ROUTE_LOOKUP: u64 = 50_000;
 const MAX_PER_REGISTRATION_CHANGED: u64 = 15_000_000;
 const MAX_PER_REGISTRATION_UNCHANGED: u64 = 800_000;
 const MAX_PER_SYNC_SEND: u64 = 100_000;
