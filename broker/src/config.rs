@@ -29,6 +29,10 @@ pub struct BrokerConfig {
     pub register_name_server_period: u64,
     pub register_broker_timeout_mills: u64,
     pub compressed_register: bool,
+    /// `forceRegister`: the periodic registration sends the whole topic table every time;
+    /// off, it first asks each name server whether its copy is current (QUERY_DATA_VERSION)
+    /// and registers only where it is not.
+    pub force_register: bool,
     pub flush_consumer_offset_interval: u64,
     pub notify_consumer_ids_changed_enable: bool,
     pub channel_expired_timeout: u64,
@@ -130,6 +134,7 @@ impl Default for BrokerConfig {
             register_name_server_period: 30_000,
             register_broker_timeout_mills: 6000,
             compressed_register: false,
+            force_register: true,
             flush_consumer_offset_interval: 5000,
             notify_consumer_ids_changed_enable: true,
             channel_expired_timeout: 120_000,
@@ -215,6 +220,7 @@ impl BrokerConfig {
             "registerNameServerPeriod" => self.register_name_server_period = parse(key, v)?,
             "registerBrokerTimeoutMills" => self.register_broker_timeout_mills = parse(key, v)?,
             "compressedRegister" => self.compressed_register = parse(key, v)?,
+            "forceRegister" => self.force_register = parse(key, v)?,
             "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval = parse(key, v)?,
             "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = parse(key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = parse(key, v)?,
@@ -357,6 +363,7 @@ impl BrokerConfig {
                 self.register_broker_timeout_mills.to_string(),
             ),
             ("compressedRegister", self.compressed_register.to_string()),
+            ("forceRegister", self.force_register.to_string()),
             (
                 "flushConsumerOffsetInterval",
                 self.flush_consumer_offset_interval.to_string(),

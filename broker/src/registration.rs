@@ -1,11 +1,17 @@
 //! Registration with every name server in `namesrvAddr`: at start, every
 //! `registerNameServerPeriod` ms, at once when topics change, and an unregister at shutdown.
+//! With `forceRegister=false` the periodic round first asks the name servers whether their
+//! copy of the topic table is current (QUERY_DATA_VERSION, which also keeps the broker
+//! alive there) and sends the table only when one says it is not, as Java's broker does.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use remoting::code::request;
-use remoting::header::namesrv::{RegisterBrokerRequestHeader, UnRegisterBrokerRequestHeader};
+use remoting::header::namesrv::{
+    QueryDataVersionRequestHeader, QueryDataVersionResponseHeader, RegisterBrokerRequestHeader,
+    UnRegisterBrokerRequestHeader,
+};
 use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
 use remoting::protocol::route::perm;
 use remoting::RemotingCommand;
@@ -25,9 +31,14 @@ pub async fn run(state: Arc<BrokerState>) {
         } else {
             period
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = state.topics.changed.notified() => {}
+        let periodic = tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = state.topics.changed.notified() => false,
+        };
+        // A slave still looking for its master needs a registration's answer.
+        let learning_master = state.ha.is_slave() && state.ha.master_addr().is_none();
+        if periodic && !state.config.force_register && !learning_master && !need_register(&state).await {
+            continue;
         }
         register_all(&state).await;
     }
@@ -71,6 +82,36 @@ fn signed(state: &BrokerState, mut req: RemotingCommand) -> RemotingCommand {
         credentials.sign(&mut req);
     }
     req
+}
+
+/// Whether some name server's copy of the topic table is out of date. A name server that
+/// cannot be asked does not count (Java's `needRegister`); one that restarted answers
+/// "changed" and gets the table.
+async fn need_register(state: &BrokerState) -> bool {
+    let timeout = Duration::from_millis(state.config.register_broker_timeout_mills);
+    let header = QueryDataVersionRequestHeader {
+        broker_name: state.config.broker_name.clone(),
+        broker_addr: state.config.broker_addr(),
+        cluster_name: state.config.broker_cluster_name.clone(),
+        broker_id: state.config.broker_id,
+    };
+    let version = remoting::fastjson::to_standard_vec(&state.topics.wrapper().data_version);
+    let mut changed = false;
+    for addr in state.config.name_servers() {
+        let req = signed(
+            state,
+            RemotingCommand::request_with_header(request::QUERY_DATA_VERSION, &header).with_body(version.clone()),
+        );
+        match state.outbound.invoke(&addr, req, timeout).await {
+            Ok(res) if res.code == 0 => match res.decode_header::<QueryDataVersionResponseHeader>() {
+                Ok(h) => changed |= h.changed,
+                Err(e) => warn!(namesrv = %addr, error = %e, "bad QUERY_DATA_VERSION answer"),
+            },
+            Ok(res) => warn!(namesrv = %addr, code = res.code, remark = ?res.remark, "QUERY_DATA_VERSION refused"),
+            Err(e) => warn!(namesrv = %addr, error = %e, "QUERY_DATA_VERSION failed"),
+        }
+    }
+    changed
 }
 
 pub async fn register_all(state: &BrokerState) {
