@@ -27,6 +27,36 @@ fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> Handler
     Ok(Some(RemotingCommand::response_to(req, code, Some(remark.into()))))
 }
 
+/// Java's answer when the acked or changed message's topic or queue does not exist here
+/// (ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME check alike); None when both do.
+fn refuse_unknown_queue(
+    state: &BrokerState,
+    conn: &Connection,
+    req: &RemotingCommand,
+    topic: &str,
+    queue_id: i32,
+) -> Option<HandlerResult> {
+    let Some(topic_config) = state.topics.select(topic) else {
+        return Some(reply(
+            req,
+            response::TOPIC_NOT_EXIST,
+            format!("topic[{topic}] not exist, apply first please! {}", faq()),
+        ));
+    };
+    if queue_id >= topic_config.read_queue_nums || queue_id < 0 {
+        return Some(reply(
+            req,
+            response::MESSAGE_ILLEGAL,
+            format!(
+                "queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig.readQueueNums:[{}] consumer:[{}]",
+                topic_config.read_queue_nums,
+                conn.peer_addr()
+            ),
+        ));
+    }
+    None
+}
+
 /// Acks one message of an ordered pop; Err carries the refusal.
 #[allow(clippy::too_many_arguments)]
 async fn ack_orderly(
@@ -71,25 +101,8 @@ async fn ack_orderly(
 
 pub async fn ack_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: AckMessageRequestHeader = req.decode_header()?;
-    let Some(topic_config) = state.topics.select(&h.topic) else {
-        return reply(
-            &req,
-            response::TOPIC_NOT_EXIST,
-            format!("topic[{}] not exist, apply first please! {}", h.topic, faq()),
-        );
-    };
-    if h.queue_id >= topic_config.read_queue_nums || h.queue_id < 0 {
-        return reply(
-            &req,
-            response::MESSAGE_ILLEGAL,
-            format!(
-                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
-                h.queue_id,
-                h.topic,
-                topic_config.read_queue_nums,
-                conn.peer_addr()
-            ),
-        );
+    if let Some(refusal) = refuse_unknown_queue(&state, &conn, &req, &h.topic, h.queue_id) {
+        return refusal;
     }
     let min = state.store.min_offset_in_queue(&h.topic, h.queue_id);
     let max = state.store.max_offset_in_queue(&h.topic, h.queue_id);
@@ -203,25 +216,8 @@ pub async fn batch_ack_message(state: Arc<BrokerState>, conn: Connection, req: R
 
 pub async fn change_invisible_time(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: ChangeInvisibleTimeRequestHeader = req.decode_header()?;
-    let Some(topic_config) = state.topics.select(&h.topic) else {
-        return reply(
-            &req,
-            response::TOPIC_NOT_EXIST,
-            format!("topic[{}] not exist, apply first please! {}", h.topic, faq()),
-        );
-    };
-    if h.queue_id >= topic_config.read_queue_nums || h.queue_id < 0 {
-        return reply(
-            &req,
-            response::MESSAGE_ILLEGAL,
-            format!(
-                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
-                h.queue_id,
-                h.topic,
-                topic_config.read_queue_nums,
-                conn.peer_addr()
-            ),
-        );
+    if let Some(refusal) = refuse_unknown_queue(&state, &conn, &req, &h.topic, h.queue_id) {
+        return refusal;
     }
     let min = state.store.min_offset_in_queue(&h.topic, h.queue_id);
     let max = state.store.max_offset_in_queue(&h.topic, h.queue_id);
