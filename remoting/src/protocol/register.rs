@@ -41,12 +41,8 @@ impl RegisterBrokerBodySummary {
     /// quotes, and no topic field is called either, so each key occurs once in a body from
     /// a Java or a Rust broker.
     pub fn read(body: &[u8]) -> Option<Self> {
-        let data_version = value_of_unique_key(body, b"\"dataVersion\"")?;
-        let filter_server_list = if memchr::memmem::find(body, b"\"filterServerList\"").is_some() {
-            value_of_unique_key(body, b"\"filterServerList\"")?
-        } else {
-            Vec::new()
-        };
+        let data_version = value_of_unique_key(body, b"\"dataVersion\"")??;
+        let filter_server_list = value_of_unique_key(body, b"\"filterServerList\"")?.unwrap_or_default();
         Some(RegisterBrokerBodySummary {
             data_version,
             filter_server_list,
@@ -54,10 +50,13 @@ impl RegisterBrokerBodySummary {
     }
 }
 
-/// The JSON value after `key` and its colon, when `key` occurs exactly once in `body`.
-fn value_of_unique_key<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) -> Option<T> {
+/// The JSON value after `key` and its colon: `Some(None)` when `key` does not occur in
+/// `body`, `None` when it occurs more than once or is not followed by a value of type `T`.
+fn value_of_unique_key<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) -> Option<Option<T>> {
     let mut hits = memchr::memmem::find_iter(body, key);
-    let at = hits.next()?;
+    let Some(at) = hits.next() else {
+        return Some(None);
+    };
     if hits.next().is_some() {
         return None;
     }
@@ -68,7 +67,7 @@ fn value_of_unique_key<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) 
     }
     // Read one value and stop there: the rest of the body is not looked at.
     let mut de = serde_json::Deserializer::from_slice(&rest[colon + 1..]);
-    T::deserialize(&mut de).ok()
+    T::deserialize(&mut de).ok().map(Some)
 }
 
 #[derive(Debug, thiserror::Error)]
