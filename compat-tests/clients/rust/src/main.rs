@@ -488,6 +488,35 @@ impl MessageListenerConcurrently for Listener {
     }
 }
 
+/// Waits until `progress` (messages received, time of the last one) reaches `expect` (and,
+/// with `idle`, nothing more arrived for that many seconds), `timeout` seconds pass, or a
+/// signal comes; says which.
+pub(crate) async fn wait_for_messages(
+    expect: usize,
+    idle: Option<f64>,
+    timeout: f64,
+    progress: impl Fn() -> (usize, Instant),
+) -> &'static str {
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+    loop {
+        if STOP.load(Ordering::Relaxed) {
+            return "signal";
+        }
+        let (n, last) = progress();
+        if n >= expect {
+            match idle {
+                None => return "expected",
+                Some(idle) if last.elapsed().as_secs_f64() >= idle => return "idle",
+                _ => {}
+            }
+        }
+        if Instant::now() >= deadline {
+            return "timeout";
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, String> {
     let expect: usize = args.req("expect")?.parse().map_err(|_| "bad --expect".to_string())?;
     let timeout: f64 = args.num("timeout", 60.0)?;
@@ -566,14 +595,8 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
         return Ok(2);
     }
 
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-    let mut reason = "timeout";
-    loop {
-        if STOP.load(Ordering::Relaxed) {
-            reason = "signal";
-            break;
-        }
-        let (n, last) = if orderly {
+    let reason = wait_for_messages(expect, idle, timeout, || {
+        if orderly {
             (
                 orderly_count.load(Ordering::SeqCst),
                 *orderly_last.lock().unwrap_or_else(|e| e.into_inner()),
@@ -583,25 +606,9 @@ async fn cmd_push_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32, St
                 state.count.load(Ordering::SeqCst),
                 *state.last.lock().unwrap_or_else(|e| e.into_inner()),
             )
-        };
-        if n >= expect {
-            match idle {
-                None => {
-                    reason = "expected";
-                    break;
-                }
-                Some(idle) if last.elapsed().as_secs_f64() >= idle => {
-                    reason = "idle";
-                    break;
-                }
-                _ => {}
-            }
         }
-        if Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 
     let t0 = Instant::now();
     // persists the offsets (UPDATE_CONSUMER_OFFSET) and unregisters (UNREGISTER_CLIENT)

@@ -25,7 +25,7 @@ use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use serde_json::json;
 
-use crate::{client_config, emit, err_text, msg_to_json, note, Args, STOP};
+use crate::{client_config, emit, err_text, msg_to_json, note, wait_for_messages, Args};
 
 struct PopListener {
     count: Arc<AtomicUsize>,
@@ -101,33 +101,13 @@ pub async fn cmd_pop_consume(args: &Args, rt: Arc<ClientRuntime>) -> Result<i32,
         consumer.shutdown().await;
         return Ok(2);
     }
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-    let mut reason = "timeout";
-    loop {
-        if STOP.load(Ordering::Relaxed) {
-            reason = "signal";
-            break;
-        }
-        let n = count.load(Ordering::SeqCst);
-        let quiet = *last.lock().unwrap_or_else(|e| e.into_inner());
-        if n >= expect {
-            match idle {
-                None => {
-                    reason = "expected";
-                    break;
-                }
-                Some(idle) if quiet.elapsed().as_secs_f64() >= idle => {
-                    reason = "idle";
-                    break;
-                }
-                _ => {}
-            }
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let reason = wait_for_messages(expect, idle, timeout, || {
+        (
+            count.load(Ordering::SeqCst),
+            *last.lock().unwrap_or_else(|e| e.into_inner()),
+        )
+    })
+    .await;
     // give the last acks a moment to leave before the client goes
     tokio::time::sleep(Duration::from_millis(500)).await;
     if tokio::time::timeout(Duration::from_secs(20), consumer.shutdown())
