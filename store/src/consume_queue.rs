@@ -52,7 +52,7 @@ impl ConsumeQueue {
         ConsumeQueue {
             topic: topic.to_string(),
             queue_id,
-            queue: MappedFileQueue::new(dir, file_size),
+            queue: MappedFileQueue::new_reserving_ahead(dir, file_size),
             max_physic_offset: AtomicI64::new(-1),
             min_logic_offset: AtomicI64::new(0),
             write_lock: Mutex::new(()),
@@ -177,6 +177,7 @@ impl ConsumeQueue {
                 tags_code: 0,
             });
             let until = (expect - f.file_from_offset()) as u64;
+            f.ensure_reserved(until)?;
             while f.wrote_position() < until {
                 f.append(&filler);
             }
@@ -190,6 +191,7 @@ impl ConsumeQueue {
                 tracing::warn!(topic = %self.topic, queue = self.queue_id, expect, current, "consume queue gap");
             }
         }
+        f.ensure_reserved(f.wrote_position() + CQ_STORE_UNIT_SIZE)?;
         if !f.append(&encode_unit(&unit)) {
             return Err(std::io::Error::other("consume queue file full"));
         }

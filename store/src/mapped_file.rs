@@ -37,7 +37,24 @@ pub struct MappedFile {
     /// Set when data was written with `pwrite` (SYNC_FLUSH CommitLog): such
     /// pages are synced with `fdatasync`, no mapping work needed.
     written_via_file: AtomicBool,
+    /// Bytes from the start whose disk blocks are allocated: writes through the map stay
+    /// below it, so a full disk is an error from `ensure_reserved`, never a SIGBUS.
+    reserved: AtomicU64,
 }
+
+/// How a new file gets its disk blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// All at creation (the CommitLog, index and timer files: filled front to back).
+    Whole,
+    /// A few pages ahead of the writer (ConsumeQueue files: thousands of queues, most of
+    /// them nearly empty; Java leaves these files sparse, and a broker with 8,000 queues
+    /// would otherwise hold 46 GB of zeros).
+    Ahead,
+}
+
+/// Blocks allocated at a time ahead of a `Reserve::Ahead` file's writer.
+const RESERVE_AHEAD_CHUNK: u64 = 16 * 1024;
 
 // The raw pointer aliases `mmap`, which lives as long as the struct; writes
 // and reads follow the contract in the module doc.
@@ -57,12 +74,12 @@ impl MappedFile {
         let file_from_offset: i64 = name
             .parse()
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("not an offset file name: {name}")))?;
-        Self::open_at(path, size, file_from_offset, sequential)
+        Self::open_at(path, size, file_from_offset, sequential, Reserve::Whole)
     }
 
     /// Opens a file whose name is not an offset (index files).
     pub fn open_named(path: &Path, size: u64) -> io::Result<MappedFile> {
-        Self::open_at(path, size, 0, false)
+        Self::open_at(path, size, 0, false, Reserve::Whole)
     }
 
     /// Reserves the blocks of an existing file (one another program wrote sparse, as
@@ -73,12 +90,21 @@ impl MappedFile {
         let file = OpenOptions::new().write(true).open(&self.path)?;
         // SAFETY: plain syscall on an open descriptor.
         match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, self.size as libc::off_t) } {
-            0 | libc::EINVAL | libc::EOPNOTSUPP => Ok(()),
+            0 | libc::EINVAL | libc::EOPNOTSUPP => {
+                self.reserved.store(self.size, Ordering::Release);
+                Ok(())
+            }
             e => Err(io::Error::from_raw_os_error(e)),
         }
     }
 
-    fn open_at(path: &Path, size: u64, file_from_offset: i64, sequential: bool) -> io::Result<MappedFile> {
+    fn open_at(
+        path: &Path,
+        size: u64,
+        file_from_offset: i64,
+        sequential: bool,
+        reserve: Reserve,
+    ) -> io::Result<MappedFile> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -86,12 +112,19 @@ impl MappedFile {
             .truncate(false)
             .open(path)?;
         let len = file.metadata()?.len();
+        // An existing file's blocks are unknown (Java writes these files sparse): the
+        // first write reserves from where it writes.
+        let mut reserved = 0;
         if len != size {
             if len == 0 {
-                // Reserve the blocks now, for every kind of file: a full disk then
-                // fails here, with an error, instead of as SIGBUS on a later write
-                // to the map (which kills the process).
-                if let Err(e) = preallocate(&file, size) {
+                // Reserve blocks now (all of them, or the first pages): a full disk then
+                // fails here, with an error, instead of as SIGBUS on a later write to the
+                // map (which kills the process).
+                reserved = match reserve {
+                    Reserve::Whole => size,
+                    Reserve::Ahead => RESERVE_AHEAD_CHUNK.min(size),
+                };
+                if let Err(e) = preallocate(&file, size, reserved) {
                     drop(file);
                     let _ = std::fs::remove_file(path);
                     return Err(e);
@@ -125,7 +158,32 @@ impl MappedFile {
             last_store_timestamp: AtomicI64::new(0),
             removed: AtomicBool::new(false),
             written_via_file: AtomicBool::new(false),
+            reserved: AtomicU64::new(reserved),
         })
+    }
+
+    /// Makes sure the disk blocks under `[0, end)` are allocated before the map is written
+    /// there (only the single appender calls this). Allocates in chunks ahead of `end`.
+    pub fn ensure_reserved(&self, end: u64) -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        let from = self.reserved.load(Ordering::Acquire);
+        if end <= from {
+            return Ok(());
+        }
+        let to = end
+            .div_ceil(RESERVE_AHEAD_CHUNK)
+            .saturating_mul(RESERVE_AHEAD_CHUNK)
+            .min(self.size);
+        // SAFETY: plain syscall on an open descriptor.
+        let rc =
+            unsafe { libc::posix_fallocate(self.file.as_raw_fd(), from as libc::off_t, (to - from) as libc::off_t) };
+        match rc {
+            0 => self.reserved.store(to, Ordering::Release),
+            // The file system cannot allocate ahead: as before, writes go to the sparse file.
+            libc::EINVAL | libc::EOPNOTSUPP => self.reserved.store(self.size, Ordering::Release),
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -178,7 +236,12 @@ impl MappedFile {
             Some(e) if e <= self.size => e,
             _ => return false,
         };
-        let _ = end;
+        if let Err(e) = self.ensure_reserved(end) {
+            // Callers that can fail reserve first (ConsumeQueue::put); this is the guard
+            // against a write through the map faulting on a full disk.
+            tracing::error!(file = %self.path.display(), "cannot allocate disk blocks for a write: {e}");
+            return false;
+        }
         // SAFETY: in bounds (checked above); no reader looks at unpublished bytes.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(pos as usize), data.len()) };
         true
@@ -359,6 +422,7 @@ pub struct MappedFileQueue {
     file_size: u64,
     /// Written and read front to back (the CommitLog): keeps read-ahead.
     sequential: bool,
+    reserve: Reserve,
     files: RwLock<Vec<Arc<MappedFile>>>,
 }
 
@@ -368,7 +432,16 @@ impl MappedFileQueue {
             dir: dir.into(),
             file_size,
             sequential: false,
+            reserve: Reserve::Whole,
             files: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// A queue whose files get their disk blocks as they fill (ConsumeQueues).
+    pub fn new_reserving_ahead(dir: impl Into<PathBuf>, file_size: u64) -> MappedFileQueue {
+        MappedFileQueue {
+            reserve: Reserve::Ahead,
+            ..Self::new(dir, file_size)
         }
     }
 
@@ -423,7 +496,7 @@ impl MappedFileQueue {
                     configured = self.file_size,
                     "file is shorter than configured (cut off); extending it with zeros, the data after byte {len} is lost"
                 );
-                preallocate(&file, self.file_size)?;
+                preallocate(&file, self.file_size, self.file_size)?;
             }
         }
         let mut files = Vec::with_capacity(names.len());
@@ -432,8 +505,9 @@ impl MappedFileQueue {
             f.set_positions(self.file_size);
             files.push(Arc::new(f));
         }
-        // Only the last file is written to again.
-        if let Some(last) = files.last() {
+        // Only the last file is written to again (a reserving-ahead one reserves as it is
+        // written).
+        if let Some(last) = files.last().filter(|_| self.reserve == Reserve::Whole) {
             if let Err(e) = last.reserve_blocks() {
                 tracing::warn!(file = %last.path().display(), "cannot reserve the file's blocks: {e}");
             }
@@ -484,10 +558,12 @@ impl MappedFileQueue {
 
     fn create(&self, from: i64) -> io::Result<Arc<MappedFile>> {
         std::fs::create_dir_all(&self.dir)?;
-        let f = Arc::new(MappedFile::open_with(
+        let f = Arc::new(MappedFile::open_at(
             &self.dir.join(offset_to_file_name(from)),
             self.file_size,
+            from,
             self.sequential,
+            self.reserve,
         )?);
         self.files.write().unwrap_or_else(|e| e.into_inner()).push(f.clone());
         Ok(f)
@@ -620,12 +696,15 @@ impl MappedFileQueue {
     }
 }
 
-/// Sizes the file and allocates its blocks.
-fn preallocate(file: &File, size: u64) -> io::Result<()> {
+/// Sizes the file and allocates the blocks of its first `reserve` bytes.
+fn preallocate(file: &File, size: u64, reserve: u64) -> io::Result<()> {
     use std::os::unix::io::AsRawFd;
     file.set_len(size)?;
+    if reserve == 0 {
+        return Ok(());
+    }
     // SAFETY: plain syscall on an open descriptor.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, reserve as libc::off_t) };
     match rc {
         0 => Ok(()),
         libc::EINVAL | libc::EOPNOTSUPP => Ok(()), // file system can't; keep the sparse file
@@ -636,6 +715,45 @@ fn preallocate(file: &File, size: u64) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn allocated_bytes(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().blocks() * 512
+    }
+
+    /// A ConsumeQueue-style file holds disk blocks for what is written plus a chunk, not
+    /// for its whole 6 MB, and a CommitLog-style file holds all of its blocks from the
+    /// start (so a full disk shows up when it is created).
+    #[test]
+    fn reserving_ahead_allocates_blocks_as_the_file_fills() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = MappedFileQueue::new_reserving_ahead(dir.path().join("cq"), 6_000_000);
+        let f = queue.last_or_create(0).unwrap();
+        assert_eq!(std::fs::metadata(f.path()).unwrap().len(), 6_000_000);
+        let first = allocated_bytes(f.path());
+        assert!(
+            first <= 2 * RESERVE_AHEAD_CHUNK,
+            "a new file holds {first} bytes of blocks"
+        );
+        let unit = [7u8; 20];
+        for _ in 0..10_000 {
+            f.ensure_reserved(f.wrote_position() + 20).unwrap();
+            assert!(f.append(&unit));
+        }
+        let written = f.wrote_position();
+        let held = allocated_bytes(f.path());
+        assert!(held >= written, "{held} bytes of blocks under {written} written");
+        assert!(
+            held <= written + 2 * RESERVE_AHEAD_CHUNK,
+            "{held} bytes of blocks for {written} written"
+        );
+        // Written bytes read back; the rest of the file reads as zeros.
+        assert_eq!(f.read(written - 20, 20).unwrap(), &unit);
+
+        let whole = MappedFileQueue::new(dir.path().join("log"), 1 << 20);
+        let g = whole.last_or_create(0).unwrap();
+        assert!(allocated_bytes(g.path()) >= 1 << 20);
+    }
 
     /// While staged writes roll over, the next file exists before the end of the previous
     /// one is published: the log's end stays in the previous file until then.
