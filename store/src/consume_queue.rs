@@ -315,9 +315,16 @@ impl ConsumeQueue {
 
     /// Unmaps this queue's pages from the process (they stay in the page cache); the
     /// next write or read maps its page again. Keeps the resident set to recent activity.
-    pub fn release_pages(&self) {
+    /// `all`: every page, also those consumers read back in (a system call per file);
+    /// otherwise only the whole pages written since the last call (none for a queue that
+    /// did not grow by a page).
+    pub fn release_pages(&self, all: bool) {
         for f in self.queue.files() {
-            f.drop_pages();
+            if all {
+                f.drop_pages();
+            } else {
+                f.release_written_pages();
+            }
         }
     }
 

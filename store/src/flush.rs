@@ -148,7 +148,8 @@ pub(crate) fn run_consume_queue(inner: &Inner) {
         }
         last_flush = Instant::now();
         let mut least = cfg.flush_consume_queue_least_pages;
-        if last_thorough.elapsed() >= thorough {
+        let thorough_round = last_thorough.elapsed() >= thorough;
+        if thorough_round {
             last_thorough = Instant::now();
             least = 0;
         }
@@ -156,9 +157,13 @@ pub(crate) fn run_consume_queue(inner: &Inner) {
             tracing::error!("consume queue flush failed: {e}");
         }
         // Dirty pages are kept (shared mapping): this only shrinks the resident set,
-        // which otherwise grows with every queue and index page ever touched.
+        // which otherwise grows with every queue and index page ever touched. Each round
+        // drops the pages written since the last one; the thorough round (every
+        // flushConsumeQueueThoroughInterval) also those consumers read back in. Dropping
+        // every page of every queue each second cost a system call and TLB flushes per
+        // queue (8,000 queues: 10% of the broker's CPU) and a page fault per write after.
         for cq in inner.all_queues() {
-            cq.release_pages();
+            cq.release_pages(thorough_round);
         }
         if inner.config.message_index_enable {
             inner.index.release_pages();

@@ -40,6 +40,9 @@ pub struct MappedFile {
     /// Bytes from the start whose disk blocks are allocated: writes through the map stay
     /// below it, so a full disk is an error from `ensure_reserved`, never a SIGBUS.
     reserved: AtomicU64,
+    /// Pages below this offset were dropped from the page tables by the last
+    /// `release_written_pages` (or `drop_pages`).
+    released_upto: AtomicU64,
 }
 
 /// How a new file gets its disk blocks.
@@ -52,6 +55,8 @@ pub enum Reserve {
     /// would otherwise hold 46 GB of zeros).
     Ahead,
 }
+
+const PAGE_SIZE: u64 = 4096;
 
 /// Blocks allocated at a time ahead of a `Reserve::Ahead` file's writer.
 const RESERVE_AHEAD_CHUNK: u64 = 16 * 1024;
@@ -159,6 +164,7 @@ impl MappedFile {
             removed: AtomicBool::new(false),
             written_via_file: AtomicBool::new(false),
             reserved: AtomicU64::new(reserved),
+            released_upto: AtomicU64::new(0),
         })
     }
 
@@ -379,8 +385,7 @@ impl MappedFile {
     /// catching up, say) would stay in the broker's resident set. The data stays in the
     /// page cache, and a later read simply faults the page back in.
     pub fn release_flushed_pages(&self) {
-        const PAGE: u64 = 4096;
-        let upto = self.flushed_position() & !(PAGE - 1);
+        let upto = self.flushed_position() & !(PAGE_SIZE - 1);
         if upto > 0 {
             self.unmap(0, upto);
         }
@@ -390,6 +395,20 @@ impl MappedFile {
     /// pages leave our resident set.
     pub fn drop_pages(&self) {
         self.unmap(0, self.size);
+        self.released_upto
+            .store(self.wrote_position() & !(PAGE_SIZE - 1), Ordering::Relaxed);
+    }
+
+    /// Drops the whole pages written since the last call (the page being written stays):
+    /// no system call for a file that did not grow by a page, so thousands of quiet
+    /// queues cost nothing, and a busy queue does not fault its current page back in.
+    pub fn release_written_pages(&self) {
+        let upto = self.wrote_position() & !(PAGE_SIZE - 1);
+        let from = self.released_upto.load(Ordering::Relaxed);
+        if upto > from {
+            self.unmap(from, upto - from);
+            self.released_upto.store(upto, Ordering::Relaxed);
+        }
     }
 
     /// Drops `[from, from+len)` from this process's page tables (`MADV_DONTNEED`).
