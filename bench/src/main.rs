@@ -68,6 +68,10 @@ enum Command {
         /// Messages per request (SEND_BATCH_MESSAGE when > 1)
         #[arg(long, default_value_t = 1)]
         batch: usize,
+        /// Spread the sends over this many topics, named <topic>-0 .. <topic>-(N-1), created
+        /// when missing (1: the topic itself)
+        #[arg(long, default_value_t = 1)]
+        topics: usize,
     },
     /// Pull every queue from its start until all are caught up
     Consume {
@@ -126,7 +130,8 @@ async fn main() -> anyhow::Result<()> {
             size,
             window,
             batch,
-        } => produce(common, producers, size, window, batch).await,
+            topics,
+        } => produce(common, producers, size, window, batch, topics).await,
         Command::Consume { common, group } => consume(common, group).await,
         Command::E2e {
             common,
@@ -200,8 +205,20 @@ fn batch_body(body: &[u8], batch: usize) -> Bytes {
     out.into()
 }
 
-async fn produce(common: Common, producers: usize, size: usize, window: usize, batch: usize) -> anyhow::Result<()> {
-    let target = Arc::new(Target::connect(&common.namesrv, &common.topic, common.queues).await?);
+async fn produce(
+    common: Common,
+    producers: usize,
+    size: usize,
+    window: usize,
+    batch: usize,
+    topics: usize,
+) -> anyhow::Result<()> {
+    let names: Vec<String> = if topics <= 1 {
+        vec![common.topic.clone()]
+    } else {
+        (0..topics).map(|i| format!("{}-{i}", common.topic)).collect()
+    };
+    let target = Arc::new(Target::connect_topics(&common.namesrv, &names, common.queues).await?);
     let stats = Arc::new(Stats::new(size));
     let body = Bytes::from(vec![b'x'; size]);
     let payload = if batch > 1 { batch_body(&body, batch) } else { body };
@@ -217,7 +234,6 @@ async fn produce(common: Common, producers: usize, size: usize, window: usize, b
             stop.clone(),
             sent.clone(),
         );
-        let topic = common.topic.clone();
         let limit = common.count;
         tasks.push(tokio::spawn(async move {
             let in_flight = Arc::new(Semaphore::new(window.max(1)));
@@ -229,7 +245,7 @@ async fn produce(common: Common, producers: usize, size: usize, window: usize, b
                 let permit = in_flight.clone().acquire_owned().await.unwrap();
                 let mq = target.queue(i).clone();
                 i += producers;
-                let req = send_request(&mq, &topic, payload.clone(), batch);
+                let req = send_request(&mq, &mq.topic, payload.clone(), batch);
                 let (target, stats) = (target.clone(), stats.clone());
                 tokio::spawn(async move {
                     timed_send(&target, &mq.broker_addr, req, &stats, batch as u64).await;
@@ -255,7 +271,7 @@ async fn produce(common: Common, producers: usize, size: usize, window: usize, b
         reporter,
         &stats,
         "produce",
-        serde_json::json!({"producers": producers, "size": size, "window": window, "batch": batch}),
+        serde_json::json!({"producers": producers, "size": size, "window": window, "batch": batch, "topics": topics}),
     );
     Ok(())
 }

@@ -19,6 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct MessageQueue {
+    pub topic: Arc<str>,
     pub broker_addr: String,
     pub queue_id: i32,
 }
@@ -56,47 +57,78 @@ async fn route(ns: &Connection, topic: &str) -> anyhow::Result<Option<TopicRoute
 
 impl Target {
     pub async fn connect(namesrv: &str, topic: &str, queues: i32) -> anyhow::Result<Target> {
+        Self::connect_topics(namesrv, &[topic.to_string()], queues).await
+    }
+
+    /// One target over the queues of every topic (creating those that have no route), in
+    /// queue-major order so that consecutive sends go to different topics.
+    pub async fn connect_topics(namesrv: &str, topics: &[String], queues: i32) -> anyhow::Result<Target> {
         let ns = open(namesrv).await?;
-        let route = match route(&ns, topic).await? {
-            Some(route) => route,
-            None => {
-                create_topic(&ns, topic, queues).await?;
+        let mut routes = Vec::with_capacity(topics.len());
+        let mut missing = Vec::new();
+        for topic in topics {
+            match route(&ns, topic).await? {
+                Some(found) => routes.push((topic.clone(), found)),
+                None => missing.push(topic.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            create_topics(&ns, &missing, queues).await?;
+            for topic in missing {
                 let mut found = None;
                 for _ in 0..100 {
-                    if let Some(route) = route(&ns, topic).await? {
-                        found = Some(route);
+                    if let Some(r) = route(&ns, &topic).await? {
+                        found = Some(r);
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                found.context("the created topic never appeared in the routes")?
+                let found = found.with_context(|| format!("the created topic {topic} never appeared in the routes"))?;
+                routes.push((topic, found));
             }
-        };
-        let mut mqs = Vec::new();
-        let mut connections = BTreeMap::new();
-        for qd in &route.queue_datas {
-            let Some(addr) = route
-                .broker_datas
-                .iter()
-                .find(|b| b.broker_name == qd.broker_name)
-                .and_then(|b| b.broker_addrs.get(&0))
-            else {
-                continue;
-            };
-            for queue_id in 0..qd.write_queue_nums {
-                mqs.push(MessageQueue {
-                    broker_addr: addr.clone(),
-                    queue_id,
-                });
-            }
-            let mut pool = Vec::new();
-            for _ in 0..CONNECTIONS_PER_BROKER {
-                pool.push(open(addr).await?);
-            }
-            connections.insert(addr.clone(), pool);
         }
-        if mqs.is_empty() {
-            bail!("topic {topic} has no writable queue on a master broker");
+        let mut per_topic = Vec::new();
+        let mut connections = BTreeMap::new();
+        for (topic, route) in &routes {
+            let topic: Arc<str> = Arc::from(topic.as_str());
+            let mut mqs = Vec::new();
+            for qd in &route.queue_datas {
+                let Some(addr) = route
+                    .broker_datas
+                    .iter()
+                    .find(|b| b.broker_name == qd.broker_name)
+                    .and_then(|b| b.broker_addrs.get(&0))
+                else {
+                    continue;
+                };
+                for queue_id in 0..qd.write_queue_nums {
+                    mqs.push(MessageQueue {
+                        topic: topic.clone(),
+                        broker_addr: addr.clone(),
+                        queue_id,
+                    });
+                }
+                if !connections.contains_key(addr) {
+                    let mut pool = Vec::new();
+                    for _ in 0..CONNECTIONS_PER_BROKER {
+                        pool.push(open(addr).await?);
+                    }
+                    connections.insert(addr.clone(), pool);
+                }
+            }
+            if mqs.is_empty() {
+                bail!("topic {topic} has no writable queue on a master broker");
+            }
+            per_topic.push(mqs);
+        }
+        let longest = per_topic.iter().map(Vec::len).max().unwrap_or(0);
+        let mut mqs = Vec::new();
+        for i in 0..longest {
+            for topic_queues in &per_topic {
+                if let Some(mq) = topic_queues.get(i) {
+                    mqs.push(mq.clone());
+                }
+            }
         }
         Ok(Target {
             queues: mqs,
@@ -128,13 +160,13 @@ impl Target {
     }
 }
 
-/// Creates the topic on every master broker the name server knows.
-async fn create_topic(ns: &Connection, topic: &str, queues: i32) -> anyhow::Result<()> {
+/// Creates the topics on every master broker the name server knows, over one connection
+/// per broker.
+async fn create_topics(ns: &Connection, topics: &[String], queues: i32) -> anyhow::Result<()> {
     let answer = ns
         .request(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO), TIMEOUT)
         .await?;
     let info: ClusterInfo = fastjson::from_slice(&answer.body).map_err(anyhow::Error::msg)?;
-    let header = CreateTopicRequestHeader::read_write(topic, queues);
     let masters: Vec<String> = info
         .broker_addr_table
         .values()
@@ -145,10 +177,13 @@ async fn create_topic(ns: &Connection, topic: &str, queues: i32) -> anyhow::Resu
     }
     for addr in masters {
         let conn = open(&addr).await?;
-        let req = RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header);
-        let answer = conn.request(req, TIMEOUT).await?;
-        if answer.code != response::SUCCESS {
-            bail!("creating {topic} on {addr}: code {} {:?}", answer.code, answer.remark);
+        for topic in topics {
+            let header = CreateTopicRequestHeader::read_write(topic, queues);
+            let req = RemotingCommand::request_with_header(request::UPDATE_AND_CREATE_TOPIC, &header);
+            let answer = conn.request(req, TIMEOUT).await?;
+            if answer.code != response::SUCCESS {
+                bail!("creating {topic} on {addr}: code {} {:?}", answer.code, answer.remark);
+            }
         }
     }
     Ok(())
