@@ -217,6 +217,10 @@ run_side() { # side, pass
     bench_row "$side" "$pass" "end to end at 10,000 msg/s, 1 KiB" e2e "${common[@]}" --topic TE2e --rate 10000 --size 1024
     if [ -n "$JAVA_BENCH_CP" ]; then
         local bench_jvm=(java -Xms512m -Xmx512m -cp "$JAVA_BENCH_CP" -Drocketmq.client.logRoot="$dir/clientlogs")
+        # The topics exist before the tools start: a push consumer that finds no route
+        # only asks again 30 s later.
+        "$bin/rmq-bench" produce --namesrv "$ns" --topic JBench --count 1 > /dev/null 2>&1
+        "$bin/rmq-bench" produce --namesrv "$ns" --topic JPair --count 1 > /dev/null 2>&1
         java_tool_row "$side" "$pass" "Java benchmark Producer, 32 threads, 1 KiB" "Send TPS" "$dir/jprod.log" \
             "${bench_jvm[@]}" org.apache.rocketmq.example.benchmark.Producer -n "$ns" -t JBench -w 32 -s 1024
         # Producer and Consumer together, as users run the pair: delivered messages per second.
