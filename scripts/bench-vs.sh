@@ -126,19 +126,20 @@ EOF
     done
 }
 
-record() { # side, pass, row, tool summary JSON, broker CPU ticks used, messages
+record() { # side, pass, row, tool summary JSON, broker CPU ticks used, load generator CPU s
     python3 - "$@" >> "$results" <<'PY'
 import json, sys
-side, pass_no, row, summary, ticks, messages = sys.argv[1:]
+side, pass_no, row, summary, ticks, tool_cpu = sys.argv[1:]
 s = json.loads(summary)
 cpu = int(ticks) / 100
-msgs = float(messages) or float(s.get("messages", 0))
+msgs = float(s.get("messages", 0))
 print(json.dumps({
     "side": side, "pass": int(pass_no), "row": row,
     "tps": s.get("tps", 0), "p50_ms": s.get("p50_ms"), "p99_ms": s.get("p99_ms"),
     "errors": sum(s.get("errors", {}).values()) if isinstance(s.get("errors"), dict) else s.get("errors", 0),
     "cpu_s": cpu,
     "cpu_us_per_msg": 1e6 * cpu / msgs if msgs else None,
+    "tool_cpu_us_per_msg": 1e6 * float(tool_cpu) / msgs if msgs else None,
 }))
 PY
 }
@@ -148,10 +149,13 @@ bench_row() { # side, pass, row label, rmq-bench arguments...
     local side=$1 pass=$2 label=$3; shift 3
     local c0 c1 summary
     c0=$(cpu_ticks "$broker_pid")
-    summary=$("$bin/rmq-bench" "$@" 2> /dev/null | tail -n 1)
+    summary=$(/usr/bin/time -f "%U %S" -o "$work/tool_cpu" "$bin/rmq-bench" "$@" 2> "$work/tool_err" | tail -n 1)
     c1=$(cpu_ticks "$broker_pid")
-    [ -n "$summary" ] || summary='{}'
-    record "$side" "$pass" "$label" "$summary" $((c1 - c0)) 0
+    if [ -z "$summary" ]; then
+        echo "  $label: rmq-bench failed: $(grep -v '^ ' "$work/tool_err" | grep -v '^{' | head -3)" >&2
+        summary='{}'
+    fi
+    record "$side" "$pass" "$label" "$summary" $((c1 - c0)) "$(awk '{print $1 + $2}' "$work/tool_cpu" 2>/dev/null || echo 0)"
 }
 
 # Runs a Java benchmark tool for JAVA_BENCH_SECS and notes the broker's CPU ticks at each of
@@ -163,9 +167,9 @@ java_tool_row() { # side, pass, row label, what to parse (Send TPS|TPS), log, co
     : > "$marks"
     while [ $SECONDS -lt $t_end ] && kill -0 $tool 2>/dev/null; do
         local n
-        n=$(grep -c "Current Time" "$log" || true)
-        if [ "$n" -gt "$seen" ]; then
-            echo "$n $(cpu_ticks "$broker_pid")" >> "$marks"
+        n=$(grep -c "Current Time" "$log" 2>/dev/null || true)
+        if [ "${n:-0}" -gt "$seen" ]; then
+            echo "$n $(cpu_ticks "$broker_pid") $(cpu_ticks "$tool" 2>/dev/null || echo 0)" >> "$marks"
             seen=$n
         fi
         sleep 0.1
@@ -177,6 +181,7 @@ side, pass_no, label, key, log, marks = sys.argv[1:]
 lines = [l for l in open(log) if l.startswith("Current Time")]
 tps = [int(re.search(re.escape(key) + r": (\d+)", l).group(1)) for l in lines if re.search(re.escape(key) + r": (\d+)", l)]
 cpu = [int(l.split()[1]) for l in open(marks)]
+tool_cpu = [int(l.split()[2]) for l in open(marks)]
 row = {"side": side, "pass": int(pass_no), "row": label, "tps": None, "cpu_us_per_msg": None, "errors": 0}
 if len(tps) >= 2 and len(cpu) >= 2:
     steady = tps[1:]
@@ -185,6 +190,8 @@ if len(tps) >= 2 and len(cpu) >= 2:
     msgs = sum(steady) * 10
     row["cpu_s"] = (cpu[-1] - cpu[0]) / 100
     row["cpu_us_per_msg"] = 1e6 * row["cpu_s"] / msgs if msgs else None
+    # The load generator's own CPU: on a small machine it competes with the broker.
+    row["tool_cpu_us_per_msg"] = 1e4 * (tool_cpu[-1] - tool_cpu[0]) / msgs if msgs else None
 fails = re.findall(r"Send Failed: (\d+)", open(log).read())
 row["errors"] = sum(int(f) for f in fails)
 print(json.dumps(row))
@@ -210,8 +217,6 @@ run_side() { # side, pass
     bench_row "$side" "$pass" "sync send 128 B, 32 producers" produce "${common[@]}" --topic T128 --size 128 --producers 32
     bench_row "$side" "$pass" "async send 1 KiB, 4 producers x 64 in flight" produce "${common[@]}" --topic T1k --size 1024 --producers 4 --window 64
     bench_row "$side" "$pass" "batch send 16 x 1 KiB, 8 producers" produce "${common[@]}" --topic TBatch --size 1024 --producers 8 --batch 16
-    "$bin/rmq-bench" produce --namesrv "$ns" --topic TSpread --topics 1000 --count 1 > /dev/null 2>&1
-    bench_row "$side" "$pass" "sync send 1 KiB over 1,000 topics x 8 queues, 32 producers" produce "${common[@]}" --topic TSpread --topics 1000 --size 1024 --producers 32
     "$bin/rmq-bench" produce --namesrv "$ns" --topic TCatch --size 128 --producers 32 --window 4 --count "$CATCHUP" --duration 300 > /dev/null 2>&1
     bench_row "$side" "$pass" "consume catch-up, $(printf "%'d" "$CATCHUP") x 128 B" consume --namesrv "$ns" --topic TCatch --duration 120 --group catchup_cg
     bench_row "$side" "$pass" "end to end at 10,000 msg/s, 1 KiB" e2e "${common[@]}" --topic TE2e --rate 10000 --size 1024
@@ -231,6 +236,10 @@ run_side() { # side, pass
             "${bench_jvm[@]}" org.apache.rocketmq.example.benchmark.Consumer -n "$ns" -t JPair -w 20
         kill $jprod 2>/dev/null || true; wait $jprod 2>/dev/null || true
     fi
+    # Last on this server: creating 8,000 queues leaves the Java broker dispatching behind
+    # for a while (a new topic's messages were not delivered to pulls in the next rows).
+    "$bin/rmq-bench" produce --namesrv "$ns" --topic TSpread --topics 1000 --count 1 > /dev/null 2>&1
+    bench_row "$side" "$pass" "sync send 1 KiB over 1,000 topics x 8 queues, 32 producers" produce "${common[@]}" --topic TSpread --topics 1000 --size 1024 --producers 32
     echo "{\"side\": \"$side\", \"pass\": $pass, \"row\": \"broker RSS\", \"rss_idle_kib\": $rss0, \"rss_peak_kib\": $(cat "$dir/peak_rss" 2>/dev/null || echo 0)}" >> "$results"
     kill $sampler 2>/dev/null || true
     stop_servers
@@ -274,16 +283,18 @@ out.append(f"Run of {datetime.date.today()} by `scripts/bench-vs.sh`, {passes} p
            "medians over the passes, ratios are the median (and range) of the per-pass ratios ours / Java. "
            "CPU is the broker process's user + system time per message.")
 out.append("")
-out.append("| row | msg/s ours | msg/s Java | throughput ours / Java | CPU µs/msg ours | CPU µs/msg Java | CPU ours / Java | p99 ms ours | p99 ms Java | errors ours / Java |")
-out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+out.append("| row | msg/s ours | msg/s Java | throughput ours / Java | broker CPU µs/msg ours | Java | CPU ours / Java | p99 ms ours | Java | load generator CPU µs/msg, against ours / Java | errors ours / Java |")
+out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 for row in order:
     ot, jt = get("ours", row, "tps"), get("java", row, "tps")
     oc, jc = get("ours", row, "cpu_us_per_msg"), get("java", row, "cpu_us_per_msg")
     op, jp = get("ours", row, "p99_ms"), get("java", row, "p99_ms")
     oe, je = get("ours", row, "errors"), get("java", row, "errors")
+    og, jg = get("ours", row, "tool_cpu_us_per_msg"), get("java", row, "tool_cpu_us_per_msg")
     out.append(f"| {row} | {fmt(med(ot.values()))} | {fmt(med(jt.values()))} | {ratio(ot, jt)} | "
                f"{fmt(med(oc.values()), 1)} | {fmt(med(jc.values()), 1)} | {ratio(oc, jc)} | "
                f"{fmt(med(op.values()), 2)} | {fmt(med(jp.values()), 2)} | "
+               f"{fmt(med(og.values()), 1)} / {fmt(med(jg.values()), 1)} | "
                f"{sum(e or 0 for e in oe.values())} / {sum(e or 0 for e in je.values()) if je else '-'} |")
 oi, ji = get("ours", "broker RSS", "rss_idle_kib"), get("java", "broker RSS", "rss_idle_kib")
 op, jp = get("ours", "broker RSS", "rss_peak_kib"), get("java", "broker RSS", "rss_peak_kib")
