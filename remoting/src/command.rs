@@ -114,6 +114,12 @@ impl ExtFields {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    pub fn with_capacity(fields: usize) -> Self {
+        ExtFields {
+            entries: Vec::with_capacity(fields),
+        }
+    }
+
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
         let key = key.into();
         let value = value.into();

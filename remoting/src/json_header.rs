@@ -15,6 +15,9 @@ use crate::command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
 
 /// Reads a header in the common flat form, or `None` when the general parser must decide.
 pub(crate) fn decode(text: &[u8]) -> Option<RemotingCommand> {
+    // One UTF-8 check of the whole header; the strings cut from it below start and end
+    // at ASCII quotes, so they are valid too.
+    let text = std::str::from_utf8(text).ok()?;
     let mut s = Scanner { text, pos: 0 };
     // A member left out reads as Java's field default: 0, also for the version.
     let mut cmd = RemotingCommand {
@@ -87,20 +90,24 @@ impl Scalar<'_> {
 }
 
 struct Scanner<'a> {
-    text: &'a [u8],
+    text: &'a str,
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.pos) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.pos) {
             self.pos += 1;
         }
     }
 
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_ws();
-        if self.text.get(self.pos) == Some(&byte) {
+        if self.bytes().get(self.pos) == Some(&byte) {
             self.pos += 1;
             true
         } else {
@@ -114,12 +121,12 @@ impl<'a> Scanner<'a> {
 
     fn ext_fields(&mut self) -> Option<Option<ExtFields>> {
         self.skip_ws();
-        if self.text[self.pos..].starts_with(b"null") {
+        if self.bytes()[self.pos..].starts_with(b"null") {
             self.pos += 4;
             return Some(None);
         }
         self.expect(b'{')?;
-        let mut fields = ExtFields::new();
+        let mut fields = ExtFields::with_capacity(16);
         if self.eat(b'}') {
             return Some(Some(fields));
         }
@@ -139,7 +146,7 @@ impl<'a> Scanner<'a> {
 
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         self.skip_ws();
-        match *self.text.get(self.pos)? {
+        match *self.bytes().get(self.pos)? {
             b'"' => self.string().map(Scalar::Str),
             b'-' | b'0'..=b'9' => self.integer().map(Scalar::Int),
             b't' => self.literal(b"true", Scalar::Bool(true)),
@@ -150,7 +157,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &[u8], value: Scalar<'a>) -> Option<Scalar<'a>> {
-        self.text[self.pos..].starts_with(word).then(|| {
+        self.bytes()[self.pos..].starts_with(word).then(|| {
             self.pos += word.len();
             value
         })
@@ -159,46 +166,40 @@ impl<'a> Scanner<'a> {
     /// A canonical JSON integer that fits an i64; fractions and exponents are left to the
     /// general parser, which also decides what their text is.
     fn integer(&mut self) -> Option<&'a str> {
+        let bytes = self.bytes();
         let start = self.pos;
-        if self.text[self.pos] == b'-' {
+        if bytes[self.pos] == b'-' {
             self.pos += 1;
         }
         let digits = self.pos;
-        while let Some(b'0'..=b'9') = self.text.get(self.pos) {
+        while let Some(b'0'..=b'9') = bytes.get(self.pos) {
             self.pos += 1;
         }
         let n = self.pos - digits;
-        let leading_zero = n > 1 && self.text[digits] == b'0';
-        if n == 0 || n > 18 || leading_zero || matches!(self.text.get(self.pos), Some(b'.' | b'e' | b'E')) {
+        let leading_zero = n > 1 && bytes[digits] == b'0';
+        if n == 0 || n > 18 || leading_zero || matches!(bytes.get(self.pos), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        std::str::from_utf8(&self.text[start..self.pos]).ok()
+        self.text.get(start..self.pos)
     }
 
     /// A double-quoted string; borrowed unless it has escapes, which the general parser's
     /// string reader decodes (so escapes mean the same on both paths).
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.skip_ws();
-        if self.text.get(self.pos) != Some(&b'"') {
+        let bytes = self.bytes();
+        if bytes.get(self.pos) != Some(&b'"') {
             return None;
         }
         let open = self.pos;
-        self.pos += 1;
-        loop {
-            match *self.text.get(self.pos)? {
-                b'"' => {
-                    let raw = &self.text[open + 1..self.pos];
-                    self.pos += 1;
-                    return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
-                }
-                b'\\' => {
-                    let (text, end) = crate::fastjson::read_string(self.text, open).ok()?;
-                    self.pos = end;
-                    return Some(Cow::Owned(text));
-                }
-                _ => self.pos += 1,
-            }
+        let close = open + 1 + memchr::memchr2(b'"', b'\\', &bytes[open + 1..])?;
+        if bytes[close] == b'"' {
+            self.pos = close + 1;
+            return self.text.get(open + 1..close).map(Cow::Borrowed);
         }
+        let (text, end) = crate::fastjson::read_string(bytes, open).ok()?;
+        self.pos = end;
+        Some(Cow::Owned(text))
     }
 }
 
@@ -263,6 +264,11 @@ fn put_str(out: &mut impl BufMut, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.put_u8(b'"');
     let bytes = text.as_bytes();
+    if !needs_escape(bytes) {
+        out.put_slice(bytes);
+        out.put_u8(b'"');
+        return;
+    }
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -288,6 +294,19 @@ fn put_str(out: &mut impl BufMut, text: &str) {
     out.put_u8(b'"');
 }
 
+/// Whether any byte must be escaped: checked 16 bytes at a time without an early exit
+/// inside a block, which the compiler turns into vector compares.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut blocks = bytes.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |found, &b| found | special(b)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| special(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +323,32 @@ mod tests {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Strings of every length around the 16-byte blocks of `needs_escape`, with a byte
+    /// that must be escaped at every position (or none), written and read back.
+    #[test]
+    fn written_strings_read_back_for_every_length_and_escape_position() {
+        for len in 0..40usize {
+            for special in [None, Some('"'), Some('\\'), Some('\n'), Some('\u{1}'), Some('\u{1f}')] {
+                for at in 0..len.max(1) {
+                    let mut text: Vec<char> = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+                    if let (Some(c), true) = (special, at < len) {
+                        text[at] = c;
+                    }
+                    let text: String = text.into_iter().collect();
+                    let mut cmd = RemotingCommand::default();
+                    cmd.remark = Some(text.clone());
+                    cmd.ext_mut().insert(text.clone(), text.clone());
+                    let mut out = Vec::new();
+                    encode(&cmd, &mut out);
+                    let back = decode(&out).expect("our own header reads back");
+                    assert_eq!(back.remark.as_deref(), Some(text.as_str()));
+                    assert_eq!(back.ext().get(&text), Some(text.as_str()));
+                    assert_eq!(back, general(std::str::from_utf8(&out).unwrap()));
+                }
+            }
         }
     }
 
