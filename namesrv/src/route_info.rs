@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use remoting::protocol::register_view::RegisterBrokerBodyView;
 use remoting::protocol::route::{
     perm, BrokerData, BrokerMemberGroup, ClusterInfo, QueueData, TopicRouteData, MASTER_ID,
 };
@@ -141,7 +142,7 @@ pub struct Registration<'a> {
     pub data_version: &'a DataVersion,
     /// The broker's topics; `None` when the body was read only for its data version (see
     /// [`RouteInfoManager::register_broker`]).
-    pub topic_config: Option<&'a TopicConfigSerializeWrapper>,
+    pub topic_config: Option<Topics<'a>>,
     /// `None` when the request did not carry a filter server list at all.
     pub filter_server_list: Option<&'a [String]>,
     pub connection: Option<Connection>,
@@ -150,6 +151,56 @@ pub struct Registration<'a> {
     pub enable_acting_master: Option<bool>,
     /// The 5.x `__ZONE_NAME` ext field.
     pub zone_name: Option<&'a str>,
+}
+
+/// A registration's topics: decoded into owned configs, or read in place from the body.
+#[derive(Debug, Clone, Copy)]
+pub enum Topics<'a> {
+    Wrapper(&'a TopicConfigSerializeWrapper),
+    View(&'a RegisterBrokerBodyView<'a>),
+}
+
+impl<'a> From<&'a TopicConfigSerializeWrapper> for Topics<'a> {
+    fn from(wrapper: &'a TopicConfigSerializeWrapper) -> Self {
+        Topics::Wrapper(wrapper)
+    }
+}
+
+impl<'a> Topics<'a> {
+    /// Each topic's name and queues, in key order.
+    fn for_each_queue(self, mut f: impl FnMut(&str, i32, i32, i32, i32)) {
+        match self {
+            Topics::Wrapper(w) => {
+                for c in w.topic_config_table.values() {
+                    f(
+                        &c.topic_name,
+                        c.perm,
+                        c.read_queue_nums,
+                        c.write_queue_nums,
+                        c.topic_sys_flag,
+                    );
+                }
+            }
+            Topics::View(v) => {
+                for (_, c) in &v.topics {
+                    f(
+                        &c.topic_name,
+                        c.perm,
+                        c.read_queue_nums,
+                        c.write_queue_nums,
+                        c.topic_sys_flag,
+                    );
+                }
+            }
+        }
+    }
+
+    fn mappings(self) -> &'a BTreeMap<String, serde_json::Value> {
+        match self {
+            Topics::Wrapper(w) => &w.topic_queue_mapping_info_map,
+            Topics::View(v) => &v.topic_queue_mapping_info_map,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -240,30 +291,28 @@ impl RouteInfoManager {
                 .map_or(true, |live| live.data_version != *reg.data_version);
             let topics = reg.topic_config.filter(|_| changed || first_registration);
             let broker_name = t.intern(reg.broker_name);
-            for config in topics.into_iter().flat_map(|w| w.topic_config_table.values()) {
-                let slot = QueueSlot {
-                    broker_name: broker_name.clone(),
-                    perm: if wipe_write {
-                        config.perm & !perm::WRITE
-                    } else {
-                        config.perm
-                    },
-                    read_queue_nums: config.read_queue_nums,
-                    write_queue_nums: config.write_queue_nums,
-                    topic_sys_flag: config.topic_sys_flag,
-                };
-                // Look up before inserting: a re-registration finds every topic already
-                // there and need not allocate its name again.
-                match t.topic_queue.get_mut(&config.topic_name) {
-                    Some(queues) => queues.put(slot),
-                    None => {
-                        t.topic_queue
-                            .insert(config.topic_name.clone(), BrokerQueues(vec![slot]));
+            if let Some(topics) = topics {
+                let topic_queue = &mut t.topic_queue;
+                topics.for_each_queue(|topic_name, perm, read_queue_nums, write_queue_nums, topic_sys_flag| {
+                    let slot = QueueSlot {
+                        broker_name: broker_name.clone(),
+                        perm: if wipe_write { perm & !perm::WRITE } else { perm },
+                        read_queue_nums,
+                        write_queue_nums,
+                        topic_sys_flag,
+                    };
+                    // Look up before inserting: a re-registration finds every topic already
+                    // there and need not allocate its name again.
+                    match topic_queue.get_mut(topic_name) {
+                        Some(queues) => queues.put(slot),
+                        None => {
+                            topic_queue.insert(topic_name.to_string(), BrokerQueues(vec![slot]));
+                        }
                     }
-                }
+                });
             }
             // A mapping is filed under the broker name it carries (`bname`).
-            for (topic, info) in topics.into_iter().flat_map(|w| &w.topic_queue_mapping_info_map) {
+            for (topic, info) in topics.into_iter().flat_map(Topics::mappings) {
                 let bname = info
                     .get("bname")
                     .and_then(serde_json::Value::as_str)
@@ -711,7 +760,7 @@ mod tests {
             broker_id: id,
             ha_server_addr: "ha:1",
             data_version: &w.data_version,
-            topic_config: Some(w),
+            topic_config: Some(w.into()),
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_millis(timeout_ms),
@@ -832,7 +881,7 @@ mod tests {
             broker_id: id,
             ha_server_addr: "",
             data_version: &w.data_version,
-            topic_config: Some(w),
+            topic_config: Some(w.into()),
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_secs(600),
