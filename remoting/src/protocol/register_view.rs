@@ -39,18 +39,18 @@ pub struct TopicConfigView<'a> {
     pub write_queue_nums: i32,
 }
 
+/// [`TopicConfig::default`], without its allocation (a test checks they agree).
 impl Default for TopicConfigView<'_> {
     fn default() -> Self {
-        let d = TopicConfig::default();
         TopicConfigView {
             attributes: None,
-            order: d.order,
-            perm: d.perm,
-            read_queue_nums: d.read_queue_nums,
+            order: false,
+            perm: super::route::perm::READ | super::route::perm::WRITE,
+            read_queue_nums: 16,
             topic_filter_type: Cow::Borrowed("SINGLE_TAG"),
             topic_name: Cow::Borrowed(""),
-            topic_sys_flag: d.topic_sys_flag,
-            write_queue_nums: d.write_queue_nums,
+            topic_sys_flag: 0,
+            write_queue_nums: 16,
         }
     }
 }
@@ -187,6 +187,28 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
+/// The position of the first byte at or after `i` that ends a string's plain run (see
+/// [`STRING_STOP`]), eight bytes at a time; `None` at the end of the text.
+fn plain_run_end(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit set in the lowest byte below `n` (exact for the lowest such byte; bytes of
+    // 0x80 and above never count).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap());
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1) | below(w, 0x20);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while !STRING_STOP[usize::from(*b.get(i)?)] {
+        i += 1;
+    }
+    Some(i)
+}
+
 impl<'a> Scan<'a> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
@@ -267,9 +289,7 @@ impl<'a> Scan<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            while !STRING_STOP[*self.b.get(i)? as usize] {
-                i += 1;
-            }
+            i = plain_run_end(self.b, i)?;
             match self.b[i] {
                 b'"' => break,
                 b'\\' => {
@@ -483,12 +503,65 @@ impl<'a> Scan<'a> {
             self.ws();
             let key = self.string()?;
             self.colon()?;
-            let config = self.topic_config()?;
+            let config = match self.topic_config_compact() {
+                Some(config) => config,
+                None => self.topic_config()?,
+            };
             topics.push((key, config));
             if self.next_member(b'}')? {
                 return Some(());
             }
         }
+    }
+
+    /// One `TopicConfig` in the form both our broker and Java's fastjson write: every field,
+    /// in this order, no whitespace (5.x brokers lead with `attributes`). `None`, with the
+    /// position unchanged, for anything else: [`Scan::topic_config`] reads it then.
+    fn topic_config_compact(&mut self) -> Option<TopicConfigView<'a>> {
+        let start = (self.pos, self.depth);
+        let config = self.topic_config_fields();
+        if config.is_none() {
+            (self.pos, self.depth) = start;
+        }
+        config
+    }
+
+    fn topic_config_fields(&mut self) -> Option<TopicConfigView<'a>> {
+        let mut c = TopicConfigView::default();
+        if self.literal(b"{\"attributes\":") {
+            self.depth += 1;
+            c.attributes = self.delegated()?;
+            self.depth -= 1;
+            if !self.literal(b",\"order\":") {
+                return None;
+            }
+        } else if !self.literal(b"{\"order\":") {
+            return None;
+        }
+        c.order = self.bool()?;
+        self.literal(b",\"perm\":").then_some(())?;
+        c.perm = self.i32()?;
+        self.literal(b",\"readQueueNums\":").then_some(())?;
+        c.read_queue_nums = self.i32()?;
+        self.literal(b",\"topicFilterType\":").then_some(())?;
+        c.topic_filter_type = self.string()?;
+        self.literal(b",\"topicName\":").then_some(())?;
+        c.topic_name = self.string()?;
+        self.literal(b",\"topicSysFlag\":").then_some(())?;
+        c.topic_sys_flag = self.i32()?;
+        self.literal(b",\"writeQueueNums\":").then_some(())?;
+        c.write_queue_nums = self.i32()?;
+        self.literal(b"}").then_some(c)
+    }
+
+    /// Consumes `lit` when the text at `pos` starts with it.
+    #[inline(always)]
+    fn literal(&mut self, lit: &[u8]) -> bool {
+        let hit = self.b.get(self.pos..self.pos + lit.len()) == Some(lit);
+        if hit {
+            self.pos += lit.len();
+        }
+        hit
     }
 
     /// One `TopicConfig`. Its field names are matched by their bytes, quotes included.
@@ -586,6 +659,23 @@ mod tests {
     }
 
     #[test]
+    fn plain_runs_end_at_quotes_backslashes_and_control_characters() {
+        for len in 0..20 {
+            for stop in [b'"', b'\\', 0u8, 0x1f] {
+                for filler in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff] {
+                    let mut text = vec![filler; len];
+                    text.push(stop);
+                    text.extend_from_slice(b"\"\\\x01xyz");
+                    for start in 0..=len {
+                        assert_eq!(plain_run_end(&text, start), Some(len), "{text:?} from {start}");
+                    }
+                    assert_eq!(plain_run_end(&text[..len], 0), None);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn reads_what_our_broker_writes() {
         let mut body = RegisterBrokerBody::default();
         body.topic_config_serialize_wrapper.data_version = DataVersion {
@@ -663,6 +753,7 @@ mod tests {
         accepted(r#"{"topicConfigSerializeWrapper":{"topicQueueMappingInfoMap":null}}"#);
         accepted(r#"{"topicConfigSerializeWrapper":{"topicConfigTable":{"T":{"attributes":null}}}}"#);
         // Fields missing: defaults.
+        assert_eq!(TopicConfigView::default().to_owned(), TopicConfig::default());
         let b = accepted(r#"{"topicConfigSerializeWrapper":{"topicConfigTable":{"T":{}}}}"#);
         assert_eq!(
             b.topic_config_serialize_wrapper.topic_config_table["T"],
