@@ -18,6 +18,7 @@ use remoting::header::CommandHeader;
 use remoting::properties as config_properties;
 use remoting::protocol::lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
 use remoting::protocol::register::RegisterBrokerBody;
+use remoting::protocol::register_view::RegisterBrokerBodyView;
 use remoting::protocol::route::{ClusterInfo, TopicRouteData};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::protocol::{KvTable, TopicList};
@@ -414,6 +415,19 @@ pub fn request_body(data: &[u8]) {
     match which % 13 {
         0 | 1 => {
             let compressed = which % 13 == 1;
+            // The name server's in-place reader of a changed registration: it declines, or
+            // reads exactly what the generic decode reads.
+            if !compressed {
+                if let Some(view) = RegisterBrokerBodyView::read(body) {
+                    let generic = RegisterBrokerBody::decode(body, false)
+                        .expect("RegisterBrokerBodyView accepted a body the generic decode refuses");
+                    assert_eq!(
+                        view.to_owned(),
+                        generic,
+                        "RegisterBrokerBodyView differs from the generic decode"
+                    );
+                }
+            }
             if let Ok(decoded) = RegisterBrokerBody::decode(body, compressed) {
                 let again = decoded.encode(compressed);
                 let back = RegisterBrokerBody::decode(&again, compressed).expect("a body we encoded must decode");

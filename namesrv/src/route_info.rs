@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use remoting::protocol::register_view::RegisterBrokerBodyView;
 use remoting::protocol::route::{
     perm, BrokerData, BrokerMemberGroup, ClusterInfo, QueueData, TopicRouteData, MASTER_ID,
 };
@@ -63,7 +64,14 @@ struct BrokerQueues(Vec<QueueSlot>);
 
 impl BrokerQueues {
     fn position(&self, broker_name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|slot| (*slot.broker_name).cmp(broker_name))
+        self.0.binary_search_by(|slot| {
+            // Names are interned: the same one is usually the same allocation.
+            if std::ptr::eq(slot.broker_name.as_ptr(), broker_name.as_ptr()) {
+                std::cmp::Ordering::Equal
+            } else {
+                (*slot.broker_name).cmp(broker_name)
+            }
+        })
     }
 
     fn get_mut(&mut self, broker_name: &str) -> Option<&mut QueueSlot> {
@@ -98,9 +106,13 @@ impl BrokerQueues {
     }
 }
 
+/// The topic table's hasher: foldhash (randomly seeded) rather than SipHash, whose cost was
+/// about 190 instructions per topic name of a registration.
+type TopicHasher = foldhash::fast::RandomState;
+
 #[derive(Default)]
 struct Tables {
-    topic_queue: HashMap<String, BrokerQueues>,
+    topic_queue: HashMap<String, BrokerQueues, TopicHasher>,
     /// Every broker name the topic table refers to, stored once.
     broker_names: HashSet<Arc<str>>,
     broker_addr: BTreeMap<String, BrokerData>,
@@ -141,7 +153,7 @@ pub struct Registration<'a> {
     pub data_version: &'a DataVersion,
     /// The broker's topics; `None` when the body was read only for its data version (see
     /// [`RouteInfoManager::register_broker`]).
-    pub topic_config: Option<&'a TopicConfigSerializeWrapper>,
+    pub topic_config: Option<Topics<'a>>,
     /// `None` when the request did not carry a filter server list at all.
     pub filter_server_list: Option<&'a [String]>,
     pub connection: Option<Connection>,
@@ -150,6 +162,56 @@ pub struct Registration<'a> {
     pub enable_acting_master: Option<bool>,
     /// The 5.x `__ZONE_NAME` ext field.
     pub zone_name: Option<&'a str>,
+}
+
+/// A registration's topics: decoded into owned configs, or read in place from the body.
+#[derive(Debug, Clone, Copy)]
+pub enum Topics<'a> {
+    Wrapper(&'a TopicConfigSerializeWrapper),
+    View(&'a RegisterBrokerBodyView<'a>),
+}
+
+impl<'a> From<&'a TopicConfigSerializeWrapper> for Topics<'a> {
+    fn from(wrapper: &'a TopicConfigSerializeWrapper) -> Self {
+        Topics::Wrapper(wrapper)
+    }
+}
+
+impl<'a> Topics<'a> {
+    /// Each topic's name and queues, in key order.
+    fn for_each_queue(self, mut f: impl FnMut(&str, i32, i32, i32, i32)) {
+        match self {
+            Topics::Wrapper(w) => {
+                for c in w.topic_config_table.values() {
+                    f(
+                        &c.topic_name,
+                        c.perm,
+                        c.read_queue_nums,
+                        c.write_queue_nums,
+                        c.topic_sys_flag,
+                    );
+                }
+            }
+            Topics::View(v) => {
+                for (_, c) in &v.topics {
+                    f(
+                        &c.topic_name,
+                        c.perm,
+                        c.read_queue_nums,
+                        c.write_queue_nums,
+                        c.topic_sys_flag,
+                    );
+                }
+            }
+        }
+    }
+
+    fn mappings(self) -> &'a BTreeMap<String, serde_json::Value> {
+        match self {
+            Topics::Wrapper(w) => &w.topic_queue_mapping_info_map,
+            Topics::View(v) => &v.topic_queue_mapping_info_map,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -240,30 +302,28 @@ impl RouteInfoManager {
                 .map_or(true, |live| live.data_version != *reg.data_version);
             let topics = reg.topic_config.filter(|_| changed || first_registration);
             let broker_name = t.intern(reg.broker_name);
-            for config in topics.into_iter().flat_map(|w| w.topic_config_table.values()) {
-                let slot = QueueSlot {
-                    broker_name: broker_name.clone(),
-                    perm: if wipe_write {
-                        config.perm & !perm::WRITE
-                    } else {
-                        config.perm
-                    },
-                    read_queue_nums: config.read_queue_nums,
-                    write_queue_nums: config.write_queue_nums,
-                    topic_sys_flag: config.topic_sys_flag,
-                };
-                // Look up before inserting: a re-registration finds every topic already
-                // there and need not allocate its name again.
-                match t.topic_queue.get_mut(&config.topic_name) {
-                    Some(queues) => queues.put(slot),
-                    None => {
-                        t.topic_queue
-                            .insert(config.topic_name.clone(), BrokerQueues(vec![slot]));
+            if let Some(topics) = topics {
+                let topic_queue = &mut t.topic_queue;
+                topics.for_each_queue(|topic_name, perm, read_queue_nums, write_queue_nums, topic_sys_flag| {
+                    let slot = QueueSlot {
+                        broker_name: broker_name.clone(),
+                        perm: if wipe_write { perm & !perm::WRITE } else { perm },
+                        read_queue_nums,
+                        write_queue_nums,
+                        topic_sys_flag,
+                    };
+                    // Look up before inserting: a re-registration finds every topic already
+                    // there and need not allocate its name again.
+                    match topic_queue.get_mut(topic_name) {
+                        Some(queues) => queues.put(slot),
+                        None => {
+                            topic_queue.insert(topic_name.to_string(), BrokerQueues(vec![slot]));
+                        }
                     }
-                }
+                });
             }
             // A mapping is filed under the broker name it carries (`bname`).
-            for (topic, info) in topics.into_iter().flat_map(|w| &w.topic_queue_mapping_info_map) {
+            for (topic, info) in topics.into_iter().flat_map(Topics::mappings) {
                 let bname = info
                     .get("bname")
                     .and_then(serde_json::Value::as_str)
@@ -711,7 +771,7 @@ mod tests {
             broker_id: id,
             ha_server_addr: "ha:1",
             data_version: &w.data_version,
-            topic_config: Some(w),
+            topic_config: Some(w.into()),
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_millis(timeout_ms),
@@ -832,7 +892,7 @@ mod tests {
             broker_id: id,
             ha_server_addr: "",
             data_version: &w.data_version,
-            topic_config: Some(w),
+            topic_config: Some(w.into()),
             filter_server_list: None,
             connection: None,
             timeout: Duration::from_secs(600),

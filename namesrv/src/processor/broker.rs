@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use remoting::header::namesrv::*;
 use remoting::protocol::register::{body_crc32, RegisterBrokerBody, RegisterBrokerBodySummary};
+use remoting::protocol::register_view::RegisterBrokerBodyView;
 use remoting::protocol::route::{GetBrokerMemberGroupResponseBody, TopicRouteData};
 use remoting::protocol::topic::{DataVersion, TopicConfigSerializeWrapper};
 use remoting::{fastjson, Connection, HandlerError, HandlerResult, RemotingCommand};
 
 use crate::kv_config::NAMESPACE_ORDER_TOPIC_CONFIG;
-use crate::route_info::{RegisterBrokerResult, Registration};
+use crate::route_info::{RegisterBrokerResult, Registration, Topics};
 use crate::NamesrvState;
 
 /// The ext field a 5.x broker names its zone in (`MixAll.ZONE_NAME`).
@@ -48,6 +49,24 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
                 return Ok(Some(register_response(&state, &req, result)));
             }
         }
+        // A changed version: read the topics in place from the body. A body this reader
+        // does not know (the fastjson dialect, odd values) takes the generic decode below.
+        if let Some(view) = RegisterBrokerBodyView::read(&req.body) {
+            let filters = Some(view.filter_server_list.as_slice());
+            let result = state
+                .routes
+                .register_broker(registration(
+                    &header,
+                    &req,
+                    &conn,
+                    timeout,
+                    &view.data_version,
+                    Some(Topics::View(&view)),
+                    filters,
+                ))
+                .expect("topics given");
+            return Ok(Some(register_response(&state, &req, result)));
+        }
     }
 
     let (wrapper, filter_servers) = if req.body.is_empty() {
@@ -71,7 +90,7 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
             &conn,
             timeout,
             &wrapper.data_version,
-            Some(&wrapper),
+            Some(Topics::Wrapper(&wrapper)),
             filter_servers.as_deref(),
         ))
         .expect("topics given");
@@ -84,7 +103,7 @@ fn registration<'a>(
     conn: &Connection,
     timeout: Duration,
     data_version: &'a DataVersion,
-    topic_config: Option<&'a TopicConfigSerializeWrapper>,
+    topic_config: Option<Topics<'a>>,
     filter_server_list: Option<&'a [String]>,
 ) -> Registration<'a> {
     Registration {

@@ -3,6 +3,7 @@
 
 pub mod lock;
 pub mod register;
+pub mod register_view;
 pub mod route;
 pub mod topic;
 
