@@ -6,7 +6,7 @@
 # tests, then the fuzzing checks (docs/fuzzing.md): the replay of every seed and regression
 # input, and a brief libFuzzer run of every target.
 #
-#   FUZZ_SECONDS   seconds per fuzz target (default 12; 0 runs the replay only)
+#   FUZZ_SECONDS   seconds per fuzz target (default 6; 0 runs the replay only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +45,6 @@ cargo test --workspace --no-fail-fast
 # run each target briefly from those inputs. fuzz/run.sh installs cargo-fuzz when it is
 # missing, builds all targets once and fails if any target crashes.
 (cd fuzz && cargo test --quiet)
-if [ "${FUZZ_SECONDS:-12}" != 0 ]; then
-    fuzz/run.sh "${FUZZ_SECONDS:-12}"
+if [ "${FUZZ_SECONDS:-6}" != 0 ]; then
+    fuzz/run.sh "${FUZZ_SECONDS:-6}"
 fi
