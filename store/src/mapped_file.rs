@@ -91,16 +91,7 @@ impl MappedFile {
     /// Java's ConsumeQueue and index files are), so writes through the map cannot fault
     /// on a full disk. Existing data is kept.
     pub fn reserve_blocks(&self) -> io::Result<()> {
-        use std::os::unix::io::AsRawFd;
-        let file = OpenOptions::new().write(true).open(&self.path)?;
-        // SAFETY: plain syscall on an open descriptor.
-        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, self.size as libc::off_t) } {
-            0 | libc::EINVAL | libc::EOPNOTSUPP => {
-                self.reserved.store(self.size, Ordering::Release);
-                Ok(())
-            }
-            e => Err(io::Error::from_raw_os_error(e)),
-        }
+        self.ensure_reserved(self.size)
     }
 
     fn open_at(
