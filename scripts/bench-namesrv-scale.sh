@@ -27,19 +27,7 @@ cargo build --release --quiet -p rocketmq-namesrv -p rmq-bench
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-wait_port() {
-    for _ in $(seq 1 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
-# The JVM's pid: the java process listening on the port (the command may be a wrapper).
-listener_pid() {
-    ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
-}
+. scripts/bench-lib.sh  # wait_port, listener_pid
 
 run_ours() {
     rm -rf "$work/ours" && mkdir -p "$work/ours"

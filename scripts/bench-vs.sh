@@ -61,19 +61,7 @@ stop_servers() {
     ns_pid= broker_pid=
 }
 
-wait_port() {
-    for _ in $(seq 1 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
-# The process listening on a port (a start command may be a wrapper script).
-listener_pid() {
-    ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
-}
+. scripts/bench-lib.sh  # wait_port, listener_pid
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -106,16 +94,16 @@ EOF
     if [ "$side" = ours ]; then
         "$bin/namesrv" -c "$dir/namesrv.conf" > "$dir/namesrv.log" 2>&1 &
         ns_pid=$!
-        wait_port "$ns_port"
+        wait_port "$ns_port" 60
         "$bin/broker" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
         broker_pid=$!
-        wait_port "$broker_port"
+        wait_port "$broker_port" 60
     else
         $JAVA_NS_CMD -c "$dir/namesrv.conf" > "$dir/namesrv.log" 2>&1 &
-        wait_port "$ns_port"
+        wait_port "$ns_port" 60
         ns_pid=$(listener_pid "$ns_port")
         $JAVA_BROKER_CMD -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
-        wait_port "$broker_port"
+        wait_port "$broker_port" 60
         broker_pid=$(listener_pid "$broker_port")
     fi
     # Until the broker is in the name server's cluster table (its first registration).
