@@ -825,6 +825,7 @@ mod tests {
         queues.put_at_hint(slot(&a, 1), &mut hint); // hint points at c
         assert_eq!(hint, 0);
         queues.put_at_hint(slot(&a, 2), &mut hint); // hint right
+
         // The same name in another allocation (not interned) replaces too.
         let mut hint = 0;
         queues.put_at_hint(slot(&Arc::from("c"), 3), &mut hint);

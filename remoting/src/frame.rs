@@ -235,10 +235,10 @@ fn take_len(buf: &mut &[u8], short: bool, what: &str) -> Result<usize, FrameErro
     usize::try_from(len).map_err(|_| binary_error(format!("{what} is negative ({len})")))
 }
 
-fn take_str(buf: &mut &[u8], short: bool, what: &str) -> Result<String, FrameError> {
+fn take_str<'a>(buf: &mut &'a [u8], short: bool, what: &str) -> Result<&'a str, FrameError> {
     let len = take_len(buf, short, what)?;
     let bytes = take(buf, len, what)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| binary_error(format!("{what} is not UTF-8")))
+    std::str::from_utf8(bytes).map_err(|_| binary_error(format!("{what} is not UTF-8")))
 }
 
 pub fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
@@ -269,7 +269,7 @@ pub fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, FrameError
         version,
         opaque,
         flag,
-        remark: (!remark.is_empty()).then_some(remark),
+        remark: (!remark.is_empty()).then(|| remark.to_string()),
         ext_fields,
         serialize_type: SerializeType::RocketMq,
         body: Bytes::new(),

@@ -79,6 +79,15 @@ impl Scalar<'_> {
     }
 
     /// Ext-field values and remarks keep their text whatever their JSON type.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(text) => Some(text),
+            Scalar::Int(text) => Some(text),
+            Scalar::Bool(b) => Some(if *b { "true" } else { "false" }),
+            Scalar::Null => None,
+        }
+    }
+
     fn into_text(self) -> Option<String> {
         match self {
             Scalar::Str(text) => Some(text.into_owned()),
@@ -133,8 +142,8 @@ impl<'a> Scanner<'a> {
         loop {
             let key = self.string()?;
             self.expect(b':')?;
-            if let Some(value) = self.scalar()?.into_text() {
-                fields.insert(key.into_owned(), value);
+            if let Some(value) = self.scalar()?.text() {
+                fields.insert(&*key, value);
             }
             if self.eat(b',') {
                 continue;

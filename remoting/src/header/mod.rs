@@ -36,6 +36,29 @@ pub trait FieldValue: Sized {
     const EXPECTED: &'static str;
     fn parse_field(text: &str) -> Option<Self>;
     fn to_field(&self) -> String;
+    /// Calls `f` with the field's text, without allocating it where the type allows.
+    fn with_field<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(&self.to_field())
+    }
+}
+
+/// The decimal text of `value`, written into `buf`.
+fn decimal(value: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = value.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 impl FieldValue for String {
@@ -45,6 +68,9 @@ impl FieldValue for String {
     }
     fn to_field(&self) -> String {
         self.clone()
+    }
+    fn with_field<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(self)
     }
 }
 
@@ -57,6 +83,9 @@ macro_rules! integer_field {
             }
             fn to_field(&self) -> String {
                 self.to_string()
+            }
+            fn with_field<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+                f(decimal(i64::from(*self), &mut [0; 20]))
             }
         }
     )*};
@@ -72,6 +101,9 @@ impl FieldValue for bool {
     fn to_field(&self) -> String {
         self.to_string()
     }
+    fn with_field<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(if *self { "true" } else { "false" })
+    }
 }
 
 impl FieldValue for f64 {
@@ -86,12 +118,22 @@ impl FieldValue for f64 {
 
 #[doc(hidden)]
 pub fn read_required<T: FieldValue>(ext: &ExtFields, key: &'static str) -> Result<T, HeaderError> {
-    read_optional(ext, key)?.ok_or(HeaderError::Missing(key))
+    parse_required(ext.get(key), key)
 }
 
 #[doc(hidden)]
 pub fn read_optional<T: FieldValue>(ext: &ExtFields, key: &'static str) -> Result<Option<T>, HeaderError> {
-    match ext.get(key) {
+    parse_optional(ext.get(key), key)
+}
+
+#[doc(hidden)]
+pub fn parse_required<T: FieldValue>(text: Option<&str>, key: &'static str) -> Result<T, HeaderError> {
+    parse_optional(text, key)?.ok_or(HeaderError::Missing(key))
+}
+
+#[doc(hidden)]
+pub fn parse_optional<T: FieldValue>(text: Option<&str>, key: &'static str) -> Result<Option<T>, HeaderError> {
+    match text {
         None => Ok(None),
         Some(text) => T::parse_field(text).map(Some).ok_or_else(|| HeaderError::Invalid {
             field: key,
@@ -119,8 +161,18 @@ macro_rules! command_header {
 
         impl $crate::header::CommandHeader for $name {
             fn from_ext(ext: &$crate::command::ExtFields) -> Result<Self, $crate::header::HeaderError> {
+                // One pass over the fields, each key matched against this header's keys
+                // (compiled to length and constant-byte compares), rather than one search
+                // of the fields per key.
+                $( let mut $field: Option<&str> = None; )*
+                for (key, value) in ext.iter() {
+                    match key {
+                        $( $key => $field = Some(value), )*
+                        _ => {}
+                    }
+                }
                 Ok($name {
-                    $( $field: $crate::command_header!(@read $kind ext $key), )*
+                    $( $field: $crate::command_header!(@read $kind $field $key), )*
                 })
             }
 
@@ -132,14 +184,14 @@ macro_rules! command_header {
     };
     (@type req $ty:ty) => { $ty };
     (@type opt $ty:ty) => { Option<$ty> };
-    (@read req $ext:ident $key:literal) => { $crate::header::read_required($ext, $key)? };
-    (@read opt $ext:ident $key:literal) => { $crate::header::read_optional($ext, $key)? };
+    (@read req $text:ident $key:literal) => { $crate::header::parse_required($text, $key)? };
+    (@read opt $text:ident $key:literal) => { $crate::header::parse_optional($text, $key)? };
     (@write req $value:expr, $ext:ident, $key:literal) => {
-        $ext.insert($key, $crate::header::FieldValue::to_field(&$value));
+        $crate::header::FieldValue::with_field(&$value, |text| $ext.insert($key, text));
     };
     (@write opt $value:expr, $ext:ident, $key:literal) => {
         if let Some(v) = &$value {
-            $ext.insert($key, $crate::header::FieldValue::to_field(v));
+            $crate::header::FieldValue::with_field(v, |text| $ext.insert($key, text));
         }
     };
 }
@@ -147,6 +199,16 @@ macro_rules! command_header {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_fields_write_the_same_text_as_to_string() {
+        for v in [0i64, 7, -7, 10, 99, -100, 1 << 40, i64::MAX, i64::MIN, i32::MIN as i64] {
+            assert_eq!(v.with_field(str::to_string), v.to_string());
+        }
+        for v in [0i32, -1, i32::MAX, i32::MIN] {
+            assert_eq!(v.with_field(str::to_string), v.to_string());
+        }
+    }
 
     command_header! {
         pub struct Sample {
