@@ -19,6 +19,34 @@ pub struct CqUnit {
     pub tags_code: i64,
 }
 
+/// Consecutive published units of one file, decoded as they are iterated: a pull reads
+/// up to 800 of them ahead (Java's 16,000-byte window) and usually stops after 32.
+pub struct CqUnits {
+    file: std::sync::Arc<crate::mapped_file::MappedFile>,
+    pos: u64,
+    n: usize,
+}
+
+impl CqUnits {
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = CqUnit> + '_ {
+        // Checked readable when these units were taken; published bytes stay readable.
+        let buf = self
+            .file
+            .read(self.pos, self.n * CQ_STORE_UNIT_SIZE as usize)
+            .unwrap_or_default();
+        buf.chunks_exact(CQ_STORE_UNIT_SIZE as usize)
+            .map(|unit| unit_at(unit, 0))
+    }
+}
+
 fn unit_at(buf: &[u8], at: usize) -> CqUnit {
     CqUnit {
         commit_log_offset: codec::read_i64(buf, at).unwrap_or(-1),
@@ -262,25 +290,26 @@ impl ConsumeQueue {
     /// Units from queue offset `start` to the end of the file holding it
     /// (at most `max` units). None when `start` is below the minimum or its
     /// file is gone.
-    pub fn units_from(&self, start: i64, max: usize) -> Option<Vec<CqUnit>> {
+    pub fn units_from(&self, start: i64, max: usize) -> Option<CqUnits> {
         let offset = start * CQ_STORE_UNIT_SIZE as i64;
         if offset < self.min_logic_offset.load(Ordering::Acquire) {
             return None;
         }
-        let f = self.queue.find_by_offset(offset)?;
-        let pos = (offset - f.file_from_offset()) as u64;
-        let wrote = f.wrote_position();
-        if pos >= wrote {
-            return Some(Vec::new());
-        }
-        let n = (((wrote - pos) / CQ_STORE_UNIT_SIZE) as usize).min(max);
-        let buf = f.read(pos, n * CQ_STORE_UNIT_SIZE as usize)?;
-        Some((0..n).map(|i| unit_at(buf, i * CQ_STORE_UNIT_SIZE as usize)).collect())
+        let file = self.queue.find_by_offset(offset)?;
+        let pos = (offset - file.file_from_offset()) as u64;
+        let wrote = file.wrote_position();
+        let n = if pos >= wrote {
+            0
+        } else {
+            (((wrote - pos) / CQ_STORE_UNIT_SIZE) as usize).min(max)
+        };
+        file.read(pos, n * CQ_STORE_UNIT_SIZE as usize)?;
+        Some(CqUnits { file, pos, n })
     }
 
     /// The unit at queue offset `index`.
     pub fn unit(&self, index: i64) -> Option<CqUnit> {
-        self.units_from(index, 1)?.into_iter().next()
+        self.units_from(index, 1)?.iter().next()
     }
 
     /// First queue offset of the file after the one holding `index`.

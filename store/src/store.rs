@@ -1083,7 +1083,10 @@ impl MessageStore {
         count: usize,
     ) -> Option<(i64, i64, Option<Vec<crate::consume_queue::CqUnit>>)> {
         let cq = self.inner.find_queue(topic, queue_id)?;
-        let units = cq.units_from(index, count).filter(|u| !u.is_empty());
+        let units = cq
+            .units_from(index, count)
+            .filter(|u| !u.is_empty())
+            .map(|u| u.iter().collect());
         Some((cq.min_offset_in_queue(), cq.max_offset_in_queue(), units))
     }
 
