@@ -89,12 +89,7 @@ impl Scalar<'_> {
     }
 
     fn into_text(self) -> Option<String> {
-        match self {
-            Scalar::Str(text) => Some(text.into_owned()),
-            Scalar::Int(text) => Some(text.to_string()),
-            Scalar::Bool(b) => Some(if b { "true" } else { "false" }.to_string()),
-            Scalar::Null => None,
-        }
+        self.text().map(str::to_string)
     }
 }
 
@@ -250,21 +245,7 @@ pub(crate) fn encode(cmd: &RemotingCommand, out: &mut impl BufMut) {
 }
 
 fn put_int(out: &mut impl BufMut, value: i64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        out.put_u8(b'-');
-    }
-    out.put_slice(&buf[at..]);
+    out.put_slice(crate::text::decimal(value, &mut [0; 20]).as_bytes());
 }
 
 /// A JSON string, escaped the way serde_json escapes (control characters, quote and
@@ -273,7 +254,7 @@ fn put_str(out: &mut impl BufMut, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.put_u8(b'"');
     let bytes = text.as_bytes();
-    if !needs_escape(bytes) {
+    if !crate::text::needs_escape(bytes) {
         out.put_slice(bytes);
         out.put_u8(b'"');
         return;
@@ -301,19 +282,6 @@ fn put_str(out: &mut impl BufMut, text: &str) {
     }
     out.put_slice(&bytes[run..]);
     out.put_u8(b'"');
-}
-
-/// Whether any byte must be escaped: checked 16 bytes at a time without an early exit
-/// inside a block, which the compiler turns into vector compares.
-fn needs_escape(bytes: &[u8]) -> bool {
-    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
-    let mut blocks = bytes.chunks_exact(16);
-    for block in &mut blocks {
-        if block.iter().fold(false, |found, &b| found | special(b)) {
-            return true;
-        }
-    }
-    blocks.remainder().iter().any(|&b| special(b))
 }
 
 #[cfg(test)]

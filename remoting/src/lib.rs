@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod properties;
 pub mod protocol;
 pub mod server;
+mod text;
 pub mod tls;
 
 pub use client::{ClientConfig, RemotingClient};

@@ -42,25 +42,6 @@ pub trait FieldValue: Sized {
     }
 }
 
-/// The decimal text of `value`, written into `buf`.
-fn decimal(value: i64, buf: &mut [u8; 20]) -> &str {
-    let mut n = value.unsigned_abs();
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
-}
-
 impl FieldValue for String {
     const EXPECTED: &'static str = "a string";
     fn parse_field(text: &str) -> Option<Self> {
@@ -85,7 +66,7 @@ macro_rules! integer_field {
                 self.to_string()
             }
             fn with_field<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-                f(decimal(i64::from(*self), &mut [0; 20]))
+                f(crate::text::decimal(i64::from(*self), &mut [0; 20]))
             }
         }
     )*};
@@ -114,16 +95,6 @@ impl FieldValue for f64 {
     fn to_field(&self) -> String {
         self.to_string()
     }
-}
-
-#[doc(hidden)]
-pub fn read_required<T: FieldValue>(ext: &ExtFields, key: &'static str) -> Result<T, HeaderError> {
-    parse_required(ext.get(key), key)
-}
-
-#[doc(hidden)]
-pub fn read_optional<T: FieldValue>(ext: &ExtFields, key: &'static str) -> Result<Option<T>, HeaderError> {
-    parse_optional(ext.get(key), key)
 }
 
 #[doc(hidden)]

@@ -169,7 +169,7 @@ impl TopicRouteData {
 /// A JSON string, quoted; escaped by serde_json when it holds anything to escape, so the
 /// bytes are always serde_json's.
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !crate::text::needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -180,21 +180,7 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn push_int(out: &mut Vec<u8>, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(crate::text::decimal(v, &mut [0; 20]).as_bytes());
 }
 
 /// `ClusterInfo`: the answer to GET_BROKER_CLUSTER_INFO.
