@@ -79,11 +79,17 @@ impl BrokerQueues {
         Some(&mut self.0[at])
     }
 
-    /// Sets the broker's entry, replacing the one it had.
-    fn put(&mut self, slot: QueueSlot) {
+    /// Sets the broker's entry, replacing the one it had; returns its index.
+    fn put(&mut self, slot: QueueSlot) -> usize {
         match self.position(&slot.broker_name) {
-            Ok(at) => self.0[at] = slot,
-            Err(at) => self.0.insert(at, slot),
+            Ok(at) => {
+                self.0[at] = slot;
+                at
+            }
+            Err(at) => {
+                self.0.insert(at, slot);
+                at
+            }
         }
     }
 
@@ -98,17 +104,7 @@ impl BrokerQueues {
                 return;
             }
         }
-        let at = match self.position(&slot.broker_name) {
-            Ok(at) => {
-                self.0[at] = slot;
-                at
-            }
-            Err(at) => {
-                self.0.insert(at, slot);
-                at
-            }
-        };
-        *hint = at;
+        *hint = self.put(slot);
     }
 
     fn remove(&mut self, broker_name: &str) {
