@@ -162,7 +162,6 @@ impl MappedFile {
     /// Makes sure the disk blocks under `[0, end)` are allocated before the map is written
     /// there (only the single appender calls this). Allocates in chunks ahead of `end`.
     pub fn ensure_reserved(&self, end: u64) -> io::Result<()> {
-        use std::os::unix::io::AsRawFd;
         let from = self.reserved.load(Ordering::Acquire);
         if end <= from {
             return Ok(());
@@ -171,15 +170,13 @@ impl MappedFile {
             .div_ceil(RESERVE_AHEAD_CHUNK)
             .saturating_mul(RESERVE_AHEAD_CHUNK)
             .min(self.size);
-        // SAFETY: plain syscall on an open descriptor.
-        let rc =
-            unsafe { libc::posix_fallocate(self.file.as_raw_fd(), from as libc::off_t, (to - from) as libc::off_t) };
-        match rc {
-            0 => self.reserved.store(to, Ordering::Release),
-            // The file system cannot allocate ahead: as before, writes go to the sparse file.
-            libc::EINVAL | libc::EOPNOTSUPP => self.reserved.store(self.size, Ordering::Release),
-            e => return Err(io::Error::from_raw_os_error(e)),
-        }
+        // A file system that cannot allocate ahead: writes go to the sparse file.
+        let reserved = if allocate_blocks(&self.file, from, to - from)? {
+            to
+        } else {
+            self.size
+        };
+        self.reserved.store(reserved, Ordering::Release);
         Ok(())
     }
 
@@ -708,16 +705,21 @@ impl MappedFileQueue {
 
 /// Sizes the file and allocates the blocks of its first `reserve` bytes.
 fn preallocate(file: &File, size: u64, reserve: u64) -> io::Result<()> {
-    use std::os::unix::io::AsRawFd;
     file.set_len(size)?;
-    if reserve == 0 {
-        return Ok(());
+    if reserve > 0 {
+        allocate_blocks(file, 0, reserve)?;
     }
+    Ok(())
+}
+
+/// Allocates the disk blocks of `[from, from+len)`: false when the file system cannot
+/// (the file stays sparse there), an error when the disk is full.
+fn allocate_blocks(file: &File, from: u64, len: u64) -> io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
     // SAFETY: plain syscall on an open descriptor.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, reserve as libc::off_t) };
-    match rc {
-        0 => Ok(()),
-        libc::EINVAL | libc::EOPNOTSUPP => Ok(()), // file system can't; keep the sparse file
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), from as libc::off_t, len as libc::off_t) } {
+        0 => Ok(true),
+        libc::EINVAL | libc::EOPNOTSUPP => Ok(false),
         e => Err(io::Error::from_raw_os_error(e)),
     }
 }
