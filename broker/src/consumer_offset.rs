@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use store::config_files::{self, ConsumerOffsets};
+
+use crate::stats::{with_key, Part};
 use tracing::warn;
 
 pub struct ConsumerOffsetManager {
@@ -43,15 +45,16 @@ impl ConsumerOffsetManager {
     /// Remembers where a pull of `group` on a queue got to.
     pub fn record_pull(&self, group: &str, topic: &str, queue_id: i32, next_offset: i64) {
         let mut pulled = self.pulled.lock().unwrap();
-        let k = key(topic, group);
-        match pulled.get_mut(&k) {
+        // Every answered pull lands here: the key is built in a reused buffer, and a
+        // String is allocated only for a new (topic, group).
+        with_key(&[Part::S(topic), Part::S(group)], |k| match pulled.get_mut(k) {
             Some(queues) => {
                 queues.insert(queue_id, next_offset);
             }
             None => {
-                pulled.entry(k).or_default().insert(queue_id, next_offset);
+                pulled.entry(k.to_string()).or_default().insert(queue_id, next_offset);
             }
-        }
+        });
     }
 
     /// Where the group's pulls on a queue got to, if it pulled since start.

@@ -242,13 +242,13 @@ thread_local! {
 }
 
 /// A piece of a composite key.
-enum Part<'a> {
+pub(crate) enum Part<'a> {
     S(&'a str),
     N(i32),
 }
 
-/// Runs `f` on the key made of `parts` joined with '@'.
-fn with_key<R>(parts: &[Part<'_>], f: impl FnOnce(&str) -> R) -> R {
+/// Runs `f` on the key made of `parts` joined with '@' (`f` must not build another key).
+pub(crate) fn with_key<R>(parts: &[Part<'_>], f: impl FnOnce(&str) -> R) -> R {
     KEY.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
