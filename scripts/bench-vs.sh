@@ -207,6 +207,9 @@ run_side() { # side, pass
     bench_row "$side" "$pass" "batch send 16 x 1 KiB, 8 producers" produce "${common[@]}" --topic TBatch --size 1024 --producers 8 --batch 16
     "$bin/rmq-bench" produce --namesrv "$ns" --topic TCatch --size 128 --producers 32 --window 4 --count "$CATCHUP" --duration 300 > /dev/null 2>&1
     bench_row "$side" "$pass" "consume catch-up, $(printf "%'d" "$CATCHUP") x 128 B" consume --namesrv "$ns" --topic TCatch --duration 120 --group catchup_cg
+    # The same paced sends without consumers: what a send costs the broker at this rate,
+    # the base the end-to-end row's cost per message is set against.
+    bench_row "$side" "$pass" "paced send at 10,000 msg/s, 1 KiB, no consumer" e2e "${common[@]}" --topic TPaced --rate 10000 --size 1024 --send-only
     bench_row "$side" "$pass" "end to end at 10,000 msg/s, 1 KiB" e2e "${common[@]}" --topic TE2e --rate 10000 --size 1024
     if [ -n "$JAVA_BENCH_CP" ]; then
         local bench_jvm=(java -Xms512m -Xmx512m -cp "$JAVA_BENCH_CP" -Drocketmq.client.logRoot="$dir/clientlogs")
@@ -226,7 +229,11 @@ run_side() { # side, pass
     fi
     # Last on this server: creating 8,000 queues leaves the Java broker dispatching behind
     # for a while (a new topic's messages were not delivered to pulls in the next rows).
-    "$bin/rmq-bench" produce --namesrv "$ns" --topic TSpread --topics 1000 --count 1 > /dev/null 2>&1
+    # The row measures steady traffic over 8,000 queues, as the single-topic rows measure
+    # traffic on queues that exist: every queue gets messages (its ConsumeQueue file is
+    # created) before the measured seconds. Producer p sends to queues p, p+32, ..., so
+    # 16,000 messages reach all 8,000.
+    "$bin/rmq-bench" produce --namesrv "$ns" --topic TSpread --topics 1000 --producers 32 --count 16000 --duration 300 > /dev/null 2>&1
     bench_row "$side" "$pass" "sync send 1 KiB over 1,000 topics x 8 queues, 32 producers" produce "${common[@]}" --topic TSpread --topics 1000 --size 1024 --producers 32
     echo "{\"side\": \"$side\", \"pass\": $pass, \"row\": \"broker RSS\", \"rss_idle_kib\": $rss0, \"rss_peak_kib\": $(cat "$dir/peak_rss" 2>/dev/null || echo 0)}" >> "$results"
     kill $sampler 2>/dev/null || true

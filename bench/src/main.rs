@@ -95,6 +95,10 @@ enum Command {
         warmup: u64,
         #[arg(long, default_value = "bench_e2e_cg")]
         group: String,
+        /// Only the paced sends, no consumers: the broker's cost of a plain send at the
+        /// same rate, to set the end-to-end cost against
+        #[arg(long)]
+        send_only: bool,
     },
     /// A name server at cluster scale: registration rounds and route lookups
     NamesrvScale {
@@ -139,7 +143,8 @@ async fn main() -> anyhow::Result<()> {
             size,
             warmup,
             group,
-        } => e2e(common, rate, size, warmup, group).await,
+            send_only,
+        } => e2e(common, rate, size, warmup, group, send_only).await,
         Command::NamesrvScale {
             namesrv,
             brokers,
@@ -360,7 +365,14 @@ async fn consume(common: Common, group: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String) -> anyhow::Result<()> {
+async fn e2e(
+    common: Common,
+    rate: u64,
+    size: usize,
+    warmup: u64,
+    group: String,
+    send_only: bool,
+) -> anyhow::Result<()> {
     let target = Arc::new(Target::connect(&common.namesrv, &common.topic, common.queues).await?);
     // Latency is measured from a send time this process writes into the first 8 bytes of
     // each body (nanoseconds since `base`): the born timestamp has only millisecond
@@ -374,7 +386,12 @@ async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String)
     let reporter = report::start(stats.clone(), "e2e");
 
     let mut consumers = Vec::new();
-    for mq in target.queues().to_vec() {
+    let consumed_queues = if send_only {
+        Vec::new()
+    } else {
+        target.queues().to_vec()
+    };
+    for mq in consumed_queues {
         let (target, stats, group, topic, stop) = (
             target.clone(),
             stats.clone(),
@@ -432,7 +449,13 @@ async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String)
             let n = stamped.len().min(8);
             stamped[..n].copy_from_slice(&at[..n]);
             let req = send_request(&mq, &common.topic, Bytes::from(stamped), 1);
-            let (target, send_stats) = (target.clone(), send_stats.clone());
+            // Send-only: the measured sends are the row's messages, counted over the
+            // same window as delivered messages otherwise.
+            let measured = send_only && u64::from_be_bytes(at) >= measure_from;
+            let (target, send_stats) = (
+                target.clone(),
+                if measured { stats.clone() } else { send_stats.clone() },
+            );
             tokio::spawn(async move { timed_send(&target, &mq.broker_addr, req, &send_stats, 1).await });
             sent += 1;
         }
@@ -454,7 +477,7 @@ async fn e2e(common: Common, rate: u64, size: usize, warmup: u64, group: String)
         reporter,
         &stats,
         "e2e",
-        serde_json::json!({"rate": rate, "size": size, "sent": sent, "send_errors": send_stats.errors_json(),
+        serde_json::json!({"rate": rate, "size": size, "send_only": send_only, "sent": sent, "send_errors": send_stats.errors_json(),
             "send_latency": send_stats.latency_json(), "warmup_s": warmup, "pauses": pauses}),
         window,
     );

@@ -31,6 +31,7 @@ const MAX_PER_REGISTRATION_CHANGED: u64 = 3_600_000;
 const MAX_PER_REGISTRATION_UNCHANGED: u64 = 800_000;
 const MAX_PER_SYNC_SEND: u64 = 100_000;
 const MAX_PER_PULLED_MESSAGE: u64 = 10_000;
+const MAX_PER_LONG_POLLED_SEND: u64 = 200_000;
 
 /// Topics in each registration body (about 160 KiB of JSON).
 const TOPICS_PER_BROKER: usize = 1000;
@@ -278,6 +279,33 @@ async fn instructions_per_operation_stay_within_twice_the_recorded_figures() {
             }
         })
         .await;
+    // A consumer keeping up with a slow producer: a pull held by the broker (long polling),
+    // then one send that wakes it; the pull answers with that one message. Counted per
+    // message: the send, the pull's first look, its suspension and wake-up, and the answer.
+    let consumer = connect(&broker.addr).await;
+    const POLLED: u64 = 300;
+    let per_polled = broker
+        .per_op(POLLED, async {
+            for i in 0..POLLED {
+                let offset = max + i as i64;
+                let consumer = consumer.clone();
+                let pull = tokio::spawn(async move {
+                    consumer
+                        .request(long_poll_request(TOPIC, offset), Duration::from_secs(30))
+                        .await
+                });
+                // Under callgrind the pull takes a few milliseconds to reach the hold.
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let answer = ask(&conn, send_request(TOPIC, 0, body.clone(), &format!("p{i}"))).await;
+                assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+                let answer = pull.await.unwrap().expect("the held pull is answered");
+                assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+                let got = store::decode_messages(&answer.body);
+                assert_eq!(got.len(), 1);
+                assert_eq!(got[0].queue_offset, offset);
+            }
+        })
+        .await;
 
     check(
         "route lookup (GET_ROUTEINFO_BY_TOPIC)",
@@ -296,4 +324,31 @@ async fn instructions_per_operation_stay_within_twice_the_recorded_figures() {
     );
     check("sync send of 1 KiB", per_send, MAX_PER_SYNC_SEND);
     check("pulled message (batches of 32)", per_pulled, MAX_PER_PULLED_MESSAGE);
+    check(
+        "sync send of 1 KiB delivered to a held long poll",
+        per_polled,
+        MAX_PER_LONG_POLLED_SEND,
+    );
+}
+
+/// A pull that the broker may hold until a message arrives (suspend flag, 15 s).
+fn long_poll_request(topic: &str, offset: i64) -> RemotingCommand {
+    use remoting::header::broker::PullMessageRequestHeader;
+    RemotingCommand::request_with_header(
+        request::PULL_MESSAGE,
+        &PullMessageRequestHeader {
+            consumer_group: "count_cg".into(),
+            topic: topic.into(),
+            queue_id: 0,
+            queue_offset: offset,
+            max_msg_nums: 32,
+            sys_flag: 0x2 | 0x4, // suspend; subscription carried in the request
+            commit_offset: 0,
+            suspend_timeout_millis: 15_000,
+            subscription: Some("*".into()),
+            sub_version: 0,
+            expression_type: Some("TAG".into()),
+            max_msg_bytes: None,
+        },
+    )
 }
