@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use store::config_files::{self, ConsumerOffsets};
+use tracing::warn;
 
 use crate::stats::{with_key, Part};
-use tracing::warn;
 
 pub struct ConsumerOffsetManager {
     store_root: PathBuf,

@@ -62,23 +62,26 @@ pub async fn create_topic(conn: &Connection, topic: &str, queues: i32) {
 }
 
 pub fn pull_request(topic: &str, queue_id: i32, offset: i64, max: i32) -> RemotingCommand {
-    RemotingCommand::request_with_header(
-        request::PULL_MESSAGE,
-        &PullMessageRequestHeader {
-            consumer_group: "hostile_cg".into(),
-            topic: topic.into(),
-            queue_id,
-            queue_offset: offset,
-            max_msg_nums: max,
-            sys_flag: 0x4, // subscription carried in the request
-            commit_offset: 0,
-            suspend_timeout_millis: 0,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: Some("TAG".into()),
-            max_msg_bytes: None,
-        },
-    )
+    RemotingCommand::request_with_header(request::PULL_MESSAGE, &pull_header(topic, queue_id, offset, max))
+}
+
+/// A plain pull's header: every tag (subscription carried in the request), no commit, no
+/// suspension. Tests change single fields with `..pull_header(..)`.
+pub fn pull_header(topic: &str, queue_id: i32, offset: i64, max: i32) -> PullMessageRequestHeader {
+    PullMessageRequestHeader {
+        consumer_group: "hostile_cg".into(),
+        topic: topic.into(),
+        queue_id,
+        queue_offset: offset,
+        max_msg_nums: max,
+        sys_flag: 0x4, // subscription carried in the request
+        commit_offset: 0,
+        suspend_timeout_millis: 0,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        max_msg_bytes: None,
+    }
 }
 
 /// The queue's max offset (GET_MAX_OFFSET).

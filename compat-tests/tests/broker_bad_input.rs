@@ -105,17 +105,7 @@ async fn bad_sends_and_pulls_get_java_error_codes() {
             request::PULL_MESSAGE,
             &PullMessageRequestHeader {
                 consumer_group: "bad_input_cg".into(),
-                topic: "BadInputTopic".into(),
-                queue_id: 0,
-                queue_offset: offset,
-                max_msg_nums: 32,
-                sys_flag: 0x4, // subscription carried in the request
-                commit_offset: 0,
-                suspend_timeout_millis: 0,
-                subscription: Some("*".into()),
-                sub_version: 0,
-                expression_type: Some("TAG".into()),
-                max_msg_bytes: None,
+                ..compat_tests::broker_ops::pull_header("BadInputTopic", 0, offset, 32)
             },
         )
     };

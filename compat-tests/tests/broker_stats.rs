@@ -73,17 +73,7 @@ async fn setup(conn: &Connection) {
     for queue_id in 0..4 {
         let h = PullMessageRequestHeader {
             consumer_group: GROUP.into(),
-            topic: TOPIC.into(),
-            queue_id,
-            queue_offset: 0,
-            max_msg_nums: 5,
-            sys_flag: 0x4,
-            commit_offset: 0,
-            suspend_timeout_millis: 0,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: Some("TAG".into()),
-            max_msg_bytes: None,
+            ..compat_tests::broker_ops::pull_header(TOPIC, queue_id, 0, 5)
         };
         let answer = ask(conn, RemotingCommand::request_with_header(request::PULL_MESSAGE, &h)).await;
         assert_eq!(answer.code, response::SUCCESS);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use compat_tests::broker_ops::{ask, pull_request, send_request};
+use compat_tests::broker_ops::{ask, pull_header, pull_request, send_request};
 use compat_tests::process::{connect, spawn_and_wait_for_address, target_dir};
 use remoting::code::{request, response};
 use remoting::protocol::register::{body_crc32, RegisterBrokerBody};
@@ -337,18 +337,9 @@ fn long_poll_request(topic: &str, offset: i64) -> RemotingCommand {
     RemotingCommand::request_with_header(
         request::PULL_MESSAGE,
         &PullMessageRequestHeader {
-            consumer_group: "count_cg".into(),
-            topic: topic.into(),
-            queue_id: 0,
-            queue_offset: offset,
-            max_msg_nums: 32,
             sys_flag: 0x2 | 0x4, // suspend; subscription carried in the request
-            commit_offset: 0,
             suspend_timeout_millis: 15_000,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: Some("TAG".into()),
-            max_msg_bytes: None,
+            ..pull_header(topic, 0, offset, 32)
         },
     )
 }
