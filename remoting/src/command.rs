@@ -107,6 +107,10 @@ impl fmt::Display for LanguageCode {
 pub struct ExtFields {
     text: String,
     entries: Vec<Entry>,
+    /// One bit per key hash (`key_bit`): a key whose bit is clear is not here, so the
+    /// distinct keys of a decoded header go in without a comparison with each earlier one.
+    /// Removal leaves bits set, which only costs a search.
+    present: u64,
 }
 
 /// Where one key and its value are in `ExtFields::text`.
@@ -116,6 +120,19 @@ struct Entry {
     key_len: u32,
     value_at: u32,
     value_len: u32,
+}
+
+/// A bit chosen by a key's length and end bytes, which differ among the keys of the
+/// common request headers (the one-letter SEND_MESSAGE_V2 keys, the pull header's).
+#[inline]
+fn key_bit(key: &[u8]) -> u64 {
+    let (first, last) = match key {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    let hash = (key.len() as u32).wrapping_mul(13) ^ (first as u32 * 6) ^ last as u32;
+    1 << (hash & 63)
 }
 
 /// Header keys are short: comparing them in place beats a call to `memcmp`.
@@ -134,6 +151,7 @@ impl ExtFields {
         ExtFields {
             text: String::with_capacity(fields * 24),
             entries: Vec::with_capacity(fields),
+            present: 0,
         }
     }
 
@@ -147,6 +165,9 @@ impl ExtFields {
 
     fn position(&self, key: &str) -> Option<usize> {
         let (key, text) = (key.as_bytes(), self.text.as_bytes());
+        if self.present & key_bit(key) == 0 {
+            return None;
+        }
         self.entries.iter().position(|e| {
             e.key_len as usize == key.len()
                 && text
@@ -177,6 +198,7 @@ impl ExtFields {
                 (e.value_at, e.value_len) = (value_at, value_len);
             }
             None => {
+                self.present |= key_bit(key.as_bytes());
                 let (key_at, key_len) = self.push_text(key);
                 self.entries.push(Entry {
                     key_at,
@@ -331,6 +353,7 @@ impl RemotingCommand {
         static EMPTY: ExtFields = ExtFields {
             text: String::new(),
             entries: Vec::new(),
+            present: 0,
         };
         self.ext_fields.as_ref().unwrap_or(&EMPTY)
     }
@@ -353,6 +376,34 @@ impl RemotingCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ext_fields_with_more_keys_than_filter_bits_keep_one_value_each() {
+        // 300 keys share the 64 bits of the presence filter, so many collide.
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+        let mut ext = ExtFields::new();
+        for (i, key) in keys.iter().enumerate() {
+            ext.insert(key, i.to_string());
+        }
+        for (i, key) in keys.iter().enumerate().step_by(3) {
+            ext.insert(key, format!("again {i}"));
+        }
+        assert_eq!(ext.len(), 300);
+        for (i, key) in keys.iter().enumerate() {
+            let expected = if i % 3 == 0 {
+                format!("again {i}")
+            } else {
+                i.to_string()
+            };
+            assert_eq!(ext.get(key), Some(expected.as_str()), "{key}");
+        }
+        assert_eq!(ext.remove("k7").as_deref(), Some("7"));
+        assert_eq!(ext.get("k7"), None);
+        ext.insert("k7", "back");
+        assert_eq!(ext.get("k7"), Some("back"));
+        assert_eq!(ext.len(), 300);
+        assert_eq!(ext.get("k300"), None);
+    }
 
     #[test]
     fn ext_fields_keep_order_and_one_value_per_key() {

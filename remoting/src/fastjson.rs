@@ -168,32 +168,35 @@ impl Parser<'_> {
 
     fn string(&mut self, quote: u8) -> Result<String, ParseError> {
         self.pos += 1; // opening quote
-        let mut out: Vec<u8> = Vec::new();
+                       // Escapes only shorten the text: up to the next quote is room enough for most.
+        let room = memchr::memchr(quote, &self.text[self.pos..]).unwrap_or(0);
+        let mut out: Vec<u8> = Vec::with_capacity(room);
         loop {
-            let Some(b) = self.peek() else {
+            // Runs without escapes are copied whole.
+            let rest = &self.text[self.pos..];
+            let Some(run) = memchr::memchr2(quote, b'\\', rest) else {
+                self.pos = self.text.len();
                 return Err(self.error("unterminated string"));
             };
+            out.extend_from_slice(&rest[..run]);
+            self.pos += run + 1;
+            if rest[run] == quote {
+                break;
+            }
+            let Some(esc) = self.peek() else {
+                return Err(self.error("unterminated escape"));
+            };
             self.pos += 1;
-            match b {
-                b if b == quote => break,
-                b'\\' => {
-                    let Some(esc) = self.peek() else {
-                        return Err(self.error("unterminated escape"));
-                    };
-                    self.pos += 1;
-                    match esc {
-                        b'n' => out.push(b'\n'),
-                        b't' => out.push(b'\t'),
-                        b'r' => out.push(b'\r'),
-                        b'b' => out.push(0x08),
-                        b'f' => out.push(0x0c),
-                        b'u' => {
-                            let c = self.unicode_escape()?;
-                            let mut buf = [0u8; 4];
-                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                        }
-                        other => out.push(other),
-                    }
+            match esc {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'r' => out.push(b'\r'),
+                b'b' => out.push(0x08),
+                b'f' => out.push(0x0c),
+                b'u' => {
+                    let c = self.unicode_escape()?;
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
                 other => out.push(other),
             }
@@ -201,13 +204,24 @@ impl Parser<'_> {
         String::from_utf8(out).map_err(|_| self.error("string is not UTF-8"))
     }
 
+    /// Four hex digits, read as `u32::from_str_radix` would (which also takes a leading
+    /// `+`), without going through a `str`.
     fn hex4(&mut self) -> Result<u32, ParseError> {
         let digits = self
             .text
             .get(self.pos..self.pos + 4)
             .ok_or_else(|| self.error("short unicode escape"))?;
-        let text = std::str::from_utf8(digits).map_err(|_| self.error("bad unicode escape"))?;
-        let value = u32::from_str_radix(text, 16).map_err(|_| self.error("bad unicode escape"))?;
+        let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+        if digits.is_empty() {
+            return Err(self.error("bad unicode escape"));
+        }
+        let mut value = 0;
+        for &d in digits {
+            let nibble = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| self.error("bad unicode escape"))?;
+            value = value << 4 | nibble;
+        }
         self.pos += 4;
         Ok(value)
     }

@@ -71,8 +71,8 @@ impl Scalar<'_> {
     /// Numbers may also arrive as strings; null means 0 (the Java field's default).
     fn int(self) -> Option<i64> {
         match self {
-            Scalar::Int(text) => text.parse().ok(),
-            Scalar::Str(text) => text.trim().parse().ok(),
+            Scalar::Int(text) => crate::text::parse_int(text),
+            Scalar::Str(text) => crate::text::parse_int(&text),
             Scalar::Null => Some(0),
             Scalar::Bool(_) => None,
         }
@@ -196,7 +196,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let open = self.pos;
-        let close = open + 1 + memchr::memchr2(b'"', b'\\', &bytes[open + 1..])?;
+        let close = open + 1 + crate::text::find_quote_or_backslash(&bytes[open + 1..])?;
         if bytes[close] == b'"' {
             self.pos = close + 1;
             return self.text.get(open + 1..close).map(Cow::Borrowed);
@@ -228,7 +228,7 @@ pub(crate) fn encode(cmd: &RemotingCommand, out: &mut impl BufMut) {
     put_int(out, cmd.flag as i64);
     out.put_slice(b",\"language\":");
     match cmd.language.name() {
-        Some(name) => put_str(out, name),
+        Some(name) => put_plain_str(out, name),
         None => put_int(out, cmd.language.0 as i64),
     }
     out.put_slice(b",\"opaque\":");
@@ -238,7 +238,7 @@ pub(crate) fn encode(cmd: &RemotingCommand, out: &mut impl BufMut) {
         put_str(out, remark);
     }
     out.put_slice(b",\"serializeTypeCurrentRPC\":");
-    put_str(out, cmd.serialize_type.name());
+    put_plain_str(out, cmd.serialize_type.name());
     out.put_slice(b",\"version\":");
     put_int(out, cmd.version as i64);
     out.put_u8(b'}');
@@ -246,6 +246,13 @@ pub(crate) fn encode(cmd: &RemotingCommand, out: &mut impl BufMut) {
 
 fn put_int(out: &mut impl BufMut, value: i64) {
     out.put_slice(crate::text::decimal(value, &mut [0; 20]).as_bytes());
+}
+
+/// A string known to need no escapes (the names of enum values).
+fn put_plain_str(out: &mut impl BufMut, text: &'static str) {
+    out.put_u8(b'"');
+    out.put_slice(text.as_bytes());
+    out.put_u8(b'"');
 }
 
 /// A JSON string, escaped the way serde_json escapes (control characters, quote and

@@ -60,7 +60,7 @@ macro_rules! integer_field {
         impl FieldValue for $t {
             const EXPECTED: &'static str = "an integer";
             fn parse_field(text: &str) -> Option<Self> {
-                text.trim().parse().ok()
+                crate::text::parse_int(text)
             }
             fn to_field(&self) -> String {
                 self.to_string()
