@@ -180,6 +180,12 @@ impl ExtFields {
     fn push_text(&mut self, piece: &str) -> (u32, u32) {
         // A header is at most one frame (under 2 GiB), so its text fits a u32.
         let at = u32::try_from(self.text.len()).expect("ext fields over 4 GiB");
+        if self.text.capacity() == 0 {
+            // A typed header written into fresh fields: room for a few, not a regrowth
+            // at 8, 16, 32 and 64 bytes.
+            self.text.reserve(piece.len().max(96));
+            self.entries.reserve(6);
+        }
         self.text.push_str(piece);
         (at, piece.len() as u32)
     }

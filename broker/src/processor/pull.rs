@@ -29,6 +29,10 @@ fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> Handler
 
 /// The tag hash codes a subscription expression accepts; `None` means every tag.
 fn tag_codes(expression: &str) -> Option<HashSet<i64>> {
+    // Most consumers subscribe to every tag: no need to split anything.
+    if expression.trim() == "*" {
+        return None;
+    }
     let tags: Vec<&str> = expression
         .split("||")
         .map(str::trim)
@@ -72,15 +76,15 @@ impl Selector {
 /// one its group's heartbeat registered, checked as Java's PullMessageProcessor checks it.
 fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<Selector, (i32, String)> {
     let (expression_type, selector) = if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
-        let expression = h.subscription.clone().unwrap_or_else(|| "*".into());
+        let expression = h.subscription.as_deref().unwrap_or("*");
         if is_tag_type(h.expression_type.as_deref()) {
-            (None, Selector::Tags(tag_codes(&expression)))
+            (None, Selector::Tags(tag_codes(expression)))
         } else {
             // Java would build no filter for an expression that does not compile and then
             // let every message through; a consumer asking for a filter must not get
             // everything, so this pull is refused with the remark Java uses for a
             // subscription it cannot parse.
-            let compiled = match filter::compile(&expression) {
+            let compiled = match filter::compile(expression) {
                 Ok(compiled) => Arc::new(compiled),
                 Err(e) => {
                     warn!(group = %h.consumer_group, topic = %h.topic, %expression, "the pull's expression does not compile: {e}");
