@@ -95,13 +95,30 @@ pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, FrameError> {
     }
 }
 
-/// Appends `cmd` as one frame to `dst`. The header is written in place and the two
-/// length words are filled in once its size is known.
+thread_local! {
+    static JSON_SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+}
+
+/// Appends `cmd` as one frame to `dst`. The two length words are filled in once the
+/// header's size is known.
 pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
     let start = dst.len();
     dst.reserve(8 + 256 + cmd.body.len());
     dst.put_u64(0);
-    write_header(cmd, dst);
+    match cmd.serialize_type {
+        // A JSON header is some eighty small writes: into a reused Vec they inline, into
+        // `BytesMut` each is a call with its own capacity check; one copy joins them.
+        SerializeType::Json => JSON_SCRATCH.with_borrow_mut(|scratch| {
+            scratch.clear();
+            json_header::encode(cmd, scratch);
+            dst.put_slice(scratch);
+            if scratch.capacity() > 1 << 16 {
+                // An unusually long remark: do not keep its buffer for the thread's life.
+                *scratch = Vec::with_capacity(512);
+            }
+        }),
+        SerializeType::RocketMq => encode_binary_header(cmd, dst),
+    }
     let header_len = dst.len() - start - 8;
     dst.put_slice(&cmd.body);
     let length = (dst.len() - start - 4) as u32;
