@@ -206,17 +206,7 @@ pub async fn send(conn: &Connection, topic: &str, queue_id: i32, key: &str, body
 pub async fn consume(conn: &Connection, group: &str, topic: &str, queue_id: i32, from: i64, max: i64, end: i64) -> i64 {
     let pull = PullMessageRequestHeader {
         consumer_group: group.into(),
-        topic: topic.into(),
-        queue_id,
-        queue_offset: from,
-        max_msg_nums: max.max(1) as i32,
-        sys_flag: 4,
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: None,
-        max_msg_bytes: None,
+        ..crate::broker_ops::pull_header(topic, queue_id, from, max.max(1) as i32)
     };
     ask(conn, RemotingCommand::request_with_header(request::PULL_MESSAGE, &pull)).await;
     let next = (from + max).min(end);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use compat_tests::broker_ops::pull_header;
 use compat_tests::process::{connect, StandaloneProcess};
 use remoting::code::{request, response};
 use remoting::header::broker::{PullMessageRequestHeader, SendMessageRequestHeader};
@@ -46,17 +47,7 @@ async fn sent(conn: &Connection, req: RemotingCommand) -> (String, String) {
 async fn stored_count(conn: &Connection, topic: &str) -> usize {
     let header = PullMessageRequestHeader {
         consumer_group: "cg_dedup".into(),
-        topic: topic.into(),
-        queue_id: 0,
-        queue_offset: 0,
-        max_msg_nums: 64,
-        sys_flag: 0x4,
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: None,
-        max_msg_bytes: None,
+        ..pull_header(topic, 0, 0, 64)
     };
     let answer = ask(
         conn,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use compat_tests::broker_ops::pull_header;
 use compat_tests::process::{connect, InProcessBroker};
 use remoting::code::{request, response};
 use remoting::header::broker::{ConsumerSendMsgBackRequestHeader, CreateTopicRequestHeader, PullMessageRequestHeader};
@@ -79,17 +80,7 @@ fn pull_request(topic: &str, queue_id: i32, offset: i64) -> RemotingCommand {
         request::PULL_MESSAGE,
         &PullMessageRequestHeader {
             consumer_group: "cg_prop_check".into(),
-            topic: topic.into(),
-            queue_id,
-            queue_offset: offset,
-            max_msg_nums: 1,
-            sys_flag: 0x4,
-            commit_offset: 0,
-            suspend_timeout_millis: 0,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: None,
-            max_msg_bytes: None,
+            ..pull_header(topic, queue_id, offset, 1)
         },
     )
 }

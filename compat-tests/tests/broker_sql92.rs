@@ -57,17 +57,10 @@ async fn setup(conn: &Connection) {
 fn pull_header(group: &str, offset: i64, subscription: Option<(&str, &str)>) -> PullMessageRequestHeader {
     PullMessageRequestHeader {
         consumer_group: group.into(),
-        topic: "FilterTopic".into(),
-        queue_id: 0,
-        queue_offset: offset,
-        max_msg_nums: 32,
         sys_flag: if subscription.is_some() { 0x4 } else { 0 },
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
         subscription: subscription.map(|(s, _)| s.to_string()),
-        sub_version: 0,
         expression_type: subscription.map(|(_, t)| t.to_string()),
-        max_msg_bytes: None,
+        ..compat_tests::broker_ops::pull_header("FilterTopic", 0, offset, 32)
     }
 }
 

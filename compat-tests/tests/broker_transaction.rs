@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use compat_tests::broker_ops::pull_header;
 use compat_tests::process::InProcessBroker;
 use remoting::code::{request, response};
 use remoting::header::broker::{CreateTopicRequestHeader, EndTransactionRequestHeader, PullMessageRequestHeader};
@@ -129,20 +130,10 @@ async fn all_messages(conn: &Connection, topic: &str) -> Vec<store::DecodedMessa
     for queue_id in 0..4 {
         let mut offset = 0;
         loop {
+            // The subscription travels in the header (no consumer heartbeat here).
             let header = PullMessageRequestHeader {
                 consumer_group: "cg_tx_check".into(),
-                topic: topic.into(),
-                queue_id,
-                queue_offset: offset,
-                max_msg_nums: 32,
-                // The subscription travels in the header (no consumer heartbeat here).
-                sys_flag: 0x4,
-                commit_offset: 0,
-                suspend_timeout_millis: 0,
-                subscription: Some("*".into()),
-                sub_version: 0,
-                expression_type: None,
-                max_msg_bytes: None,
+                ..pull_header(topic, queue_id, offset, 32)
             };
             let answer = conn
                 .request(

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use compat_tests::broker_ops::pull_header;
 use compat_tests::process::{connect, InProcessBroker};
 use remoting::code::{request, response};
 use remoting::header::broker::{
@@ -91,20 +92,10 @@ async fn a_scrape_shows_what_was_sent_pulled_and_committed() {
     }
     // 5 pulled and committed from each queue.
     for queue_id in 0..4 {
+        // The subscription travels with the pull (PullSysFlag SUBSCRIPTION).
         let pull = PullMessageRequestHeader {
             consumer_group: GROUP.into(),
-            topic: TOPIC.into(),
-            queue_id,
-            queue_offset: 0,
-            max_msg_nums: 5,
-            // The subscription travels with the pull (PullSysFlag SUBSCRIPTION).
-            sys_flag: 4,
-            commit_offset: 0,
-            suspend_timeout_millis: 0,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: None,
-            max_msg_bytes: None,
+            ..pull_header(TOPIC, queue_id, 0, 5)
         };
         let res = ask(
             &conn,
