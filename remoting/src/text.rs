@@ -137,7 +137,7 @@ mod tests {
             "--1",
             "\u{3000}5",
         ] {
-            assert_eq!(parse_int::<i32>(&text), text.trim().parse::<i32>().ok(), "{text:?}");
+            assert_eq!(parse_int::<i32>(text), text.trim().parse::<i32>().ok(), "{text:?}");
             assert_eq!(parse_int::<i64>(text), text.trim().parse::<i64>().ok(), "{text:?}");
         }
     }
