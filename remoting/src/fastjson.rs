@@ -167,8 +167,9 @@ impl Parser<'_> {
     }
 
     fn string(&mut self, quote: u8) -> Result<String, ParseError> {
-        self.pos += 1; // opening quote
-                       // Escapes only shorten the text: up to the next quote is room enough for most.
+        // Past the opening quote. Escapes only shorten the text, so up to the next quote is
+        // room enough for most strings.
+        self.pos += 1;
         let room = memchr::memchr(quote, &self.text[self.pos..]).unwrap_or(0);
         let mut out: Vec<u8> = Vec::with_capacity(room);
         loop {
