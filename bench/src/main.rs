@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use remoting::code::{request, response};
-use remoting::header::broker::{PullMessageRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2};
+use remoting::header::broker::{
+    pull_sys_flag, PullMessageRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
+};
 use remoting::RemotingCommand;
 use tokio::sync::Semaphore;
 
@@ -299,18 +301,13 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
 
 fn pull_request(group: &str, topic: &str, mq: &MessageQueue, offset: i64, suspend_ms: i64) -> RemotingCommand {
     let header = PullMessageRequestHeader {
-        consumer_group: group.into(),
-        topic: topic.into(),
-        queue_id: mq.queue_id,
-        queue_offset: offset,
-        max_msg_nums: 32,
-        sys_flag: if suspend_ms > 0 { 0x2 | 0x4 } else { 0x4 },
-        commit_offset: 0,
+        sys_flag: if suspend_ms > 0 {
+            pull_sys_flag::SUSPEND | pull_sys_flag::SUBSCRIPTION
+        } else {
+            pull_sys_flag::SUBSCRIPTION
+        },
         suspend_timeout_millis: suspend_ms,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: Some("TAG".into()),
-        max_msg_bytes: None,
+        ..PullMessageRequestHeader::tags(group, topic, mq.queue_id, offset, 32, "*")
     };
     RemotingCommand::request_with_header(request::PULL_MESSAGE, &header)
 }

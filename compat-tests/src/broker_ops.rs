@@ -68,20 +68,7 @@ pub fn pull_request(topic: &str, queue_id: i32, offset: i64, max: i32) -> Remoti
 /// A plain pull's header: every tag (subscription carried in the request), no commit, no
 /// suspension. Tests change single fields with `..pull_header(..)`.
 pub fn pull_header(topic: &str, queue_id: i32, offset: i64, max: i32) -> PullMessageRequestHeader {
-    PullMessageRequestHeader {
-        consumer_group: "hostile_cg".into(),
-        topic: topic.into(),
-        queue_id,
-        queue_offset: offset,
-        max_msg_nums: max,
-        sys_flag: 0x4, // subscription carried in the request
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: Some("TAG".into()),
-        max_msg_bytes: None,
-    }
+    PullMessageRequestHeader::tags("hostile_cg", topic, queue_id, offset, max, "*")
 }
 
 /// The queue's max offset (GET_MAX_OFFSET).

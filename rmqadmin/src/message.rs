@@ -22,9 +22,6 @@ use crate::util::human_millis;
 /// Java's `MixAll.TOOLS_CONSUMER_GROUP`: the group mqadmin's pull commands use.
 pub const TOOLS_CONSUMER_GROUP: &str = "TOOLS_CONSUMER";
 
-/// `PullSysFlag.FLAG_SUBSCRIPTION` (bit 0 commits an offset, bit 1 suspends).
-const PULL_FLAG_SUBSCRIPTION: i32 = 1 << 2;
-
 /// What clients call the message id: the UNIQ_KEY if the producer set one, else the
 /// offset id (Java's `MessageClientExt.getMsgId`).
 pub fn msg_id(m: &DecodedMessage) -> String {
@@ -257,20 +254,7 @@ pub async fn pull(
     max: i32,
     expression: &str,
 ) -> Result<(PullStatus, i64)> {
-    let header = PullMessageRequestHeader {
-        consumer_group: group.into(),
-        topic: topic.into(),
-        queue_id,
-        queue_offset: offset,
-        max_msg_nums: max.max(1),
-        sys_flag: PULL_FLAG_SUBSCRIPTION,
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some(expression.to_string()),
-        sub_version: 0,
-        expression_type: Some("TAG".into()),
-        max_msg_bytes: None,
-    };
+    let header = PullMessageRequestHeader::tags(group, topic, queue_id, offset, max.max(1), expression);
     let res = admin.broker(addr, with_header(request::PULL_MESSAGE, &header)).await?;
     let next = |res: &RemotingCommand| {
         res.decode_header::<PullMessageResponseHeader>()

@@ -979,20 +979,7 @@ struct QueueRead {
 }
 
 fn pull_request(topic: &str, queue_id: i32, offset: i64) -> RemotingCommand {
-    let header = PullMessageRequestHeader {
-        consumer_group: GROUP.into(),
-        topic: topic.into(),
-        queue_id,
-        queue_offset: offset,
-        max_msg_nums: 256,
-        sys_flag: 0x4,
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: Some("TAG".into()),
-        max_msg_bytes: None,
-    };
+    let header = PullMessageRequestHeader::tags(GROUP, topic, queue_id, offset, 256, "*");
     RemotingCommand::request_with_header(request::PULL_MESSAGE, &header)
 }
 

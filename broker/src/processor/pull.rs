@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use remoting::code::{request, response};
-use remoting::header::broker::{PullMessageRequestHeader, PullMessageResponseHeader};
+use remoting::header::broker::{pull_sys_flag, PullMessageRequestHeader, PullMessageResponseHeader};
 use remoting::protocol::route::perm;
 use remoting::{Connection, HandlerResult, RemotingCommand};
 use store::codec::{find_property, view_record};
@@ -17,11 +17,6 @@ use crate::consumer_filter::is_tag_type;
 use crate::filter::{self, Expression};
 use crate::subscription_group::SubscriptionGroupConfig;
 use crate::{faq, BrokerState};
-
-/// `PullSysFlag` bits.
-const FLAG_COMMIT_OFFSET: i32 = 0x1;
-const FLAG_SUSPEND: i32 = 0x2;
-const FLAG_SUBSCRIPTION: i32 = 0x4;
 
 fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
     Ok(Some(RemotingCommand::response_to(req, code, Some(remark.into()))))
@@ -75,7 +70,7 @@ impl Selector {
 /// The subscription a pull filters by: the one in its header (sysFlag SUBSCRIPTION) or the
 /// one its group's heartbeat registered, checked as Java's PullMessageProcessor checks it.
 fn select_messages(state: &BrokerState, h: &PullMessageRequestHeader) -> Result<Selector, (i32, String)> {
-    let (expression_type, selector) = if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
+    let (expression_type, selector) = if h.sys_flag & pull_sys_flag::SUBSCRIPTION != 0 {
         let expression = h.subscription.as_deref().unwrap_or("*");
         if is_tag_type(h.expression_type.as_deref()) {
             (None, Selector::Tags(tag_codes(expression)))
@@ -224,13 +219,13 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     let record_filter = selector.record_filter();
 
     // Committing the offset a pull carries happens once, before any waiting.
-    if h.sys_flag & FLAG_COMMIT_OFFSET != 0 {
+    if h.sys_flag & pull_sys_flag::COMMIT_OFFSET != 0 {
         state
             .offsets
             .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
 
-    let mut may_suspend = h.sys_flag & FLAG_SUSPEND != 0;
+    let mut may_suspend = h.sys_flag & pull_sys_flag::SUSPEND != 0;
     let hold = if config.long_polling_enable {
         Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
     } else {

@@ -155,6 +155,45 @@ command_header! {
     }
 }
 
+/// `PullSysFlag` bits of a pull request's `sysFlag`.
+pub mod pull_sys_flag {
+    /// The request carries `commitOffset` for the broker to store.
+    pub const COMMIT_OFFSET: i32 = 0x1;
+    /// The broker may hold the request (long poll) when nothing is new.
+    pub const SUSPEND: i32 = 0x2;
+    /// The request carries its own subscription expression.
+    pub const SUBSCRIPTION: i32 = 0x4;
+}
+
+impl PullMessageRequestHeader {
+    /// A plain pull of up to `max` messages from `offset`: the subscription `expression` (a tag
+    /// expression) carried in the request, no offset to commit, not held. Callers change single
+    /// fields with `..PullMessageRequestHeader::tags(..)`.
+    pub fn tags(
+        group: impl Into<String>,
+        topic: impl Into<String>,
+        queue_id: i32,
+        offset: i64,
+        max: i32,
+        expression: impl Into<String>,
+    ) -> Self {
+        PullMessageRequestHeader {
+            consumer_group: group.into(),
+            topic: topic.into(),
+            queue_id,
+            queue_offset: offset,
+            max_msg_nums: max,
+            sys_flag: pull_sys_flag::SUBSCRIPTION,
+            commit_offset: 0,
+            suspend_timeout_millis: 0,
+            subscription: Some(expression.into()),
+            sub_version: 0,
+            expression_type: Some("TAG".into()),
+            max_msg_bytes: None,
+        }
+    }
+}
+
 command_header! {
     pub struct PullMessageResponseHeader {
         req suggest_which_broker_id: i64 = "suggestWhichBrokerId",
