@@ -123,6 +123,13 @@ impl BrokerProcess {
         p
     }
 
+    /// SIGKILLs the broker and waits until it is gone, so that a broker started next on
+    /// the same store finds the store's lock free (dropping only sends the signal).
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
     /// Starts `broker` with its store under `store` and `RUST_LOG=rust_log`.
     pub async fn start_in(store: &std::path::Path, extra: &[(&str, &str)], rust_log: &str) -> BrokerProcess {
         let mut cmd = Command::new(binary("broker"));

@@ -484,8 +484,7 @@ async fn unacked_messages_come_back_after_kill_9() {
     // Let the consumer offset reach the disk, then SIGKILL.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     drop(conn);
-    drop(broker);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    broker.kill().await;
 
     let broker = start_broker(Some(&store)).await;
     let conn = connect(&broker.addr).await;
@@ -520,7 +519,7 @@ async fn request_mode_survives_a_restart_and_shapes_assignments() {
     );
     assert_eq!(ask(&conn, set("NoSuchTopic")).await.code, response::TOPIC_NOT_EXIST);
     drop(conn);
-    drop(broker);
+    broker.kill().await;
 
     let saved = std::fs::read_to_string(store.join("config/messageRequestMode.json")).unwrap();
     assert!(
@@ -888,8 +887,7 @@ async fn an_ordered_hold_survives_kill_9() {
     // consumerOrderInfo.json and the offsets reach the disk within a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     drop(conn);
-    drop(broker);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    broker.kill().await;
     let saved = std::fs::read_to_string(store.join("config/consumerOrderInfo.json")).unwrap();
     assert!(saved.contains("PopOrderCrash@g10"), "{saved}");
 

@@ -306,10 +306,7 @@ async fn pending_timers_survive_sigkill_and_none_arrives_early() {
         tokio::time::sleep(Duration::from_millis(3000).saturating_sub(Duration::from_millis((now_ms() - t0) as u64)))
             .await;
         before_kill = collect(&conn, topic, 300, Duration::from_millis(10)).await.len();
-        let pid = broker.pid() as i32;
-        // SAFETY: our own child process.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        drop(broker);
+        broker.kill().await;
     }
     assert!(before_kill > 0, "some timers were due before the kill");
     tokio::time::sleep(Duration::from_millis(2000)).await;
