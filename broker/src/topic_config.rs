@@ -158,6 +158,12 @@ impl TopicConfigManager {
         self.tables.read().unwrap().topics.get(topic).cloned()
     }
 
+    /// What `read` takes from a topic's config, without copying the config (every send and
+    /// pull asks).
+    pub fn read<R>(&self, topic: &str, read: impl FnOnce(&TopicConfig) -> R) -> Option<R> {
+        self.tables.read().unwrap().topics.get(topic).map(read)
+    }
+
     pub fn data_version(&self) -> DataVersion {
         self.tables.read().unwrap().data_version.clone()
     }

@@ -132,6 +132,50 @@ pub fn properties_to_string(pairs: &[(String, String)]) -> String {
     out
 }
 
+/// The (name, value) pairs of a properties string in order: each part between property
+/// separators, split at its first name-value separator (a part without one is skipped).
+/// Names and values may be empty. One pass over the bytes: the strings are short, and a
+/// `split` per part cost more in setting up its searcher than in searching.
+pub fn property_pairs(properties: &str) -> PropertyPairs<'_> {
+    PropertyPairs {
+        text: properties,
+        pos: 0,
+    }
+}
+
+pub struct PropertyPairs<'a> {
+    text: &'a str,
+    /// Where the next part starts; past the end once the last part was read.
+    pos: usize,
+}
+
+impl<'a> Iterator for PropertyPairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.text.as_bytes();
+        while self.pos <= bytes.len() {
+            let start = self.pos;
+            let mut name_end = None;
+            let mut end = start;
+            while end < bytes.len() {
+                match bytes[end] {
+                    b'\x02' => break,
+                    b'\x01' if name_end.is_none() => name_end = Some(end),
+                    _ => {}
+                }
+                end += 1;
+            }
+            self.pos = end + 1;
+            if let Some(name_end) = name_end {
+                // Both cuts are at ASCII bytes, so on char boundaries.
+                return Some((&self.text[start..name_end], &self.text[name_end + 1..end]));
+            }
+        }
+        None
+    }
+}
+
 /// Parses a properties string. Pairs with an empty name or value are dropped,
 /// and a repeated name keeps its first position with the last value (as a map would).
 pub fn string_to_properties(s: &str) -> Vec<(String, String)> {
@@ -139,13 +183,11 @@ pub fn string_to_properties(s: &str) -> Vec<(String, String)> {
     // properties; past that an index keeps a hostile string of many distinct
     // names linear (the fuzzer found n^2/2 comparisons otherwise).
     const SCAN_LIMIT: usize = 16;
-    let mut out: Vec<(String, String)> = Vec::new();
+    // Room for every pair and two more (the broker adds CLUSTER), allocated once.
+    let parts = s.bytes().filter(|&b| b == PROPERTY_SEPARATOR as u8).count() + 1;
+    let mut out: Vec<(String, String)> = Vec::with_capacity((parts + 2).min(64));
     let mut index: Option<std::collections::HashMap<String, usize>> = None;
-    for part in s.split(PROPERTY_SEPARATOR) {
-        let Some(sep) = part.find(NAME_VALUE_SEPARATOR) else {
-            continue;
-        };
-        let (k, v) = (&part[..sep], &part[sep + 1..]);
+    for (k, v) in property_pairs(s) {
         if k.is_empty() || v.is_empty() {
             continue;
         }
@@ -209,25 +251,35 @@ pub fn java_hashmap_order(pairs: &[(String, String)]) -> Vec<(String, String)> {
 
 /// `properties_to_string(&java_hashmap_order(pairs))` without the copies.
 pub fn properties_string_java_order(pairs: &[(String, String)]) -> String {
+    properties_string_java_order_without(pairs, None)
+}
+
+/// `properties_string_java_order` of `pairs` less the property named `left_out`, as if it
+/// had never been inserted (the map's size, and so its bucket count, does not count it).
+pub fn properties_string_java_order_without(pairs: &[(String, String)], left_out: Option<&str>) -> String {
+    let kept = |p: &&(String, String)| Some(p.0.as_str()) != left_out;
+    let len = pairs.iter().filter(kept).count();
     let mut capacity: usize = 16;
-    while pairs.len() > capacity * 3 / 4 {
+    while len > capacity * 3 / 4 {
         capacity *= 2;
     }
     // (bucket, insertion index); on the stack for the usual handful of properties.
     let mut small = [(0usize, 0usize); 16];
     let mut large = Vec::new();
-    let order: &mut [(usize, usize)] = if pairs.len() <= small.len() {
-        &mut small[..pairs.len()]
+    let order: &mut [(usize, usize)] = if len <= small.len() {
+        &mut small[..len]
     } else {
-        large.resize(pairs.len(), (0, 0));
+        large.resize(len, (0, 0));
         &mut large
     };
-    for (i, p) in pairs.iter().enumerate() {
+    let mut text_len = 0;
+    for (slot, (i, p)) in order.iter_mut().zip(pairs.iter().enumerate().filter(|(_, p)| kept(p))) {
         let h = java_string_hash(&p.0) as u32;
-        order[i] = (((h ^ (h >> 16)) as usize) & (capacity - 1), i);
+        *slot = (((h ^ (h >> 16)) as usize) & (capacity - 1), i);
+        text_len += p.0.len() + p.1.len() + 2;
     }
     order.sort_unstable();
-    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    let mut out = String::with_capacity(text_len);
     for (n, (_, i)) in order.iter().enumerate() {
         if n > 0 {
             out.push(PROPERTY_SEPARATOR);
@@ -605,13 +657,9 @@ pub fn view_record(buf: &[u8]) -> Result<RecordView<'_>, CodecError> {
 /// (the last occurrence wins, as when building a map).
 pub fn find_property<'a>(properties: &'a str, name: &str) -> Option<&'a str> {
     let mut found = None;
-    for part in properties.split(PROPERTY_SEPARATOR) {
-        if let Some(rest) = part.strip_prefix(name) {
-            if let Some(v) = rest.strip_prefix(NAME_VALUE_SEPARATOR) {
-                if !v.is_empty() {
-                    found = Some(v);
-                }
-            }
+    for (k, v) in property_pairs(properties) {
+        if k == name && !v.is_empty() {
+            found = Some(v);
         }
     }
     found
@@ -660,10 +708,7 @@ pub fn check_record(buf: &[u8], check_crc: bool) -> RecordCheck<'_> {
         Cow::Borrowed(p) => {
             // One pass over the properties for the four the store needs.
             let (mut tags, mut keys, mut uniq, mut delay) = (None, None, None, None);
-            for part in p.split(PROPERTY_SEPARATOR) {
-                let Some((k, val)) = part.split_once(NAME_VALUE_SEPARATOR) else {
-                    continue;
-                };
+            for (k, val) in property_pairs(p) {
                 if val.is_empty() {
                     continue;
                 }

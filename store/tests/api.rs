@@ -194,3 +194,52 @@ fn property_helpers_follow_java() {
     let order: Vec<String> = codec::java_hashmap_order(&pairs).into_iter().map(|p| p.0).collect();
     assert_eq!(order, ["KEYS", "idx", "UNIQ_KEY", "CLUSTER", "TAGS"]);
 }
+
+#[test]
+fn a_property_left_out_is_as_if_never_inserted() {
+    // 11 to 14 properties: leaving one out crosses the 12-entry point where Java's map
+    // grows from 16 to 32 buckets, which changes the order.
+    for n in 11..15 {
+        let pairs: Vec<(String, String)> = (0..n)
+            .map(|i| (format!("P{i}"), format!("v{i}")))
+            .chain([("WAIT".to_string(), "true".to_string())])
+            .collect();
+        for left_out in ["WAIT", "P0", "P7", "absent"] {
+            let kept: Vec<(String, String)> = pairs.iter().filter(|p| p.0 != left_out).cloned().collect();
+            assert_eq!(
+                codec::properties_string_java_order_without(&pairs, Some(left_out)),
+                codec::properties_string_java_order(&kept),
+                "{n} properties, {left_out} left out"
+            );
+        }
+        assert_eq!(
+            codec::properties_string_java_order_without(&pairs, None),
+            codec::properties_to_string(&codec::java_hashmap_order(&pairs))
+        );
+    }
+}
+
+#[test]
+fn property_pairs_split_like_the_separators_say() {
+    // Every string of up to 7 bytes over {a, b, name-value separator, property separator},
+    // against the plain reading: split on the property separator, then at the first
+    // name-value separator.
+    let alphabet = ['a', 'b', codec::NAME_VALUE_SEPARATOR, codec::PROPERTY_SEPARATOR];
+    let mut strings = vec![String::new()];
+    for _ in 0..7 {
+        let longer: Vec<String> = strings
+            .iter()
+            .filter(|s| s.len() == strings.last().unwrap().len())
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        strings.extend(longer);
+    }
+    assert_eq!(strings.len(), (0..=7).map(|n| 4usize.pow(n)).sum::<usize>());
+    for s in &strings {
+        let expected: Vec<(&str, &str)> = s
+            .split(codec::PROPERTY_SEPARATOR)
+            .filter_map(|part| part.split_once(codec::NAME_VALUE_SEPARATOR))
+            .collect();
+        assert_eq!(codec::property_pairs(s).collect::<Vec<_>>(), expected, "{s:?}");
+    }
+}

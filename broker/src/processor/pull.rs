@@ -183,21 +183,21 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             format!("subscription group no permission, {}", h.consumer_group),
         );
     }
-    let Some(topic_config) = state.topics.select(&h.topic) else {
+    let Some((perm, read_queue_nums)) = state.topics.read(&h.topic, |t| (t.perm, t.read_queue_nums)) else {
         return reply(
             &req,
             response::TOPIC_NOT_EXIST,
             format!("topic[{}] not exist, apply first please! {}", h.topic, faq()),
         );
     };
-    if topic_config.perm & perm::READ == 0 {
+    if perm & perm::READ == 0 {
         return reply(
             &req,
             response::NO_PERMISSION,
             format!("the topic[{}] pulling message is forbidden", h.topic),
         );
     }
-    if h.queue_id < 0 || h.queue_id >= topic_config.read_queue_nums {
+    if h.queue_id < 0 || h.queue_id >= read_queue_nums {
         return reply(
             &req,
             response::SYSTEM_ERROR,
@@ -205,7 +205,7 @@ pub async fn pull_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
                 "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
                 h.queue_id,
                 h.topic,
-                topic_config.read_queue_nums,
+                read_queue_nums,
                 conn.peer_addr()
             ),
         );

@@ -73,14 +73,8 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     // Java writes the stored properties text without WAIT but puts WAIT back in the map, and
     // the store writes a delayed message's text again from the map: a delayed message keeps
     // WAIT (and so does its delivered copy), others do not. Batches lose it here.
-    let text_without_wait = (!prepared && codec::get_property(&properties, property::WAIT).is_some()).then(|| {
-        let kept: Vec<(String, String)> = properties
-            .iter()
-            .filter(|(name, _)| name != property::WAIT)
-            .cloned()
-            .collect();
-        codec::properties_string_java_order(&kept)
-    });
+    let text_without_wait = (!prepared && codec::get_property(&properties, property::WAIT).is_some())
+        .then(|| codec::properties_string_java_order_without(&properties, Some(property::WAIT)));
     let is_batch_send = h.batch == Some(true);
     if !prepared && is_batch_send {
         properties.retain(|(name, _)| name != property::WAIT);
@@ -95,7 +89,9 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     // Timer messages (5.x): moved to the timer topic when due later, or refused. A batch
     // is moved as a whole when its own properties ask for a timer.
     let (mut store_topic, mut store_queue_id) = (store_topic, store_queue_id);
-    let (mut batch_topic, mut batch_queue_id) = (h.topic.clone(), queue_id);
+    // Only a batch is stored under these (a single message uses store_topic).
+    let mut batch_topic = if is_batch { h.topic.clone() } else { String::new() };
+    let mut batch_queue_id = queue_id;
     let mut text_without_wait = text_without_wait;
     let mut recall_handle = None;
     if !prepared && crate::timer::has_timer_property(&properties) {
@@ -310,8 +306,9 @@ pub(crate) fn msg_check(
         ));
     }
 
-    let topic_config = match state.topics.select(&h.topic) {
-        Some(tc) => Some(tc),
+    let queue_nums = |t: &remoting::protocol::topic::TopicConfig| (t.write_queue_nums, t.read_queue_nums);
+    let queues = match state.topics.read(&h.topic, queue_nums) {
+        Some(nums) => Some(nums),
         None => {
             // Java: a unit-mode client's new topic is a unit topic, its retry topic a
             // unit-subscription one.
@@ -339,30 +336,35 @@ pub(crate) fn msg_check(
                             .create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, topic_sys_flag)
                     })
                 })
+                .map(|t| queue_nums(&t))
         }
     };
-    let Some(topic_config) = topic_config else {
+    let Some((write_queue_nums, read_queue_nums)) = queues else {
         return Err(refuse(
             req,
             response::TOPIC_NOT_EXIST,
             format!("topic[{}] not exist, apply first please!{}", h.topic, faq()),
         ));
     };
-    let queue_count = topic_config.write_queue_nums.max(topic_config.read_queue_nums);
+    let queue_count = write_queue_nums.max(read_queue_nums);
     if h.queue_id >= queue_count {
+        let topic_config = state
+            .topics
+            .select(&h.topic)
+            .map(|t| format!("{t:?}"))
+            .unwrap_or_default();
         return Err(refuse(
             req,
             response::SYSTEM_ERROR,
             format!(
-                "request queueId[{}] is illegal, {:?} Producer: {}",
+                "request queueId[{}] is illegal, {topic_config} Producer: {}",
                 h.queue_id,
-                topic_config,
                 conn.peer_addr()
             ),
         ));
     }
     let queue_id = if h.queue_id < 0 {
-        random_queue(topic_config.write_queue_nums)
+        random_queue(write_queue_nums)
     } else {
         h.queue_id
     };
@@ -431,8 +433,8 @@ fn retry_or_dlq(
 
 /// Java adds the MULTI_TAGS sys flag to messages stored in a MULTI_TAG topic.
 fn with_topic_sys_flag(state: &BrokerState, topic: &str, sys_flag: i32) -> i32 {
-    match state.topics.select(topic) {
-        Some(tc) if tc.topic_filter_type == "MULTI_TAG" => sys_flag | codec::sys_flag::MULTI_TAGS,
+    match state.topics.read(topic, |t| t.topic_filter_type == "MULTI_TAG") {
+        Some(true) => sys_flag | codec::sys_flag::MULTI_TAGS,
         _ => sys_flag,
     }
 }
