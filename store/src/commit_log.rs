@@ -253,9 +253,15 @@ impl CommitLog {
 
     /// The record bytes at `offset` of length `size`, copied out.
     pub fn read(&self, offset: i64, size: usize) -> Option<Bytes> {
+        self.read_with(offset, size, Bytes::copy_from_slice)
+    }
+
+    /// What `read` makes of the record bytes at `offset` of length `size`, seen in place
+    /// (so a reader that copies them somewhere copies them once).
+    pub fn read_with<R>(&self, offset: i64, size: usize, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let f = self.queue.find_by_offset(offset)?;
         let pos = (offset - f.file_from_offset()) as u64;
-        f.read(pos, size).map(Bytes::copy_from_slice)
+        f.read(pos, size).map(read)
     }
 
     /// The whole record starting at `offset`, using its own size field.

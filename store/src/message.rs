@@ -199,6 +199,9 @@ pub struct GetResult {
     /// The messages read lie further behind the CommitLog's end than
     /// `accessMessageInMemoryMaxRatio` of memory (Java's `suggestPullingFromSlave`).
     pub suggest_pulling_from_slave: bool,
+    /// All of `messages`' bytes in one buffer, as read: each message's `bytes` is a slice
+    /// of it, so `concat` need not copy them again.
+    pub(crate) body: Bytes,
 }
 
 impl GetResult {
@@ -206,13 +209,25 @@ impl GetResult {
     pub fn buffer_total_size(&self) -> usize {
         self.messages.iter().map(|m| m.bytes.len()).sum()
     }
-    /// The messages concatenated: a pull response body.
-    pub fn concat(&self) -> Vec<u8> {
+    /// The messages concatenated: a pull response body. The buffer they were read into,
+    /// unless `messages` no longer lie in it back to back (a caller changed them).
+    pub fn concat(&self) -> Bytes {
+        let mut at = self.body.as_ptr();
+        let mut total = 0;
+        let in_place = self.messages.iter().all(|m| {
+            let here = m.bytes.as_ptr() == at;
+            at = at.wrapping_add(m.bytes.len());
+            total += m.bytes.len();
+            here
+        });
+        if in_place && total == self.body.len() {
+            return self.body.clone();
+        }
         let mut v = Vec::with_capacity(self.buffer_total_size());
         for m in &self.messages {
             v.extend_from_slice(&m.bytes);
         }
-        v
+        v.into()
     }
 }
 

@@ -695,6 +695,7 @@ impl MessageStore {
             max_offset: 0,
             messages: Vec::new(),
             suggest_pulling_from_slave: false,
+            body: Bytes::new(),
         };
         let Some(cq) = inner.find_queue(topic, queue_id) else {
             res.status = GetMessageStatus::NoMatchedLogicQueue;
@@ -730,6 +731,10 @@ impl MessageStore {
             let mut total = 0usize;
             let mut consumed = 0usize;
             let mut max_pulling = i64::MIN;
+            // The records are copied once, into the response body; each message's `bytes`
+            // becomes a slice of it at the end.
+            let mut body: Vec<u8> = Vec::new();
+            let mut ends: Vec<usize> = Vec::new();
             for (i, u) in units.iter().enumerate() {
                 max_pulling = u.commit_log_offset;
                 if next_file_start != i64::MIN && u.commit_log_offset < next_file_start {
@@ -754,17 +759,31 @@ impl MessageStore {
                         continue;
                     }
                 }
-                match inner.commit_log.read(u.commit_log_offset, u.size.max(0) as usize) {
-                    Some(bytes) if record_filter.is_some_and(|f| !f(&bytes)) => {
+                let size = u.size.max(0) as usize;
+                let kept = inner.commit_log.read_with(u.commit_log_offset, size, |record| {
+                    let kept = record_filter.is_none_or(|f| f(record));
+                    if kept {
+                        if body.capacity() == 0 {
+                            // Room for a full batch of records this size, within reason.
+                            let batch = size.saturating_mul(units.len().min(max_count.max(1)));
+                            body.reserve(batch.min(256 * 1024).max(size));
+                        }
+                        body.extend_from_slice(record);
+                    }
+                    kept
+                });
+                match kept {
+                    Some(false) => {
                         next_file_start = i64::MIN;
                     }
-                    Some(bytes) => {
-                        total += bytes.len();
+                    Some(true) => {
+                        total += size;
+                        ends.push(body.len());
                         res.messages.push(StoredMessage {
                             commit_log_offset: u.commit_log_offset,
                             queue_offset: offset + i as i64,
                             tags_code: u.tags_code,
-                            bytes,
+                            bytes: Bytes::new(),
                         });
                         res.status = GetMessageStatus::Found;
                         next_file_start = i64::MIN;
@@ -777,6 +796,13 @@ impl MessageStore {
                     }
                 }
             }
+            let body = Bytes::from(body);
+            let mut start = 0;
+            for (m, &end) in res.messages.iter_mut().zip(&ends) {
+                m.bytes = body.slice(start..end);
+                start = end;
+            }
+            res.body = body;
             res.next_begin_offset = offset + consumed as i64;
             // Java's hint that this reader is out of memory and could read from a slave.
             res.suggest_pulling_from_slave = max_pulling != i64::MIN && (max_py - max_pulling) as u64 > mem_limit;

@@ -243,3 +243,36 @@ fn property_pairs_split_like_the_separators_say() {
         assert_eq!(codec::property_pairs(s).collect::<Vec<_>>(), expected, "{s:?}");
     }
 }
+
+#[test]
+fn a_pull_body_is_the_kept_records_back_to_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(tmp.path(), FlushDiskType::AsyncFlush)).unwrap();
+    for i in 0..40 {
+        // Sizes vary, so that a wrong cut shows.
+        let m = MessageToStore::new("BodyTopic", 0, "x".repeat(i * 7).into_bytes(), vec![]);
+        assert!(store.put_message(&m).is_ok());
+    }
+    assert!(store.wait_for_dispatch(Duration::from_secs(10)));
+    // Every third record is passed over by the record filter.
+    let odd_size = |record: &[u8]| codec::decode_message(record).unwrap().body.len() % 3 != 0;
+    let mut r = store.get_messages_filtered("BodyTopic", 0, 0, 32, 0, None, Some(&odd_size));
+    assert_eq!(r.status, GetMessageStatus::Found);
+    let joined: Vec<u8> = r.messages.iter().flat_map(|m| m.bytes.to_vec()).collect();
+    assert_eq!(r.concat().as_ref(), joined.as_slice());
+    let bodies: Vec<usize> = codec::decode_messages(&r.concat())
+        .iter()
+        .map(|m| m.body.len())
+        .collect();
+    let expected: Vec<usize> = (0..40)
+        .map(|i| i * 7)
+        .filter(|n| n % 3 != 0)
+        .take(r.messages.len())
+        .collect();
+    assert_eq!(bodies, expected);
+    // A caller that drops a message gets a body without it.
+    let gone = r.messages.remove(1);
+    let body = r.concat();
+    assert_eq!(body.len(), joined.len() - gone.bytes.len());
+    assert_eq!(codec::decode_messages(&body).len(), r.messages.len());
+}
