@@ -325,7 +325,7 @@ fn answer(req: &RemotingCommand, got: &store::GetResult, code: i32, suggest: i64
         max_offset: got.max_offset,
     });
     if code == response::SUCCESS {
-        res.body = got.concat().into();
+        res.body = got.concat();
     }
     res
 }
