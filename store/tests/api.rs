@@ -255,7 +255,7 @@ fn a_pull_body_is_the_kept_records_back_to_back() {
     }
     assert!(store.wait_for_dispatch(Duration::from_secs(10)));
     // Every third record is passed over by the record filter.
-    let odd_size = |record: &[u8]| codec::decode_message(record).unwrap().body.len() % 3 != 0;
+    let odd_size = |record: &[u8]| !codec::decode_message(record).unwrap().body.len().is_multiple_of(3);
     let mut r = store.get_messages_filtered("BodyTopic", 0, 0, 32, 0, None, Some(&odd_size));
     assert_eq!(r.status, GetMessageStatus::Found);
     let joined: Vec<u8> = r.messages.iter().flat_map(|m| m.bytes.to_vec()).collect();
@@ -266,7 +266,7 @@ fn a_pull_body_is_the_kept_records_back_to_back() {
         .collect();
     let expected: Vec<usize> = (0..40)
         .map(|i| i * 7)
-        .filter(|n| n % 3 != 0)
+        .filter(|n: &usize| !n.is_multiple_of(3))
         .take(r.messages.len())
         .collect();
     assert_eq!(bodies, expected);
