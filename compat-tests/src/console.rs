@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use remoting::code::{request, response};
 use remoting::header::broker::{
-    CreateTopicRequestHeader, PullMessageRequestHeader, SendMessageRequestHeader, UpdateConsumerOffsetRequestHeader,
+    pull_sys_flag, CreateTopicRequestHeader, PullMessageRequestHeader, SendMessageRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
 };
 use remoting::{Connection, RemotingCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -95,7 +96,7 @@ pub async fn run(broker_addr: &str) -> Traffic {
             queue_id,
             queue_offset: 0,
             max_msg_nums: 5,
-            sys_flag: 4,
+            sys_flag: pull_sys_flag::SUBSCRIPTION,
             commit_offset: 0,
             suspend_timeout_millis: 0,
             subscription: Some("*".into()),

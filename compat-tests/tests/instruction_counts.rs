@@ -333,11 +333,11 @@ async fn instructions_per_operation_stay_within_twice_the_recorded_figures() {
 
 /// A pull that the broker may hold until a message arrives (suspend flag, 15 s).
 fn long_poll_request(topic: &str, offset: i64) -> RemotingCommand {
-    use remoting::header::broker::PullMessageRequestHeader;
+    use remoting::header::broker::{pull_sys_flag, PullMessageRequestHeader};
     RemotingCommand::request_with_header(
         request::PULL_MESSAGE,
         &PullMessageRequestHeader {
-            sys_flag: 0x2 | 0x4, // suspend; subscription carried in the request
+            sys_flag: pull_sys_flag::SUSPEND | pull_sys_flag::SUBSCRIPTION,
             suspend_timeout_millis: 15_000,
             ..pull_header(topic, 0, offset, 32)
         },

@@ -143,6 +143,9 @@ pub fn property_pairs(properties: &str) -> PropertyPairs<'_> {
     }
 }
 
+const PROPERTY_SEPARATOR_BYTE: u8 = PROPERTY_SEPARATOR as u8;
+const NAME_VALUE_SEPARATOR_BYTE: u8 = NAME_VALUE_SEPARATOR as u8;
+
 pub struct PropertyPairs<'a> {
     text: &'a str,
     /// Where the next part starts; past the end once the last part was read.
@@ -160,8 +163,8 @@ impl<'a> Iterator for PropertyPairs<'a> {
             let mut end = start;
             while end < bytes.len() {
                 match bytes[end] {
-                    b'\x02' => break,
-                    b'\x01' if name_end.is_none() => name_end = Some(end),
+                    PROPERTY_SEPARATOR_BYTE => break,
+                    NAME_VALUE_SEPARATOR_BYTE if name_end.is_none() => name_end = Some(end),
                     _ => {}
                 }
                 end += 1;
@@ -184,7 +187,7 @@ pub fn string_to_properties(s: &str) -> Vec<(String, String)> {
     // names linear (the fuzzer found n^2/2 comparisons otherwise).
     const SCAN_LIMIT: usize = 16;
     // Room for every pair and two more (the broker adds CLUSTER), allocated once.
-    let parts = s.bytes().filter(|&b| b == PROPERTY_SEPARATOR as u8).count() + 1;
+    let parts = s.bytes().filter(|&b| b == PROPERTY_SEPARATOR_BYTE).count() + 1;
     let mut out: Vec<(String, String)> = Vec::with_capacity((parts + 2).min(64));
     let mut index: Option<std::collections::HashMap<String, usize>> = None;
     for (k, v) in property_pairs(s) {

@@ -728,7 +728,6 @@ impl MessageStore {
             let max_py = inner.commit_log.max_offset();
             let mem_limit = physical_memory() / 100 * inner.config.access_message_in_memory_max_ratio as u64;
             let mut next_file_start = i64::MIN;
-            let mut total = 0usize;
             let mut consumed = 0usize;
             let mut max_pulling = i64::MIN;
             // The records are copied once, into the response body; each message's `bytes`
@@ -747,7 +746,7 @@ impl MessageStore {
                     u.size as usize,
                     max_count,
                     max_bytes,
-                    total,
+                    body.len(),
                     res.messages.len(),
                     in_disk,
                 ) {
@@ -777,7 +776,6 @@ impl MessageStore {
                         next_file_start = i64::MIN;
                     }
                     Some(true) => {
-                        total += size;
                         ends.push(body.len());
                         res.messages.push(StoredMessage {
                             commit_log_offset: u.commit_log_offset,
@@ -796,6 +794,7 @@ impl MessageStore {
                     }
                 }
             }
+            self.note_read(body.len());
             let body = Bytes::from(body);
             let mut start = 0;
             for (m, &end) in res.messages.iter_mut().zip(&ends) {
@@ -806,7 +805,6 @@ impl MessageStore {
             res.next_begin_offset = offset + consumed as i64;
             // Java's hint that this reader is out of memory and could read from a slave.
             res.suggest_pulling_from_slave = max_pulling != i64::MIN && (max_py - max_pulling) as u64 > mem_limit;
-            self.note_read(total);
         }
         res
     }
