@@ -1,7 +1,7 @@
 //! Topic configuration: the system topics Java creates at start, `config/topics.json`, and
 //! auto-creation from TBW102 on first send.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -86,9 +86,14 @@ pub fn validate_topic_name(topic: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Hashed, not ordered: every send and pull looks its topic up, and with thousands of
+/// topics a tree walk compared a dozen names on cold cache lines each time. Sorted only
+/// where it is written out.
+type TopicTable = HashMap<String, TopicConfig, foldhash::fast::RandomState>;
+
 struct Tables {
     data_version: DataVersion,
-    topics: BTreeMap<String, TopicConfig>,
+    topics: TopicTable,
 }
 
 pub struct TopicConfigManager {
@@ -101,7 +106,7 @@ pub struct TopicConfigManager {
 impl TopicConfigManager {
     /// The system topics, then whatever `config/topics.json` holds.
     pub fn load(store_root: &Path, config: &BrokerConfig) -> std::io::Result<Self> {
-        let mut topics = BTreeMap::new();
+        let mut topics = TopicTable::default();
         let mut add = |name: &str, queues: i32, perm: i32| {
             topics.insert(name.to_string(), TopicConfig::new(name, queues, queues, perm));
         };
@@ -173,13 +178,19 @@ impl TopicConfigManager {
         let t = self.tables.read().unwrap();
         TopicConfigSerializeWrapper {
             data_version: t.data_version.clone(),
-            topic_config_table: t.topics.clone(),
+            topic_config_table: t
+                .topics
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
             ..Default::default()
         }
     }
 
     pub fn topic_names(&self) -> Vec<String> {
-        self.tables.read().unwrap().topics.keys().cloned().collect()
+        let mut names: Vec<String> = self.tables.read().unwrap().topics.keys().cloned().collect();
+        names.sort_unstable();
+        names
     }
 
     /// Marks the table changed without changing a topic (the broker's permission changed,
@@ -278,7 +289,7 @@ impl TopicConfigManager {
             if t.data_version == wrapper.data_version {
                 return false;
             }
-            t.topics = wrapper.topic_config_table;
+            t.topics = wrapper.topic_config_table.into_iter().collect();
             t.data_version = wrapper.data_version;
         }
         self.persist_and_announce();

@@ -193,8 +193,13 @@ impl ConsumeQueue {
         if unit.commit_log_offset + unit.size as i64 <= self.max_physic_offset() {
             return self.check_already_indexed(unit, cq_offset);
         }
-        let was_empty = self.queue.is_empty();
-        let f = self.queue.last_or_create(expect)?;
+        // One look at the file list (the write lock keeps it from growing meanwhile).
+        let last = self.queue.last();
+        let was_empty = last.is_none();
+        let f = match last {
+            Some(f) if !f.is_full() => f,
+            _ => self.queue.last_or_create(expect)?,
+        };
         if was_empty && cq_offset != 0 && f.wrote_position() == 0 {
             // The queue starts mid-way (older CommitLog files are gone):
             // fill the units before it with placeholders, as Java does.
