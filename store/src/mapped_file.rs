@@ -23,7 +23,12 @@ pub fn offset_to_file_name(offset: i64) -> String {
 /// One mapped file.
 pub struct MappedFile {
     path: PathBuf,
-    file: File,
+    /// Kept open for the files written through it or synced with it (CommitLog, index,
+    /// timer). A ConsumeQueue file is only written through its mapping, which outlives
+    /// the descriptor: it keeps none, so queue files do not count against the process's
+    /// open-file limit (a broker with 20,000 queues would hit a 20,000 limit, as Java's
+    /// does); the rare block reservation opens it by path.
+    file: Option<File>,
     mmap: MmapMut,
     ptr: *mut u8,
     size: u64,
@@ -134,7 +139,7 @@ impl MappedFile {
         }
         // SAFETY: the store owns its directory; other processes must not
         // truncate these files while we run (guarded by the `lock` file).
-        let mut mmap = unsafe { MmapMut::map_mut(&file)? };
+        let mut mmap = unsafe { MmapMut::map_mut(&file) }.map_err(|e| map_failed(path, e))?;
         if !sequential {
             // Small scattered writes (ConsumeQueue, index): without this the
             // first write fault reads ahead and zero-fills megabytes of the
@@ -144,7 +149,7 @@ impl MappedFile {
         let ptr = mmap.as_mut_ptr();
         Ok(MappedFile {
             path: path.to_path_buf(),
-            file,
+            file: (reserve == Reserve::Whole).then_some(file),
             mmap,
             ptr,
             size,
@@ -171,7 +176,7 @@ impl MappedFile {
             .saturating_mul(RESERVE_AHEAD_CHUNK)
             .min(self.size);
         // A file system that cannot allocate ahead: writes go to the sparse file.
-        let reserved = if allocate_blocks(&self.file, from, to - from)? {
+        let reserved = if self.with_file(|f| allocate_blocks(f, from, to - from))? {
             to
         } else {
             self.size
@@ -253,7 +258,7 @@ impl MappedFile {
         match pos.checked_add(data.len() as u64) {
             Some(e) if e <= self.size => {
                 self.written_via_file.store(true, Ordering::Relaxed);
-                self.file.write_all_at(data, pos)
+                self.with_file(|f| f.write_all_at(data, pos))
             }
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -311,7 +316,7 @@ impl MappedFile {
         if self.written_via_file.load(Ordering::Relaxed) {
             // Nothing was dirtied through the mapping: a plain data sync of
             // the file (only this file's new pages are dirty).
-            self.file.sync_data()?;
+            self.with_file(File::sync_data)?;
             self.flushed.fetch_max(wrote, Ordering::AcqRel);
             return Ok(wrote);
         }
@@ -341,7 +346,7 @@ impl MappedFile {
         let mut at = from;
         while at < end {
             let n = (end - at).min(ZEROS.len() as u64) as usize;
-            self.file.write_all_at(&ZEROS[..n], at)?;
+            self.with_file(|f| f.write_all_at(&ZEROS[..n], at))?;
             at += n as u64;
         }
         Ok(())
@@ -417,9 +422,12 @@ impl MappedFile {
         self.removed.load(Ordering::Acquire)
     }
 
-    /// The underlying file (for fsync of metadata).
-    pub fn file(&self) -> &File {
-        &self.file
+    /// Runs `op` on the file: the kept descriptor, or one opened for the call.
+    fn with_file<R>(&self, op: impl FnOnce(&File) -> io::Result<R>) -> io::Result<R> {
+        match &self.file {
+            Some(f) => op(f),
+            None => op(&OpenOptions::new().read(true).write(true).open(&self.path)?),
+        }
     }
 }
 
@@ -704,6 +712,26 @@ impl MappedFileQueue {
 }
 
 /// Sizes the file and allocates the blocks of its first `reserve` bytes.
+/// A failed `mmap`, with its most likely cause when the kernel said ENOMEM: every queue
+/// file is one mapping, and Linux caps a process at `vm.max_map_count` of them (65,530 by
+/// default), which a broker with tens of thousands of active queues reaches.
+fn map_failed(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error() != Some(libc::ENOMEM) {
+        return e;
+    }
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
+    let mappings = std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
+    io::Error::new(
+        e.kind(),
+        format!(
+            "cannot map {}: {e}; this process has {mappings} mappings and vm.max_map_count is {} \
+             (raise it, e.g. sysctl -w vm.max_map_count=262144)",
+            path.display(),
+            limit.trim()
+        ),
+    )
+}
+
 fn preallocate(file: &File, size: u64, reserve: u64) -> io::Result<()> {
     file.set_len(size)?;
     if reserve > 0 {
