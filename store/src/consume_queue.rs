@@ -343,6 +343,14 @@ impl ConsumeQueue {
         deleted
     }
 
+    /// Whether some unit is written but not yet flushed.
+    pub fn has_unflushed(&self) -> bool {
+        let mut any = false;
+        self.queue
+            .for_each_file(|f| any |= f.flushed_position() < f.wrote_position());
+        any
+    }
+
     pub fn flush(&self, least_pages: u32) -> std::io::Result<()> {
         self.queue.flush(least_pages).map(|_| ())
     }
@@ -353,13 +361,13 @@ impl ConsumeQueue {
     /// otherwise only the whole pages written since the last call (none for a queue that
     /// did not grow by a page).
     pub fn release_pages(&self, all: bool) {
-        for f in self.queue.files() {
+        self.queue.for_each_file(|f| {
             if all {
                 f.drop_pages();
             } else {
                 f.release_written_pages();
             }
-        }
+        });
     }
 
     /// Records that all units are on disk (after a file-system-wide sync).

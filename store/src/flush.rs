@@ -118,7 +118,14 @@ fn run_group_commit(inner: &Inner) {
 
 fn flush_logics(inner: &Inner, least_pages: u32) -> std::io::Result<()> {
     let logics_ts = inner.checkpoint.logics_msg_timestamp();
-    for cq in inner.all_queues() {
+    // Only the queues with unflushed units are copied out, and synced unlocked.
+    let mut dirty = Vec::new();
+    inner.for_each_queue(|cq| {
+        if cq.has_unflushed() {
+            dirty.push(cq.clone());
+        }
+    });
+    for cq in dirty {
         cq.flush(least_pages)?;
     }
     if inner.config.message_index_enable {
@@ -162,8 +169,14 @@ pub(crate) fn run_consume_queue(inner: &Inner) {
         // flushConsumeQueueThoroughInterval) also those consumers read back in. Dropping
         // every page of every queue each second cost a system call and TLB flushes per
         // queue (8,000 queues: 10% of the broker's CPU) and a page fault per write after.
-        for cq in inner.all_queues() {
-            cq.release_pages(thorough_round);
+        if thorough_round {
+            // A system call per file: not under the queue table's lock.
+            for cq in inner.all_queues() {
+                cq.release_pages(true);
+            }
+        } else {
+            // Calls the kernel only for files that grew by a page since the last round.
+            inner.for_each_queue(|cq| cq.release_pages(false));
         }
         if inner.config.message_index_enable {
             inner.index.release_pages();

@@ -641,12 +641,27 @@ impl MappedFileQueue {
 
     /// Flushes all files with unflushed data; returns the flushed offset.
     pub fn flush(&self, least_pages: u32) -> io::Result<i64> {
-        for f in self.files() {
-            if f.flushed_position() < f.wrote_position() {
-                f.flush(least_pages)?;
-            }
+        // Copies only the files with something to flush (none, for a quiet queue: the
+        // flush thread visits every ConsumeQueue each second), and syncs them unlocked.
+        let unflushed: Vec<Arc<MappedFile>> = self
+            .files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|f| f.flushed_position() < f.wrote_position())
+            .cloned()
+            .collect();
+        for f in unflushed {
+            f.flush(least_pages)?;
         }
         Ok(self.flushed_offset())
+    }
+
+    /// Runs `op` on every file, under the list's read lock (no copy of the list).
+    pub fn for_each_file(&self, mut op: impl FnMut(&MappedFile)) {
+        for f in self.files.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            op(f);
+        }
     }
 
     /// Records that every file is flushed (after a file-system-wide sync).
