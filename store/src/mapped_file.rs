@@ -515,8 +515,10 @@ impl MappedFileQueue {
             }
         }
         let mut files = Vec::with_capacity(names.len());
-        for (_, path) in names {
-            let f = MappedFile::open(&path, self.file_size)?;
+        for (from, path) in names {
+            // As the queue's own files are made: the CommitLog's keep the kernel's
+            // read-ahead, a ConsumeQueue's keep no descriptor.
+            let f = MappedFile::open_at(&path, self.file_size, from, self.sequential, self.reserve)?;
             f.set_positions(self.file_size);
             files.push(Arc::new(f));
         }
