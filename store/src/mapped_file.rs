@@ -728,7 +728,6 @@ impl MappedFileQueue {
     }
 }
 
-/// Sizes the file and allocates the blocks of its first `reserve` bytes.
 /// A failed `mmap`, with its most likely cause when the kernel said ENOMEM: every queue
 /// file is one mapping, and Linux caps a process at `vm.max_map_count` of them (65,530 by
 /// default), which a broker with tens of thousands of active queues reaches.
@@ -749,6 +748,7 @@ fn map_failed(path: &Path, e: io::Error) -> io::Error {
     )
 }
 
+/// Sizes the file and allocates the blocks of its first `reserve` bytes.
 fn preallocate(file: &File, size: u64, reserve: u64) -> io::Result<()> {
     file.set_len(size)?;
     if reserve > 0 {
