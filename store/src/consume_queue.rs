@@ -196,10 +196,7 @@ impl ConsumeQueue {
         // One look at the file list (the write lock keeps it from growing meanwhile).
         let last = self.queue.last();
         let was_empty = last.is_none();
-        let f = match last {
-            Some(f) if !f.is_full() => f,
-            _ => self.queue.last_or_create(expect)?,
-        };
+        let f = self.queue.last_or_create_from(last, expect)?;
         if was_empty && cq_offset != 0 && f.wrote_position() == 0 {
             // The queue starts mid-way (older CommitLog files are gone):
             // fill the units before it with placeholders, as Java does.
@@ -345,10 +342,7 @@ impl ConsumeQueue {
 
     /// Whether some unit is written but not yet flushed.
     pub fn has_unflushed(&self) -> bool {
-        let mut any = false;
-        self.queue
-            .for_each_file(|f| any |= f.flushed_position() < f.wrote_position());
-        any
+        self.queue.has_unflushed()
     }
 
     pub fn flush(&self, least_pages: u32) -> std::io::Result<()> {

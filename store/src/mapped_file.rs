@@ -203,6 +203,10 @@ impl MappedFile {
     pub fn is_full(&self) -> bool {
         self.wrote_position() >= self.size
     }
+    /// Whether bytes are written here that are not flushed yet.
+    pub fn has_unflushed(&self) -> bool {
+        self.flushed_position() < self.wrote_position()
+    }
     pub fn remaining(&self) -> u64 {
         self.size.saturating_sub(self.wrote_position())
     }
@@ -549,12 +553,14 @@ impl MappedFileQueue {
     /// The last file, creating the file that holds `start_offset` (rounded
     /// down to a file boundary) when there is none or the last is full.
     pub fn last_or_create(&self, start_offset: i64) -> io::Result<Arc<MappedFile>> {
-        if let Some(last) = self.last() {
-            if !last.is_full() {
-                return Ok(last);
-            }
-        }
-        let from = match self.last() {
+        self.last_or_create_from(self.last(), start_offset)
+    }
+
+    /// `last_or_create` for a writer that has just read `last()` itself (and is the only
+    /// one adding files).
+    pub fn last_or_create_from(&self, last: Option<Arc<MappedFile>>, start_offset: i64) -> io::Result<Arc<MappedFile>> {
+        let from = match last {
+            Some(last) if !last.is_full() => return Ok(last),
             Some(last) => last.file_from_offset() + self.file_size as i64,
             None => start_offset - start_offset.rem_euclid(self.file_size as i64),
         };
@@ -650,13 +656,22 @@ impl MappedFileQueue {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|f| f.flushed_position() < f.wrote_position())
+            .filter(|f| f.has_unflushed())
             .cloned()
             .collect();
         for f in unflushed {
             f.flush(least_pages)?;
         }
         Ok(self.flushed_offset())
+    }
+
+    /// Whether any file has unflushed bytes (no copy of the list).
+    pub fn has_unflushed(&self) -> bool {
+        self.files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|f| f.has_unflushed())
     }
 
     /// Runs `op` on every file, under the list's read lock (no copy of the list).
