@@ -24,7 +24,7 @@ async fn ask(conn: &Connection, req: RemotingCommand) -> RemotingCommand {
 fn with_ext(code: i32, fields: &[(&str, &str)]) -> RemotingCommand {
     let mut req = RemotingCommand::request(code);
     for (k, v) in fields {
-        req.ext_mut().insert(k.to_string(), v.to_string());
+        req.ext_mut().insert(k, v);
     }
     req
 }

@@ -96,7 +96,7 @@ async fn setup(conn: &Connection) {
 fn with_ext(code: i32, fields: &[(&str, &str)]) -> RemotingCommand {
     let mut req = RemotingCommand::request(code);
     for (k, v) in fields {
-        req.ext_mut().insert(k.to_string(), v.to_string());
+        req.ext_mut().insert(k, v);
     }
     req
 }

@@ -30,7 +30,7 @@ fn free_port_triple() -> u16 {
     for _ in 0..200 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let p = l.local_addr().unwrap().port();
-        if p < 1000 || p > 65000 {
+        if !(1000..=65000).contains(&p) {
             continue;
         }
         let ok = [p - 2, p + 1]

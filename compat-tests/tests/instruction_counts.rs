@@ -114,7 +114,7 @@ impl Counted {
             if let Some(total) = text
                 .lines()
                 .find_map(|l| l.strip_prefix("totals:"))
-                .and_then(|v| v.trim().split_whitespace().next()?.parse::<u64>().ok())
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             {
                 return total / ops;
             }

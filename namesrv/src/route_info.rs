@@ -319,7 +319,7 @@ impl RouteInfoManager {
             let changed = t
                 .broker_live
                 .get(reg.broker_addr)
-                .map_or(true, |live| live.data_version != *reg.data_version);
+                .is_none_or(|live| live.data_version != *reg.data_version);
             let topics = reg.topic_config.filter(|_| changed || first_registration);
             let broker_name = t.intern(reg.broker_name);
             if let Some(topics) = topics {
@@ -405,7 +405,7 @@ impl RouteInfoManager {
         let t = self.tables.read().unwrap();
         t.broker_live
             .get(broker_addr)
-            .map_or(true, |live| live.data_version != *version)
+            .is_none_or(|live| live.data_version != *version)
     }
 
     pub fn broker_data_version(&self, broker_addr: &str) -> Option<DataVersion> {

@@ -322,8 +322,10 @@ mod tests {
                         text[at] = c;
                     }
                     let text: String = text.into_iter().collect();
-                    let mut cmd = RemotingCommand::default();
-                    cmd.remark = Some(text.clone());
+                    let mut cmd = RemotingCommand {
+                        remark: Some(text.clone()),
+                        ..Default::default()
+                    };
                     cmd.ext_mut().insert(text.clone(), text.clone());
                     let mut out = Vec::new();
                     encode(&cmd, &mut out);

@@ -47,7 +47,7 @@ pub fn used_ratio(total: u128, free: u128, usable: u128) -> Option<f64> {
     if entire == 0 {
         return None;
     }
-    let round = u128::from(used * 100 % entire != 0);
+    let round = u128::from(!(used * 100).is_multiple_of(entire));
     Some((used * 100 / entire + round) as f64 / 100.0)
 }
 

@@ -778,7 +778,7 @@ fn build_tx_send(opts: &Opts, run: u64, producer: usize, queue_id: i32, rng: &mu
     let mut header = send_header(&opts.topic, queue_id, Some(codec::properties_to_string(&props)), false);
     header.sys_flag = sys_flag::TRANSACTION_PREPARED_TYPE;
     let body = Bytes::from(body_of(seq, rng.range(32, opts.max_body.max(32) as u64) as usize));
-    let req = if producer % 2 == 0 {
+    let req = if producer.is_multiple_of(2) {
         RemotingCommand::request_with_header(request::SEND_MESSAGE_V2, &SendMessageRequestHeaderV2::from(&header))
     } else {
         RemotingCommand::request_with_header(request::SEND_MESSAGE, &header)
@@ -832,7 +832,7 @@ fn build_send(opts: &Opts, run: u64, producer: usize, queue_id: i32, rng: &mut R
     let header = send_header(&opts.topic, queue_id, Some(codec::properties_to_string(&props)), false);
     let body = Bytes::from(body_of(first_seq, body_len()));
     // Half the producers use SEND_MESSAGE (full header names), half SEND_MESSAGE_V2.
-    let req = if producer % 2 == 0 {
+    let req = if producer.is_multiple_of(2) {
         RemotingCommand::request_with_header(request::SEND_MESSAGE_V2, &SendMessageRequestHeaderV2::from(&header))
     } else {
         RemotingCommand::request_with_header(request::SEND_MESSAGE, &header)

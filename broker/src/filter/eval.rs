@@ -250,10 +250,7 @@ pub(crate) fn evaluate(e: &Expr, p: Lookup) -> Result<Option<Value>, EvalError> 
             property,
             list,
             negated,
-        } => match p(property) {
-            None => None,
-            Some(v) => Some(Value::Bool(list.contains(&v) ^ negated)),
-        },
+        } => p(property).map(|v| Value::Bool(list.contains(&v) ^ negated)),
         Expr::Text {
             test,
             operand,

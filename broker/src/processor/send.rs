@@ -279,6 +279,8 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
 /// Java's `msgCheck`, shared by sends and replies: write permission, the topic's name,
 /// existence (auto-created from the default topic when allowed, retry topics always),
 /// queue id and body size. The queue to write to, or the refusal to send back.
+// The refusal is the response itself, sent as it is: boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
 pub(crate) fn msg_check(
     state: &BrokerState,
     conn: &Connection,
@@ -401,6 +403,7 @@ const V3_4_9: i32 = 121;
 /// properties with the ones sent, so a `DELAY` the client sent survives: the store parks
 /// the message in SCHEDULE_TOPIC_XXXX (REAL_TOPIC = the DLQ) and it reaches the DLQ when
 /// due. We do the same (5.x drops the delay; 4.9.8 does not).
+#[allow(clippy::result_large_err)] // as msg_check: the refusal is the response
 fn retry_or_dlq(
     state: &BrokerState,
     req: &RemotingCommand,

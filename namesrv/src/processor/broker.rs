@@ -70,8 +70,10 @@ pub async fn register_broker(state: Arc<NamesrvState>, conn: Connection, req: Re
     }
 
     let (wrapper, filter_servers) = if req.body.is_empty() {
-        let mut wrapper = TopicConfigSerializeWrapper::default();
-        wrapper.data_version = DataVersion::default();
+        let wrapper = TopicConfigSerializeWrapper {
+            data_version: DataVersion::default(),
+            ..Default::default()
+        };
         (wrapper, if req.version >= V3_0_11 { Some(Vec::new()) } else { None })
     } else if req.version >= V3_0_11 {
         let body = RegisterBrokerBody::decode(&req.body, compressed)

@@ -902,8 +902,10 @@ mod tests {
             any::<bool>(),
         )
             .prop_map(|(filters, table, counter, state_version, pretty)| {
-                let mut b = RegisterBrokerBody::default();
-                b.filter_server_list = filters;
+                let mut b = RegisterBrokerBody {
+                    filter_server_list: filters,
+                    ..Default::default()
+                };
                 b.topic_config_serialize_wrapper.topic_config_table = table;
                 b.topic_config_serialize_wrapper.data_version = DataVersion {
                     counter,
