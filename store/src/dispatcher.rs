@@ -208,31 +208,47 @@ fn catch_up_locked(inner: &Inner) {
 /// they append, so a message reaches its ConsumeQueue, and a waiting consumer, without
 /// waking another thread; that wake-up per message cost more than the dispatch itself.
 pub(crate) fn dispatch_pending(inner: &Inner) {
+    if !dispatch_until_stalled(inner) {
+        // Something could not be dispatched (a ConsumeQueue write failed): the background
+        // thread retries it.
+        inner.new_data.notify();
+    }
+}
+
+/// `dispatch_pending`'s loop: false when it stopped with records left that it could not
+/// dispatch, true when it caught up or another thread is dispatching.
+fn dispatch_until_stalled(inner: &Inner) -> bool {
     loop {
         // Pairs with the fence below: either this thread sees the dispatcher gone, or the
         // dispatcher, after letting go, sees what this thread appended.
         std::sync::atomic::fence(Ordering::SeqCst);
         let from = inner.reput_from.load(Ordering::Acquire);
         if from >= inner.commit_log.max_offset() {
-            return;
+            return true;
         }
         if !try_hold(inner) {
-            return;
+            return true;
         }
         catch_up_locked(inner);
         inner.dispatching.store(false, Ordering::SeqCst);
         if inner.reput_from.load(Ordering::Acquire) == from {
-            // No progress (nothing readable yet): the background thread will retry.
-            return;
+            return false;
         }
     }
 }
 
-/// The background dispatcher. Writers dispatch their own appends, so this is a safety
-/// net (and what `wait_for_dispatch` nudges); a slow poll keeps an idle broker idle.
+/// How soon the background dispatcher tries again after a record it could not dispatch.
+const RETRY: Duration = Duration::from_millis(10);
+/// How long it sleeps when caught up, unless woken: writers dispatch their own appends and
+/// wake it when they cannot, so this is only a safety net.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// The background dispatcher: retries what writers could not dispatch (and what
+/// `wait_for_dispatch` nudges). It sleeps while caught up, so an idle broker stays idle.
 pub(crate) fn run(inner: &Inner) {
     while !inner.stopped.load(Ordering::Acquire) {
-        dispatch_pending(inner);
-        inner.new_data.wait(Duration::from_millis(10));
+        let caught_up = dispatch_until_stalled(inner)
+            && inner.reput_from.load(Ordering::Acquire) >= inner.commit_log.max_offset();
+        inner.new_data.wait(if caught_up { IDLE } else { RETRY });
     }
 }
