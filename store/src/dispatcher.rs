@@ -247,8 +247,8 @@ const IDLE: Duration = Duration::from_secs(1);
 /// `wait_for_dispatch` nudges). It sleeps while caught up, so an idle broker stays idle.
 pub(crate) fn run(inner: &Inner) {
     while !inner.stopped.load(Ordering::Acquire) {
-        let caught_up = dispatch_until_stalled(inner)
-            && inner.reput_from.load(Ordering::Acquire) >= inner.commit_log.max_offset();
+        let caught_up =
+            dispatch_until_stalled(inner) && inner.reput_from.load(Ordering::Acquire) >= inner.commit_log.max_offset();
         inner.new_data.wait(if caught_up { IDLE } else { RETRY });
     }
 }
