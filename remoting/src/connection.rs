@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -682,7 +683,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
     mut stream: FramedRead<R, RemotingCodec>,
     handler: Arc<dyn RequestHandler>,
 ) {
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(conn.inner.limits.max_in_flight.max(1)));
+    // Requests that did not complete on their first poll (a held long poll, a send waiting
+    // for its flush) stay in this task rather than each becoming a task of its own: a
+    // spawned task woke an idle worker thread to steal it, a futex wake-up and two context
+    // switches per held pull. They are polled here when woken, beside the reading.
+    let mut in_flight: FuturesUnordered<BoxFuture<()>> = FuturesUnordered::new();
+    let max_in_flight = conn.inner.limits.max_in_flight.max(1);
     loop {
         // Answers to requests that arrived together leave in one write, once the reader
         // has no whole frame left to handle.
@@ -694,6 +700,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
             break;
         }
         let next = tokio::select! {
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {
+                // Others that finished meanwhile go out in the same write.
+                while let Some(Some(())) = in_flight.next().now_or_never() {}
+                continue;
+            }
             next = stream.next() => next,
             _ = conn.inner.closed.cancelled() => break,
         };
@@ -710,24 +721,23 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 };
                 let mut handling = handler.handle(conn.clone(), request);
                 // Most requests (a send under ASYNC_FLUSH, a heartbeat) complete on their
-                // first poll: answer those here, saving a task and a wake-up per request.
-                // The rest run as their own tasks, so a held long poll does not stall a
-                // heartbeat that arrives behind it on the same connection; at most
-                // `max_in_flight` of them at once.
+                // first poll: answer those here. The rest wait in `in_flight`, so a held
+                // long poll does not stall a heartbeat that arrives behind it on the same
+                // connection; at most `max_in_flight` of them at once.
                 match futures::poll!(handling.as_mut()) {
                     std::task::Poll::Ready(response) => reply.send(&conn, response, false).await,
                     std::task::Poll::Pending => {
-                        let permit = tokio::select! {
-                            p = in_flight.clone().acquire_owned() => p,
-                            _ = conn.inner.closed.cancelled() => break,
-                        };
-                        let Ok(permit) = permit else { break };
+                        if in_flight.len() >= max_in_flight {
+                            tokio::select! {
+                                _ = in_flight.next() => {}
+                                _ = conn.inner.closed.cancelled() => break,
+                            }
+                        }
                         let conn = conn.clone();
-                        tokio::spawn(async move {
+                        in_flight.push(Box::pin(async move {
                             let response = handling.await;
-                            reply.send(&conn, response, true).await;
-                            drop(permit);
-                        });
+                            reply.send(&conn, response, false).await;
+                        }));
                     }
                 }
             }
@@ -742,6 +752,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
             None => break,
         }
+    }
+    // Requests still in progress finish, as they would have as tasks of their own: their
+    // handlers may have more to do than answer (the answer itself goes nowhere now).
+    if !in_flight.is_empty() {
+        tokio::spawn(async move { while in_flight.next().await.is_some() {} });
     }
     conn.close();
     // Fail every request still waiting for an answer on this connection.
