@@ -365,6 +365,11 @@ async fn check_queue(state: &BrokerState, index: &mut OpIndex, queue_id: i32) {
             if stored.queue_offset < next {
                 continue;
             }
+            if stored.queue_offset >= max {
+                // Put there since the round began (among them the copies this round put
+                // back): the next round's (Java stops at messages stored after its start).
+                break 'scan;
+            }
             if done.contains(&stored.queue_offset) {
                 next = stored.queue_offset + 1;
                 continue;

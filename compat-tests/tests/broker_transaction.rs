@@ -17,11 +17,15 @@ use remoting::{BoxFuture, Connection, RemotingCommand, RequestHandler};
 #[derive(Default)]
 struct Producer {
     checks: Mutex<Vec<RemotingCommand>>,
+    /// When each push arrived, in the order of `checks`.
+    arrived: Mutex<Vec<Instant>>,
 }
 
 impl RequestHandler for Producer {
     fn handle(&self, _conn: Connection, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
-        self.checks.lock().unwrap().push(request);
+        let mut checks = self.checks.lock().unwrap();
+        self.arrived.lock().unwrap().push(Instant::now());
+        checks.push(request);
         Box::pin(async { None })
     }
 }
@@ -662,6 +666,50 @@ async fn a_half_message_checked_too_often_goes_to_trans_check_max_time_topic() {
     let all: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     let tc = &all["topicConfigTable"]["TRANS_CHECK_MAX_TIME_TOPIC"];
     assert_eq!((tc["readQueueNums"].as_i64(), tc["perm"].as_i64()), (Some(1), Some(6)));
+}
+
+/// One check round asks about each pending transaction once. A round puts a copy of every
+/// half message it checks at the end of the half queue; it must stop where the queue ended
+/// when it began, not read on into those copies (with 50 pending and batches of 32, the
+/// copies of the first ones came back in the second batch and were checked again at once).
+#[tokio::test]
+async fn a_check_round_asks_about_each_pending_transaction_once() {
+    const INTERVAL_MS: u64 = 3000;
+    let broker = InProcessBroker::start(&[
+        ("transactionCheckInterval", &INTERVAL_MS.to_string()),
+        ("transactionTimeOut", "500"),
+    ])
+    .await;
+    let (conn, producer) = producer(&broker.addr, "pg_tx").await;
+    create_topic(&conn, "TxTopic").await;
+    const PENDING: usize = 50;
+    let born = now_ms() - 60_000;
+    for i in 0..PENDING {
+        send_prepared_with(&conn, "TxTopic", 0, i, "", born).await;
+    }
+    // Two rounds' worth: every transaction is checked (the producer never answers), some
+    // maybe twice, but never twice within one round.
+    let deadline = Instant::now() + Duration::from_millis(2 * INTERVAL_MS + 2000);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let checks = producer.checks.lock().unwrap().clone();
+    let arrived = producer.arrived.lock().unwrap().clone();
+    let mut last: std::collections::HashMap<String, Instant> = Default::default();
+    for (check, at) in checks.iter().zip(&arrived) {
+        if check.code != request::CHECK_TRANSACTION_STATE {
+            continue;
+        }
+        let uniq = check.ext().get("msgId").unwrap().to_string();
+        if let Some(before) = last.insert(uniq.clone(), *at) {
+            let gap = at.duration_since(before);
+            assert!(
+                gap >= Duration::from_millis(INTERVAL_MS / 2),
+                "{uniq} was checked twice {gap:?} apart, within one round"
+            );
+        }
+    }
+    assert_eq!(last.len(), PENDING, "every pending transaction was checked");
 }
 
 /// CHECK_IMMUNITY_TIME_IN_SECONDS: the message is not checked before its immunity ends, and
