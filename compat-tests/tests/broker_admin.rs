@@ -531,7 +531,46 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
     )
     .await;
     assert_eq!(res.code, response::SUCCESS);
-    assert_eq!(ask(&conn, pull()).await.code, response::SUCCESS);
+    let res = ask(&conn, pull()).await;
+    assert_eq!(res.code, response::SUCCESS);
+    assert_eq!(store::decode_messages(&res.body).len(), 4);
+
+    // Message-store settings too: shown, persisted, and those Java reads at each use
+    // applied at once (a pull carries at most maxTransferCountOnMessageInMemory). A value
+    // that does not parse is dropped, as Java drops it.
+    let res = ask(
+        &conn,
+        RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(
+            b"fileReservedTime=24\ndeleteWhen=03\nmaxTransferCountOnMessageInMemory=2\nmaxMessageSize=abc\n".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(res.code, response::SUCCESS);
+    let res = ask(&conn, pull()).await;
+    assert_eq!(res.code, response::SUCCESS);
+    assert_eq!(
+        store::decode_messages(&res.body).len(),
+        2,
+        "the new transfer limit applies"
+    );
+    let after = config_lines(&ask(&conn, with_ext(request::GET_BROKER_CONFIG, &[])).await);
+    for (key, value) in [
+        ("fileReservedTime", "24"),
+        ("deleteWhen", "03"),
+        ("maxTransferCountOnMessageInMemory", "2"),
+        ("maxMessageSize", "4194304"),
+    ] {
+        assert_eq!(after.get(key).map(String::as_str), Some(value), "{key}");
+    }
+    let saved = std::fs::read_to_string(&file).unwrap();
+    for line in [
+        "fileReservedTime=24",
+        "deleteWhen=03",
+        "maxTransferCountOnMessageInMemory=2",
+    ] {
+        assert!(saved.lines().any(|l| l == line), "{line} in {saved}");
+    }
+    assert!(!saved.contains("maxMessageSize=abc"));
 }
 
 /// DELETE_SUBSCRIPTIONGROUP (207) drops the group's offsets when asked, by 4.9.8's

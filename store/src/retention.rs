@@ -76,7 +76,8 @@ pub(crate) fn clean_once(inner: &Inner, force: bool) -> usize {
 /// One retention pass; `manual` is an operator's request (DELETE_EXPIRED_COMMITLOG): files
 /// past `fileReservedTime` go now, whatever `deleteWhen` says.
 pub(crate) fn clean(inner: &Inner, force: bool, manual: bool) -> usize {
-    let cfg = &inner.config;
+    // Read once per pass, so that an update takes effect at the next one.
+    let cfg = &inner.live.read().unwrap_or_else(|e| e.into_inner()).clone();
     let ratio = disk_used_ratio(&cfg.commit_log_dir()).unwrap_or(0.0);
     if ratio > cfg.disk_space_warning_level_ratio {
         if inner.writable.swap(false, Ordering::AcqRel) {

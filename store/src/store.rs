@@ -121,6 +121,11 @@ impl Signal {
 
 pub(crate) struct Inner {
     pub config: StoreConfig,
+    /// The settings Java reads from its config object at each use, so that
+    /// UPDATE_BROKER_CONFIG changes them at once: retention (`fileReservedTime`,
+    /// `deleteWhen`, the disk ratios) and how much one pull carries (`maxTransfer*`,
+    /// `accessMessageInMemoryMaxRatio`). Everything else is read from `config`.
+    pub live: RwLock<StoreConfig>,
     pub commit_log: CommitLog,
     pub queues: RwLock<FastMap<String, FastMap<i32, Arc<ConsumeQueue>>>>,
     pub index: IndexService,
@@ -341,6 +346,7 @@ impl MessageStore {
             queue_offsets_pending: AtomicBool::new(false),
             put_stats: Default::default(),
             ha: Default::default(),
+            live: RwLock::new(config.clone()),
             config,
         });
         inner.commit_log.queue().load()?;
@@ -412,6 +418,20 @@ impl MessageStore {
 
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
+    }
+
+    /// Changes settings while running (UPDATE_BROKER_CONFIG). Those Java reads at each use
+    /// (see `Inner::live`) apply at once; the rest only at the next start, from the
+    /// persisted config. Nothing changes if a value does not parse.
+    pub fn update_settings(
+        &self,
+        changes: &std::collections::HashMap<String, String>,
+    ) -> Result<(), crate::config::ConfigError> {
+        let mut live = self.inner.live.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = live.clone();
+        next.apply_properties(changes)?;
+        *live = next;
+        Ok(())
     }
 
     /// Runs one append unless the store refuses writes, and stops taking writes when a
@@ -743,7 +763,8 @@ impl MessageStore {
             };
             res.status = GetMessageStatus::NoMatchedMessage;
             let max_py = inner.commit_log.max_offset();
-            let mem_limit = physical_memory() / 100 * inner.config.access_message_in_memory_max_ratio as u64;
+            let live = inner.live.read().unwrap_or_else(|e| e.into_inner());
+            let mem_limit = physical_memory() / 100 * live.access_message_in_memory_max_ratio as u64;
             let mut next_file_start = i64::MIN;
             let mut consumed = 0usize;
             let mut max_pulling = i64::MIN;
@@ -759,7 +780,7 @@ impl MessageStore {
                 }
                 let in_disk = (max_py - u.commit_log_offset) as u64 > mem_limit;
                 if batch_full(
-                    &inner.config,
+                    &live,
                     u.size as usize,
                     max_count,
                     max_bytes,

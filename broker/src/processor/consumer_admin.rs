@@ -395,9 +395,14 @@ async fn update_broker_config(state: Arc<BrokerState>, conn: Connection, req: Re
     let text = String::from_utf8_lossy(&req.body).into_owned();
     match state.runtime_config.update(&text) {
         Err(refused) => refuse(&req, refused.code, refused.remark),
-        Ok(permission_changed) => {
+        Ok(updated) => {
             state.stats.set_enabled(state.live().enable_broker_stats);
-            if permission_changed {
+            if !updated.store_changes.is_empty() {
+                if let Err(e) = state.store.update_settings(&updated.store_changes) {
+                    warn!("UPDATE_BROKER_CONFIG: {e}; store settings not applied");
+                }
+            }
+            if updated.permission_given {
                 // The name servers learn the new permission at once, as Java re-registers.
                 state.topics.bump_data_version();
                 let state = state.clone();
