@@ -116,10 +116,12 @@ async fn need_register(state: &BrokerState) -> bool {
 
 pub async fn register_all(state: &BrokerState) {
     let timeout = Duration::from_millis(state.config.register_broker_timeout_mills);
+    let generation = state.topics.generation();
     for addr in state.config.name_servers() {
         match state.outbound.invoke(&addr, register_request(state), timeout).await {
             Ok(res) if res.code == 0 => {
                 debug!(namesrv = %addr, "registered");
+                state.topics.mark_registered(generation);
                 state.ha.registered(&res);
             }
             Ok(res) => warn!(namesrv = %addr, code = res.code, remark = ?res.remark, "registration refused"),

@@ -101,6 +101,10 @@ pub struct TopicConfigManager {
     tables: RwLock<Tables>,
     /// Signalled whenever the topic set changes, so the broker re-registers at once.
     pub changed: Notify,
+    /// Counts those changes (`changed` is only a wake-up).
+    generation: std::sync::atomic::AtomicU64,
+    /// The `generation` a name server last accepted a registration of.
+    registered: tokio::sync::watch::Sender<u64>,
 }
 
 impl TopicConfigManager {
@@ -156,6 +160,8 @@ impl TopicConfigManager {
             path,
             tables: RwLock::new(Tables { data_version, topics }),
             changed: Notify::new(),
+            generation: Default::default(),
+            registered: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -300,7 +306,32 @@ impl TopicConfigManager {
         if let Err(e) = self.persist() {
             warn!(error = %e, "persisting topics.json failed");
         }
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.changed.notify_one();
+    }
+
+    /// Which changes a registration built now includes (see `mark_registered`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A name server accepted a registration built at `generation`.
+    pub fn mark_registered(&self, generation: u64) {
+        self.registered.send_if_modified(|seen| {
+            let newer = generation > *seen;
+            if newer {
+                *seen = generation;
+            }
+            newer
+        });
+    }
+
+    /// Waits (at most `limit`) until a name server has accepted a registration that
+    /// includes the changes up to `generation`; false if none did in time.
+    pub async fn wait_registered(&self, generation: u64, limit: std::time::Duration) -> bool {
+        let mut seen = self.registered.subscribe();
+        let reached = tokio::time::timeout(limit, seen.wait_for(|g| *g >= generation)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 
     pub fn persist(&self) -> std::io::Result<()> {

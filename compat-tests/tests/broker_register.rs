@@ -112,3 +112,35 @@ async fn periodic_registration_sends_the_table_only_when_forced_or_changed() {
         "nothing changed since"
     );
 }
+
+/// A heartbeat that creates a consumer group's retry topic is answered only once a name
+/// server has the topic, as Java's is (it registers before answering): the client looks the
+/// topic up right after, and a lookup that misses waits 30 s for its next try.
+#[tokio::test]
+async fn a_new_retry_topic_is_routable_when_the_heartbeat_is_answered() {
+    let ns = namesrv().await;
+    let broker = BrokerProcess::start(&[("namesrvAddr", ns.addr.as_str()), ("brokerName", "broker-hb")]).await;
+    let conn = connect(&broker.addr).await;
+    // Asked on a connection already open, straight after the answer, as a client does.
+    let ns_conn = connect(&ns.addr).await;
+    for i in 0..5 {
+        let group = format!("cg_hb_{i}");
+        let body = format!(
+            r#"{{"clientID":"hb-client@{i}","producerDataSet":[],"consumerDataSet":[{{"groupName":"{group}","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","subscriptionDataSet":[],"unitMode":false}}]}}"#
+        );
+        let answer = ask(
+            &conn,
+            RemotingCommand::request(request::HEART_BEAT).with_body(body.into_bytes()),
+        )
+        .await;
+        assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+        let mut lookup = RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC);
+        lookup.ext_mut().insert("topic", format!("%RETRY%{group}"));
+        let route = ask(&ns_conn, lookup).await;
+        assert_eq!(
+            route.code,
+            response::SUCCESS,
+            "%RETRY%{group} has no route right after the heartbeat's answer"
+        );
+    }
+}

@@ -20,14 +20,27 @@ use crate::BrokerState;
 pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let data: HeartbeatData =
         fastjson::from_slice(&req.body).map_err(|e| HandlerError::system(format!("bad HeartbeatData body: {e}")))?;
+    let mut created = false;
     for consumer in &data.consumer_data_set {
         // Each consumer group gets its retry topic, sized by the group's config.
         if let Some(group) = state.groups.find(&consumer.group_name) {
             let retry_topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", consumer.group_name);
-            state
-                .topics
-                .create_if_absent(&retry_topic, group.retry_queue_nums.max(1), perm::READ | perm::WRITE, 0);
+            if state.topics.select(&retry_topic).is_none() {
+                state
+                    .topics
+                    .create_if_absent(&retry_topic, group.retry_queue_nums.max(1), perm::READ | perm::WRITE, 0);
+                created = true;
+            }
         }
+    }
+    if created && !state.config.name_servers().is_empty() {
+        // Java registers a new retry topic before it answers: the client looks the topic
+        // up right after (rebalance), and a lookup that misses waits 30 s for the next.
+        let generation = state.topics.generation();
+        state
+            .topics
+            .wait_registered(generation, NEW_TOPIC_REGISTRATION_WAIT)
+            .await;
     }
     let sub_change = state.clients.record_fingerprints(&data);
     tracing::debug!(
@@ -56,6 +69,11 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
     res.ext_mut().insert(IS_SUB_CHANGE, sub_change.to_string());
     Ok(Some(res))
 }
+
+/// How long a heartbeat that created a retry topic waits for a name server to take it
+/// (Java sends that registration oneway; a name server that is down must not hold the
+/// client for a whole registration timeout).
+const NEW_TOPIC_REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Ext fields of a heartbeat's answer that 5.x clients read (`MixAll` in 5.x).
 const IS_SUPPORT_HEART_BEAT_V2: &str = "IS_SUPPORT_HEART_BEAT_V2";
