@@ -79,8 +79,7 @@ impl RuntimeConfig {
 
     /// Every setting as `key=value` lines (the persisted file).
     pub fn all_configs_text(&self) -> String {
-        let pairs = self.all_pairs();
-        properties::to_string(pairs.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        properties::to_string(self.all_pairs())
     }
 
     /// GET_BROKER_CONFIG's body: every setting but those holding secrets (Java keeps the
@@ -88,7 +87,7 @@ impl RuntimeConfig {
     pub fn shown_configs_text(&self) -> String {
         let mut pairs = self.all_pairs();
         pairs.retain(|(k, _)| !SECRET_KEYS.contains(&k.as_str()));
-        properties::to_string(pairs.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        properties::to_string(pairs)
     }
 
     fn all_pairs(&self) -> Vec<(String, String)> {

@@ -366,7 +366,7 @@ pub fn properties(data: &[u8]) {
     for (key, _) in &config {
         assert!(!key.is_empty(), "a .properties key is never empty");
     }
-    let _ = config_properties::to_string(config.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let _ = config_properties::to_string(config.iter().map(|(k, v)| (k, v)));
 }
 
 // ---- fastjson -----------------------------------------------------------------------------

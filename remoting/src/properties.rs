@@ -94,12 +94,12 @@ fn unescape(text: &str) -> String {
 }
 
 /// Writes pairs as `key=value` lines, as Java's `MixAll.properties2String` does.
-pub fn to_string<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
+pub fn to_string<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> String {
     let mut out = String::new();
     for (key, value) in pairs {
-        out.push_str(key);
+        out.push_str(key.as_ref());
         out.push('=');
-        out.push_str(&value);
+        out.push_str(value.as_ref());
         out.push('\n');
     }
     out
