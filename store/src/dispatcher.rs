@@ -246,7 +246,7 @@ const IDLE: Duration = Duration::from_secs(1);
 /// The background dispatcher: retries what writers could not dispatch (and what
 /// `wait_for_dispatch` nudges). It sleeps while caught up, so an idle broker stays idle.
 pub(crate) fn run(inner: &Inner) {
-    while !inner.stopped.load(Ordering::Acquire) {
+    while !inner.stopped.is_set() {
         let caught_up =
             dispatch_until_stalled(inner) && inner.reput_from.load(Ordering::Acquire) >= inner.commit_log.max_offset();
         inner.new_data.wait(if caught_up { IDLE } else { RETRY });

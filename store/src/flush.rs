@@ -50,7 +50,7 @@ fn run_async(inner: &Inner) {
     let interval = Duration::from_millis(cfg.flush_interval_commit_log.max(1));
     let thorough = Duration::from_millis(cfg.flush_commit_log_thorough_interval);
     let mut last_thorough = Instant::now();
-    while !inner.stopped.load(Ordering::Acquire) {
+    while !inner.stopped.is_set() {
         // Timed or not, the wait ends early only when writers have dirtied a lot of pages
         // (see `MessageStore::nudge_flush`) or at shutdown.
         inner.flush_signal.wait(interval);
@@ -71,14 +71,16 @@ fn run_group_commit(inner: &Inner) {
     let (mut rounds, mut served, mut flush_ns) = (0u64, 0u64, 0u128);
     let debug = std::env::var_os("STORE_DEBUG_GROUP_COMMIT").is_some();
     let mut last_release = Instant::now();
-    while !inner.stopped.load(Ordering::Acquire) {
+    while !inner.stopped.is_set() {
         release_read_pages(inner, &mut last_release);
         // Whoever queued up while the previous sync ran goes in this one.
         // (Waiting to gather more writers was tried: bigger batches, but
         // fewer syncs per second and lower throughput overall.)
         let batch: Vec<_> = std::mem::take(&mut *inner.flush_requests.lock().unwrap_or_else(|e| e.into_inner()));
         if batch.is_empty() {
-            inner.flush_signal.wait(Duration::from_millis(10));
+            // Every put queued here notifies the signal (a notification is never lost),
+            // so the timeout only paces dropping read pages on an idle store.
+            inner.flush_signal.wait(Duration::from_secs(1));
             continue;
         }
         let target = batch.iter().map(|(o, _)| *o).max().unwrap_or(0);
@@ -146,14 +148,9 @@ pub(crate) fn run_consume_queue(inner: &Inner) {
     let cfg = &inner.config;
     let interval = Duration::from_millis(cfg.flush_interval_consume_queue.max(1));
     let thorough = Duration::from_millis(cfg.flush_consume_queue_thorough_interval);
-    let mut last_flush = Instant::now();
     let mut last_thorough = Instant::now();
-    while !inner.stopped.load(Ordering::Acquire) {
-        std::thread::sleep(interval.min(Duration::from_millis(100)));
-        if last_flush.elapsed() < interval {
-            continue;
-        }
-        last_flush = Instant::now();
+    // Java's FlushConsumeQueueService wakes once per interval too (1 s by default).
+    while !inner.stopped.sleep(interval) {
         let mut least = cfg.flush_consume_queue_least_pages;
         let thorough_round = last_thorough.elapsed() >= thorough;
         if thorough_round {

@@ -27,6 +27,7 @@ mod staging;
 pub mod stats;
 mod store;
 pub mod timer;
+pub mod wake;
 
 pub use codec::{
     decode_message, decode_messages, decode_offset_msg_id, encode_offset_msg_id, properties_to_string,

@@ -7,7 +7,7 @@
 //! the store refuses writes until space is freed.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::message::now_millis;
 use crate::store::Inner;
@@ -120,13 +120,8 @@ pub(crate) fn clean(inner: &Inner, force: bool, manual: bool) -> usize {
 
 pub(crate) fn run(inner: &Inner) {
     let interval = Duration::from_millis(inner.config.clean_resource_interval.max(100));
-    let mut last = Instant::now();
-    while !inner.stopped.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(100));
-        if last.elapsed() >= interval {
-            last = Instant::now();
-            clean_once(inner, false);
-        }
+    while !inner.stopped.sleep(interval) {
+        clean_once(inner, false);
     }
 }
 

@@ -13,7 +13,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,7 +146,7 @@ pub(crate) fn complete_committed(inner: &Inner) {
 
 pub(crate) fn run_committer(inner: &Inner) {
     let idle = Duration::from_millis(inner.config.commit_interval_commit_log.max(1));
-    while !inner.stopped.load(Ordering::Acquire) {
+    while !inner.stopped.is_set() {
         inner.commit_signal.wait(idle);
         match inner.commit_log.commit_staged() {
             // Also after an idle round: an appender may have written chunks itself.

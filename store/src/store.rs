@@ -3,7 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use crate::deleted_topics::DeletedTopics;
 use crate::fast_hash::FastMap;
 use crate::index_file::IndexService;
 use crate::message::*;
+use crate::wake::{Signal, StopFlag};
 use crate::{dispatcher, flush, recovery, retention, staging};
 
 /// Errors opening or running the store.
@@ -86,39 +87,6 @@ fn with_replica_status(mut result: PutResult, replica: PutMessageStatus) -> PutR
     result
 }
 
-/// Wakes a background thread. `notify` is a couple of atomic operations
-/// unless the thread is actually asleep, so the put path can call it freely.
-#[derive(Default)]
-pub(crate) struct Signal {
-    pending: AtomicBool,
-    sleepers: std::sync::atomic::AtomicUsize,
-    lock: Mutex<()>,
-    cv: Condvar,
-}
-
-impl Signal {
-    pub(crate) fn notify(&self) {
-        self.pending.store(true, Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.cv.notify_all();
-        }
-    }
-    /// Waits until notified or `timeout`; consumes the notification.
-    pub(crate) fn wait(&self, timeout: Duration) {
-        if self.pending.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        let g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.pending.load(Ordering::SeqCst) {
-            let _ = self.cv.wait_timeout(g, timeout);
-        }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        self.pending.store(false, Ordering::SeqCst);
-    }
-}
-
 pub(crate) struct Inner {
     pub config: StoreConfig,
     /// The settings Java reads from its config object at each use, so that
@@ -150,7 +118,7 @@ pub(crate) struct Inner {
     pub next_flush_nudge: AtomicI64,
     /// CommitLog bytes read since the flush thread last dropped read pages.
     pub read_since_release: std::sync::atomic::AtomicU64,
-    pub stopped: AtomicBool,
+    pub stopped: StopFlag,
     /// False once the disk is nearly full: puts are refused.
     pub writable: AtomicBool,
     pub listener: RwLock<Option<ArrivalListener>>,
@@ -336,7 +304,7 @@ impl MessageStore {
             flush_signal: Signal::default(),
             next_flush_nudge: AtomicI64::new(0),
             read_since_release: std::sync::atomic::AtomicU64::new(0),
-            stopped: AtomicBool::new(false),
+            stopped: StopFlag::default(),
             writable: AtomicBool::new(true),
             listener: RwLock::new(None),
             delay_levels_ms,
@@ -452,7 +420,7 @@ impl MessageStore {
             }
             return Err(PutResult::failed(PutMessageStatus::ServiceNotAvailable));
         }
-        if inner.stopped.load(Ordering::Acquire)
+        if inner.stopped.is_set()
             || !inner.writable.load(Ordering::Acquire)
             || inner.logics_error.load(Ordering::Acquire)
             || inner.queue_offsets_pending.load(Ordering::Acquire)
@@ -1216,7 +1184,7 @@ impl MessageStore {
     /// Stops the background services, flushes everything and removes the
     /// `abort` file so the next open recovers normally.
     pub fn shutdown(&self) {
-        if self.inner.stopped.swap(true, Ordering::AcqRel) {
+        if !self.inner.stopped.set() {
             return;
         }
         self.inner.new_data.notify();

@@ -126,7 +126,7 @@ impl Replication {
         Duration::from_millis(self.inner.config.ha_housekeeping_interval.max(1))
     }
     pub fn stopped(&self) -> bool {
-        self.inner.stopped.load(Ordering::Acquire)
+        self.inner.stopped.is_set()
     }
 
     // ---- master side
