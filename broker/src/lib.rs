@@ -59,6 +59,8 @@ pub struct BrokerState {
     pub groups: SubscriptionGroupManager,
     pub offsets: ConsumerOffsetManager,
     pub delay_offsets: schedule::DelayOffsets,
+    /// Woken when a message is parked in a schedule queue (see `schedule::run`).
+    pub scheduled: tokio::sync::Notify,
     pub clients: ClientManager,
     pub hold: PullRequestHold,
     /// Held while a transaction is decided or a check round runs (see `transaction`); it
@@ -239,6 +241,7 @@ impl Broker {
             groups: SubscriptionGroupManager::load(&root, config.auto_create_subscription_group)?,
             offsets: ConsumerOffsetManager::load(&root)?,
             delay_offsets: schedule::DelayOffsets::load(&root)?,
+            scheduled: tokio::sync::Notify::new(),
             filters: consumer_filter::ConsumerFilterManager::load(&root)?,
             clients: ClientManager::default(),
             hold: PullRequestHold::default(),
@@ -297,6 +300,13 @@ impl Broker {
                 if let Some(state) = hold_state.upgrade() {
                     state.hold.message_arrived(topic, queue_id);
                     state.pop.message_arrived(topic);
+                    if topic == topic_config::SCHEDULE_TOPIC {
+                        state.scheduled.notify_one();
+                    } else if topic == store::timer::TIMER_TOPIC {
+                        if let Some(timer) = &state.timer {
+                            timer.message_arrived();
+                        }
+                    }
                 }
             }));
 

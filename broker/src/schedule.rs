@@ -17,8 +17,11 @@ use tracing::warn;
 use crate::topic_config::SCHEDULE_TOPIC;
 use crate::BrokerState;
 
-/// How often the schedule queues are looked at.
-const TICK: Duration = Duration::from_millis(100);
+/// How soon a delivery the store refused is tried again.
+const RETRY: Duration = Duration::from_millis(100);
+/// The longest the service sleeps without being woken. Arrivals wake it and it knows when
+/// the next parked message is due, so this is only a safety net.
+const IDLE: Duration = Duration::from_secs(1);
 
 /// Level -> next offset to deliver in that level's schedule queue.
 pub struct DelayOffsets {
@@ -93,20 +96,46 @@ impl DelayOffsets {
     }
 }
 
+/// What a level's queue holds after its due messages were delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Next {
+    /// The store refused a delivery: try again soon.
+    Retry,
+    /// The next parked message is due at this time (ms).
+    DueAt(i64),
+    /// Nothing parked.
+    Empty,
+}
+
+/// Java looks at every level every 100 ms. This service sleeps until the first parked
+/// message is due, or until a message is parked (`BrokerState::scheduled`, from the store's
+/// arrival listener, after the ConsumeQueue entry exists): an idle broker stays asleep.
 pub async fn run(state: Arc<BrokerState>) {
     let levels = state.store.config().delay_levels_ms().len() as i32;
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        let mut next = Next::Empty;
         for level in 1..=levels {
-            deliver_due(&state, level).await;
+            next = next.min(deliver_due(&state, level).await);
+        }
+        let sleep = match next {
+            Next::Retry => RETRY,
+            Next::DueAt(at) => {
+                let wait = at.saturating_sub(remoting::protocol::topic::now_millis()).max(0);
+                Duration::from_millis(wait as u64).min(IDLE)
+            }
+            Next::Empty => IDLE,
+        };
+        if !sleep.is_zero() {
+            tokio::select! {
+                _ = state.scheduled.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
         }
     }
 }
 
 /// Moves every message of `level` whose delivery time has come to its real topic.
-async fn deliver_due(state: &BrokerState, level: i32) {
+async fn deliver_due(state: &BrokerState, level: i32) -> Next {
     let queue_id = level - 1;
     loop {
         let offset = state.delay_offsets.get(level);
@@ -117,13 +146,13 @@ async fn deliver_due(state: &BrokerState, level: i32) {
                 state.delay_offsets.set(level, found.next_begin_offset);
                 continue;
             }
-            return;
+            return Next::Empty;
         }
         let now = remoting::protocol::topic::now_millis();
         for stored in &found.messages {
             // The ConsumeQueue tag code of a scheduled message is its delivery time.
             if stored.tags_code > now {
-                return;
+                return Next::DueAt(stored.tags_code);
             }
             match store::decode_message(&stored.bytes) {
                 Ok(msg) => {
@@ -131,7 +160,7 @@ async fn deliver_due(state: &BrokerState, level: i32) {
                         let result = state.store.put_message_async(&real).await;
                         if !result.is_ok() {
                             warn!(level, status = ?result.status, "delayed delivery failed, retrying later");
-                            return;
+                            return Next::Retry;
                         }
                         if let Some(append) = &result.append {
                             state.stats.on_scheduled_delivery(level, append);

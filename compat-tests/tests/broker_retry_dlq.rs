@@ -491,3 +491,50 @@ async fn a_delayed_message_is_delivered_with_the_text_java_wrote() {
     assert_eq!(ours.properties_string, java);
     broker.broker.shutdown().await;
 }
+
+/// The schedule service sleeps until a parked message is due (or one is parked), instead
+/// of looking every 100 ms: each level-1 message must still come out one second after it
+/// was stored, not up to a second later, including on a broker that was idle before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_messages_come_out_when_due_on_an_idle_broker() {
+    let broker = InProcessBroker::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    let create = RemotingCommand::request_with_header(
+        request::UPDATE_AND_CREATE_TOPIC,
+        &CreateTopicRequestHeader::read_write("DelayDueTopic", 1),
+    );
+    assert_eq!(ask(&conn, create).await.code, response::SUCCESS);
+    let mut sent_at = Vec::new();
+    for i in 0..3 {
+        // Sent at different points of whatever the service is sleeping through.
+        tokio::time::sleep(Duration::from_millis(350 + 200 * i)).await;
+        let wall = remoting::protocol::topic::now_millis();
+        let answer = send(
+            &conn,
+            Send {
+                topic: "DelayDueTopic",
+                queue_id: 0,
+                properties: props(&[("UNIQ_KEY", &format!("DUE{i}")), ("WAIT", "true"), ("DELAY", "1")]),
+                reconsume_times: 0,
+                max_reconsume_times: None,
+                version: 409,
+            },
+        )
+        .await;
+        assert_eq!(answer.code, response::SUCCESS);
+        sent_at.push(wall);
+    }
+    for (offset, wall) in sent_at.iter().enumerate() {
+        let (delivered, _) = message_at(&conn, "DelayDueTopic", 0, offset as i64, Duration::from_secs(10))
+            .await
+            .expect("delivered");
+        // The delivered copy's store time is when the service moved it (broker clock, the
+        // same machine's): at least 1 s after the send, and not much more.
+        let late = delivered.store_timestamp - wall - 1000;
+        assert!(
+            (-5..600).contains(&late),
+            "message {offset} moved {late} ms after it was due"
+        );
+    }
+    broker.broker.shutdown().await;
+}

@@ -15,9 +15,10 @@
 //! (a message may be delivered twice, none is lost).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::wake::{Signal, StopFlag};
 
 use store::codec::{self, property as prop, sys_flag};
 use store::timer::{
@@ -41,7 +42,9 @@ pub struct TimerService {
     write_ms: AtomicI64,
     /// Next timer topic queue offset to enqueue.
     queue_offset: AtomicI64,
-    stopped: AtomicBool,
+    stopped: StopFlag,
+    /// Notified when a message lands in the timer topic (the enqueue side has work).
+    arrived: Signal,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Counters (since start).
     pub enqueued: AtomicU64,
@@ -122,7 +125,8 @@ impl TimerService {
             read_ms: AtomicI64::new(read_ms),
             write_ms: AtomicI64::new(now),
             queue_offset: AtomicI64::new(queue_offset),
-            stopped: AtomicBool::new(false),
+            stopped: StopFlag::default(),
+            arrived: Signal::default(),
             thread: Mutex::new(None),
             enqueued: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -186,9 +190,15 @@ impl TimerService {
         *timer.thread.lock().unwrap() = Some(handle);
     }
 
+    /// A message landed in the timer topic (called by the store's arrival listener).
+    pub fn message_arrived(&self) {
+        self.arrived.notify();
+    }
+
     /// Stops the thread and flushes the files.
     pub fn shutdown(&self) {
-        self.stopped.store(true, Ordering::Release);
+        self.stopped.set();
+        self.arrived.notify();
         if let Some(h) = self.thread.lock().unwrap().take() {
             let _ = h.join();
         }
@@ -241,12 +251,11 @@ fn revise_queue_offset(store: &store::MessageStore, offset_py: i64) -> Option<i6
 }
 
 fn timer_loop(weak: std::sync::Weak<BrokerState>, timer: Arc<TimerService>) {
-    let idle = Duration::from_millis((100 * timer.config.precision_ms / 1000).max(10) as u64);
     let flush_every = Duration::from_millis(timer.config.flush_interval_ms.max(10));
     let mut last_flush = Instant::now();
     let mut last_progress_log = Instant::now();
     let mut last_clean = Instant::now();
-    while !timer.stopped.load(Ordering::Acquire) {
+    while !timer.stopped.is_set() {
         let Some(state) = weak.upgrade() else { break };
         let mut busy = false;
         if !timer.config.stop_enqueue {
@@ -289,7 +298,14 @@ fn timer_loop(weak: std::sync::Weak<BrokerState>, timer: Arc<TimerService>) {
         }
         drop(state);
         if !busy {
-            std::thread::sleep(idle);
+            // Nothing to file and no slot due: sleep until the next slot's time comes (the
+            // earliest a slot can be read), the next flush, or an arrival in the timer
+            // topic. Java's services look every 100 ms (at the default precision).
+            let p = timer.config.precision_ms.max(1);
+            let next_slot = timer.write_ms.load(Ordering::Acquire) + p - now_ms();
+            let next_flush = flush_every.saturating_sub(last_flush.elapsed());
+            let wait = Duration::from_millis(next_slot.clamp(1, p) as u64).min(next_flush);
+            timer.arrived.wait(wait.max(Duration::from_millis(1)));
         }
     }
 }
@@ -376,7 +392,7 @@ fn dequeue(state: &BrokerState, timer: &TimerService) -> bool {
     let mut busy = false;
     let mut empty_slots = 0;
     loop {
-        if timer.stopped.load(Ordering::Acquire) {
+        if timer.stopped.is_set() {
             return busy;
         }
         let read_ms = timer.read_ms.load(Ordering::Relaxed);
@@ -418,7 +434,7 @@ fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) ->
         }
     }
     for u in positions.iter().filter_map(|p| unit(*p)).filter(|u| !is_marker(u)) {
-        if timer.stopped.load(Ordering::Acquire) {
+        if timer.stopped.is_set() {
             return false;
         }
         let Some((_, m)) = state.store.message_by_commitlog_offset(u.offset_py) else {
@@ -473,10 +489,12 @@ fn deliver(state: &BrokerState, timer: &TimerService, msg: DecodedMessage, enque
                     error!(topic = %out.topic, ?status, "timer message not delivered after {tries} tries, dropped");
                     return;
                 }
-                if timer.stopped.load(Ordering::Acquire) {
+                if timer.stopped.is_set() {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis((500 * timer.config.precision_ms / 1000) as u64));
+                timer
+                    .stopped
+                    .sleep(Duration::from_millis((500 * timer.config.precision_ms / 1000) as u64));
             }
         }
     }
