@@ -116,10 +116,28 @@ fn rebuild_dedup(state: &BrokerState, dedup: &dedup::DuplicateSendCheck) {
     info!(keys = dedup.len(), "duplicate-send table rebuilt from the CommitLog");
 }
 
+/// See `BrokerState::wait_new_topics_registered`.
+const NEW_TOPIC_REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 impl BrokerState {
     /// The current settings (see `runtime_config`).
     pub fn live(&self) -> Arc<BrokerConfig> {
         self.runtime_config.current()
+    }
+
+    /// Waits until a name server has taken the topics created so far, as Java registers a
+    /// topic it creates for a client (a retry topic in a heartbeat, a topic auto-created by
+    /// a send) before it answers: the client looks the topic up right after, and a lookup
+    /// that misses waits 30 s for the next. Java sends that registration oneway, so a name
+    /// server that is down holds the client for at most `NEW_TOPIC_REGISTRATION_WAIT`.
+    pub async fn wait_new_topics_registered(&self) {
+        if self.config.name_servers().is_empty() {
+            return;
+        }
+        let generation = self.topics.generation();
+        self.topics
+            .wait_registered(generation, NEW_TOPIC_REGISTRATION_WAIT)
+            .await;
     }
 
     /// Tells the consumers of each group whose membership changed (code 40), so they

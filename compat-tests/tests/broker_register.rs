@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use compat_tests::broker_ops::{ask, create_topic};
+use compat_tests::broker_ops::{ask, create_topic, send};
 use compat_tests::process::{connect, BrokerProcess, InProcessNamesrv};
 use remoting::code::{request, response};
 use remoting::RemotingCommand;
@@ -141,6 +141,35 @@ async fn a_new_retry_topic_is_routable_when_the_heartbeat_is_answered() {
             route.code,
             response::SUCCESS,
             "%RETRY%{group} has no route right after the heartbeat's answer"
+        );
+    }
+}
+
+/// Likewise a topic auto-created by a send (from TBW102): Java registers it before it
+/// stores the message, so a consumer that looks the topic up once the send is answered finds
+/// it rather than waiting 30 s for its next lookup.
+#[tokio::test]
+async fn an_auto_created_topic_is_routable_when_the_send_is_answered() {
+    let ns = namesrv().await;
+    let broker = BrokerProcess::start(&[
+        ("namesrvAddr", ns.addr.as_str()),
+        ("brokerName", "broker-auto"),
+        ("autoCreateTopicEnable", "true"),
+    ])
+    .await;
+    let conn = connect(&broker.addr).await;
+    let ns_conn = connect(&ns.addr).await;
+    for i in 0..5 {
+        let topic = format!("AutoTopic{i}");
+        let answer = send(&conn, &topic, 0, b"first".to_vec(), "k").await;
+        assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+        let mut lookup = RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC);
+        lookup.ext_mut().insert("topic", topic.as_str());
+        let route = ask(&ns_conn, lookup).await;
+        assert_eq!(
+            route.code,
+            response::SUCCESS,
+            "{topic} has no route right after the send's answer"
         );
     }
 }

@@ -33,14 +33,9 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
             }
         }
     }
-    if created && !state.config.name_servers().is_empty() {
-        // Java registers a new retry topic before it answers: the client looks the topic
-        // up right after (rebalance), and a lookup that misses waits 30 s for the next.
-        let generation = state.topics.generation();
-        state
-            .topics
-            .wait_registered(generation, NEW_TOPIC_REGISTRATION_WAIT)
-            .await;
+    if created {
+        // The client's rebalance looks the retry topic up right after this answer.
+        state.wait_new_topics_registered().await;
     }
     let sub_change = state.clients.record_fingerprints(&data);
     tracing::debug!(
@@ -69,11 +64,6 @@ pub async fn heartbeat(state: Arc<BrokerState>, conn: Connection, req: RemotingC
     res.ext_mut().insert(IS_SUB_CHANGE, sub_change.to_string());
     Ok(Some(res))
 }
-
-/// How long a heartbeat that created a retry topic waits for a name server to take it
-/// (Java sends that registration oneway; a name server that is down must not hold the
-/// client for a whole registration timeout).
-const NEW_TOPIC_REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Ext fields of a heartbeat's answer that 5.x clients read (`MixAll` in 5.x).
 const IS_SUPPORT_HEART_BEAT_V2: &str = "IS_SUPPORT_HEART_BEAT_V2";

@@ -39,7 +39,7 @@ pub async fn send_reply_message(state: Arc<BrokerState>, conn: Connection, req: 
         req.decode_header()?
     };
     let queue_id = match msg_check(&state, &conn, &req, &h) {
-        Ok(queue_id) => queue_id,
+        Ok(checked) => checked.registered(&state).await,
         Err(refused) => return Ok(Some(refused)),
     };
 

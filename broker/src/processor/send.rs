@@ -28,7 +28,7 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         req.decode_header()?
     };
     let queue_id = match msg_check(&state, &conn, &req, &h) {
-        Ok(queue_id) => queue_id,
+        Ok(checked) => checked.registered(&state).await,
         Err(refused) => return Ok(Some(refused)),
     };
     // Where the message is stored: a single message to a retry topic past its group's
@@ -276,6 +276,24 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     Ok(Some(res))
 }
 
+/// A send that passed `msg_check`.
+pub(crate) struct CheckedSend {
+    queue_id: i32,
+    /// The check created the topic (auto-created from the default topic, or a retry topic).
+    created_topic: bool,
+}
+
+impl CheckedSend {
+    /// The queue to write to, once a topic the check created is registered (Java registers
+    /// it before storing the message).
+    pub(crate) async fn registered(self, state: &BrokerState) -> i32 {
+        if self.created_topic {
+            state.wait_new_topics_registered().await;
+        }
+        self.queue_id
+    }
+}
+
 /// Java's `msgCheck`, shared by sends and replies: write permission, the topic's name,
 /// existence (auto-created from the default topic when allowed, retry topics always),
 /// queue id and body size. The queue to write to, or the refusal to send back.
@@ -286,7 +304,7 @@ pub(crate) fn msg_check(
     conn: &Connection,
     req: &RemotingCommand,
     h: &SendMessageRequestHeader,
-) -> Result<i32, RemotingCommand> {
+) -> Result<CheckedSend, RemotingCommand> {
     let config = state.live();
     // A broker without write permission refuses order topics here; for the rest the name
     // server already advertises the reduced permission (as Java does).
@@ -309,9 +327,11 @@ pub(crate) fn msg_check(
     }
 
     let queue_nums = |t: &remoting::protocol::topic::TopicConfig| (t.write_queue_nums, t.read_queue_nums);
+    let mut created_topic = false;
     let queues = match state.topics.read(&h.topic, queue_nums) {
         Some(nums) => Some(nums),
         None => {
+            created_topic = true;
             // Java: a unit-mode client's new topic is a unit topic, its retry topic a
             // unit-subscription one.
             let is_retry = h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX);
@@ -381,7 +401,10 @@ pub(crate) fn msg_check(
         ));
     }
 
-    Ok(queue_id)
+    Ok(CheckedSend {
+        queue_id,
+        created_topic,
+    })
 }
 
 /// Java's TopicSysFlag bits.
