@@ -105,6 +105,14 @@ pub struct BrokerConfig {
     pub broker_config_path: Option<std::path::PathBuf>,
     /// Transport settings (`serverSocketBacklog`, `serverChannelMaxIdleTimeSeconds`, ...).
     pub server: remoting::ServerSettings,
+    /// Put in every send answer (`MSG_REGION`), for the client's trace records.
+    pub region_id: String,
+    /// Put in every send answer (`TRACE_ON`): whether clients should record traces.
+    pub trace_on: bool,
+    /// Sends are refused until this time (ms since the epoch; 0: from the start).
+    pub start_accept_send_request_timestamp: i64,
+    /// Java's settings for machinery we do not have (see `inert_settings`).
+    pub inert: crate::inert_settings::InertSettings,
     /// Every key given (file, -D, -n), for the store's own settings.
     pub raw: HashMap<String, String>,
 }
@@ -169,6 +177,10 @@ impl Default for BrokerConfig {
             config_black_list: "configBlackList;brokerConfigPath".into(),
             broker_config_path: None,
             server: remoting::ServerSettings::default(),
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            start_accept_send_request_timestamp: 0,
+            inert: Default::default(),
             raw: HashMap::new(),
         }
     }
@@ -263,12 +275,20 @@ impl BrokerConfig {
             }
             "rocketmq.broker.rebalance.lockMaxLiveTime" => self.rebalance_lock_max_live_time = parse(key, v)?,
             "configBlackList" => self.config_black_list = v.into(),
+            "regionId" => self.region_id = v.into(),
+            "traceOn" => self.trace_on = parse(key, v)?,
+            "startAcceptSendRequestTimeStamp" => self.start_accept_send_request_timestamp = parse(key, v)?,
             _ => {
                 let bad = |_| ConfigError {
                     key: key.into(),
                     value: v.into(),
                 };
-                if !self.client_tls.set(key, v).map_err(bad)? {
+                if self.inert.set(key, v).map_err(|_| ConfigError {
+                    key: key.into(),
+                    value: v.into(),
+                })? {
+                    // One of Java's settings we only keep.
+                } else if !self.client_tls.set(key, v).map_err(bad)? {
                     self.server.set(key, v).map_err(bad)?;
                 }
             }
@@ -413,10 +433,15 @@ impl BrokerConfig {
                 self.rebalance_lock_max_live_time.to_string(),
             ),
             ("configBlackList", self.config_black_list.clone()),
+            ("regionId", self.region_id.clone()),
+            ("traceOn", self.trace_on.to_string()),
+            (
+                "startAcceptSendRequestTimeStamp",
+                self.start_accept_send_request_timestamp.to_string(),
+            ),
             // Settings Java reports that we have no use for, with Java's values; mqadmin's
             // exportConfigs and exportMetrics read them.
             ("filterServerNums", "0".into()),
-            ("traceOn", "true".into()),
             ("useTLS", self.client_tls.enable.to_string()),
             (
                 "clientCallbackExecutorThreads",
@@ -424,6 +449,7 @@ impl BrokerConfig {
             ),
         ];
         pairs.extend(self.server.to_pairs());
+        pairs.extend(self.inert.pairs());
         pairs
     }
 }

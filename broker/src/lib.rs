@@ -10,6 +10,7 @@ pub mod consumer_offset;
 pub mod dedup;
 pub mod filter;
 pub mod ha;
+pub mod inert_settings;
 pub mod java_order;
 pub mod long_polling;
 pub mod metrics;

@@ -573,6 +573,101 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
     assert!(!saved.contains("maxMessageSize=abc"));
 }
 
+fn send_one(queue_id: i32) -> RemotingCommand {
+    let header = SendMessageRequestHeader {
+        producer_group: "pg_admin".into(),
+        topic: TOPIC.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id,
+        sys_flag: 0,
+        born_timestamp: 0,
+        flag: 0,
+        properties: Some("TAGS\u{1}TagA".into()),
+        reconsume_times: Some(0),
+        unit_mode: None,
+        batch: None,
+        max_reconsume_times: None,
+    };
+    RemotingCommand::request_with_header(request::SEND_MESSAGE, &header).with_body(&b"m"[..])
+}
+
+/// GET_BROKER_CONFIG lists every key the Java 4.9.8 broker listed in the golden capture
+/// (mqadmin getBrokerConfig), its thread-pool and Netty settings included; they take new
+/// values of their Java type. regionId, traceOn and startAcceptSendRequestTimeStamp act on
+/// sends as in Java: the first two are echoed in every send answer, refusals included.
+#[tokio::test]
+async fn broker_config_lists_javas_keys_and_send_answers_follow_them() {
+    let frames = golden::load_frames("13");
+    let java_body = frames
+        .iter()
+        .filter(|f| f.is_request() && f.code == request::GET_BROKER_CONFIG)
+        .find_map(|req| golden::response_to(&frames, req))
+        .expect("a GET_BROKER_CONFIG answer in the capture")
+        .body();
+    let java_text = String::from_utf8(java_body).unwrap();
+    // The capture ends part-way through a line: keep whole lines only.
+    let whole = &java_text[..java_text.rfind('\n').unwrap()];
+    let java_keys: BTreeSet<&str> = whole
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(java_keys.len() > 100, "{} keys in the capture", java_keys.len());
+
+    let broker = InProcessBroker::start(&[]).await;
+    let conn = connect(&broker.addr).await;
+    setup(&conn).await;
+    let ours = config_lines(&ask(&conn, with_ext(request::GET_BROKER_CONFIG, &[])).await);
+    let missing: Vec<&&str> = java_keys.iter().filter(|k| !ours.contains_key(**k)).collect();
+    assert!(missing.is_empty(), "keys Java lists and we do not: {missing:?}");
+    assert_eq!(ours.get("waitTimeMillsInSendQueue").map(String::as_str), Some("200"));
+    assert_eq!(ours.get("regionId").map(String::as_str), Some("DefaultRegion"));
+
+    let update =
+        |body: &str| RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(body.as_bytes().to_vec());
+    let res = ask(
+        &conn,
+        update("regionId=EastRegion\ntraceOn=false\nwaitTimeMillsInSendQueue=300\nserverWorkerThreads=many\n"),
+    )
+    .await;
+    assert_eq!(res.code, response::SUCCESS);
+    let ours = config_lines(&ask(&conn, with_ext(request::GET_BROKER_CONFIG, &[])).await);
+    assert_eq!(ours.get("waitTimeMillsInSendQueue").map(String::as_str), Some("300"));
+    assert_eq!(
+        ours.get("serverWorkerThreads").map(String::as_str),
+        Some("8"),
+        "a value that is not an int is dropped"
+    );
+    let sent = ask(&conn, send_one(0)).await;
+    assert_eq!(sent.code, response::SUCCESS);
+    assert_eq!(sent.ext().get("MSG_REGION"), Some("EastRegion"));
+    assert_eq!(sent.ext().get("TRACE_ON"), Some("false"));
+
+    // Sends are refused until startAcceptSendRequestTimeStamp.
+    let later = remoting::protocol::topic::now_millis() + 3_600_000;
+    let res = ask(&conn, update(&format!("startAcceptSendRequestTimeStamp={later}\n"))).await;
+    assert_eq!(res.code, response::SUCCESS);
+    let refused = ask(&conn, send_one(1)).await;
+    assert_eq!(refused.code, response::SYSTEM_ERROR);
+    let until = store::local_time::LocalTime::at(later).human_string2();
+    assert_eq!(
+        refused.remark.as_deref(),
+        Some(format!("broker unable to service, until {until}").as_str())
+    );
+    assert_eq!(refused.ext().get("MSG_REGION"), Some("EastRegion"));
+    // A refusal from the topic check carries them as well.
+    let mut unknown = send_one(0);
+    unknown.ext_mut().insert("topic", "NoSuchTopicHere");
+    unknown.ext_mut().insert("defaultTopic", "NoSuchDefault");
+    let res = ask(&conn, update("startAcceptSendRequestTimeStamp=0\n")).await;
+    assert_eq!(res.code, response::SUCCESS);
+    let refused = ask(&conn, unknown).await;
+    assert_eq!(refused.code, response::TOPIC_NOT_EXIST, "{:?}", refused.remark);
+    assert_eq!(refused.ext().get("TRACE_ON"), Some("false"));
+    assert_eq!(ask(&conn, send_one(1)).await.code, response::SUCCESS);
+}
+
 /// DELETE_SUBSCRIPTIONGROUP (207) drops the group's offsets when asked, by 4.9.8's
 /// `removeOffset` (what its mqadmin sends) or 5.x's `cleanOffset`, and keeps them otherwise.
 #[tokio::test]

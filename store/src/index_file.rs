@@ -41,22 +41,7 @@ struct Header {
 
 /// A file name for an index created at `millis` (local time, like Java).
 pub fn index_file_name(millis: i64) -> String {
-    let secs = millis.div_euclid(1000);
-    let ms = millis.rem_euclid(1000);
-    // SAFETY: localtime_r only writes into the struct we pass.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let t: libc::time_t = secs as libc::time_t;
-    unsafe { libc::localtime_r(&t, &mut tm) };
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{:03}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        ms
-    )
+    crate::local_time::LocalTime::at(millis).compact_string()
 }
 
 pub struct IndexFile {

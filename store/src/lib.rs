@@ -19,6 +19,7 @@ mod fast_hash;
 mod flush;
 pub mod ha;
 pub mod index_file;
+pub mod local_time;
 pub mod mapped_file;
 pub mod message;
 mod recovery;

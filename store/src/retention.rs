@@ -52,12 +52,7 @@ pub fn used_ratio(total: u128, free: u128, usable: u128) -> Option<f64> {
 }
 
 fn current_local_hour() -> i32 {
-    let secs = now_millis() / 1000;
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let t: libc::time_t = secs as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`.
-    unsafe { libc::localtime_r(&t, &mut tm) };
-    tm.tm_hour
+    crate::local_time::LocalTime::at(now_millis()).hour as i32
 }
 
 fn is_time_to_delete(delete_when: &str) -> bool {

@@ -21,14 +21,6 @@ pub fn routes(r: &mut Router, s: &Arc<BrokerState>) {
     r.route_with(s, request::GET_BROKER_CONSUME_STATS, consume_stats_in_broker);
 }
 
-/// Queue capacities of the thread pools Java has and we do not (its defaults).
-const PULL_QUEUE_CAPACITY: usize = 100_000;
-const QUERY_QUEUE_CAPACITY: usize = 20_000;
-const END_TRANSACTION_QUEUE_CAPACITY: usize = 100_000;
-/// `transientStorePoolSize`: with staged writes Java counts its free pool buffers; ours
-/// are never all in use between puts, so the pool reads as full.
-const TRANSIENT_STORE_POOL_SIZE: i64 = 5;
-
 /// A JSON string literal.
 fn quote(s: &str) -> String {
     serde_json::Value::from(s).to_string()
@@ -244,13 +236,16 @@ fn runtime_table(state: &BrokerState) -> Vec<(String, String)> {
         state.config.send_thread_pool_queue_capacity.to_string(),
     );
     put("pullThreadPoolQueueSize", "0".into());
-    put("pullThreadPoolQueueCapacity", PULL_QUEUE_CAPACITY.to_string());
+    // Queue capacities of the thread pools Java has and we do not: the settings' values.
+    let live = state.live();
+    let inert = |key: &str| live.inert.get(key).unwrap_or("0").to_string();
+    put("pullThreadPoolQueueCapacity", inert("pullThreadPoolQueueCapacity"));
     put("queryThreadPoolQueueSize", "0".into());
-    put("queryThreadPoolQueueCapacity", QUERY_QUEUE_CAPACITY.to_string());
+    put("queryThreadPoolQueueCapacity", inert("queryThreadPoolQueueCapacity"));
     put("EndTransactionQueueSize", "0".into());
     put(
         "EndTransactionThreadPoolQueueCapacity",
-        END_TRANSACTION_QUEUE_CAPACITY.to_string(),
+        inert("endTransactionPoolQueueCapacity"),
     );
     let behind = (store.max_commit_log_offset() - store.dispatched_offset()).max(0);
     put("dispatchBehindBytes", behind.to_string());
@@ -263,16 +258,20 @@ fn runtime_table(state: &BrokerState) -> Vec<(String, String)> {
         "earliestMessageTimeStamp",
         store.earliest_message_time_java().to_string(),
     );
-    put("startAcceptSendRequestTimeStamp", "0".into());
+    put(
+        "startAcceptSendRequestTimeStamp",
+        live.start_accept_send_request_timestamp.to_string(),
+    );
     let staged = config.stages_commit_log_writes();
+    // With staged writes Java counts its free pool buffers; ours are never all in use
+    // between puts, so the pool reads as full (`transientStorePoolSize`).
     put(
         "remainTransientStoreBufferNumbs",
         if staged {
-            TRANSIENT_STORE_POOL_SIZE
+            inert("transientStorePoolSize")
         } else {
-            i32::MAX as i64
-        }
-        .to_string(),
+            i32::MAX.to_string()
+        },
     );
     if staged {
         put("remainHowManyDataToCommit", human_bytes(store.remain_to_commit()));

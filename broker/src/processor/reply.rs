@@ -15,7 +15,7 @@ use store::codec;
 use store::{MessageToStore, PutMessageStatus};
 use tracing::warn;
 
-use super::send::msg_check;
+use super::send::{msg_check, refused_until_start_time, with_region_and_trace};
 use crate::BrokerState;
 
 /// The requester's client id, set by `MessageUtil.createReplyMessage`.
@@ -38,9 +38,13 @@ pub async fn send_reply_message(state: Arc<BrokerState>, conn: Connection, req: 
     } else {
         req.decode_header()?
     };
-    let queue_id = match msg_check(&state, &conn, &req, &h) {
+    let config = state.live();
+    if let Some(refused) = refused_until_start_time(&config, &req) {
+        return Ok(Some(with_region_and_trace(&config, refused)));
+    }
+    let queue_id = match msg_check(&state, &config, &conn, &req, &h) {
         Ok(checked) => checked.registered(&state).await,
-        Err(refused) => return Ok(Some(refused)),
+        Err(refused) => return Ok(Some(with_region_and_trace(&config, refused))),
     };
 
     let properties_text = h.properties.clone().unwrap_or_default();
@@ -91,9 +95,7 @@ pub async fn send_reply_message(state: Arc<BrokerState>, conn: Connection, req: 
     if code == response::SUCCESS || stored {
         res = res.with_header(&header);
     }
-    res.ext_mut().insert("MSG_REGION", "DefaultRegion");
-    res.ext_mut().insert("TRACE_ON", "true");
-    Ok(Some(res))
+    Ok(Some(with_region_and_trace(&config, res)))
 }
 
 /// Pushes the reply to the requester; Err carries Java's remark.

@@ -13,13 +13,50 @@ use store::{MessageBatchToStore, MessageToStore, PutMessageStatus};
 
 use crate::dedup::{FirstSend, Seen};
 use crate::topic_config::{is_send_forbidden, validate_topic_name, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
-use crate::{faq, transaction, BrokerState};
+use crate::{faq, transaction, BrokerConfig, BrokerState};
 
 fn reply(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> HandlerResult {
     Ok(Some(refuse(req, code, remark)))
 }
 
 pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    // One read of the settings serves the whole send.
+    let config = state.live();
+    let answer = store_sent(state, &config, conn, req).await?;
+    Ok(answer.map(|res| with_region_and_trace(&config, res)))
+}
+
+/// Java puts the broker's region and trace switch on every answer to a send it got as far as
+/// handling (refusals included), for the client's trace records.
+pub(crate) fn with_region_and_trace(config: &BrokerConfig, mut res: RemotingCommand) -> RemotingCommand {
+    res.ext_mut().insert("MSG_REGION", config.region_id.as_str());
+    res.ext_mut()
+        .insert("TRACE_ON", if config.trace_on { "true" } else { "false" });
+    res
+}
+
+/// Java's refusal of every send before `startAcceptSendRequestTimeStamp`.
+pub(crate) fn refused_until_start_time(config: &BrokerConfig, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let start = config.start_accept_send_request_timestamp;
+    // Not set (the default): no clock read on the send path.
+    (start > 0 && remoting::protocol::topic::now_millis() < start).then(|| {
+        refuse(
+            req,
+            response::SYSTEM_ERROR,
+            format!(
+                "broker unable to service, until {}",
+                store::local_time::LocalTime::at(start).human_string2()
+            ),
+        )
+    })
+}
+
+async fn store_sent(
+    state: Arc<BrokerState>,
+    config: &BrokerConfig,
+    conn: Connection,
+    req: RemotingCommand,
+) -> HandlerResult {
     // SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE both carry the one-letter header.
     let h: SendMessageRequestHeader = if req.code == request::SEND_MESSAGE_V2 || req.code == request::SEND_BATCH_MESSAGE
     {
@@ -27,7 +64,10 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
     } else {
         req.decode_header()?
     };
-    let queue_id = match msg_check(&state, &conn, &req, &h) {
+    if let Some(refused) = refused_until_start_time(config, &req) {
+        return Ok(Some(refused));
+    }
+    let queue_id = match msg_check(&state, config, &conn, &req, &h) {
         Ok(checked) => checked.registered(&state).await,
         Err(refused) => return Ok(Some(refused)),
     };
@@ -43,7 +83,6 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
         }
     };
     let sys_flag = with_topic_sys_flag(&state, &store_topic, h.sys_flag);
-    let config = state.live();
 
     // Backpressure: a bounded number of puts may wait on the store at once.
     let Ok(_permit) = state.send_permits.try_acquire() else {
@@ -264,15 +303,13 @@ pub async fn send_message(state: Arc<BrokerState>, conn: Connection, req: Remoti
             dedup.stored(k, first.clone(), now);
         }
     }
-    let mut res = RemotingCommand::response_to(&req, code, remark).with_header(&SendMessageResponseHeader {
+    let res = RemotingCommand::response_to(&req, code, remark).with_header(&SendMessageResponseHeader {
         msg_id: append.msg_id(),
         queue_id,
         queue_offset: append.logics_offset,
         transaction_id: None,
         recall_handle,
     });
-    res.ext_mut().insert("MSG_REGION", "DefaultRegion");
-    res.ext_mut().insert("TRACE_ON", "true");
     Ok(Some(res))
 }
 
@@ -301,11 +338,11 @@ impl CheckedSend {
 #[allow(clippy::result_large_err)]
 pub(crate) fn msg_check(
     state: &BrokerState,
+    config: &BrokerConfig,
     conn: &Connection,
     req: &RemotingCommand,
     h: &SendMessageRequestHeader,
 ) -> Result<CheckedSend, RemotingCommand> {
-    let config = state.live();
     // A broker without write permission refuses order topics here; for the rest the name
     // server already advertises the reduced permission (as Java does).
     if config.broker_permission & perm::WRITE == 0 && state.topics.select(&h.topic).is_some_and(|t| t.order) {
@@ -474,16 +511,13 @@ const DEDUP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A send's answer repeated for a retry.
 fn send_ok(req: &RemotingCommand, first: &FirstSend) -> RemotingCommand {
-    let mut res = RemotingCommand::success(req).with_header(&SendMessageResponseHeader {
+    RemotingCommand::success(req).with_header(&SendMessageResponseHeader {
         msg_id: first.msg_id.clone(),
         queue_id: first.queue_id,
         queue_offset: first.queue_offset,
         transaction_id: None,
         recall_handle: None,
-    });
-    res.ext_mut().insert("MSG_REGION", "DefaultRegion");
-    res.ext_mut().insert("TRACE_ON", "true");
-    res
+    })
 }
 
 fn is_batch_header(h: &SendMessageRequestHeader) -> bool {

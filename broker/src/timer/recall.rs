@@ -67,12 +67,19 @@ pub fn decode_handle(handle: &str) -> Result<HandleV1, &'static str> {
 }
 
 fn answer(req: &RemotingCommand, code: i32, remark: &str) -> HandlerResult {
-    let mut res = RemotingCommand::response_to(req, code, Some(remark.to_string()));
-    res.ext_mut().insert("MSG_REGION", "DefaultRegion");
-    Ok(Some(res))
+    Ok(Some(RemotingCommand::response_to(req, code, Some(remark.to_string()))))
 }
 
+/// Every answer carries the broker's region, as Java's does.
 pub async fn recall_message(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
+    let answer = recall(state.clone(), conn, req).await?;
+    Ok(answer.map(|mut res| {
+        res.ext_mut().insert("MSG_REGION", state.live().region_id.as_str());
+        res
+    }))
+}
+
+async fn recall(state: Arc<BrokerState>, conn: Connection, req: RemotingCommand) -> HandlerResult {
     let h: RecallMessageRequestHeader = req.decode_header()?;
     let raw = &state.config.raw;
     let timer_config = match state.timer.as_ref() {
@@ -163,11 +170,11 @@ pub async fn recall_message(state: Arc<BrokerState>, conn: Connection, req: Remo
             Some(append),
         ) => {
             state.stats.on_put(&append);
-            let mut res = RemotingCommand::success(&req).with_header(&RecallMessageResponseHeader {
-                msg_id: handle.message_id,
-            });
-            res.ext_mut().insert("MSG_REGION", "DefaultRegion");
-            Ok(Some(res))
+            Ok(Some(RemotingCommand::success(&req).with_header(
+                &RecallMessageResponseHeader {
+                    msg_id: handle.message_id,
+                },
+            )))
         }
         _ => answer(&req, response::SYSTEM_ERROR, "recall failed, execute error"),
     }
