@@ -112,7 +112,7 @@ pub struct BrokerConfig {
     /// Sends are refused until this time (ms since the epoch; 0: from the start).
     pub start_accept_send_request_timestamp: i64,
     /// Java's settings for machinery we do not have (see `inert_settings`).
-    pub inert: crate::inert_settings::InertSettings,
+    pub inert: remoting::inert::InertSettings,
     /// Every key given (file, -D, -n), for the store's own settings.
     pub raw: HashMap<String, String>,
 }
@@ -180,7 +180,7 @@ impl Default for BrokerConfig {
             region_id: "DefaultRegion".into(),
             trace_on: true,
             start_accept_send_request_timestamp: 0,
-            inert: Default::default(),
+            inert: crate::inert_settings::defaults(),
             raw: HashMap::new(),
         }
     }

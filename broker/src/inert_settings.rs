@@ -1,20 +1,9 @@
-//! Settings of Java's broker (BrokerConfig, MessageStoreConfig, Netty's server and client
-//! configs, 4.9.8) that configure machinery we do not have: its thread pools and their
-//! queues, Netty's buffers and selectors, DLedger, LMQ, the ConsumeQueue extension. We
-//! keep them with Java's defaults so that GET_BROKER_CONFIG lists what Java lists, a config
-//! file written for Java loads without noise, and UPDATE_BROKER_CONFIG keeps a new value (a
-//! value that does not parse as the Java field's type is dropped, as Java drops it). None
-//! of them changes what this broker does.
+//! The broker's settings from Java's BrokerConfig, MessageStoreConfig and NettyClientConfig
+//! (4.9.8) that configure machinery we do not have: its thread pools and their queues,
+//! Netty's client side, DLedger, LMQ, the ConsumeQueue extension (see `remoting::inert`;
+//! the Netty server's keys are in `remoting::ServerSettings`).
 
-use std::collections::BTreeMap;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Bool,
-    Int,
-    Long,
-    Text,
-}
+use remoting::inert::{InertSettings, Kind};
 
 /// Key, type and Java's default; thread counts Java derives from the processor count are
 /// derived the same way.
@@ -89,26 +78,15 @@ fn table() -> Vec<(&'static str, Kind, String)> {
         ("replyThreadPoolQueueCapacity", Int, "10000"),
         ("scheduleAsyncDeliverMaxPendingLimit", Int, "2000"),
         ("scheduleAsyncDeliverMaxResendNum2Blocked", Int, "3"),
-        ("serverAsyncSemaphoreValue", Int, "64"),
-        ("serverCallbackExecutorThreads", Int, "0"),
-        ("serverOnewaySemaphoreValue", Int, "256"),
-        ("serverPooledByteBufAllocatorEnable", Bool, "true"),
-        ("serverSelectorThreads", Int, "3"),
-        ("serverSocketRcvBufSize", Int, "0"),
-        ("serverSocketSndBufSize", Int, "0"),
-        ("serverWorkerThreads", Int, "8"),
         ("slaveTimeout", Int, "3000"),
         ("transferMsgByHeap", Bool, "true"),
         ("transientStorePoolSize", Int, "5"),
-        ("useEpollNativeSelector", Bool, "false"),
         ("useReentrantLockWhenPutMessage", Bool, "true"),
         ("waitTimeMillsInHeartbeatQueue", Long, "31000"),
         ("waitTimeMillsInPullQueue", Long, "5000"),
         ("waitTimeMillsInSendQueue", Long, "200"),
         ("waitTimeMillsInTransactionQueue", Long, "3000"),
         ("warmMapedFileEnable", Bool, "false"),
-        ("writeBufferHighWaterMark", Int, "0"),
-        ("writeBufferLowWaterMark", Int, "0"),
     ];
     let mut all: Vec<(&'static str, Kind, String)> = fixed.iter().map(|(k, t, v)| (*k, *t, v.to_string())).collect();
     all.extend([
@@ -127,78 +105,7 @@ fn table() -> Vec<(&'static str, Kind, String)> {
     all
 }
 
-/// A value that does not parse as the Java field's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unreadable;
-
-/// The inert settings' current values, by key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InertSettings {
-    values: BTreeMap<&'static str, (Kind, String)>,
-}
-
-impl Default for InertSettings {
-    fn default() -> Self {
-        InertSettings {
-            values: table().into_iter().map(|(k, t, v)| (k, (t, v))).collect(),
-        }
-    }
-}
-
-impl InertSettings {
-    /// Takes `value` for `key` if the key is one of these. `Ok(false)`: not one of ours;
-    /// `Err`: ours, but the value is not of the Java field's type (nothing changes).
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, Unreadable> {
-        let Some((kind, current)) = self.values.get_mut(key) else {
-            return Ok(false);
-        };
-        let v = value.trim();
-        let readable = match kind {
-            // Java's Boolean.parseBoolean takes anything (not "true" is false); the value
-            // shown afterwards is what Java would show.
-            Kind::Bool => {
-                *current = v.eq_ignore_ascii_case("true").to_string();
-                return Ok(true);
-            }
-            Kind::Int => v.parse::<i32>().is_ok(),
-            Kind::Long => v.parse::<i64>().is_ok(),
-            Kind::Text => true,
-        };
-        if !readable {
-            return Err(Unreadable);
-        }
-        *current = v.to_string();
-        Ok(true)
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(|(_, v)| v.as_str())
-    }
-
-    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
-        self.values.iter().map(|(k, (_, v))| (*k, v.clone()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_keep_the_java_fields_types() {
-        let mut s = InertSettings::default();
-        assert_eq!(s.get("waitTimeMillsInSendQueue"), Some("200"));
-        assert_eq!(s.set("waitTimeMillsInSendQueue", " 300 "), Ok(true));
-        assert_eq!(s.get("waitTimeMillsInSendQueue"), Some("300"));
-        assert_eq!(s.set("serverWorkerThreads", "many"), Err(Unreadable));
-        assert_eq!(s.get("serverWorkerThreads"), Some("8"));
-        assert_eq!(
-            s.set("serverWorkerThreads", "3000000000"),
-            Err(Unreadable),
-            "an int, not a long"
-        );
-        assert_eq!(s.set("enableLmq", "yes"), Ok(true));
-        assert_eq!(s.get("enableLmq"), Some("false"));
-        assert_eq!(s.set("brokerName", "x"), Ok(false));
-    }
+/// The broker's inert settings with Java's defaults.
+pub fn defaults() -> InertSettings {
+    InertSettings::new(table())
 }

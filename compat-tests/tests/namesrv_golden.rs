@@ -180,3 +180,49 @@ async fn legacy_route_form_is_exactly_what_fastjson_writes() {
     let _: BTreeSet<i64> = go_client_broker_ids(&ours_text).into_iter().collect();
     ns.server.shutdown().await;
 }
+
+/// GET_NAMESRV_CONFIG lists every key the Java 4.9.8 name server listed (golden capture 13,
+/// mqadmin getNamesrvConfig), Netty's thread and buffer settings included, and an update
+/// keeps a new value of such a key.
+#[tokio::test]
+async fn namesrv_config_lists_every_key_java_lists() {
+    let frames = golden::load_frames("13");
+    let java_body = frames
+        .iter()
+        .filter(|f| f.is_request() && f.code == request::GET_NAMESRV_CONFIG)
+        .find_map(|req| golden::response_to(&frames, req))
+        .expect("a GET_NAMESRV_CONFIG answer in the capture")
+        .body();
+    let java_text = String::from_utf8(java_body).unwrap();
+    let java_keys: BTreeSet<&str> = java_text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(java_keys.len() > 15, "{java_keys:?}");
+
+    let ns = InProcessNamesrv::start(&[]).await;
+    let conn = connect(&ns.addr).await;
+    let get = || remoting::RemotingCommand::request(request::GET_NAMESRV_CONFIG);
+    let lines = |body: &[u8]| -> HashMap<String, String> {
+        String::from_utf8_lossy(body)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let res = conn.request(get(), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(res.code, response::SUCCESS);
+    let ours = lines(&res.body);
+    let missing: Vec<&&str> = java_keys.iter().filter(|k| !ours.contains_key(**k)).collect();
+    assert!(missing.is_empty(), "keys Java lists and we do not: {missing:?}");
+    assert_eq!(ours.get("serverWorkerThreads").map(String::as_str), Some("8"));
+
+    let update = remoting::RemotingCommand::request(request::UPDATE_NAMESRV_CONFIG)
+        .with_body(b"serverWorkerThreads=16\nserverSelectorThreads=x\n".to_vec());
+    let res = conn.request(update, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(res.code, response::SUCCESS, "{:?}", res.remark);
+    let ours = lines(&conn.request(get(), Duration::from_secs(5)).await.unwrap().body);
+    assert_eq!(ours.get("serverWorkerThreads").map(String::as_str), Some("16"));
+    assert_eq!(ours.get("serverSelectorThreads").map(String::as_str), Some("3"));
+}

@@ -16,6 +16,7 @@ pub mod fastjson;
 pub mod frame;
 pub mod header;
 pub mod http;
+pub mod inert;
 mod json_header;
 pub mod launch;
 pub mod metrics;

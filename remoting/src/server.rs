@@ -190,6 +190,8 @@ pub struct ServerSettings {
     pub write_stall_timeout_seconds: u64,
     /// `tls.server.*`: TLS on the port (see [`crate::tls`]).
     pub tls: crate::tls::TlsSettings,
+    /// NettyServerConfig's thread, selector and buffer settings: listed and kept only.
+    pub netty: crate::inert::InertSettings,
 }
 
 impl Default for ServerSettings {
@@ -201,6 +203,7 @@ impl Default for ServerSettings {
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
             write_stall_timeout_seconds: 30,
             tls: crate::tls::TlsSettings::default(),
+            netty: crate::inert::netty_server(),
         }
     }
 }
@@ -220,13 +223,21 @@ impl ServerSettings {
             "serverMaxConnections" => self.max_connections = num(key, value)?,
             "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => self.max_frame_length = num(key, value)?,
             "serverWriteStallTimeoutSeconds" => self.write_stall_timeout_seconds = num(key, value)?,
-            _ => return self.tls.set(key, value),
+            _ => {
+                let kept = self
+                    .netty
+                    .set(key, value)
+                    .map_err(|_| format!("config key {key}: cannot use {value:?}"))?;
+                if !kept {
+                    return self.tls.set(key, value);
+                }
+            }
         }
         Ok(true)
     }
 
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut pairs = vec![
             ("serverSocketBacklog", self.socket_backlog.to_string()),
             (
                 "serverChannelMaxIdleTimeSeconds",
@@ -238,7 +249,9 @@ impl ServerSettings {
                 "serverWriteStallTimeoutSeconds",
                 self.write_stall_timeout_seconds.to_string(),
             ),
-        ]
+        ];
+        pairs.extend(self.netty.pairs());
+        pairs
     }
 
     /// What each accepted connection is held to.

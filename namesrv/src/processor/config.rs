@@ -24,11 +24,12 @@ pub async fn update(state: Arc<NamesrvState>, conn: Connection, req: RemotingCom
             Some("Can not update config in black list.".into()),
         )));
     }
-    let mut updated = config.clone();
-    updated
-        .apply(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(|e| HandlerError::system(e.to_string()))?;
-    *config = updated;
+    // As Java: a value that does not parse is dropped and the rest applied.
+    for (key, value) in &pairs {
+        if let Err(e) = config.set(key, value) {
+            tracing::warn!("UPDATE_NAMESRV_CONFIG: {e}; ignored");
+        }
+    }
     let path = config.config_store_path.clone();
     let content = config.to_properties();
     drop(config);
