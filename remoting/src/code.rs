@@ -117,6 +117,7 @@ pub mod request {
     pub const GET_ALL_MESSAGE_REQUEST_MODE: i32 = 402;
     /// RocketMQ 5.x: the timer's checkpoint (56 bytes).
     pub const GET_TIMER_CHECK_POINT: i32 = 60;
+    pub const GET_TIMER_METRICS: i32 = 61;
     /// RocketMQ 5.3: takes back a timer message before it is due.
     pub const RECALL_MESSAGE: i32 = 370;
 }

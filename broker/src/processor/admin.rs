@@ -88,6 +88,9 @@ pub async fn delete_topic(state: Arc<BrokerState>, _conn: Connection, req: Remot
     state.topics.delete(&h.topic);
     state.offsets.remove_topic(&h.topic);
     state.store.delete_topics(&[h.topic.as_str()]);
+    if let Some(timer) = &state.timer {
+        timer.metrics.remove_topic(&h.topic);
+    }
     if state.live().auto_delete_unused_stats {
         state.stats.on_topic_deleted(&h.topic);
     }

@@ -262,6 +262,26 @@ fn runtime_table(state: &BrokerState) -> Vec<(String, String)> {
         "startAcceptSendRequestTimeStamp",
         live.start_accept_send_request_timestamp.to_string(),
     );
+    // RocketMQ 5's timer fields (zeros when the wheel is off, as Java writes them).
+    let (read_behind, offset_behind, congest, enqueue_tps, dequeue_tps) = match &state.timer {
+        Some(timer) => {
+            let max = store.max_offset_in_queue(store::timer::TIMER_TOPIC, 0);
+            let (enq, deq) = timer.tps();
+            (
+                timer.read_behind_secs(),
+                (max - timer.queue_offset()).max(0),
+                timer.pending(),
+                enq,
+                deq,
+            )
+        }
+        None => (0, 0, 0, 0.0, 0.0),
+    };
+    put("timerReadBehind", read_behind.to_string());
+    put("timerOffsetBehind", offset_behind.to_string());
+    put("timerCongestNum", congest.to_string());
+    put("timerEnqueueTps", java_float(enqueue_tps));
+    put("timerDequeueTps", java_float(dequeue_tps));
     let staged = config.stages_commit_log_writes();
     // With staged writes Java counts its free pool buffers; ours are never all in use
     // between puts, so the pool reads as full (`transientStorePoolSize`).
@@ -402,6 +422,13 @@ async fn consume_stats_in_broker(state: Arc<BrokerState>, _conn: Connection, req
         per_group.join(",")
     );
     Ok(Some(RemotingCommand::success(&req).with_body(body.into_bytes())))
+}
+
+/// `String.valueOf(float)` for the values a rate takes: `0.0`, `12.5`, `3.3333333`.
+fn java_float(x: f32) -> String {
+    // Rust's shortest round-trip form matches Java's for the magnitudes a rate has (Java
+    // switches to exponents only below 1e-3 or from 1e7).
+    format!("{x:?}")
 }
 
 #[cfg(test)]

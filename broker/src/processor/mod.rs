@@ -35,6 +35,7 @@ pub fn router(state: Arc<BrokerState>) -> Router {
     r.route_with(s, request::SEND_REPLY_MESSAGE_V2, reply::send_reply_message);
     r.route_with(s, request::RECALL_MESSAGE, crate::timer::recall::recall_message);
     r.route_with(s, request::GET_TIMER_CHECK_POINT, crate::timer::get_timer_check_point);
+    r.route_with(s, request::GET_TIMER_METRICS, crate::timer::get_timer_metrics);
 
     r.route_with(s, request::PULL_MESSAGE, pull::pull_message);
     r.route_with(s, request::LITE_PULL_MESSAGE, pull::pull_message);

@@ -8,6 +8,7 @@
 //! has passed. A recall ([`recall`]) is a marker message filed in the same slot; the
 //! service skips the message the marker names. See docs/timer.md.
 
+pub mod metrics;
 pub mod recall;
 pub mod service;
 
@@ -194,6 +195,24 @@ pub async fn get_timer_check_point(
             &req,
             remoting::code::response::SYSTEM_ERROR,
             Some("The checkpoint is null".to_string()),
+        ),
+    }))
+}
+
+/// GET_TIMER_METRICS (61): waiting timer messages per real topic, as the `timermetrics`
+/// file holds them.
+pub async fn get_timer_metrics(
+    state: std::sync::Arc<crate::BrokerState>,
+    _conn: remoting::Connection,
+    req: remoting::RemotingCommand,
+) -> remoting::HandlerResult {
+    use remoting::RemotingCommand;
+    Ok(Some(match &state.timer {
+        Some(timer) => RemotingCommand::success(&req).with_body(timer.metrics.encode().into_bytes()),
+        None => RemotingCommand::response_to(
+            &req,
+            remoting::code::response::SYSTEM_ERROR,
+            Some("The timer message store is null".to_string()),
         ),
     }))
 }

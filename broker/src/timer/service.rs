@@ -46,6 +46,12 @@ pub struct TimerService {
     /// Notified when a message lands in the timer topic (the enqueue side has work).
     arrived: Signal,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Waiting timer messages per real topic (GET_TIMER_METRICS).
+    pub metrics: super::metrics::TimerMetrics,
+    /// Messages filed and delivered per second over the last second or so, as f32 bits
+    /// (brokerStatus' timerEnqueueTps / timerDequeueTps).
+    enqueue_tps: std::sync::atomic::AtomicU32,
+    dequeue_tps: std::sync::atomic::AtomicU32,
     /// Counters (since start).
     pub enqueued: AtomicU64,
     pub delivered: AtomicU64,
@@ -127,6 +133,9 @@ impl TimerService {
             queue_offset: AtomicI64::new(queue_offset),
             stopped: StopFlag::default(),
             arrived: Signal::default(),
+            metrics: super::metrics::TimerMetrics::load(root)?,
+            enqueue_tps: Default::default(),
+            dequeue_tps: Default::default(),
             thread: Mutex::new(None),
             enqueued: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -157,6 +166,20 @@ impl TimerService {
         }
         let r = (now_ms().wrapping_mul(2_654_435_761) as u64 % 1000) as f64;
         r > 1000.0 * (num - limit) as f64 / (limit as f64 + 0.1)
+    }
+
+    /// Filed and delivered messages per second, as last measured.
+    pub fn tps(&self) -> (f32, f32) {
+        (
+            f32::from_bits(self.enqueue_tps.load(Ordering::Relaxed)),
+            f32::from_bits(self.dequeue_tps.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// How far the wheel's reading is behind the clock, in whole seconds (Java's
+    /// getDequeueBehind).
+    pub fn read_behind_secs(&self) -> i64 {
+        (now_ms() - self.read_ms.load(Ordering::Relaxed)) / 1000
     }
 
     /// Timers filed and not yet delivered, from the wheel's counts.
@@ -206,6 +229,7 @@ impl TimerService {
         if let Err(e) = self.files.lock().unwrap().flush(data) {
             warn!("flushing the timer files failed: {e}");
         }
+        self.metrics.persist();
     }
 
     /// The progress as the checkpoint file records it.
@@ -253,6 +277,8 @@ fn revise_queue_offset(store: &store::MessageStore, offset_py: i64) -> Option<i6
 fn timer_loop(weak: std::sync::Weak<BrokerState>, timer: Arc<TimerService>) {
     let flush_every = Duration::from_millis(timer.config.flush_interval_ms.max(10));
     let mut last_flush = Instant::now();
+    let mut last_tps = Instant::now();
+    let mut tps_base = (0u64, 0u64);
     let mut last_progress_log = Instant::now();
     let mut last_clean = Instant::now();
     while !timer.stopped.is_set() {
@@ -275,6 +301,23 @@ fn timer_loop(weak: std::sync::Weak<BrokerState>, timer: Arc<TimerService>) {
             if let Err(e) = timer.files.lock().unwrap().flush(data) {
                 warn!("flushing the timer files failed: {e}");
             }
+            timer.metrics.persist();
+        }
+        let since = last_tps.elapsed();
+        if since >= Duration::from_secs(1) {
+            let (enqueued, delivered) = (
+                timer.enqueued.load(Ordering::Relaxed),
+                timer.delivered.load(Ordering::Relaxed) + timer.rolled.load(Ordering::Relaxed),
+            );
+            let rate = |now: u64, before: u64| (now.saturating_sub(before) as f64 / since.as_secs_f64()) as f32;
+            timer
+                .enqueue_tps
+                .store(rate(enqueued, tps_base.0).to_bits(), Ordering::Relaxed);
+            timer
+                .dequeue_tps
+                .store(rate(delivered, tps_base.1).to_bits(), Ordering::Relaxed);
+            tps_base = (enqueued, delivered);
+            last_tps = Instant::now();
         }
         // Every 30 s, as Java: timer log files whose messages the CommitLog no longer has.
         if last_clean.elapsed() >= Duration::from_secs(30) {
@@ -374,6 +417,8 @@ fn enqueue(state: &BrokerState, timer: &TimerService) -> bool {
                             return false;
                         }
                         timer.enqueued.fetch_add(1, Ordering::Relaxed);
+                        let delta = if magic & MAGIC_DELETE != 0 { -1 } else { 1 };
+                        timer.metrics.add(&real_topic, delta);
                     }
                     _ => warn!(offset, "timer topic message without TIMER_OUT_MS / REAL_TOPIC, skipped"),
                 }
@@ -460,6 +505,13 @@ fn deliver_slot(state: &BrokerState, timer: &TimerService, positions: &[i64]) ->
 /// Puts a due message in its real topic and queue (or, rolling, back in the timer topic),
 /// retrying as Java does: three tries unless `timerEnableRetryUntilSuccess`.
 fn deliver(state: &BrokerState, timer: &TimerService, msg: DecodedMessage, enqueue_ms: i64, roll: bool) {
+    // It leaves the wheel (a roll files it again, +1 then). One delivered at once, never
+    // filed, was never counted.
+    if enqueue_ms != i64::MAX {
+        if let Some(real_topic) = msg.property(prop::REAL_TOPIC) {
+            timer.metrics.add(real_topic, -1);
+        }
+    }
     let Some(out) = convert(msg, enqueue_ms, roll) else {
         warn!("timer message without REAL_TOPIC / REAL_QID, skipped");
         return;
