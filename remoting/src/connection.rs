@@ -673,10 +673,9 @@ impl Reply {
     }
 }
 
-/// Whether `buf` already holds another whole frame.
-fn holds_frame(buf: &BytesMut) -> bool {
-    matches!(frame::check(buf, usize::MAX), Ok(Some(_)))
-}
+/// The most requests a reader handles before it writes their answers, however fast more
+/// arrive.
+const WRITE_AFTER: usize = 32;
 
 async fn read_loop<R: AsyncRead + Unpin>(
     conn: Connection,
@@ -689,25 +688,40 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // switches per held pull. They are polled here when woken, beside the reading.
     let mut in_flight: FuturesUnordered<BoxFuture<()>> = FuturesUnordered::new();
     let max_in_flight = conn.inner.limits.max_in_flight.max(1);
+    // Requests handled since the last write.
+    let mut unwritten = 0;
     loop {
-        // Answers to requests that arrived together leave in one write, once the reader
-        // has no whole frame left to handle.
-        if !holds_frame(stream.read_buffer()) {
-            conn.write_queued();
-        }
         // A peer that sends requests but does not read the answers is held back here.
         if !conn.wait_below_high_water().await {
             break;
         }
-        let next = tokio::select! {
-            Some(()) = in_flight.next(), if !in_flight.is_empty() => {
-                // Others that finished meanwhile go out in the same write.
-                while let Some(Some(())) = in_flight.next().now_or_never() {}
-                continue;
-            }
-            next = stream.next() => next,
-            _ = conn.inner.closed.cancelled() => break,
+        // Answers leave once the socket has nothing more to read right now: requests that
+        // arrived while the last ones were handled are answered in the same write. The
+        // read that finds nothing is the one the wait below would make anyway, so a lone
+        // request costs no extra system call; a busy connection still writes every
+        // WRITE_AFTER requests.
+        let ready = if unwritten < WRITE_AFTER {
+            stream.next().now_or_never()
+        } else {
+            None
         };
+        let next = match ready {
+            Some(next) => next,
+            None => {
+                conn.write_queued();
+                unwritten = 0;
+                tokio::select! {
+                    Some(()) = in_flight.next(), if !in_flight.is_empty() => {
+                        // Others that finished meanwhile go out in the same write.
+                        while let Some(Some(())) = in_flight.next().now_or_never() {}
+                        continue;
+                    }
+                    next = stream.next() => next,
+                    _ = conn.inner.closed.cancelled() => break,
+                }
+            }
+        };
+        unwritten += 1;
         if next.is_some() {
             conn.inner.last_activity.store(now_millis(), Ordering::Relaxed);
         }
