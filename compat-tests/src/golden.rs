@@ -125,6 +125,17 @@ pub fn response_to<'a>(frames: &'a [GoldenFrame], request: &GoldenFrame) -> Opti
         .find(|f| f.dir == "resp" && f.conn == request.conn && f.opaque == request.opaque && f.t >= request.t)
 }
 
+/// The body of the first answer, in capture `name`, to a request of `code`.
+pub fn first_answer_body(name: &str, code: i32) -> Vec<u8> {
+    let frames = load_frames(name);
+    frames
+        .iter()
+        .filter(|f| f.is_request() && f.code == code)
+        .find_map(|req| response_to(&frames, req))
+        .unwrap_or_else(|| panic!("no answer to code {code} in capture {name}"))
+        .body()
+}
+
 pub fn hex_decode(hex: &str) -> Vec<u8> {
     (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())

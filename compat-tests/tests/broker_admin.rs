@@ -574,22 +574,7 @@ async fn broker_config_updates_apply_at_once_and_are_persisted() {
 }
 
 fn send_one(queue_id: i32) -> RemotingCommand {
-    let header = SendMessageRequestHeader {
-        producer_group: "pg_admin".into(),
-        topic: TOPIC.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id,
-        sys_flag: 0,
-        born_timestamp: 0,
-        flag: 0,
-        properties: Some("TAGS\u{1}TagA".into()),
-        reconsume_times: Some(0),
-        unit_mode: None,
-        batch: None,
-        max_reconsume_times: None,
-    };
-    RemotingCommand::request_with_header(request::SEND_MESSAGE, &header).with_body(&b"m"[..])
+    compat_tests::broker_ops::send_request(TOPIC, queue_id, &b"m"[..], "k")
 }
 
 /// GET_BROKER_CONFIG lists every key the Java 4.9.8 broker listed in the golden capture
@@ -598,13 +583,7 @@ fn send_one(queue_id: i32) -> RemotingCommand {
 /// sends as in Java: the first two are echoed in every send answer, refusals included.
 #[tokio::test]
 async fn broker_config_lists_javas_keys_and_send_answers_follow_them() {
-    let frames = golden::load_frames("13");
-    let java_body = frames
-        .iter()
-        .filter(|f| f.is_request() && f.code == request::GET_BROKER_CONFIG)
-        .find_map(|req| golden::response_to(&frames, req))
-        .expect("a GET_BROKER_CONFIG answer in the capture")
-        .body();
+    let java_body = golden::first_answer_body("13", request::GET_BROKER_CONFIG);
     let java_text = String::from_utf8(java_body).unwrap();
     // The capture ends part-way through a line: keep whole lines only.
     let whole = &java_text[..java_text.rfind('\n').unwrap()];

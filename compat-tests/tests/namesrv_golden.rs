@@ -186,13 +186,7 @@ async fn legacy_route_form_is_exactly_what_fastjson_writes() {
 /// keeps a new value of such a key.
 #[tokio::test]
 async fn namesrv_config_lists_every_key_java_lists() {
-    let frames = golden::load_frames("13");
-    let java_body = frames
-        .iter()
-        .filter(|f| f.is_request() && f.code == request::GET_NAMESRV_CONFIG)
-        .find_map(|req| golden::response_to(&frames, req))
-        .expect("a GET_NAMESRV_CONFIG answer in the capture")
-        .body();
+    let java_body = golden::first_answer_body("13", request::GET_NAMESRV_CONFIG);
     let java_text = String::from_utf8(java_body).unwrap();
     let java_keys: BTreeSet<&str> = java_text
         .lines()
