@@ -279,17 +279,14 @@ impl BrokerConfig {
             "traceOn" => self.trace_on = parse(key, v)?,
             "startAcceptSendRequestTimeStamp" => self.start_accept_send_request_timestamp = parse(key, v)?,
             _ => {
-                let bad = |_| ConfigError {
+                let bad = || ConfigError {
                     key: key.into(),
                     value: v.into(),
                 };
-                if self.inert.set(key, v).map_err(|_| ConfigError {
-                    key: key.into(),
-                    value: v.into(),
-                })? {
+                if self.inert.set(key, v).map_err(|_| bad())? {
                     // One of Java's settings we only keep.
-                } else if !self.client_tls.set(key, v).map_err(bad)? {
-                    self.server.set(key, v).map_err(bad)?;
+                } else if !self.client_tls.set(key, v).map_err(|_| bad())? {
+                    self.server.set(key, v).map_err(|_| bad())?;
                 }
             }
         }

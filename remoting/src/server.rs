@@ -211,11 +211,11 @@ impl Default for ServerSettings {
 impl ServerSettings {
     /// Applies one key; Ok(false) for keys that are not transport settings.
     pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        fn cannot_use(key: &str, value: &str) -> String {
+            format!("config key {key}: cannot use {value:?}")
+        }
         fn num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| format!("config key {key}: cannot use {value:?}"))
+            value.trim().parse().map_err(|_| cannot_use(key, value))
         }
         match key {
             "serverSocketBacklog" | "com.rocketmq.remoting.socket.backlog" => self.socket_backlog = num(key, value)?,
@@ -224,10 +224,7 @@ impl ServerSettings {
             "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => self.max_frame_length = num(key, value)?,
             "serverWriteStallTimeoutSeconds" => self.write_stall_timeout_seconds = num(key, value)?,
             _ => {
-                let kept = self
-                    .netty
-                    .set(key, value)
-                    .map_err(|_| format!("config key {key}: cannot use {value:?}"))?;
+                let kept = self.netty.set(key, value).map_err(|_| cannot_use(key, value))?;
                 if !kept {
                     return self.tls.set(key, value);
                 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use remoting::protocol::topic::{now_millis, DataVersion};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use store::config_files;
 use tracing::warn;
@@ -40,10 +41,9 @@ impl TimerMetrics {
                     timing_count.insert(topic.clone(), (count, at));
                 }
             }
-            if let Some(v) = saved.get("dataVersion") {
-                version.counter = v.get("counter").and_then(Value::as_i64).unwrap_or(0);
-                version.timestamp = v.get("timestamp").and_then(Value::as_i64).unwrap_or(version.timestamp);
-                version.state_version = Some(v.get("stateVersion").and_then(Value::as_i64).unwrap_or(0));
+            if let Some(saved) = saved.get("dataVersion").and_then(|v| DataVersion::deserialize(v).ok()) {
+                version = saved;
+                version.state_version.get_or_insert(0);
             }
         }
         let persisted_counter = version.counter;
@@ -64,16 +64,14 @@ impl TimerMetrics {
         let entry = t.timing_count.entry(real_topic.to_string()).or_insert((0, now));
         entry.0 += delta;
         entry.1 = now;
-        t.version.counter += 1;
-        t.version.timestamp = now;
+        t.version.next_version();
     }
 
     /// Forgets a deleted topic (Java's removeTimingCount).
     pub fn remove_topic(&self, topic: &str) {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if t.timing_count.remove(topic).is_some() {
-            t.version.counter += 1;
-            t.version.timestamp = now_millis();
+            t.version.next_version();
         }
     }
 
@@ -96,14 +94,8 @@ impl TimerMetrics {
             .iter()
             .map(|(topic, (count, at))| (topic.clone(), json!({ "count": count, "timeStamp": at })))
             .collect();
-        json!({
-            "dataVersion": {
-                "counter": t.version.counter,
-                "stateVersion": t.version.state_version.unwrap_or(0),
-                "timestamp": t.version.timestamp,
-            },
-            "timingCount": counts,
-        })
+        // The version always carries 5.x's stateVersion (see `load` and `fresh_version`).
+        json!({ "dataVersion": t.version, "timingCount": counts })
     }
 
     /// Writes the file if anything changed since the last write (Java writes it every flush

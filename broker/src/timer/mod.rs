@@ -188,15 +188,9 @@ pub async fn get_timer_check_point(
     _conn: remoting::Connection,
     req: remoting::RemotingCommand,
 ) -> remoting::HandlerResult {
-    use remoting::RemotingCommand;
-    Ok(Some(match &state.timer {
-        Some(timer) => RemotingCommand::success(&req).with_body(timer.checkpoint_data().encode().to_vec()),
-        None => RemotingCommand::response_to(
-            &req,
-            remoting::code::response::SYSTEM_ERROR,
-            Some("The checkpoint is null".to_string()),
-        ),
-    }))
+    timer_answer(&state, &req, "The checkpoint is null", |timer| {
+        timer.checkpoint_data().encode().to_vec()
+    })
 }
 
 /// GET_TIMER_METRICS (61): waiting timer messages per real topic, as the `timermetrics`
@@ -206,14 +200,23 @@ pub async fn get_timer_metrics(
     _conn: remoting::Connection,
     req: remoting::RemotingCommand,
 ) -> remoting::HandlerResult {
+    timer_answer(&state, &req, "The timer message store is null", |timer| {
+        timer.metrics.encode().into_bytes()
+    })
+}
+
+/// A body read from the timer service, or SYSTEM_ERROR with Java's `missing` remark when
+/// the wheel is off.
+fn timer_answer(
+    state: &crate::BrokerState,
+    req: &remoting::RemotingCommand,
+    missing: &str,
+    body: impl FnOnce(&service::TimerService) -> Vec<u8>,
+) -> remoting::HandlerResult {
     use remoting::RemotingCommand;
     Ok(Some(match &state.timer {
-        Some(timer) => RemotingCommand::success(&req).with_body(timer.metrics.encode().into_bytes()),
-        None => RemotingCommand::response_to(
-            &req,
-            remoting::code::response::SYSTEM_ERROR,
-            Some("The timer message store is null".to_string()),
-        ),
+        Some(timer) => RemotingCommand::success(req).with_body(body(timer)),
+        None => RemotingCommand::response_to(req, remoting::code::response::SYSTEM_ERROR, Some(missing.to_string())),
     }))
 }
 
